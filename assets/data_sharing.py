@@ -1,0 +1,84 @@
+"""Data sharing: the cross-government API catalogue (co-cddo/api-catalogue).
+
+Each API names its provider by a slug that is usually a GOV.UK organisation
+slug; the catalogue's own organisation list supplies names for the rest.
+"""
+
+from __future__ import annotations
+
+import io
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from assets.parsing import FeedError
+from assets.raw import OWNERS, raw_files_asset
+from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+
+SOURCE = "data_sharing"
+CATALOGUE_COLUMNS = ["dateAdded", "url", "name", "provider"]
+
+api_catalogue_files = raw_files_asset(
+    SOURCE, "data_sharing", "*.csv", "The cross-government API catalogue and its organisation list."
+)
+
+
+def parse_catalogue(file: SourceFile, organisations: SourceFile | None) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise FeedError(file.name, f"not a readable CSV ({err}).") from None
+    missing = [c for c in CATALOGUE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise FeedError(file.name, f"no column {', '.join(map(repr, missing))}.")
+    if frame.empty:
+        raise FeedError(file.name, "the catalogue has a header but no APIs.")
+    added = pd.to_datetime(frame["dateAdded"], format="%Y-%m-%d", errors="coerce")
+    if added.isna().any():
+        row = int(added.isna().idxmax())
+        raise FeedError(file.name, f"row {row + 2}: dateAdded {frame['dateAdded'][row]!r} is not a date "
+                        "(expected YYYY-MM-DD).")
+    blank = frame["provider"].str.strip() == ""
+    if blank.any():
+        raise FeedError(file.name, f"row {int(blank.idxmax()) + 2}: the API has no provider.")
+    names = {}
+    if organisations is not None:
+        orgs = pd.read_csv(io.BytesIO(organisations.content), dtype=str, keep_default_na=False)
+        if {"id", "name"} <= set(orgs.columns):
+            names = dict(zip(orgs["id"], orgs["name"], strict=False))
+    return pd.DataFrame(
+        {
+            "api_name": frame["name"],
+            "url": frame["url"],
+            "provider": frame["provider"].str.strip(),
+            "provider_name": frame["provider"].str.strip().map(names),
+            "date_added": added.dt.date,
+            "date_updated": pd.to_datetime(frame.get("dateUpdated"), errors="coerce").dt.date,
+            "end_date": pd.to_datetime(frame.get("endDate"), errors="coerce").dt.date,
+        }
+    )
+
+
+@dg.asset(
+    key=["staging", "api_catalogue"],
+    deps=[api_catalogue_files],
+    group_name=SOURCE,
+    kinds={"duckdb", "pandas"},
+    owners=OWNERS,
+    description="Every API in the cross-government API catalogue with its provider and the date "
+    "it was added: the tracker's first measure of data sharing between organisations.",
+)
+def api_catalogue(warehouse: DuckDBResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        files = {f.name: f for f in load_listed_files(con, SOURCE)}
+        catalogue = [f for n, f in files.items() if n.startswith("api_catalogue_") and "organisations" not in n]
+        orgs = [f for n, f in files.items() if n.startswith("api_catalogue_organisations")]
+        try:
+            if not catalogue:
+                raise FeedError("data/data_sharing", "no api_catalogue_*.csv file.")
+            frame = parse_catalogue(catalogue[-1], orgs[-1] if orgs else None)
+        except FeedError as err:
+            raise err.as_failure("API catalogue") from None
+        replace_tables(con, {"staging.api_catalogue": frame})
+        return dg.MaterializeResult(metadata=tables_metadata(con, ["staging.api_catalogue"]))

@@ -1,0 +1,159 @@
+"""Matching the names platforms publish to GOV.UK organisations.
+
+Order of trust: the curated alias file, then the exact normalised name, then
+the name without a trailing abbreviation, then the abbreviation alone. A key
+that fits more than one current body is left unmatched as 'ambiguous': the
+tracker never guesses silently. Names that are not GOV.UK organisations
+(councils, police forces, NHS trusts, cadet squadrons) stay unmatched, counted
+under a category.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from assets.organisation_names import OrganisationAliases, load_aliases, name_variants, normalise
+from assets.raw import OWNERS
+from assets.resources import TrackerConfig
+from assets.warehouse import replace_tables, replace_tables_sql, tables_metadata
+
+# Names each platform publishes, as (platform, name, weight) where weight is the
+# services the name stands for in that platform's latest version.
+PLATFORM_NAMES_SQL = """
+SELECT 'GOV.UK Pay' AS platform, organisation_name AS platform_name,
+       max_by(live_services, date_updated) AS latest_services
+FROM staging.pay_organisation_services GROUP BY 1, 2
+UNION ALL
+SELECT 'GOV.UK Notify', organisation_name, domain_count FROM staging.notify_organisations
+UNION ALL
+SELECT 'API catalogue', provider, count(*) FROM staging.api_catalogue GROUP BY 1, 2
+"""
+
+
+class Matcher:
+    """Looks names up in staging.organisation_identifiers and the alias file."""
+
+    def __init__(self, identifiers: pd.DataFrame, aliases: OrganisationAliases, current: dict[str, str]):
+        self.aliases = aliases
+        self.current = current  # slug -> the body carrying on its work
+        self.by_key: dict[str, dict[str, set[str]]] = {}
+        for r in identifiers.itertuples(index=False):
+            kinds = self.by_key.setdefault(r.identifier, {})
+            kinds.setdefault(r.kind, set()).add(self.current.get(r.organisation_slug, r.organisation_slug))
+
+    def _lookup(self, key: str, kinds: tuple[str, ...]) -> set[str]:
+        found: set[str] = set()
+        for kind in kinds:
+            found |= self.by_key.get(key, {}).get(kind, set())
+        return found
+
+    def match(self, name: str) -> dict:
+        """-> organisation_slug (or None), match_method, and a category when unmatched."""
+        key = normalise(name)
+        if key in self.aliases.names:
+            slug = self.aliases.names[key]
+            return {"organisation_slug": self.current.get(slug, slug), "match_method": "alias file"}
+        exact_slug = self._lookup(str(name).strip().lower(), ("slug",))
+        if len(exact_slug) == 1:
+            return {"organisation_slug": exact_slug.pop(), "match_method": "slug"}
+        ambiguous = False
+        for variant, how in name_variants(name):
+            kinds = ("abbreviation",) if how == "abbreviation" else ("name",)
+            found = self._lookup(variant, kinds)
+            if len(found) == 1:
+                return {"organisation_slug": found.pop(), "match_method": how}
+            ambiguous |= len(found) > 1
+        category = self.aliases.outside_category(name)
+        return {
+            "organisation_slug": None,
+            "match_method": "ambiguous" if ambiguous else "unmatched",
+            "outside_govuk_category": category,
+        }
+
+
+COVERAGE_SQL = """
+WITH pay AS (
+    SELECT s.date_updated AS snapshot_date, s.organisation_name, s.live_services,
+           m.organisation_slug IS NOT NULL AS matched
+    FROM staging.pay_organisation_services s
+    LEFT JOIN staging.organisation_matches m
+      ON m.platform = 'GOV.UK Pay' AND m.platform_name = s.organisation_name
+)
+SELECT 'GOV.UK Pay' AS platform, snapshot_date,
+       count(*) AS organisation_names,
+       count(*) FILTER (WHERE matched) AS matched_names,
+       sum(live_services) AS services,
+       sum(live_services) FILTER (WHERE matched) AS matched_services,
+       round(sum(live_services) FILTER (WHERE matched) / sum(live_services), 4) AS matched_share
+FROM pay GROUP BY snapshot_date
+UNION ALL
+SELECT platform, NULL, count(*), count(organisation_slug), sum(latest_services),
+       sum(latest_services) FILTER (WHERE organisation_slug IS NOT NULL),
+       round(sum(latest_services) FILTER (WHERE organisation_slug IS NOT NULL) / sum(latest_services), 4)
+FROM staging.organisation_matches WHERE platform <> 'GOV.UK Pay' GROUP BY platform
+ORDER BY platform, snapshot_date
+"""
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            key=["staging", "organisation_matches"],
+            deps=[
+                ["staging", "organisation_identifiers"],
+                ["staging", "organisations"],
+                ["staging", "pay_organisation_services"],
+                ["staging", "notify_organisations"],
+                ["staging", "api_catalogue"],
+            ],
+            group_name="reference",
+            kinds={"duckdb", "pandas"},
+            owners=OWNERS,
+            description="Each organisation name a platform publishes, matched to a GOV.UK "
+            "organisation (with how), or left unmatched with a category. Extend "
+            "data/organisation_aliases.yaml for the largest unmatched names.",
+        ),
+        dg.AssetSpec(
+            key=["staging", "organisation_match_coverage"],
+            deps=[["staging", "organisation_matches"]],
+            group_name="reference",
+            kinds={"duckdb", "sql"},
+            owners=OWNERS,
+            description="Matching coverage per platform and snapshot: matched services / all services.",
+        ),
+    ],
+    can_subset=False,
+)
+def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
+    aliases = load_aliases(settings.data)
+    with warehouse.get_connection() as con:
+        identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
+        current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
+        names = con.execute(PLATFORM_NAMES_SQL).df()
+        matcher = Matcher(identifiers, aliases, current)
+        results = pd.DataFrame([matcher.match(n) for n in names["platform_name"]])
+        matches = pd.concat([names.reset_index(drop=True), results], axis=1)
+        if "outside_govuk_category" not in matches:
+            matches["outside_govuk_category"] = None
+        replace_tables(con, {"staging.organisation_matches": matches})
+        replace_tables_sql(con, {"staging.organisation_match_coverage": COVERAGE_SQL})
+        meta = tables_metadata(con, ["staging.organisation_matches"])
+        latest = con.execute(
+            "SELECT platform, matched_services, services, matched_share FROM staging.organisation_match_coverage "
+            "QUALIFY row_number() OVER (PARTITION BY platform ORDER BY snapshot_date DESC NULLS LAST) = 1"
+        ).df()
+        meta["coverage (latest version)"] = dg.MetadataValue.md(latest.to_markdown(index=False))
+        unmatched = con.execute(
+            "SELECT platform, platform_name, latest_services AS services, match_method, "
+            "coalesce(outside_govuk_category, '') AS outside_govuk "
+            "FROM staging.organisation_matches WHERE organisation_slug IS NULL "
+            "ORDER BY outside_govuk_category NULLS FIRST, latest_services DESC LIMIT 25"
+        ).df()
+        meta["largest unmatched names"] = dg.MetadataValue.md(unmatched.to_markdown(index=False))
+        yield dg.MaterializeResult(asset_key=["staging", "organisation_matches"], metadata=meta)
+        yield dg.MaterializeResult(
+            asset_key=["staging", "organisation_match_coverage"],
+            metadata=tables_metadata(con, ["staging.organisation_match_coverage"]),
+        )

@@ -1,0 +1,92 @@
+"""Normalising organisation names and reading the one curated alias file.
+
+Pure functions with no Dagster in them, so the matching rules are tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ALIAS_FILE = "organisation_aliases.yaml"
+INTERNAL = "internal"
+
+_ABBREVIATION_SUFFIX = re.compile(r"^(?P<base>.+?)\s*(?:[-–—:]\s*(?P<a1>[A-Za-z&]{2,10})|\((?P<a2>[A-Za-z&]{2,10})\))\s*$")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2013": "-", "\u2014": "-"})
+_HM = re.compile(r"\b(?:her|his) majesty s\b")
+
+
+def normalise(name: str) -> str:
+    """A comparison key: case, accents, punctuation, '&'/'and', 'Her Majesty's'/'HM' folded."""
+    text = str(name).translate(_QUOTES)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = text.lower().replace("&", " and ").replace("'", " ").replace("`", " ")
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    text = _HM.sub("hm", text)
+    text = re.sub(r"^the ", "", text.strip())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def name_variants(name: str) -> list[tuple[str, str]]:
+    """The keys to try for a published name, most specific first, with how each was made.
+
+    'Driver and Vehicle Standards Agency – DVSA' also tries 'Driver and Vehicle
+    Standards Agency' and the abbreviation 'DVSA'.
+    """
+    variants = [(normalise(name), "name")]
+    match = _ABBREVIATION_SUFFIX.match(str(name).strip())
+    if match:
+        variants.append((normalise(match["base"]), "name without abbreviation"))
+        variants.append((normalise(match["a1"] or match["a2"]), "abbreviation"))
+    return [(key, how) for key, how in variants if key]
+
+
+@dataclass
+class OrganisationAliases:
+    """The content of data/organisation_aliases.yaml."""
+
+    successors: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # normalised name -> slug
+    outside_govuk: dict[str, list[re.Pattern]] = field(default_factory=dict)
+    one_login_clients: dict[str, str] = field(default_factory=dict)
+    one_login_prefixes: dict[str, str] = field(default_factory=dict)
+    one_login_hosts: dict[str, str] = field(default_factory=dict)
+
+    def slugs(self) -> set[str]:
+        """Every organisation slug the file names (to check each one exists)."""
+        values = [
+            *self.successors.values(),
+            *self.names.values(),
+            *self.one_login_clients.values(),
+            *self.one_login_prefixes.values(),
+            *self.one_login_hosts.values(),
+        ]
+        return {v for v in values if v != INTERNAL}
+
+    def outside_category(self, name: str) -> str | None:
+        key = normalise(name)
+        for category, patterns in self.outside_govuk.items():
+            if any(p.search(key) for p in patterns):
+                return category
+        return None
+
+
+def load_aliases(data_dir: Path) -> OrganisationAliases:
+    path = Path(data_dir) / ALIAS_FILE
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    one_login = raw.get("one_login") or {}
+    return OrganisationAliases(
+        successors=dict(raw.get("successors") or {}),
+        names={normalise(k): v for k, v in (raw.get("names") or {}).items()},
+        outside_govuk={
+            category: [re.compile(p) for p in patterns]
+            for category, patterns in (raw.get("outside_govuk") or {}).items()
+        },
+        one_login_clients=dict(one_login.get("clients") or {}),
+        one_login_prefixes=dict(one_login.get("key_prefixes") or {}),
+        one_login_hosts=dict(one_login.get("hosts") or {}),
+    )

@@ -1,0 +1,98 @@
+"""Turning what the platforms publish into numbers and dates, with errors a person can act on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import dagster as dg
+
+_SCALES = {
+    "": 1,
+    "thousand": 1_000,
+    "k": 1_000,
+    "million": 1_000_000,
+    "m": 1_000_000,
+    "billion": 1_000_000_000,
+    "bn": 1_000_000_000,
+    "b": 1_000_000_000,
+}
+_QUANTITY = re.compile(r"^\s*£?\s*(?P<number>\d[\d,]*(?:\.\d+)?)\s*(?P<scale>[a-z]*)\s*$", re.I)
+
+
+class FeedError(ValueError):
+    """A feed file that cannot be read as published: names the file and the problem."""
+
+    def __init__(self, file_name: str, problem: str):
+        super().__init__(f"{file_name}: {problem}")
+        self.file_name = file_name
+        self.problem = problem
+
+    def as_failure(self, source: str) -> dg.Failure:
+        return dg.Failure(
+            description=(
+                f"The {source} feed could not be read. {self.file_name}: {self.problem} "
+                "Nothing was written: the tables from the last good run are unchanged."
+            ),
+            metadata={"file": self.file_name, "problem": self.problem},
+        )
+
+
+def parse_quantity(text: object, file_name: str, key: str) -> float:
+    """'142.9 million' -> 142900000.0; '9.6 billion' -> 9600000000.0; plain numbers pass through."""
+    if isinstance(text, bool):
+        raise FeedError(file_name, f"'{key}' is {text!r}, expected a number such as '142.9 million'.")
+    if isinstance(text, int | float):
+        return float(text)
+    if not isinstance(text, str):
+        raise FeedError(file_name, f"'{key}' is {text!r}, expected a number such as '142.9 million'.")
+    match = _QUANTITY.match(text)
+    scale = match and _SCALES.get(match["scale"].lower())
+    if not match or scale is None:
+        raise FeedError(
+            file_name,
+            f"'{key}' is {text!r}, which is not a number in a form the tracker knows "
+            "(for example '142.9 million', '9.6 billion' or '1,234'). "
+            "If the platform changed its wording, add the new form to assets/parsing.py.",
+        )
+    return round(float(match["number"].replace(",", "")) * scale, 2)
+
+
+def parse_long_date(text: object, file_name: str, key: str) -> dt.date:
+    """'13 April 2021' (or an ISO date) -> date."""
+    if isinstance(text, dt.date):
+        return text
+    if isinstance(text, str):
+        for fmt in ("%d %B %Y", "%Y-%m-%d", "%d %b %Y"):
+            try:
+                return dt.datetime.strptime(text.strip(), fmt).date()
+            except ValueError:
+                continue
+    raise FeedError(file_name, f"'{key}' is {text!r}, expected a date such as '13 April 2021'.")
+
+
+def date_from_file_name(file_name: str) -> dt.date | None:
+    """Archive files are named '<publication date>_<commit>.ext'."""
+    match = re.match(r"^(\d{4}-\d{2}-\d{2})_", file_name)
+    return dt.date.fromisoformat(match[1]) if match else None
+
+
+def require_int(value: object, file_name: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise FeedError(file_name, f"'{key}' is {value!r}, expected a whole number.")
+    if value < 0:
+        raise FeedError(file_name, f"'{key}' is {value}, but a count cannot be negative.")
+    return value
+
+
+def require_keys(record: object, keys: list[str], file_name: str, what: str = "the file") -> dict:
+    if not isinstance(record, dict) or not record:
+        raise FeedError(file_name, f"{what} is empty or is not a key/value object.")
+    missing = [k for k in keys if k not in record]
+    if missing:
+        raise FeedError(
+            file_name,
+            f"{what} has no {', '.join(repr(k) for k in missing)} "
+            f"(found: {', '.join(map(repr, list(record)[:12]))}).",
+        )
+    return record

@@ -1,0 +1,85 @@
+"""Publishing: a read-only snapshot of the marts, swapped in atomically.
+
+The warehouse is locked while Dagster writes it, so readers never open it.
+Instead the marts are copied into a new file beside the published one and
+``os.replace`` swaps it in: a reader sees the old file or the new one, never
+half of either, and never blocks a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+
+from assets.marts import MART_SQL
+from assets.raw import OWNERS
+from assets.resources import TrackerConfig
+
+SNAPSHOT_NAME = "tracker.duckdb"
+MANIFEST_NAME = "manifest.json"
+# Reference tables the readers need beside the marts (names, departments, match quality).
+REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets"]
+
+
+def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
+    """Copy marts and reference tables into a new file, then swap it in. Returns the manifest."""
+    published_dir.mkdir(parents=True, exist_ok=True)
+    version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    temporary = published_dir / f".{SNAPSHOT_NAME}.{version}.tmp"
+    tables = [*MART_SQL, *REFERENCE_TABLES]
+    counts = {}
+    con.execute(f"ATTACH '{temporary}' AS snapshot")
+    try:
+        for table in tables:
+            schema, name = table.split(".")
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS snapshot.{schema}")
+            con.execute(f"CREATE TABLE snapshot.{schema}.{name} AS SELECT * FROM {table}")
+            counts[table] = con.execute(f"SELECT count(*) FROM snapshot.{schema}.{name}").fetchone()[0]
+        manifest = {
+            "version": version,
+            "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "as_of": as_of.isoformat(),
+            "tables": counts,
+        }
+        con.execute("CREATE SCHEMA IF NOT EXISTS snapshot.meta")
+        con.execute("CREATE TABLE snapshot.meta.snapshot AS SELECT ? AS version, ? AS published_at, ?::DATE AS as_of",
+                    [version, manifest["published_at"], as_of])
+    finally:
+        con.execute("DETACH snapshot")
+    check = duckdb.connect(str(temporary), read_only=True)  # prove the new file opens before swapping
+    check.close()
+    os.replace(temporary, published_dir / SNAPSHOT_NAME)
+    manifest_tmp = published_dir / f".{MANIFEST_NAME}.{version}.tmp"
+    manifest_tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    os.replace(manifest_tmp, published_dir / MANIFEST_NAME)
+    return manifest
+
+
+@dg.asset(
+    key=["published_snapshot"],
+    deps=[[*t.split(".")] for t in [*MART_SQL, *REFERENCE_TABLES]],
+    group_name="publish",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    description="The read-only snapshot the dashboard opens (TRACKER_HOME/published/tracker.duckdb), "
+    "built in a temporary file and swapped in atomically, with a manifest of its version.",
+)
+def published_snapshot(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        manifest = publish_snapshot(con, settings.published_dir, settings.as_of_date())
+    path = settings.published_dir / SNAPSHOT_NAME
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(path)),
+            "version": manifest["version"],
+            "as_of": manifest["as_of"],
+            "size_bytes": path.stat().st_size,
+            "tables": dg.MetadataValue.json(manifest["tables"]),
+        }
+    )

@@ -1,0 +1,93 @@
+"""Reference: the strategy targets, read from the one file that declares them (data/targets.yaml)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import yaml
+from dagster_duckdb import DuckDBResource
+
+from assets.raw import OWNERS
+from assets.resources import TrackerConfig
+from assets.warehouse import replace_tables, tables_metadata
+
+TARGETS_FILE = "targets.yaml"
+REQUIRED = ["id", "strategy", "platform", "metric", "title", "unit", "deadline", "source_url"]
+
+
+class TargetsFileError(ValueError):
+    pass
+
+
+def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """-> one row per target, and the settings (status thresholds, forecast window)."""
+    path = Path(data_dir) / TARGETS_FILE
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    rows = []
+    for i, t in enumerate(doc.get("targets") or [], start=1):
+        missing = [k for k in REQUIRED if not t.get(k)]
+        if missing:
+            raise TargetsFileError(f"{path.name}: target {i} ({t.get('id', 'no id')}) has no {', '.join(missing)}.")
+        if ("target_value" in t) == ("target_increase" in t):
+            raise TargetsFileError(f"{path.name}: target {t['id']} needs exactly one of target_value or target_increase.")
+        baseline = t.get("baseline") or {}
+        rows.append(
+            {
+                "target_id": t["id"],
+                "strategy": t["strategy"],
+                "platform": t["platform"],
+                "metric": t["metric"],
+                "title": t["title"],
+                "unit": t["unit"],
+                "tracked_by": t.get("tracked_by"),
+                "population": t.get("population"),
+                "baseline_date": baseline.get("date"),
+                "baseline_value": None if baseline.get("value") in (None, "from_data") else float(baseline["value"]),
+                "baseline_from_data": baseline.get("value") == "from_data",
+                "baseline_note": baseline.get("note"),
+                "target_value": float(t["target_value"]) if "target_value" in t else None,
+                "target_increase": float(t["target_increase"]) if "target_increase" in t else None,
+                "deadline": t["deadline"] if isinstance(t["deadline"], dt.date) else dt.date.fromisoformat(str(t["deadline"])),
+                "scope": t.get("scope"),
+                "source_note": t.get("source_note"),
+                "source_url": t["source_url"],
+            }
+        )
+    if not rows:
+        raise TargetsFileError(f"{path.name} declares no targets.")
+    frame = pd.DataFrame(rows)
+    duplicated = frame["target_id"][frame["target_id"].duplicated()].tolist()
+    if duplicated:
+        raise TargetsFileError(f"{path.name}: target ids repeat: {', '.join(duplicated)}.")
+    thresholds = doc.get("status_thresholds") or {}
+    settings = {
+        "on_track": float(thresholds.get("on_track", 0.95)),
+        "at_risk": float(thresholds.get("at_risk", 0.80)),
+        "forecast_window_days": int(doc.get("forecast_window_days", 365)),
+    }
+    return frame, settings
+
+
+@dg.asset(
+    key=["staging", "targets"],
+    group_name="reference",
+    kinds={"duckdb", "yaml"},
+    owners=OWNERS,
+    description="The Transformation Strategy, Roadmap and mandate targets from data/targets.yaml: "
+    "platform, metric, baseline, target, deadline, scope and source. Targets that are not numbers "
+    "are 100% of a named population.",
+)
+def targets(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
+    try:
+        frame, rules = load_targets(settings.data)
+    except (TargetsFileError, yaml.YAMLError, ValueError) as err:
+        raise dg.Failure(description=f"data/targets.yaml could not be read: {err}") from None
+    rules_frame = pd.DataFrame([rules])
+    with warehouse.get_connection() as con:
+        replace_tables(con, {"staging.targets": frame, "staging.target_rules": rules_frame})
+        meta = tables_metadata(con, ["staging.targets", "staging.target_rules"])
+        meta["tracked from platform data"] = int(frame["tracked_by"].notna().sum() - (frame["tracked_by"] == "returns").sum())
+        return dg.MaterializeResult(metadata=meta)

@@ -1,0 +1,179 @@
+"""Writing tables to the warehouse the same way everywhere.
+
+Every staging and mart table is replaced whole inside one transaction, so a
+failed run leaves the previous table in place; raw input files are appended
+by content hash, so nothing ever received is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+SCHEMAS = ("raw", "staging", "marts")
+
+RAW_FILES_DDL = """
+CREATE TABLE IF NOT EXISTS raw.source_files (
+    source      VARCHAR NOT NULL,
+    file_name   VARCHAR NOT NULL,
+    sha256      VARCHAR NOT NULL,
+    size_bytes  BIGINT NOT NULL,
+    content     BLOB NOT NULL,
+    origin      VARCHAR NOT NULL,
+    received_at TIMESTAMP NOT NULL,
+    in_latest_listing BOOLEAN NOT NULL,
+    PRIMARY KEY (source, file_name, sha256)
+)
+"""
+
+
+def ensure_schemas(con) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(RAW_FILES_DDL)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One input file, read once, byte for byte."""
+
+    path: Path
+    content: bytes
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def read_source_files(folder: Path, pattern: str) -> list[SourceFile]:
+    """Read every file matching ``pattern`` in name order; fail clearly if there are none."""
+    paths = sorted(folder.glob(pattern))
+    if not paths:
+        raise dg.Failure(
+            description=f"No input files matching '{pattern}' in {folder}. "
+            "Check TRACKER_DATA_DIR points at the shipped data folder."
+        )
+    return [SourceFile(p, p.read_bytes()) for p in paths]
+
+
+def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str) -> int:
+    """Keep each file's exact bytes once, and mark which files the source lists now.
+
+    Nothing is ever deleted: a file that disappears from the source keeps its
+    bytes here, only its ``in_latest_listing`` flag drops. Returns how many
+    files were new.
+    """
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    frame = pd.DataFrame(
+        [
+            {
+                "source": source,
+                "file_name": f.name,
+                "sha256": f.sha256,
+                "size_bytes": len(f.content),
+                "content": f.content,
+                "origin": origin,
+                "received_at": now,
+                "in_latest_listing": True,
+            }
+            for f in files
+        ]
+    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        before = _count(con, source)
+        con.execute("UPDATE raw.source_files SET in_latest_listing = false WHERE source = ?", [source])
+        con.register("_incoming_files", frame)
+        con.execute(
+            "INSERT INTO raw.source_files SELECT * FROM _incoming_files "
+            "ON CONFLICT (source, file_name, sha256) DO UPDATE SET in_latest_listing = true"
+        )
+        con.unregister("_incoming_files")
+        new = _count(con, source) - before
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return new
+
+
+def _count(con, source: str) -> int:
+    return con.execute("SELECT count(*) FROM raw.source_files WHERE source = ?", [source]).fetchone()[0]
+
+
+def load_listed_files(con, source: str) -> list[SourceFile]:
+    """The files the source lists now, read back from the raw store in name order."""
+    rows = con.execute(
+        "SELECT file_name, content FROM raw.source_files "
+        "WHERE source = ? AND in_latest_listing ORDER BY file_name",
+        [source],
+    ).fetchall()
+    return [SourceFile(Path(name), bytes(content)) for name, content in rows]
+
+
+def replace_tables(con, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Replace several tables in one transaction: all of them change, or none does."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, frame in tables.items():
+            view = "_frame_" + name.replace(".", "_")
+            con.register(view, frame)
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+            con.unregister(view)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def replace_tables_sql(con, statements: Mapping[str, str]) -> None:
+    """Replace tables from SQL queries in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, query in statements.items():
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS {query}")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def table_metadata(con, table: str, preview_rows: int = 10) -> dict[str, Any]:
+    """Row count, column schema and a preview: what Dagster shows for every materialisation."""
+    row_count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    columns = con.execute(f"DESCRIBE {table}").fetchall()
+    preview = con.execute(f"SELECT * FROM {table} LIMIT {preview_rows}").df()
+    for column in preview.columns:
+        if preview[column].dtype == object:
+            preview[column] = preview[column].map(
+                lambda v: (str(v)[:60] + "…") if isinstance(v, str | bytes) and len(str(v)) > 60 else v
+            )
+    return {
+        "dagster/row_count": dg.MetadataValue.int(int(row_count)),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name=c[0], type=str(c[1])) for c in columns]
+        ),
+        "table": dg.MetadataValue.text(table),
+        "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "_empty_"),
+    }
+
+
+def tables_metadata(con, tables: Iterable[str]) -> dict[str, Any]:
+    """Metadata for an asset that writes several tables: the first one's schema, every count."""
+    tables = list(tables)
+    meta = table_metadata(con, tables[0])
+    for table in tables[1:]:
+        count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        meta[f"rows in {table}"] = dg.MetadataValue.int(int(count))
+    return meta

@@ -1,0 +1,54 @@
+"""The one Definitions object: every asset, check, job, schedule and resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets import data_sharing, forms, marts, notify, one_login, organisation_matching, organisations, pay
+from assets import publish, targets, verify
+from assets.resources import TrackerConfig
+from checks import platform_checks
+from pipelines import settings
+
+all_assets = [
+    *dg.load_assets_from_modules(
+        [organisations, organisation_matching, targets, pay, forms, notify, one_login, verify,
+         data_sharing, publish]
+    ),
+    *marts.mart_assets,
+]
+
+refresh_job = dg.define_asset_job(
+    "refresh_all",
+    selection=dg.AssetSelection.all(),
+    description="Materialise every asset from the platform archives and publish the snapshot.",
+)
+
+weekly_refresh = dg.ScheduleDefinition(
+    name="weekly_refresh",
+    job=refresh_job,
+    cron_schedule="0 6 * * 2",  # Tuesday 06:00: GOV.UK Pay publishes its figures weekly
+    execution_timezone="Europe/London",
+    description="Weekly refresh after the platforms' weekly publication.",
+)
+
+
+def resources() -> dict:
+    home = settings.tracker_home()
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "warehouse": DuckDBResource(database=str(settings.warehouse_path())),
+        "settings": TrackerConfig(
+            data_dir=str(settings.data_dir()), home_dir=str(home), as_of=settings.as_of()
+        ),
+    }
+
+
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=platform_checks.all_checks,
+    jobs=[refresh_job],
+    schedules=[weekly_refresh],
+    resources=resources(),
+)
