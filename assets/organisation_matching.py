@@ -51,9 +51,8 @@ class Matcher:
 
     def match(self, name: str) -> dict:
         """-> organisation_slug (or None), match_method, and a category when unmatched."""
-        key = normalise(name)
-        if key in self.aliases.names:
-            slug = self.aliases.names[key]
+        slug = self.aliases.alias_for(name)
+        if slug:
             return {"organisation_slug": self.current.get(slug, slug), "match_method": "alias file"}
         exact_slug = self._lookup(str(name).strip().lower(), ("slug",))
         if len(exact_slug) == 1:
@@ -74,25 +73,29 @@ class Matcher:
 
 
 COVERAGE_SQL = """
-WITH pay AS (
-    SELECT s.date_updated AS snapshot_date, s.organisation_name, s.live_services,
-           m.organisation_slug IS NOT NULL AS matched
+WITH weighted AS (
+    SELECT 'GOV.UK Pay' AS platform, s.date_updated AS snapshot_date, s.organisation_name AS platform_name,
+           s.live_services AS weight
     FROM staging.pay_organisation_services s
-    LEFT JOIN staging.organisation_matches m
-      ON m.platform = 'GOV.UK Pay' AND m.platform_name = s.organisation_name
+    UNION ALL
+    SELECT platform, NULL, platform_name, latest_services
+    FROM staging.organisation_matches WHERE platform <> 'GOV.UK Pay'
+),
+joined AS (
+    SELECT w.*, m.organisation_slug IS NOT NULL AS matched, m.outside_govuk_category IS NOT NULL AS outside
+    FROM weighted w JOIN staging.organisation_matches m USING (platform, platform_name)
 )
-SELECT 'GOV.UK Pay' AS platform, snapshot_date,
+SELECT platform, snapshot_date,
        count(*) AS organisation_names,
        count(*) FILTER (WHERE matched) AS matched_names,
-       sum(live_services) AS services,
-       sum(live_services) FILTER (WHERE matched) AS matched_services,
-       round(sum(live_services) FILTER (WHERE matched) / sum(live_services), 4) AS matched_share
-FROM pay GROUP BY snapshot_date
-UNION ALL
-SELECT platform, NULL, count(*), count(organisation_slug), sum(latest_services),
-       sum(latest_services) FILTER (WHERE organisation_slug IS NOT NULL),
-       round(sum(latest_services) FILTER (WHERE organisation_slug IS NOT NULL) / sum(latest_services), 4)
-FROM staging.organisation_matches WHERE platform <> 'GOV.UK Pay' GROUP BY platform
+       sum(weight) AS services,
+       coalesce(sum(weight) FILTER (WHERE matched), 0) AS matched_services,
+       coalesce(sum(weight) FILTER (WHERE outside), 0) AS outside_govuk_services,
+       coalesce(sum(weight) FILTER (WHERE NOT matched AND NOT outside), 0) AS unmatched_services,
+       round(coalesce(sum(weight) FILTER (WHERE matched), 0) / sum(weight), 4) AS matched_share,
+       round(coalesce(sum(weight) FILTER (WHERE matched), 0)
+             / nullif(sum(weight) FILTER (WHERE NOT outside), 0), 4) AS matched_share_excluding_outside
+FROM joined GROUP BY platform, snapshot_date
 ORDER BY platform, snapshot_date
 """
 
@@ -141,7 +144,9 @@ def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
         replace_tables_sql(con, {"staging.organisation_match_coverage": COVERAGE_SQL})
         meta = tables_metadata(con, ["staging.organisation_matches"])
         latest = con.execute(
-            "SELECT platform, matched_services, services, matched_share FROM staging.organisation_match_coverage "
+            "SELECT platform, snapshot_date, services, matched_services, outside_govuk_services, "
+            "unmatched_services, matched_share, matched_share_excluding_outside "
+            "FROM staging.organisation_match_coverage "
             "QUALIFY row_number() OVER (PARTITION BY platform ORDER BY snapshot_date DESC NULLS LAST) = 1"
         ).df()
         meta["coverage (latest version)"] = dg.MetadataValue.md(latest.to_markdown(index=False))

@@ -15,7 +15,10 @@ import yaml
 ALIAS_FILE = "organisation_aliases.yaml"
 INTERNAL = "internal"
 
-_ABBREVIATION_SUFFIX = re.compile(r"^(?P<base>.+?)\s*(?:[-–—:]\s*(?P<a1>[A-Za-z&]{2,10})|\((?P<a2>[A-Za-z&]{2,10})\))\s*$")
+# 'Name - ABBR', 'Name – ABBR', 'Name (ABBR)': the abbreviation is in capitals.
+_ABBREVIATION_SUFFIX = re.compile(
+    r"^(?P<base>.+?)\s*(?:\s[-–—:]\s*(?P<a1>[A-Z][A-Za-z&]{1,9})|\((?P<a2>[A-Z][A-Za-z&]{1,9})\))\s*$"
+)
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2013": "-", "\u2014": "-"})
 _HM = re.compile(r"\b(?:her|his) majesty s\b")
 
@@ -42,6 +45,8 @@ def name_variants(name: str) -> list[tuple[str, str]]:
     if match:
         variants.append((normalise(match["base"]), "name without abbreviation"))
         variants.append((normalise(match["a1"] or match["a2"]), "abbreviation"))
+    if " " not in variants[0][0]:
+        variants.append((variants[0][0], "abbreviation"))  # 'DVLA', 'Defra': the name is an abbreviation
     return [(key, how) for key, how in variants if key]
 
 
@@ -51,6 +56,7 @@ class OrganisationAliases:
 
     successors: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)  # normalised name -> slug
+    name_patterns: list[tuple[re.Pattern, str]] = field(default_factory=list)
     outside_govuk: dict[str, list[re.Pattern]] = field(default_factory=dict)
     one_login_clients: dict[str, str] = field(default_factory=dict)
     one_login_prefixes: dict[str, str] = field(default_factory=dict)
@@ -61,11 +67,22 @@ class OrganisationAliases:
         values = [
             *self.successors.values(),
             *self.names.values(),
+            *(slug for _, slug in self.name_patterns),
             *self.one_login_clients.values(),
             *self.one_login_prefixes.values(),
             *self.one_login_hosts.values(),
         ]
         return {v for v in values if v != INTERNAL}
+
+    def alias_for(self, name: str) -> str | None:
+        """The curated slug for a published name, by exact entry or by pattern."""
+        key = normalise(name)
+        if key in self.names:
+            return self.names[key]
+        for pattern, slug in self.name_patterns:
+            if pattern.search(key):
+                return slug
+        return None
 
     def outside_category(self, name: str) -> str | None:
         key = normalise(name)
@@ -82,6 +99,7 @@ def load_aliases(data_dir: Path) -> OrganisationAliases:
     return OrganisationAliases(
         successors=dict(raw.get("successors") or {}),
         names={normalise(k): v for k, v in (raw.get("names") or {}).items()},
+        name_patterns=[(re.compile(p), slug) for p, slug in (raw.get("name_patterns") or {}).items()],
         outside_govuk={
             category: [re.compile(p) for p in patterns]
             for category, patterns in (raw.get("outside_govuk") or {}).items()

@@ -101,7 +101,9 @@ class RollUp:
         path = [slug]
         while len(path) <= MAX_HOPS:
             org = self.by_slug.get(path[-1])
-            successors = [s for s in (org or {}).get("successor_slugs", []) if s in self.by_slug]
+            if org is None or org["status"] != "closed":
+                break  # only a closed body hands its work on
+            successors = [s for s in org["successor_slugs"] if s in self.by_slug]
             if not successors:
                 break
             chosen = self.aliases.successors.get(path[-1], successors[0])
