@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.organisation_names import OrganisationAliases, load_aliases, name_variants, normalise
+from assets.organisation_names import OrganisationAliases, load_aliases, name_variants
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
 from assets.warehouse import replace_tables, replace_tables_sql, tables_metadata

@@ -179,28 +179,23 @@ def build_organisations(api: pd.DataFrame, list_2017: pd.DataFrame, aliases: Org
 def build_identifiers(organisations: pd.DataFrame, list_2017: pd.DataFrame) -> pd.DataFrame:
     """Every way to name a body (slug, code, name, abbreviation, 2017 slug) -> its slug."""
     rows = []
+
+    def add(slug: str, live: bool, **identifiers: str | None) -> None:
+        for kind, value in identifiers.items():
+            if value:
+                key = value if kind in ("slug", "code") else normalise(value)
+                rows.append({"identifier": key, "kind": kind, "organisation_slug": slug, "is_live": live})
+
     by_code = {}
     for r in organisations.to_dict("records"):
-        slug = r["organisation_slug"]
         live = r["status"] != "closed"
-        rows.append({"identifier": slug, "kind": "slug", "organisation_slug": slug, "is_live": live})
-        rows.append({"identifier": normalise(r["name"]), "kind": "name", "organisation_slug": slug, "is_live": live})
+        add(r["organisation_slug"], live, slug=r["organisation_slug"], name=r["name"],
+            code=r["organisation_code"], abbreviation=r["abbreviation"])
         if r["organisation_code"]:
-            rows.append({"identifier": r["organisation_code"], "kind": "code", "organisation_slug": slug, "is_live": live})
-            by_code[r["organisation_code"]] = (slug, live)
-        if r["abbreviation"]:
-            rows.append(
-                {"identifier": normalise(r["abbreviation"]), "kind": "abbreviation", "organisation_slug": slug, "is_live": live}
-            )
+            by_code[r["organisation_code"]] = (r["organisation_slug"], live)
     for r in list_2017.to_dict("records"):
-        if r["organisation_code"] in by_code:
-            slug, live = by_code[r["organisation_code"]]
-            rows.append({"identifier": r["slug"], "kind": "slug", "organisation_slug": slug, "is_live": live})
-            rows.append({"identifier": normalise(r["name"]), "kind": "name", "organisation_slug": slug, "is_live": live})
-            if r["abbreviation"]:
-                rows.append(
-                    {"identifier": normalise(r["abbreviation"]), "kind": "abbreviation", "organisation_slug": slug, "is_live": live}
-                )
+        if r["organisation_code"] in by_code:  # a 2017 name or slug for a body the 2026 list renamed
+            add(*by_code[r["organisation_code"]], slug=r["slug"], name=r["name"], abbreviation=r["abbreviation"])
     return pd.DataFrame(rows).drop_duplicates(["identifier", "kind", "organisation_slug"])
 
 

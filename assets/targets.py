@@ -30,9 +30,13 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
     for i, t in enumerate(doc.get("targets") or [], start=1):
         missing = [k for k in REQUIRED if not t.get(k)]
         if missing:
-            raise TargetsFileError(f"{path.name}: target {i} ({t.get('id', 'no id')}) has no {', '.join(missing)}.")
+            raise TargetsFileError(
+                f"{path.name}: target {i} ({t.get('id', 'no id')}) has no {', '.join(missing)}."
+            )
         if ("target_value" in t) == ("target_increase" in t):
-            raise TargetsFileError(f"{path.name}: target {t['id']} needs exactly one of target_value or target_increase.")
+            raise TargetsFileError(
+                f"{path.name}: target {t['id']} needs exactly one of target_value or target_increase."
+            )
         baseline = t.get("baseline") or {}
         rows.append(
             {
@@ -50,7 +54,7 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
                 "baseline_note": baseline.get("note"),
                 "target_value": float(t["target_value"]) if "target_value" in t else None,
                 "target_increase": float(t["target_increase"]) if "target_increase" in t else None,
-                "deadline": t["deadline"] if isinstance(t["deadline"], dt.date) else dt.date.fromisoformat(str(t["deadline"])),
+                "deadline": dt.date.fromisoformat(str(t["deadline"])),
                 "scope": t.get("scope"),
                 "source_note": t.get("source_note"),
                 "source_url": t["source_url"],
@@ -89,5 +93,6 @@ def targets(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.Materializ
     with warehouse.get_connection() as con:
         replace_tables(con, {"staging.targets": frame, "staging.target_rules": rules_frame})
         meta = tables_metadata(con, ["staging.targets", "staging.target_rules"])
-        meta["tracked from platform data"] = int(frame["tracked_by"].notna().sum() - (frame["tracked_by"] == "returns").sum())
+        from_platforms = frame["tracked_by"].notna() & (frame["tracked_by"] != "returns")
+        meta["tracked from platform data"] = int(from_platforms.sum())
         return dg.MaterializeResult(metadata=meta)

@@ -5,11 +5,23 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets import data_sharing, forms, marts, notify, one_login, organisation_matching, organisations, pay
-from assets import publish, targets, verify
+from assets import (
+    data_sharing,
+    forms,
+    marts,
+    notify,
+    one_login,
+    organisation_matching,
+    organisations,
+    pay,
+    publish,
+    targets,
+    verify,
+)
 from assets.resources import TrackerConfig
 from checks import platform_checks
 from pipelines import settings
+from pipelines.progress import progress_logger
 
 all_assets = [
     *dg.load_assets_from_modules(
@@ -51,4 +63,5 @@ defs = dg.Definitions(
     jobs=[refresh_job],
     schedules=[weekly_refresh],
     resources=resources(),
+    loggers={"progress": progress_logger},
 )

@@ -1,0 +1,140 @@
+"""The tracker's command line: `tracker run`, `tracker demo`, `tracker status`.
+
+Every command prints progress as it goes and a short summary, and turns
+failures into plain sentences (exit code 1), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+
+from pipelines import settings
+
+
+def _prepare_environment(as_of: str | None) -> None:
+    if as_of:
+        dt.date.fromisoformat(as_of)  # fail early on a bad date
+        os.environ["TRACKER_AS_OF"] = as_of
+    home = settings.tracker_home()
+    settings.dagster_home().mkdir(parents=True, exist_ok=True)
+    instance_config = settings.dagster_home() / "dagster.yaml"
+    if not instance_config.exists():
+        instance_config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.environ["TRACKER_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
+
+
+def _failure_messages(result) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            text = error.message.strip() if error else "unknown error"
+            cause = error.cause if error else None
+            while cause is not None and "Failure" not in text:
+                text, cause = cause.message.strip(), cause.cause
+            messages.append(f"{event.step_key}: {text.splitlines()[0] if text else 'unknown error'}")
+    return messages
+
+
+def run_pipeline(as_of: str | None = None) -> int:
+    """Materialise every asset and publish the snapshot on a persistent Dagster instance."""
+    _prepare_environment(as_of)
+    started = time.monotonic()
+    print(f"Tracker home: {settings.tracker_home()}")
+    print(f"Data:         {settings.data_dir()}")
+    print("Materialising every asset (raw -> staging -> marts -> published snapshot) ...", flush=True)
+    import dagster as dg  # heavy: imported only when a run is asked for
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("refresh_all")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False
+        )
+    elapsed = time.monotonic() - started
+    materialised = len(result.get_asset_materialization_events())
+    checks = result.get_asset_check_evaluations()
+    failed = [c for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
+    warned = [c for c in checks if not c.passed and c.severity == dg.AssetCheckSeverity.WARN]
+    print()
+    print(f"Run {result.run_id[:8]} finished in {elapsed:.1f} s: {materialised} tables materialised, "
+          f"{len(checks)} checks ({len(checks) - len(failed) - len(warned)} passed, "
+          f"{len(warned)} warnings, {len(failed)} failed).")
+    for check in warned:
+        print(f"  warning: {check.check_name} on {check.asset_key.to_user_string()}")
+    if not result.success or failed:
+        print("\nThe run did not complete. What went wrong:")
+        for message in _failure_messages(result):
+            print(f"  - {message}")
+        for check in failed:
+            print(f"  - blocking check failed: {check.check_name} on {check.asset_key.to_user_string()}")
+        print("Earlier published figures are unchanged. Details: `dagster dev -w workspace.yaml`, Runs.")
+        return 1
+    _print_summary()
+    return 0
+
+
+def _print_summary() -> None:
+    from pipelines.snapshot_summary import headline_figures
+
+    manifest_path = settings.tracker_home() / "published" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    print(f"\nPublished snapshot {manifest['version']} (as of {manifest['as_of']}):")
+    print(f"  {settings.tracker_home() / 'published' / 'tracker.duckdb'}")
+    for line in headline_figures(settings.tracker_home() / "published" / "tracker.duckdb"):
+        print(f"  {line}")
+
+
+def demo(as_of: str | None = None) -> int:
+    code = run_pipeline(as_of)
+    if code:
+        return code
+    print("\nThe dashboard is not part of this release yet: the main job ends after publishing.")
+    print("Browse the asset graph, checks and runs with:  dagster dev -w workspace.yaml")
+    return 0
+
+
+def status() -> int:
+    _prepare_environment(None)
+    snapshot = settings.tracker_home() / "published" / "tracker.duckdb"
+    if not snapshot.exists():
+        print(f"Nothing has been published yet under {settings.tracker_home()}. Run `tracker run` first.")
+        return 1
+    _print_summary()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tracker", description="Cross-government platform adoption tracker.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("run", "materialise every asset on the shipped data and publish the snapshot"),
+        ("demo", "the main job: run everything on the shipped real data, publish, and say where to look"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--as-of", help="reporting date YYYY-MM-DD (default: today)")
+    commands.add_parser("status", help="show what is published now")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return run_pipeline(args.as_of)
+        if args.command == "demo":
+            return demo(args.as_of)
+        return status()
+    except ValueError as err:
+        print(f"tracker: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tracker: stopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
