@@ -180,11 +180,11 @@ def build_identifiers(organisations: pd.DataFrame, list_2017: pd.DataFrame) -> p
     """Every way to name a body (slug, code, name, abbreviation, 2017 slug) -> its slug."""
     rows = []
 
-    def add(slug: str, live: bool, **identifiers: str | None) -> None:
+    def add(owner: str, live: bool, **identifiers: str | None) -> None:
         for kind, value in identifiers.items():
             if value:
                 key = value if kind in ("slug", "code") else normalise(value)
-                rows.append({"identifier": key, "kind": kind, "organisation_slug": slug, "is_live": live})
+                rows.append({"identifier": key, "kind": kind, "organisation_slug": owner, "is_live": live})
 
     by_code = {}
     for r in organisations.to_dict("records"):
