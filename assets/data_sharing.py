@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.parsing import FeedError
 from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 SOURCE = "data_sharing"
 CATALOGUE_COLUMNS = ["dateAdded", "url", "name", "provider"]
@@ -70,7 +70,7 @@ def parse_catalogue(file: SourceFile, organisations: SourceFile | None) -> pd.Da
     "it was added: the tracker's first measure of data sharing between organisations.",
 )
 def api_catalogue(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         files = {f.name: f for f in load_listed_files(con, SOURCE)}
         catalogue = [f for n, f in files.items() if n.startswith("api_catalogue_") and "organisations" not in n]
         orgs = [f for n, f in files.items() if n.startswith("api_catalogue_organisations")]

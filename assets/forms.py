@@ -14,7 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.parsing import FeedError, date_from_file_name, parse_long_date, require_int, require_keys
 from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 SOURCE = "forms"
 
@@ -72,7 +72,7 @@ def build_forms_table(files: list[SourceFile]) -> pd.DataFrame:
     "cumulative submissions. The last version of each day is marked current.",
 )
 def forms_metrics(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         try:
             frame = build_forms_table(load_listed_files(con, SOURCE))
         except FeedError as err:

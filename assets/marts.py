@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
-from assets.warehouse import table_metadata
+from assets.warehouse import connect, table_metadata
 
 # One row per platform measure and date: the series that targets and trends are read from.
 METRIC_SERIES_SQL = """
@@ -314,7 +314,7 @@ def _mart_asset(table: str) -> dg.AssetsDefinition:
         description=MART_SQL[table][1],
     )
     def _mart(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        with warehouse.get_connection() as con:
+        with connect(warehouse) as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS marts")
             build_mart(con, table, settings.as_of_date())
             meta = table_metadata(con, table)

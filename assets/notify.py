@@ -16,7 +16,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.parsing import FeedError, require_int
 from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 SOURCE = "notify"
 HISTORY_COLUMNS = ["commit", "commit_date", "n_domains", "n_owners", "n_owners_agreement_signed"]
@@ -108,7 +108,7 @@ def parse_history(file: SourceFile) -> pd.DataFrame:
     can_subset=False,
 )
 def notify_staging(warehouse: DuckDBResource):
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         files = {f.name: f for f in load_listed_files(con, SOURCE)}
         try:
             domains = [f for n, f in files.items() if n.startswith("domains_") and n.endswith(".yml")]

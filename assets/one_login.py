@@ -20,7 +20,7 @@ from assets.organisation_names import INTERNAL, OrganisationAliases, load_aliase
 from assets.parsing import FeedError
 from assets.raw import OWNERS, raw_files_asset
 from assets.resources import TrackerConfig
-from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 SOURCE = "one_login"
 COLUMNS = [
@@ -108,7 +108,7 @@ def parse_registry(file: SourceFile, aliases: OrganisationAliases) -> pd.DataFra
 )
 def one_login_services(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
     aliases = load_aliases(settings.data)
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         files = load_listed_files(con, SOURCE)
         try:
             frame = parse_registry(files[-1], aliases)

@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 from assets.organisation_names import OrganisationAliases, load_aliases, name_variants
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
-from assets.warehouse import replace_tables, replace_tables_sql, tables_metadata
+from assets.warehouse import connect, replace_tables, replace_tables_sql, tables_metadata
 
 # Names each platform publishes, as (platform, name, weight) where weight is the
 # services the name stands for in that platform's latest version.
@@ -131,7 +131,7 @@ ORDER BY platform, snapshot_date
 )
 def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
     aliases = load_aliases(settings.data)
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
         current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
         names = con.execute(PLATFORM_NAMES_SQL).df()

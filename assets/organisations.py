@@ -21,7 +21,7 @@ from assets.organisation_names import OrganisationAliases, load_aliases, normali
 from assets.parsing import FeedError
 from assets.raw import OWNERS, raw_files_asset
 from assets.resources import TrackerConfig
-from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 SOURCE = "organisations"
 DEPARTMENT_TYPES = ("Ministerial department", "Non-ministerial department", "Devolved government")
@@ -225,7 +225,7 @@ def build_identifiers(organisations: pd.DataFrame, list_2017: pd.DataFrame) -> p
 )
 def organisations(settings: TrackerConfig, warehouse: DuckDBResource):
     aliases = load_aliases(settings.data)
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         files = {f.name: f for f in load_listed_files(con, SOURCE)}
         try:
             api = [f for n, f in files.items() if n.startswith("govuk_api_organisations")]

@@ -23,7 +23,7 @@ from assets.parsing import (
     require_keys,
 )
 from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 SOURCE = "pay"
 REQUIRED_KEYS = [
@@ -145,7 +145,7 @@ PAY_TABLES = {
     can_subset=False,
 )
 def pay_staging(warehouse: DuckDBResource):
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         files = load_listed_files(con, SOURCE)
         try:
             tables = build_pay_tables(files)

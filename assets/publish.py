@@ -20,6 +20,7 @@ from dagster_duckdb import DuckDBResource
 from assets.marts import MART_SQL
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
+from assets.warehouse import connect
 
 SNAPSHOT_NAME = "tracker.duckdb"
 MANIFEST_NAME = "manifest.json"
@@ -71,7 +72,7 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
     "built in a temporary file and swapped in atomically, with a manifest of its version.",
 )
 def published_snapshot(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         manifest = publish_snapshot(con, settings.published_dir, settings.as_of_date())
     path = settings.published_dir / SNAPSHOT_NAME
     return dg.MaterializeResult(

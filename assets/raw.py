@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.resources import TrackerConfig
-from assets.warehouse import ensure_schemas, read_source_files, store_raw_files
+from assets.warehouse import connect, ensure_schemas, read_source_files, store_raw_files
 
 OWNERS = ["team:cddo-adoption-tracker"]
 
@@ -24,7 +24,7 @@ def raw_files_asset(source: str, folder: str, pattern: str, description: str) ->
     )
     def _raw(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
         files = read_source_files(settings.data / folder, pattern)
-        with warehouse.get_connection() as con:
+        with connect(warehouse) as con:
             ensure_schemas(con)
             new = store_raw_files(con, source, files, origin=f"data/{folder}/{pattern}")
             kept = con.execute(

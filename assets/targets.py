@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
-from assets.warehouse import replace_tables, tables_metadata
+from assets.warehouse import connect, replace_tables, tables_metadata
 
 TARGETS_FILE = "targets.yaml"
 REQUIRED = ["id", "strategy", "platform", "metric", "title", "unit", "deadline", "source_url"]
@@ -90,7 +90,7 @@ def targets(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.Materializ
     except (TargetsFileError, yaml.YAMLError, ValueError) as err:
         raise dg.Failure(description=f"data/targets.yaml could not be read: {err}") from None
     rules_frame = pd.DataFrame([rules])
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         replace_tables(con, {"staging.targets": frame, "staging.target_rules": rules_frame})
         meta = tables_metadata(con, ["staging.targets", "staging.target_rules"])
         from_platforms = frame["tracked_by"].notna() & (frame["tracked_by"] != "returns")

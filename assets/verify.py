@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.parsing import FeedError
 from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, load_listed_files, replace_tables, tables_metadata
+from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 SOURCE = "verify"
 _FY = re.compile(r"^(\d{4})-(\d{2})$")
@@ -77,7 +77,7 @@ def parse_verify(file: SourceFile) -> pd.DataFrame:
     "(2022-23 covers April to September 2022 only).",
 )
 def verify_accounts(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         files = load_listed_files(con, SOURCE)
         try:
             frame = parse_verify(files[-1])

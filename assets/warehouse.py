@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,18 @@ def tables_metadata(con, tables: Iterable[str]) -> dict[str, Any]:
         count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         meta[f"rows in {table}"] = dg.MetadataValue.int(int(count))
     return meta
+
+
+@contextmanager
+def connect(warehouse) -> Iterator:
+    """A warehouse connection that is closed however the block ends.
+
+    ``DuckDBResource.get_connection`` (dagster-duckdb 0.29) leaves the connection
+    open when the block raises, which keeps the file locked after a failed asset.
+    """
+    manager = warehouse.get_connection()
+    con = manager.__enter__()
+    try:
+        yield con
+    finally:
+        manager.__exit__(None, None, None)  # resumes the resource's own close()

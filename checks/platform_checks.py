@@ -25,6 +25,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.resources import TrackerConfig
+from assets.warehouse import connect
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -143,7 +144,7 @@ RULES = [
 
 def _run_rule(rule: Rule, settings: TrackerConfig, warehouse: DuckDBResource) -> dg.AssetCheckResult:
     params = {"as_of": settings.as_of_date()} if "$as_of" in rule.sql else None
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         rows = con.execute(rule.sql, params).df()
     passed = rows.empty
     metadata = {"rows breaking the rule": len(rows)}
@@ -170,7 +171,7 @@ def _check_from_rule(rule: Rule) -> dg.AssetChecksDefinition:
     "in every version (the real archive differs by up to 3 services in 96 of 235 versions).",
 )
 def pay_organisation_sum_matches_headline(warehouse: DuckDBResource) -> dg.AssetCheckResult:
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         stats = con.execute(
             "SELECT count(*) AS versions, "
             "count(*) FILTER (WHERE services <> services_by_organisation_sum) AS differing, "
@@ -207,7 +208,7 @@ def pay_organisation_sum_matches_headline(warehouse: DuckDBResource) -> dg.Asset
 def every_published_target_declared(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.AssetCheckResult:
     published = list(csv.DictReader(io.StringIO(
         (settings.data / "targets" / "strategy_targets_sources.csv").read_text(encoding="utf-8"))))
-    with warehouse.get_connection() as con:
+    with connect(warehouse) as con:
         declared = {(m, str(d)) for m, d in con.execute("SELECT metric, deadline FROM staging.targets").fetchall()}
     missing = [f"{r['metric']} by {r['target_date']}" for r in published
                if (r["metric"], r["target_date"]) not in declared]

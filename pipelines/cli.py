@@ -29,7 +29,8 @@ def _prepare_environment(as_of: str | None) -> None:
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
 
 
-def _failure_messages(result) -> list[str]:
+def failure_messages(result) -> list[str]:
+    """The plain-English reason for each failed step (the Failure description, not a traceback)."""
     messages = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
@@ -71,7 +72,7 @@ def run_pipeline(as_of: str | None = None) -> int:
         print(f"  warning: {check.check_name} on {check.asset_key.to_user_string()}")
     if not result.success or failed:
         print("\nThe run did not complete. What went wrong:")
-        for message in _failure_messages(result):
+        for message in failure_messages(result):
             print(f"  - {message}")
         for check in failed:
             print(f"  - blocking check failed: {check.check_name} on {check.asset_key.to_user_string()}")

@@ -46,7 +46,8 @@ def test_pay_versions_deduplicated_last_file_wins(warehouse):
             f"({', '.join('?' * len(names))})", names).fetchall()
         assert current == [(names[-1],)]
     # the organisation table holds exactly one version per dateUpdated
-    versions = warehouse.execute("SELECT count(DISTINCT date_updated) FROM staging.pay_organisation_services").fetchone()
+    versions = warehouse.execute(
+        "SELECT count(DISTINCT date_updated) FROM staging.pay_organisation_services").fetchone()
     assert versions == (len(by_date),)
 
 
