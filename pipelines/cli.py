@@ -18,7 +18,10 @@ from pipelines import settings
 
 def _prepare_environment(as_of: str | None) -> None:
     if as_of:
-        dt.date.fromisoformat(as_of)  # fail early on a bad date
+        try:
+            dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise ValueError(f"--as-of {as_of!r} is not a date in the form YYYY-MM-DD.") from None
         os.environ["TRACKER_AS_OF"] = as_of
     home = settings.tracker_home()
     settings.dagster_home().mkdir(parents=True, exist_ok=True)
