@@ -65,6 +65,16 @@ SELECT *,
 FROM month_end ORDER BY month
 """
 
+PAY_SECTOR_MONTHLY_SQL = """
+WITH month_end AS (
+    SELECT date_trunc('month', date_updated)::DATE AS month, max(date_updated) AS version
+    FROM staging.pay_snapshots WHERE is_current_version GROUP BY 1
+)
+SELECT m.month, m.version, s.sector, s.live_services
+FROM month_end m JOIN staging.pay_sector_services s ON s.date_updated = m.version
+ORDER BY m.month, s.sector
+"""
+
 # Long form: platform, month, department (or why there is none), measure, value.
 ADOPTION_SQL = """
 WITH matched AS (
@@ -266,6 +276,8 @@ MART_SQL = {
     "marts.pay_monthly": (PAY_MONTHLY_SQL, "GOV.UK Pay per month: live services and organisations at "
                           "month end, payments and value in the month (differences of the cumulative "
                           "totals between month-end versions; the published totals are rounded to 0.1 million)."),
+    "marts.pay_sector_monthly": (PAY_SECTOR_MONTHLY_SQL, "GOV.UK Pay live services per sector (local, "
+                                 "central, police, NHS trusts, NHS central, other) at each month end."),
     "marts.adoption_by_department_month": (ADOPTION_SQL, "Adoption by platform, department and month "
                                            "(long form: measure, value); bodies without a department are "
                                            "kept, labelled by why."),
@@ -280,6 +292,7 @@ MART_DEPS = {
         "pay_snapshots", "forms_metrics", "one_login_services", "api_catalogue",
         "notify_agreement_history", "verify_accounts")],
     "marts.pay_monthly": [["staging", "pay_snapshots"]],
+    "marts.pay_sector_monthly": [["staging", "pay_snapshots"], ["staging", "pay_sector_services"]],
     "marts.adoption_by_department_month": [["staging", t] for t in (
         "organisation_matches", "organisations", "pay_organisation_services", "one_login_services",
         "api_catalogue", "notify_organisations")],

@@ -32,6 +32,7 @@ organisations_files = raw_files_asset(
     "organisations",
     "*",
     "The GOV.UK organisations API (2026) and the April 2017 GOV.UK organisations list and register.",
+    group="reference",
 )
 
 

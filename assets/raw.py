@@ -11,12 +11,14 @@ from assets.warehouse import connect, ensure_schemas, read_source_files, store_r
 OWNERS = ["team:cddo-adoption-tracker"]
 
 
-def raw_files_asset(source: str, folder: str, pattern: str, description: str) -> dg.AssetsDefinition:
+def raw_files_asset(
+    source: str, folder: str, pattern: str, description: str, group: str | None = None
+) -> dg.AssetsDefinition:
     """One raw asset per source: copies the archive's files into ``raw.source_files``."""
 
     @dg.asset(
         key=["raw", f"{source}_files"],
-        group_name=source,
+        group_name=group or source,
         kinds={"duckdb", "file"},
         owners=OWNERS,
         description=f"{description} Stored byte for byte in raw.source_files with sha256 "

@@ -135,3 +135,10 @@ def test_published_snapshot_is_readable_and_matches_marts(built, warehouse):
     finally:
         con.close()
     assert not list(published.glob(".*.tmp"))
+
+
+def test_pay_sector_counts_at_month_end(warehouse):
+    last = json.loads((PAY / "2025-12-22_73bfaefd.json").read_text())["serviceCountBySector"]
+    rows = dict(warehouse.execute(
+        "SELECT sector, live_services FROM marts.pay_sector_monthly WHERE month = DATE '2025-12-01'").fetchall())
+    assert rows == last
