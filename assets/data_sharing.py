@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.parsing import FeedError
+from assets.parsing import FeedError, read_csv_feed
 from assets.raw import OWNERS, raw_files_asset
 from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
@@ -25,15 +25,7 @@ api_catalogue_files = raw_files_asset(
 
 
 def parse_catalogue(file: SourceFile, organisations: SourceFile | None) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FeedError(file.name, f"not a readable CSV ({err}).") from None
-    missing = [c for c in CATALOGUE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise FeedError(file.name, f"no column {', '.join(map(repr, missing))}.")
-    if frame.empty:
-        raise FeedError(file.name, "the catalogue has a header but no APIs.")
+    frame = read_csv_feed(file, CATALOGUE_COLUMNS, what="the catalogue")
     added = pd.to_datetime(frame["dateAdded"], format="%Y-%m-%d", errors="coerce")
     if added.isna().any():
         row = int(added.isna().idxmax())

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
-import yaml
 from dagster_duckdb import DuckDBResource
 
-from assets.parsing import FeedError, date_from_file_name, parse_long_date, require_int, require_keys
+from assets.parsing import (
+    FeedError,
+    date_from_file_name,
+    parse_long_date,
+    read_yaml_feed,
+    require_int,
+    require_keys,
+)
 from assets.raw import OWNERS, raw_files_asset
 from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
@@ -27,10 +33,7 @@ forms_files = raw_files_asset(
 
 
 def parse_forms_snapshot(file: SourceFile) -> dict:
-    try:
-        data = yaml.safe_load(file.content.decode("utf-8-sig")) if file.content.strip() else None
-    except (UnicodeDecodeError, yaml.YAMLError) as err:
-        raise FeedError(file.name, f"the file is not valid YAML ({err}).") from None
+    data = read_yaml_feed(file)
     require_keys(data, ["performance_metrics"], file.name)
     metrics = require_keys(
         data["performance_metrics"],

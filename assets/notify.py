@@ -7,14 +7,11 @@ as a string, to another domain (an alias); the owner is the organisation.
 
 from __future__ import annotations
 
-import io
-
 import dagster as dg
 import pandas as pd
-import yaml
 from dagster_duckdb import DuckDBResource
 
-from assets.parsing import FeedError, require_int
+from assets.parsing import FeedError, read_csv_feed, read_yaml_feed, require_int
 from assets.raw import OWNERS, raw_files_asset
 from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
@@ -31,10 +28,7 @@ notify_files = raw_files_asset(
 
 
 def parse_domains(file: SourceFile) -> pd.DataFrame:
-    try:
-        data = yaml.safe_load(file.content.decode("utf-8-sig")) if file.content.strip() else None
-    except (UnicodeDecodeError, yaml.YAMLError) as err:
-        raise FeedError(file.name, f"the file is not valid YAML ({err}).") from None
+    data = read_yaml_feed(file)
     if not isinstance(data, dict) or not data:
         raise FeedError(file.name, "the domain register is empty or is not a map of domains.")
     owners: dict[str, dict] = {}
@@ -58,15 +52,7 @@ def parse_domains(file: SourceFile) -> pd.DataFrame:
 
 
 def parse_history(file: SourceFile) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(io.BytesIO(file.content), dtype=str)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FeedError(file.name, f"the file is not a readable CSV ({err}).") from None
-    missing = [c for c in HISTORY_COLUMNS if c not in frame.columns]
-    if missing:
-        raise FeedError(file.name, f"the CSV has no column {', '.join(map(repr, missing))}.")
-    if frame.empty:
-        raise FeedError(file.name, "the CSV has a header but no rows.")
+    frame = read_csv_feed(file, HISTORY_COLUMNS)
     out = pd.DataFrame({"commit": frame["commit"]})
     out["committed_at"] = pd.to_datetime(frame["commit_date"], utc=True, errors="coerce")
     bad = out["committed_at"].isna()

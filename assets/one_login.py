@@ -8,7 +8,6 @@ the first date seen is a lower bound for services onboarded earlier.
 
 from __future__ import annotations
 
-import io
 import re
 from urllib.parse import urlparse
 
@@ -17,7 +16,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.organisation_names import INTERNAL, OrganisationAliases, load_aliases
-from assets.parsing import FeedError
+from assets.parsing import FeedError, read_csv_feed
 from assets.raw import OWNERS, raw_files_asset
 from assets.resources import TrackerConfig
 from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
@@ -61,15 +60,7 @@ def _flag(value: str, file_name: str, column: str, row: int) -> bool:
 
 
 def parse_registry(file: SourceFile, aliases: OrganisationAliases) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FeedError(file.name, f"not a readable CSV ({err}).") from None
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise FeedError(file.name, f"no column {', '.join(map(repr, missing))}.")
-    if frame.empty:
-        raise FeedError(file.name, "the registry has a header but no services.")
+    frame = read_csv_feed(file, COLUMNS, what="the registry")
     rows = []
     for i, r in enumerate(frame.to_dict("records"), start=2):
         if not r["client_key"].strip():

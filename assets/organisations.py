@@ -9,7 +9,6 @@ not closed, then parent links up to the first department.
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 
@@ -18,7 +17,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.organisation_names import OrganisationAliases, load_aliases, normalise
-from assets.parsing import FeedError
+from assets.parsing import FeedError, read_csv_feed
 from assets.raw import OWNERS, raw_files_asset
 from assets.resources import TrackerConfig
 from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
@@ -70,14 +69,8 @@ def parse_api_organisations(file: SourceFile) -> pd.DataFrame:
 
 
 def parse_2017_list(file: SourceFile) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(io.BytesIO(file.content), sep="\t", dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise FeedError(file.name, f"not a readable TSV ({err}).") from None
     needed = ["government-organisation", "abbreviation", "government-organisation-type", "govuk", "name"]
-    missing = [c for c in needed if c not in frame.columns]
-    if missing:
-        raise FeedError(file.name, f"no column {', '.join(map(repr, missing))}.")
+    frame = read_csv_feed(file, needed, sep="\t")
     return pd.DataFrame(
         {
             "slug": frame["govuk"],

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import dagster as dg
+import pandas as pd
+import yaml
 
 _SCALES = {
     "": 1,
@@ -96,3 +99,25 @@ def require_keys(record: object, keys: list[str], file_name: str, what: str = "t
             f"(found: {', '.join(map(repr, list(record)[:12]))}).",
         )
     return record
+
+
+def read_csv_feed(file, columns: list[str], sep: str = ",", what: str = "the file") -> pd.DataFrame:
+    """A published CSV/TSV as text columns; fails, naming the file, if unreadable, short of columns or empty."""
+    try:
+        frame = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False, sep=sep)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise FeedError(file.name, f"{what} is not a readable table ({err}).") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise FeedError(file.name, f"{what} has no column {', '.join(map(repr, missing))}.")
+    if frame.empty:
+        raise FeedError(file.name, f"{what} has a header but no rows.")
+    return frame
+
+
+def read_yaml_feed(file) -> object:
+    """A published YAML file; fails, naming the file, if it is empty or not YAML."""
+    try:
+        return yaml.safe_load(file.content.decode("utf-8-sig")) if file.content.strip() else None
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise FeedError(file.name, f"the file is not valid YAML ({err}).") from None

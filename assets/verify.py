@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.parsing import FeedError
+from assets.parsing import FeedError, read_csv_feed
 from assets.raw import OWNERS, raw_files_asset
 from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
@@ -32,15 +31,7 @@ def financial_year_end(label: str, file_name: str) -> dt.date:
 
 
 def parse_verify(file: SourceFile) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise FeedError(file.name, f"not a readable CSV ({err}).") from None
-    for column in ("financial_year", "verify_accounts_created"):
-        if column not in frame.columns:
-            raise FeedError(file.name, f"no column '{column}'.")
-    if frame.empty:
-        raise FeedError(file.name, "the CSV has a header but no rows.")
+    frame = read_csv_feed(file, ["financial_year", "verify_accounts_created"])
     rows = []
     for i, r in enumerate(frame.to_dict("records"), start=2):
         value = str(r["verify_accounts_created"]).replace(",", "").strip()
