@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import io
 
-import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from assets.parsing import FeedError, read_csv_feed
-from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from assets.raw import raw_files_asset
+from assets.staging import staging_table_asset
+from assets.warehouse import SourceFile
 
 SOURCE = "data_sharing"
 CATALOGUE_COLUMNS = ["dateAdded", "url", "name", "provider"]
@@ -52,25 +51,20 @@ def parse_catalogue(file: SourceFile, organisations: SourceFile | None) -> pd.Da
     )
 
 
-@dg.asset(
-    key=["staging", "api_catalogue"],
-    deps=[api_catalogue_files],
-    group_name=SOURCE,
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
+def build_catalogue(files: list[SourceFile], _settings=None) -> pd.DataFrame:
+    catalogue = [f for f in files if f.name.startswith("api_catalogue_") and "organisations" not in f.name]
+    organisations = [f for f in files if f.name.startswith("api_catalogue_organisations")]
+    if not catalogue:
+        raise FeedError("data/data_sharing", "no api_catalogue_*.csv file.")
+    return parse_catalogue(catalogue[-1], organisations[-1] if organisations else None)
+
+
+api_catalogue = staging_table_asset(
+    raw=api_catalogue_files,
+    source=SOURCE,
+    feed_label="API catalogue",
+    table="staging.api_catalogue",
+    build=build_catalogue,
     description="Every API in the cross-government API catalogue with its provider and the date "
     "it was added: the tracker's first measure of data sharing between organisations.",
 )
-def api_catalogue(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with connect(warehouse) as con:
-        files = {f.name: f for f in load_listed_files(con, SOURCE)}
-        catalogue = [f for n, f in files.items() if n.startswith("api_catalogue_") and "organisations" not in n]
-        orgs = [f for n, f in files.items() if n.startswith("api_catalogue_organisations")]
-        try:
-            if not catalogue:
-                raise FeedError("data/data_sharing", "no api_catalogue_*.csv file.")
-            frame = parse_catalogue(catalogue[-1], orgs[-1] if orgs else None)
-        except FeedError as err:
-            raise err.as_failure("API catalogue") from None
-        replace_tables(con, {"staging.api_catalogue": frame})
-        return dg.MaterializeResult(metadata=tables_metadata(con, ["staging.api_catalogue"]))

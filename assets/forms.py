@@ -7,9 +7,7 @@ several versions can share a day (the last one wins).
 
 from __future__ import annotations
 
-import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from assets.parsing import (
     FeedError,
@@ -19,8 +17,9 @@ from assets.parsing import (
     require_int,
     require_keys,
 )
-from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from assets.raw import raw_files_asset
+from assets.staging import staging_table_asset
+from assets.warehouse import SourceFile
 
 SOURCE = "forms"
 
@@ -65,20 +64,12 @@ def build_forms_table(files: list[SourceFile]) -> pd.DataFrame:
     return frame
 
 
-@dg.asset(
-    key=["staging", "forms_metrics"],
-    deps=[forms_files],
-    group_name=SOURCE,
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
+forms_metrics = staging_table_asset(
+    raw=forms_files,
+    source=SOURCE,
+    feed_label="GOV.UK Forms",
+    table="staging.forms_metrics",
+    build=lambda files, _settings: build_forms_table(files),
     description="GOV.UK Forms headline metrics per published version: organisations, live forms, "
     "cumulative submissions. The last version of each day is marked current.",
 )
-def forms_metrics(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with connect(warehouse) as con:
-        try:
-            frame = build_forms_table(load_listed_files(con, SOURCE))
-        except FeedError as err:
-            raise err.as_failure("GOV.UK Forms") from None
-        replace_tables(con, {"staging.forms_metrics": frame})
-        return dg.MaterializeResult(metadata=tables_metadata(con, ["staging.forms_metrics"]))

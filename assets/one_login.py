@@ -11,15 +11,13 @@ from __future__ import annotations
 import re
 from urllib.parse import urlparse
 
-import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from assets.organisation_names import INTERNAL, OrganisationAliases, load_aliases
 from assets.parsing import FeedError, read_csv_feed
-from assets.raw import OWNERS, raw_files_asset
-from assets.resources import TrackerConfig
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from assets.raw import raw_files_asset
+from assets.staging import staging_table_asset
+from assets.warehouse import SourceFile
 
 SOURCE = "one_login"
 COLUMNS = [
@@ -87,26 +85,19 @@ def parse_registry(file: SourceFile, aliases: OrganisationAliases) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-@dg.asset(
-    key=["staging", "one_login_services"],
-    deps=[one_login_files],
-    group_name=SOURCE,
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
+def _attribution_summary(frame: pd.DataFrame) -> dict:
+    external = frame[~frame["is_internal"]]
+    return {"services attributed": f"{external['organisation_slug'].notna().sum()} of {len(external)}"}
+
+
+one_login_services = staging_table_asset(
+    raw=one_login_files,
+    source=SOURCE,
+    feed_label="GOV.UK One Login",
+    table="staging.one_login_services",
+    build=lambda files, settings: parse_registry(files[-1], load_aliases(settings.data)),
     description="Services onboarded to GOV.UK One Login with the organisation each is attributed "
     "to (and how), the date first seen in the registry, and whether it has been offboarded. "
     "One Login's own and test clients are marked internal.",
+    extra_metadata=_attribution_summary,
 )
-def one_login_services(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
-    aliases = load_aliases(settings.data)
-    with connect(warehouse) as con:
-        files = load_listed_files(con, SOURCE)
-        try:
-            frame = parse_registry(files[-1], aliases)
-        except FeedError as err:
-            raise err.as_failure("GOV.UK One Login") from None
-        replace_tables(con, {"staging.one_login_services": frame})
-        meta = tables_metadata(con, ["staging.one_login_services"])
-        external = frame[~frame["is_internal"]]
-        meta["services attributed"] = f"{external['organisation_slug'].notna().sum()} of {len(external)}"
-        return dg.MaterializeResult(metadata=meta)

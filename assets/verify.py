@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from assets.parsing import FeedError, read_csv_feed
-from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from assets.raw import raw_files_asset
+from assets.staging import staging_table_asset
+from assets.warehouse import SourceFile
 
 SOURCE = "verify"
 _FY = re.compile(r"^(\d{4})-(\d{2})$")
@@ -58,21 +57,12 @@ def parse_verify(file: SourceFile) -> pd.DataFrame:
     return out
 
 
-@dg.asset(
-    key=["staging", "verify_accounts"],
-    deps=[verify_files],
-    group_name=SOURCE,
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
+verify_accounts = staging_table_asset(
+    raw=verify_files,
+    source=SOURCE,
+    feed_label="GOV.UK Verify",
+    table="staging.verify_accounts",
+    build=lambda files, _settings: parse_verify(files[-1]),
     description="GOV.UK Verify accounts created per financial year and cumulatively "
     "(2022-23 covers April to September 2022 only).",
 )
-def verify_accounts(warehouse: DuckDBResource) -> dg.MaterializeResult:
-    with connect(warehouse) as con:
-        files = load_listed_files(con, SOURCE)
-        try:
-            frame = parse_verify(files[-1])
-        except FeedError as err:
-            raise err.as_failure("GOV.UK Verify") from None
-        replace_tables(con, {"staging.verify_accounts": frame})
-        return dg.MaterializeResult(metadata=tables_metadata(con, ["staging.verify_accounts"]))
