@@ -13,7 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
-from assets.warehouse import connect, table_metadata
+from assets.warehouse import connect, replace_tables_sql, table_metadata
 
 # One row per platform measure and date: the series that targets and trends are read from.
 METRIC_SERIES_SQL = """
@@ -303,16 +303,8 @@ MART_DEPS = {
 
 
 def build_mart(con, table: str, as_of: dt.date) -> None:
-    """Replace one mart in a transaction; binds $as_of only where the query uses it."""
-    query, _ = MART_SQL[table]
-    params = {"as_of": as_of} if "$as_of" in query else None
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {query}", params)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+    """Replace one mart from its query, with the reporting date bound as $as_of."""
+    replace_tables_sql(con, {table: MART_SQL[table][0]}, {"as_of": as_of})
 
 
 def _mart_asset(table: str) -> dg.AssetsDefinition:

@@ -174,22 +174,21 @@ def build_identifiers(organisations: pd.DataFrame, list_2017: pd.DataFrame) -> p
     """Every way to name a body (slug, code, name, abbreviation, 2017 slug) -> its slug."""
     rows = []
 
-    def add(owner: str, live: bool, **identifiers: str | None) -> None:
+    def add(owner: str, **identifiers: str | None) -> None:
         for kind, value in identifiers.items():
             if value:
                 key = value if kind in ("slug", "code") else normalise(value)
-                rows.append({"identifier": key, "kind": kind, "organisation_slug": owner, "is_live": live})
+                rows.append({"identifier": key, "kind": kind, "organisation_slug": owner})
 
     by_code = {}
     for r in organisations.to_dict("records"):
-        live = r["status"] != "closed"
-        add(r["organisation_slug"], live, slug=r["organisation_slug"], name=r["name"],
+        add(r["organisation_slug"], slug=r["organisation_slug"], name=r["name"],
             code=r["organisation_code"], abbreviation=r["abbreviation"])
         if r["organisation_code"]:
-            by_code[r["organisation_code"]] = (r["organisation_slug"], live)
+            by_code[r["organisation_code"]] = r["organisation_slug"]
     for r in list_2017.to_dict("records"):
         if r["organisation_code"] in by_code:  # a 2017 name or slug for a body the 2026 list renamed
-            add(*by_code[r["organisation_code"]], slug=r["slug"], name=r["name"], abbreviation=r["abbreviation"])
+            add(by_code[r["organisation_code"]], slug=r["slug"], name=r["name"], abbreviation=r["abbreviation"])
     return pd.DataFrame(rows).drop_duplicates(["identifier", "kind", "organisation_slug"])
 
 

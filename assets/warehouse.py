@@ -91,8 +91,7 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str) 
             for f in files
         ]
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         before = _count(con, source)
         con.execute("UPDATE raw.source_files SET in_latest_listing = false WHERE source = ?", [source])
         con.register("_incoming_files", frame)
@@ -101,12 +100,7 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str) 
             "ON CONFLICT (source, file_name, sha256) DO UPDATE SET in_latest_listing = true"
         )
         con.unregister("_incoming_files")
-        new = _count(con, source) - before
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return new
+        return _count(con, source) - before
 
 
 def _count(con, source: str) -> int:
@@ -123,31 +117,34 @@ def load_listed_files(con, source: str) -> list[SourceFile]:
     return [SourceFile(Path(name), bytes(content)) for name, content in rows]
 
 
-def replace_tables(con, tables: Mapping[str, pd.DataFrame]) -> None:
-    """Replace several tables in one transaction: all of them change, or none does."""
+@contextmanager
+def transaction(con) -> Iterator[None]:
+    """All the block's writes land together, or none does."""
     con.execute("BEGIN TRANSACTION")
     try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def replace_tables(con, tables: Mapping[str, pd.DataFrame]) -> None:
+    """Replace several tables from frames in one transaction."""
+    with transaction(con):
         for name, frame in tables.items():
             view = "_frame_" + name.replace(".", "_")
             con.register(view, frame)
             con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
             con.unregister(view)
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
-def replace_tables_sql(con, statements: Mapping[str, str]) -> None:
-    """Replace tables from SQL queries in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+def replace_tables_sql(con, statements: Mapping[str, str], params: Mapping | None = None) -> None:
+    """Replace tables from SQL queries in one transaction; ``params`` bind to queries that use them."""
+    with transaction(con):
         for name, query in statements.items():
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS {query}")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
+            bound = {k: v for k, v in (params or {}).items() if f"${k}" in query} or None
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS {query}", bound)
 
 
 def table_metadata(con, table: str, preview_rows: int = 10) -> dict[str, Any]:
