@@ -7,13 +7,12 @@ as a string, to another domain (an alias); the owner is the organisation.
 
 from __future__ import annotations
 
-import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from assets.parsing import FeedError, read_csv_feed, read_yaml_feed, require_int
-from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from assets.raw import raw_files_asset
+from assets.staging import staging_tables_asset
+from assets.warehouse import SourceFile
 
 SOURCE = "notify"
 HISTORY_COLUMNS = ["commit", "commit_date", "n_domains", "n_owners", "n_owners_agreement_signed"]
@@ -70,43 +69,27 @@ def parse_history(file: SourceFile) -> pd.DataFrame:
     return out
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key=["staging", "notify_organisations"],
-            deps=[notify_files],
-            group_name=SOURCE,
-            kinds={"duckdb", "pandas"},
-            owners=OWNERS,
-            description="Every organisation in Notify's 2019 domain register: crown status, "
-            "whether it signed the data sharing and financial agreement, its domains.",
-        ),
-        dg.AssetSpec(
-            key=["staging", "notify_agreement_history"],
-            deps=[notify_files],
-            group_name=SOURCE,
-            kinds={"duckdb", "pandas"},
-            owners=OWNERS,
-            description="How many Notify organisations had signed the agreement, per version "
-            "of the register, Feb 2018 to Apr 2019.",
-        ),
-    ],
-    can_subset=False,
+def build_notify_tables(files: list[SourceFile], _settings=None) -> dict[str, pd.DataFrame]:
+    domains = [f for f in files if f.name.startswith("domains_") and f.name.endswith(".yml")]
+    history = [f for f in files if f.name.startswith("agreement_counts_history")]
+    if not domains or not history:
+        raise FeedError("data/notify", "expected domains_*.yml and agreement_counts_history*.csv.")
+    return {
+        "staging.notify_organisations": parse_domains(domains[-1]),
+        "staging.notify_agreement_history": parse_history(history[-1]),
+    }
+
+
+notify_staging = staging_tables_asset(
+    name="notify_staging",
+    raw=notify_files,
+    source=SOURCE,
+    feed_label="GOV.UK Notify",
+    tables={
+        "staging.notify_organisations": "Every organisation in Notify's 2019 domain register: crown status, "
+        "whether it signed the data sharing and financial agreement, its domains.",
+        "staging.notify_agreement_history": "How many Notify organisations had signed the agreement, per "
+        "version of the register, Feb 2018 to Apr 2019.",
+    },
+    build=build_notify_tables,
 )
-def notify_staging(warehouse: DuckDBResource):
-    with connect(warehouse) as con:
-        files = {f.name: f for f in load_listed_files(con, SOURCE)}
-        try:
-            domains = [f for n, f in files.items() if n.startswith("domains_") and n.endswith(".yml")]
-            history = [f for n, f in files.items() if n.startswith("agreement_counts_history")]
-            if not domains or not history:
-                raise FeedError("data/notify", "expected domains_*.yml and agreement_counts_history*.csv.")
-            tables = {
-                "staging.notify_organisations": parse_domains(domains[-1]),
-                "staging.notify_agreement_history": parse_history(history[-1]),
-            }
-        except FeedError as err:
-            raise err.as_failure("GOV.UK Notify") from None
-        replace_tables(con, tables)
-        for table in tables:
-            yield dg.MaterializeResult(asset_key=table.split("."), metadata=tables_metadata(con, [table]))

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from assets.organisation_names import OrganisationAliases, load_aliases, normalise
 from assets.parsing import FeedError, read_csv_feed
-from assets.raw import OWNERS, raw_files_asset
+from assets.raw import raw_files_asset
 from assets.resources import TrackerConfig
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from assets.staging import staging_tables_asset
+from assets.warehouse import SourceFile
 
 SOURCE = "organisations"
 DEPARTMENT_TYPES = ("Ministerial department", "Non-ministerial department", "Devolved government")
@@ -192,57 +192,44 @@ def build_identifiers(organisations: pd.DataFrame, list_2017: pd.DataFrame) -> p
     return pd.DataFrame(rows).drop_duplicates(["identifier", "kind", "organisation_slug"])
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key=["staging", "organisations"],
-            deps=[organisations_files],
-            group_name="reference",
-            kinds={"duckdb", "pandas"},
-            owners=OWNERS,
-            description="Every GOV.UK organisation (2026 API, plus 2017-only bodies) with code, "
-            "slug, name, abbreviation, type, status, the body that carries on its work after "
-            "machinery-of-government changes, and the department it rolls up to.",
-        ),
-        dg.AssetSpec(
-            key=["staging", "organisation_identifiers"],
-            deps=[organisations_files],
-            group_name="reference",
-            kinds={"duckdb", "pandas"},
-            owners=OWNERS,
-            description="Every identifier of an organisation (slug, 2017 slug, code, normalised "
-            "name, abbreviation) -> its slug: the lookup behind organisation matching.",
-        ),
-    ],
-    can_subset=False,
-)
-def organisations(settings: TrackerConfig, warehouse: DuckDBResource):
+def build_organisation_tables(files: list[SourceFile], settings: TrackerConfig) -> dict[str, pd.DataFrame]:
     aliases = load_aliases(settings.data)
-    with connect(warehouse) as con:
-        files = {f.name: f for f in load_listed_files(con, SOURCE)}
-        try:
-            api = [f for n, f in files.items() if n.startswith("govuk_api_organisations")]
-            old = [f for n, f in files.items() if n.startswith("govuk_organisations_list_2017")]
-            if not api or not old:
-                raise FeedError("data/organisations", "expected govuk_api_organisations_*.json and "
-                                "govuk_organisations_list_2017-04.tsv.")
-            orgs, identifiers = build_organisations(
-                parse_api_organisations(api[-1]), parse_2017_list(old[-1]), aliases
-            )
-        except FeedError as err:
-            raise err.as_failure("organisations reference") from None
-        unknown = sorted(aliases.slugs() - set(orgs["organisation_slug"]))
-        if unknown:
-            raise dg.Failure(
-                description="data/organisation_aliases.yaml names organisations that do not exist "
-                f"in the GOV.UK list: {', '.join(unknown)}. Correct the slugs in that file."
-            )
-        tables = {"staging.organisations": orgs, "staging.organisation_identifiers": identifiers}
-        replace_tables(con, tables)
-        departments = int(orgs["is_department"].sum())
-        for table in tables:
-            meta = tables_metadata(con, [table])
-            if table == "staging.organisations":
-                meta["departments"] = departments
-                meta["bodies with a department"] = int(orgs["department_slug"].notna().sum())
-            yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta)
+    api = [f for f in files if f.name.startswith("govuk_api_organisations")]
+    old = [f for f in files if f.name.startswith("govuk_organisations_list_2017")]
+    if not api or not old:
+        raise FeedError("data/organisations", "expected govuk_api_organisations_*.json and "
+                        "govuk_organisations_list_2017-04.tsv.")
+    orgs, identifiers = build_organisations(parse_api_organisations(api[-1]), parse_2017_list(old[-1]), aliases)
+    unknown = sorted(aliases.slugs() - set(orgs["organisation_slug"]))
+    if unknown:
+        raise dg.Failure(
+            description="data/organisation_aliases.yaml names organisations that do not exist "
+            f"in the GOV.UK list: {', '.join(unknown)}. Correct the slugs in that file."
+        )
+    return {"staging.organisations": orgs, "staging.organisation_identifiers": identifiers}
+
+
+def _department_counts(frames: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    orgs = frames["staging.organisations"]
+    return {"staging.organisations": {
+        "departments": int(orgs["is_department"].sum()),
+        "bodies with a department": int(orgs["department_slug"].notna().sum()),
+    }}
+
+
+organisations = staging_tables_asset(
+    name="organisations",
+    raw=organisations_files,
+    source=SOURCE,
+    feed_label="organisations reference",
+    group="reference",
+    tables={
+        "staging.organisations": "Every GOV.UK organisation (2026 API, plus 2017-only bodies) with code, "
+        "slug, name, abbreviation, type, status, the body that carries on its work after "
+        "machinery-of-government changes, and the department it rolls up to.",
+        "staging.organisation_identifiers": "Every identifier of an organisation (slug, 2017 slug, code, "
+        "normalised name, abbreviation) -> its slug: the lookup behind organisation matching.",
+    },
+    build=build_organisation_tables,
+    extra_metadata=_department_counts,
+)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 
-import dagster as dg
 import pandas as pd
-from dagster_duckdb import DuckDBResource
 
 from assets.parsing import (
     FeedError,
@@ -22,8 +20,9 @@ from assets.parsing import (
     require_int,
     require_keys,
 )
-from assets.raw import OWNERS, raw_files_asset
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from assets.raw import raw_files_asset
+from assets.staging import staging_tables_asset
+from assets.warehouse import SourceFile
 
 SOURCE = "pay"
 REQUIRED_KEYS = [
@@ -130,27 +129,11 @@ PAY_TABLES = {
 }
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            key=table.split("."),
-            deps=[pay_files],
-            description=text,
-            group_name=SOURCE,
-            kinds={"duckdb", "pandas"},
-            owners=OWNERS,
-        )
-        for table, text in PAY_TABLES.items()
-    ],
-    can_subset=False,
+pay_staging = staging_tables_asset(
+    name="pay_staging",
+    raw=pay_files,
+    source=SOURCE,
+    feed_label="GOV.UK Pay",
+    tables=PAY_TABLES,
+    build=lambda files, _settings: build_pay_tables(files),
 )
-def pay_staging(warehouse: DuckDBResource):
-    with connect(warehouse) as con:
-        files = load_listed_files(con, SOURCE)
-        try:
-            tables = build_pay_tables(files)
-        except FeedError as err:
-            raise err.as_failure("GOV.UK Pay") from None
-        replace_tables(con, tables)
-        for table in tables:
-            yield dg.MaterializeResult(asset_key=table.split("."), metadata=tables_metadata(con, [table]))
