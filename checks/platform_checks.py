@@ -45,6 +45,25 @@ class Rule:
 
 
 CURRENT_PAY = "(SELECT * FROM staging.pay_snapshots WHERE is_current_version)"
+CURRENT_FORMS = "(SELECT * FROM staging.forms_metrics WHERE is_current_version)"
+
+
+def falls(rows: str, order: str, *values: str) -> str:
+    """Rows where any of ``values`` is lower than in the row before (ordered by ``order``)."""
+    previous = ", ".join(f"lag({v}) OVER (ORDER BY {order}) AS previous_{v}" for v in values)
+    shown = ", ".join(f"{v}, previous_{v}" for v in values)
+    fallen = " OR ".join(f"{v} < previous_{v}" for v in values)
+    return f"SELECT {order}, {shown} FROM (SELECT *, {previous} FROM {rows}) WHERE {fallen}"
+
+
+def gaps_over(rows: str, date: str, days: int) -> str:
+    """Consecutive rows more than ``days`` apart."""
+    return (f"SELECT previous, {date}, gap_days FROM (SELECT {date}, lag({date}) OVER (ORDER BY {date}) AS previous, "
+            f"date_diff('day', previous, {date}) AS gap_days FROM {rows}) WHERE gap_days > {days}")
+
+
+def repeated(table: str, column: str) -> str:
+    return f"SELECT {column}, count(*) AS n FROM {table} GROUP BY 1 HAVING n > 1"
 
 RULES = [
     Rule(("staging", "pay_snapshots"), "pay_required_values",
@@ -56,16 +75,10 @@ RULES = [
          "payments_cumulative, amount_gbp_cumulative) < 0"),
     Rule(("staging", "pay_snapshots"), "pay_cumulative_totals_never_fall",
          "Payments and value since launch never fall from one version to the next.",
-         f"SELECT date_updated, payments_cumulative, previous_payments, amount_gbp_cumulative, previous_amount FROM "
-         f"(SELECT *, lag(payments_cumulative) OVER w AS previous_payments, "
-         f"lag(amount_gbp_cumulative) OVER w AS previous_amount FROM {CURRENT_PAY} "
-         f"WINDOW w AS (ORDER BY date_updated)) "
-         f"WHERE payments_cumulative < previous_payments OR amount_gbp_cumulative < previous_amount", WARN),
+         falls(CURRENT_PAY, "date_updated", "payments_cumulative", "amount_gbp_cumulative"), WARN),
     Rule(("staging", "pay_snapshots"), "pay_snapshot_rhythm",
          f"Versions arrive weekly: no gap over {MAX_GAP_DAYS} days between consecutive versions.",
-         f"SELECT previous, date_updated, gap_days FROM (SELECT date_updated, lag(date_updated) OVER "
-         f"(ORDER BY date_updated) AS previous, date_diff('day', previous, date_updated) AS gap_days "
-         f"FROM {CURRENT_PAY}) WHERE gap_days > {MAX_GAP_DAYS}", WARN),
+         gaps_over(CURRENT_PAY, "date_updated", MAX_GAP_DAYS), WARN),
     Rule(("staging", "pay_snapshots"), "pay_is_fresh",
          f"The latest version is no more than {FRESHNESS_DAYS} days older than the reporting date.",
          f"SELECT max(date_updated) AS latest, date_diff('day', max(date_updated), $as_of::DATE) AS days_old "
@@ -80,14 +93,10 @@ RULES = [
          "OR coalesce(least(organisations, live_forms, submissions_cumulative), -1) < 0"),
     Rule(("staging", "forms_metrics"), "forms_submissions_never_fall",
          "Submissions since launch never fall from one version to the next.",
-         "SELECT snapshot_date, submissions_cumulative, previous FROM (SELECT *, lag(submissions_cumulative) "
-         "OVER (ORDER BY snapshot_date) AS previous FROM staging.forms_metrics WHERE is_current_version) "
-         "WHERE submissions_cumulative < previous", WARN),
+         falls(CURRENT_FORMS, "snapshot_date", "submissions_cumulative"), WARN),
     Rule(("staging", "forms_metrics"), "forms_snapshot_rhythm",
          f"No gap over {MAX_GAP_DAYS} days between consecutive versions.",
-         f"SELECT previous, snapshot_date, gap_days FROM (SELECT snapshot_date, lag(snapshot_date) OVER "
-         f"(ORDER BY snapshot_date) AS previous, date_diff('day', previous, snapshot_date) AS gap_days "
-         f"FROM staging.forms_metrics WHERE is_current_version) WHERE gap_days > {MAX_GAP_DAYS}", WARN),
+         gaps_over(CURRENT_FORMS, "snapshot_date", MAX_GAP_DAYS), WARN),
     Rule(("staging", "notify_organisations"), "notify_organisations_named_once",
          "Every organisation has a name, listed once.",
          "SELECT organisation_name, count(*) AS n FROM staging.notify_organisations GROUP BY 1 "
@@ -98,11 +107,9 @@ RULES = [
          "OR least(domains, owners, owners_agreement_signed) < 0"),
     Rule(("staging", "notify_agreement_history"), "notify_signed_count_never_falls",
          "The number of organisations that signed the agreement does not fall.",
-         "SELECT committed_at, owners_agreement_signed, previous FROM (SELECT *, lag(owners_agreement_signed) "
-         "OVER (ORDER BY committed_at) AS previous FROM staging.notify_agreement_history) "
-         "WHERE owners_agreement_signed < previous", WARN),
+         falls("staging.notify_agreement_history", "committed_at", "owners_agreement_signed"), WARN),
     Rule(("staging", "one_login_services"), "one_login_client_keys_unique", "Every client key appears once.",
-         "SELECT client_key, count(*) AS n FROM staging.one_login_services GROUP BY 1 HAVING n > 1"),
+         repeated("staging.one_login_services", "client_key")),
     Rule(("staging", "one_login_services"), "one_login_services_attributed",
          "Every service (other than One Login's own) is attributed to an organisation; extend the "
          "one_login section of data/organisation_aliases.yaml for any listed here.",
@@ -120,9 +127,9 @@ RULES = [
          "No API was added after the reporting date.",
          "SELECT api_name, date_added FROM staging.api_catalogue WHERE date_added > $as_of::DATE", WARN),
     Rule(("staging", "api_catalogue"), "api_catalogue_urls_unique", "No API is listed twice (same URL).",
-         "SELECT url, count(*) AS n FROM staging.api_catalogue GROUP BY 1 HAVING n > 1", WARN),
+         repeated("staging.api_catalogue", "url"), WARN),
     Rule(("staging", "organisations"), "organisation_slugs_unique", "Every organisation slug appears once.",
-         "SELECT organisation_slug, count(*) AS n FROM staging.organisations GROUP BY 1 HAVING n > 1"),
+         repeated("staging.organisations", "organisation_slug")),
     Rule(("staging", "organisations"), "departments_roll_up_to_themselves",
          "Every department that is not closed is its own department.",
          "SELECT organisation_slug, department_slug FROM staging.organisations WHERE status <> 'closed' "
