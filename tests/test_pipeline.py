@@ -142,3 +142,13 @@ def test_pay_sector_counts_at_month_end(warehouse):
     rows = dict(warehouse.execute(
         "SELECT sector, live_services FROM marts.pay_sector_monthly WHERE month = DATE '2025-12-01'").fetchall())
     assert rows == last
+
+
+def test_catalogue_checks_report_what_the_real_catalogue_gets_wrong(built):
+    with open(DATA / "data_sharing" / "api_catalogue_2025-12.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    blank_urls = sum(1 for r in rows if not r["url"].strip())
+    listed_twice = len(rows) - len({(r["provider"], r["name"], r["url"]) for r in rows})
+    results = {c.check_name: c for c in built["result"].get_asset_check_evaluations()}
+    assert results["api_catalogue_urls_present"].metadata["rows breaking the rule"].value == blank_urls == 11
+    assert results["api_catalogue_apis_listed_once"].passed == (listed_twice == 0)
