@@ -1,0 +1,289 @@
+"""The department return: every column, rule, limit and message, declared once.
+
+Everything else is generated from this module: the CSV and Excel templates
+(``checks/return_templates.py``), the Great Expectations suite and the parsing
+of cells (``checks/return_validation.py``), the warehouse table
+(``table_ddl``), and the labels the dashboard shows. Change the return here
+and nowhere else.
+
+A return is one row: one organisation's figures for one reporting quarter.
+Quarters are financial-year quarters written the way government reports them:
+"2025-26 Q3" is October to December 2025.
+
+This module imports nothing heavy, so the command line and the dashboard can
+read it without loading Dagster or Great Expectations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+# --- Limits on the file itself -------------------------------------------------
+
+MAX_FILE_BYTES = 2 * 1024 * 1024  # a return is one row; 2 MB is generous
+MAX_XLSX_UNCOMPRESSED_BYTES = 20 * 1024 * 1024  # zip bombs unpack far beyond this
+MAX_DATA_ROWS = 1
+ACCEPTED_EXTENSIONS = (".csv", ".xlsx")
+TEMPLATE_SHEET = "Return"
+GUIDANCE_SHEET = "Guidance"
+LISTS_SHEET = "Lists"
+
+# --- The quarters the tracker keeps ------------------------------------------
+
+# The year before the Government Transformation Strategy (Feb 2017): its baseline,
+# and the earliest quarter for which GOV.UK Verify figures are asked for.
+FIRST_QUARTER = "2016-17 Q1"
+QUARTER_PATTERN = re.compile(r"^(\d{4})-(\d{2}) Q([1-4])$")
+
+
+@dataclass(frozen=True, order=True)
+class Quarter:
+    """A financial-year quarter: ``Quarter(2025, 3)`` is "2025-26 Q3", October to December 2025."""
+
+    year: int  # the calendar year the financial year starts in
+    number: int
+
+    @classmethod
+    def parse(cls, label: str) -> Quarter | None:
+        match = QUARTER_PATTERN.match(label.strip()) if isinstance(label, str) else None
+        if not match or (int(match[1]) + 1) % 100 != int(match[2]):
+            return None
+        return cls(int(match[1]), int(match[3]))
+
+    @classmethod
+    def containing(cls, day: dt.date) -> Quarter:
+        year = day.year if day.month >= 4 else day.year - 1
+        return cls(year, (day.month - 4) % 12 // 3 + 1)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-{(self.year + 1) % 100:02d} Q{self.number}"
+
+    @property
+    def start(self) -> dt.date:
+        month = 4 + 3 * (self.number - 1)
+        return dt.date(self.year + (month > 12), (month - 1) % 12 + 1, 1)
+
+    @property
+    def end(self) -> dt.date:
+        return self.next().start - dt.timedelta(days=1)
+
+    def next(self) -> Quarter:
+        return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+
+    def previous(self) -> Quarter:
+        return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
+
+
+def open_quarters(as_of: dt.date) -> list[str]:
+    """Every quarter a return may be for on ``as_of``: started, and not older than FIRST_QUARTER."""
+    quarter, last, labels = Quarter.parse(FIRST_QUARTER), Quarter.containing(as_of), []
+    while quarter <= last:
+        labels.append(quarter.label)
+        quarter = quarter.next()
+    return labels
+
+
+# --- Columns -------------------------------------------------------------------
+
+CODE, QUARTER, COUNT, TEXT = "organisation code", "quarter", "whole number", "text"
+MAX_COUNT = 1_000_000  # no organisation has a million services or forms
+MAX_TRANSACTIONS = 10_000_000_000
+MAX_NOTE_CHARACTERS = 1000
+# A text cell starting with one of these is run as a formula by spreadsheets.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: str
+    kind: str
+    required: bool
+    help: str
+    example: str
+    platform: str | None = None
+    maximum: int | None = None
+
+    @property
+    def is_number(self) -> bool:
+        return self.kind == COUNT
+
+
+@dataclass(frozen=True)
+class Platform:
+    key: str  # column prefix
+    name: str
+    required: bool  # whether its service counts must be filled in
+    serves: str  # what makes a service "in scope"
+    transactions: str
+    note: str = ""
+
+
+PLATFORMS = [
+    Platform("one_login", "GOV.UK One Login", True, "need users to sign in or prove their identity",
+             "sign-ins and identity checks through GOV.UK One Login"),
+    Platform("verify", "GOV.UK Verify", False, "needed users to prove their identity",
+             "identity verifications through GOV.UK Verify",
+             "Only for quarters up to 2023-24, when GOV.UK Verify closed; leave blank for later quarters."),
+    Platform("pay", "GOV.UK Pay", True, "take payments from the public",
+             "payments taken through GOV.UK Pay"),
+    Platform("notify", "GOV.UK Notify", True, "send emails, text messages or letters",
+             "emails, text messages and letters sent through GOV.UK Notify"),
+    Platform("forms", "GOV.UK Forms", True, "offer forms to the public",
+             "form submissions through GOV.UK Forms"),
+]
+PLATFORM_NAMES = {p.key: p.name for p in PLATFORMS}
+
+
+def _platform_columns(p: Platform) -> list[Column]:
+    optional = " Leave blank if it does not apply." if not p.required else ""
+    return [
+        Column(f"{p.key}_services_in_scope", f"{p.name}: services in scope", COUNT, p.required,
+               f"How many of your services {p.serves}, whether or not they use {p.name}. "
+               f"{p.note or ''}{optional}".strip(), "12", p.key, MAX_COUNT),
+        Column(f"{p.key}_services_live", f"{p.name}: services live", COUNT, p.required,
+               f"How many of those services use {p.name} now (at the end of the quarter). "
+               f"Cannot be more than the services in scope.{optional}", "5", p.key, MAX_COUNT),
+        Column(f"{p.key}_services_planned", f"{p.name}: services planned in the next four quarters", COUNT,
+               p.required,
+               f"How many services in scope but not yet live you plan to move onto {p.name} in the next "
+               f"four quarters. Cannot be more than in scope minus live.{optional}", "3", p.key, MAX_COUNT),
+        Column(f"{p.key}_transactions", f"{p.name}: transactions in the quarter (optional)", COUNT, False,
+               f"How many {p.transactions} in the quarter, if you know. Leave blank if you do not.",
+               "25000", p.key, MAX_TRANSACTIONS),
+    ]
+
+
+COLUMNS: list[Column] = [
+    Column("organisation_code", "Organisation code", CODE, True,
+           "Your organisation's GOV.UK organisation code, for example D10 for the Department for Work "
+           "and Pensions or EA73 for HM Courts & Tribunals Service. Ask CDDO if you do not know it.", "D10"),
+    Column("reporting_quarter", "Reporting quarter", QUARTER, True,
+           "The financial-year quarter the figures are for, written like 2025-26 Q3 (October to December "
+           f"2025). Pick it from the list. Quarters from {FIRST_QUARTER} up to the current one are accepted.",
+           "2025-26 Q3"),
+    *(column for p in PLATFORMS for column in _platform_columns(p)),
+    Column("forms_total", "Forms: forms in total", COUNT, True,
+           "How many forms your organisation offers the public in total, however they are filled in.",
+           "120", "forms", MAX_COUNT),
+    Column("forms_online", "Forms: forms available online", COUNT, True,
+           "How many of those forms can be filled in and sent online. Cannot be more than forms in total.",
+           "80", "forms", MAX_COUNT),
+    Column("forms_paper_only", "Forms: forms that are paper only", COUNT, True,
+           "How many forms can only be filled in on paper (printed or posted). Cannot be more than forms in "
+           "total minus forms online.", "40", "forms", MAX_COUNT),
+    Column("data_sharing_agreements", "Data sharing: agreements in force", COUNT, True,
+           "How many data-sharing agreements with other public bodies were in force at the end of the quarter.",
+           "7", "data_sharing", MAX_COUNT),
+    Column("apis_published", "Data sharing: APIs published", COUNT, True,
+           "How many of your APIs are listed in the government API catalogue at the end of the quarter.",
+           "2", "data_sharing", MAX_COUNT),
+    Column("blockers_note", "Blockers (optional)", TEXT, False,
+           f"A short note on what is stopping faster adoption, in up to {MAX_NOTE_CHARACTERS} characters. "
+           "Plain text: it cannot start with =, +, - or @.", "Waiting for a supplier contract to end in 2026."),
+]
+COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
+COLUMN_NAMES = [c.name for c in COLUMNS]
+KEY_COLUMNS = ["organisation_code", "reporting_quarter"]
+
+
+# --- Rules between columns -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AtMost:
+    """``column`` must not exceed ``limit`` (a column) minus ``minus`` (a column, if any)."""
+
+    name: str
+    column: str
+    limit: str
+    minus: str | None
+    fix: str
+
+    @property
+    def headroom(self) -> str:
+        """The derived column the rule compares with (limit - minus), named for messages and GX."""
+        return self.limit if self.minus is None else f"{self.limit}_minus_{self.minus}"
+
+
+CROSS_FIELD_RULES: list[AtMost] = [
+    *(AtMost(f"{p.key}_live_within_scope", f"{p.key}_services_live", f"{p.key}_services_in_scope", None,
+             "Services live cannot be more than services in scope: check both figures.") for p in PLATFORMS),
+    *(AtMost(f"{p.key}_planned_within_not_live", f"{p.key}_services_planned", f"{p.key}_services_in_scope",
+             f"{p.key}_services_live",
+             "Services planned can only be services in scope that are not live yet: check all three figures.")
+      for p in PLATFORMS),
+    AtMost("forms_online_within_total", "forms_online", "forms_total", None,
+           "Forms online cannot be more than forms in total: check both figures."),
+    AtMost("forms_paper_only_within_offline", "forms_paper_only", "forms_total", "forms_online",
+           "Forms that are paper only cannot be more than forms in total minus forms online: check all three."),
+]
+
+# Optional platforms (Verify) are all-or-nothing: in scope and live together.
+PAIRED_OPTIONAL = [(f"{p.key}_services_in_scope", f"{p.key}_services_live") for p in PLATFORMS if not p.required]
+
+
+# --- Plain-English messages, one per rule --------------------------------------------
+# Placeholders: {label} the column's label, {value} the value as sent, and rule-specific ones.
+
+MESSAGES = {
+    "required": "{label} is empty. Enter a whole number (0 if there are none).",
+    "required_text": "{label} is empty. {help}",
+    "whole_number": "'{value}' is not a whole number. Enter digits only, like {example}, with no text or decimals.",
+    "not_negative": "{value} is below zero. Enter 0 or more.",
+    "too_large": "{value} is more than {maximum:,}, which no organisation has. Check the figure.",
+    "organisation_known": "'{value}' is not a GOV.UK organisation code the tracker knows. Use your "
+                          "organisation's code, like D10; ask CDDO if you are not sure.",
+    "quarter_format": "'{value}' is not a reporting quarter. Write it like 2025-26 Q3 (October to December 2025).",
+    "quarter_open": "'{value}' is not a quarter you can send a return for. It must have started and be no "
+                    "earlier than {first_quarter}; the latest is {latest_quarter}.",
+    "at_most": "{label} ({value}) is more than {limit_text} ({limit_value}). {fix}",
+    "paired": "{label} is filled in but {other_label} is not. Fill in both, or leave both blank.",
+    "note_too_long": "{label} is {length:,} characters long. Shorten it to {maximum:,} characters or fewer.",
+    "no_formula": "{label} starts with '{first}', which spreadsheets run as a formula. Start the note with a "
+                  "letter or a number instead.",
+    "one_return_per_row": "This is the same organisation and quarter as row {other_row}. Send one row for each "
+                          "organisation and quarter.",
+    # Rules about the whole submission rather than one cell.
+    "submitter_matches": "The return is for {value}, but it was sent by {submitter}. An organisation can only "
+                         "send its own return: ask {value} to send it, or correct the organisation code.",
+}
+# Soft rules: the return is accepted, with a warning the sender sees.
+WARNINGS = {
+    "transactions_missing": "{label} is blank although {live} service(s) are live. Add it if you can: it "
+                            "helps show how much the platform is used.",
+    "verify_after_closure": "{label} is filled in for {quarter}, after GOV.UK Verify closed. Check the figures "
+                            "are for the right quarter.",
+    "windows_encoding": "The file is not UTF-8; it was read as Windows-1252, which Excel uses for "
+                        "'CSV (Comma delimited)'. Check that any £ signs or accented letters in the note look right.",
+}
+VERIFY_LAST_QUARTER = "2023-24 Q4"
+
+# --- Thresholds for the checks that tell CDDO what to chase ---------------------------
+# Stated here so the asset checks, the marts and the dashboard all say the same thing.
+
+PLAUSIBLE_CHANGE_SHARE = 0.5  # a figure that falls or rises by more than half quarter on quarter...
+PLAUSIBLE_CHANGE_MINIMUM = 3  # ...and by more than 3 (small counts move by a few)
+RECONCILIATION_SHARE = 0.10  # reported live Pay services vs GOV.UK Pay's own figure: within 10%...
+RECONCILIATION_MINIMUM = 1  # ...or within 1 service, whichever is larger
+
+
+def table_ddl(table: str, extra_columns: str = "") -> str:
+    """The warehouse table for accepted returns, generated from the columns above."""
+    types = {CODE: "VARCHAR", QUARTER: "VARCHAR", COUNT: "BIGINT", TEXT: "VARCHAR"}
+    columns = [f"{c.name} {types[c.kind]}{' NOT NULL' if c.required else ''}" for c in COLUMNS]
+    body = ",\n    ".join([*columns, *filter(None, [extra_columns])])
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n    {body},\n    PRIMARY KEY ({', '.join(KEY_COLUMNS)})\n)"
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet column letter for a 0-based column index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters

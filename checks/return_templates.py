@@ -1,0 +1,151 @@
+"""The CSV and Excel templates, generated from the contract so they can never drift from it.
+
+The Excel template has three sheets: 'Return' (the column names in row 1 and
+one row to fill in, each cell with an input message and a data-validation
+rule: whole numbers within bounds, a drop-down of quarters and of organisation
+codes), 'Guidance' (every column explained), and 'Lists' (the drop-downs'
+values, with each organisation's name beside its code).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+from checks.return_contract import (
+    CODE,
+    COLUMNS,
+    COUNT,
+    CROSS_FIELD_RULES,
+    FIRST_QUARTER,
+    GUIDANCE_SHEET,
+    LISTS_SHEET,
+    MAX_NOTE_CHARACTERS,
+    QUARTER,
+    TEMPLATE_SHEET,
+    TEXT,
+    Quarter,
+    column_letter,
+)
+
+CSV_TEMPLATE = "department_return_template.csv"
+XLSX_TEMPLATE = "department_return_template.xlsx"
+GUIDANCE_HEADER = ["Column", "Name in row 1", "What it is", "Required", "What to enter", "Example", "Rules"]
+
+
+def template_quarters(today: dt.date) -> list[str]:
+    """The drop-down: every quarter from the first the tracker keeps to the end of next financial year."""
+    quarter, last, labels = Quarter.parse(FIRST_QUARTER), Quarter(Quarter.containing(today).year + 1, 4), []
+    while quarter <= last:
+        labels.append(quarter.label)
+        quarter = quarter.next()
+    return labels
+
+
+def csv_template() -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([c.name for c in COLUMNS])
+    return buffer.getvalue()
+
+
+def guidance_rows() -> list[list[str]]:
+    """One row per column: what the Guidance sheet (and the dashboard's help) says about it."""
+    rules: dict[str, list[str]] = {}
+    for rule in CROSS_FIELD_RULES:
+        rules.setdefault(rule.column, []).append(rule.fix)
+    rows = []
+    for i, c in enumerate(COLUMNS):
+        if c.kind == COUNT:
+            what = f"A whole number from 0 to {c.maximum:,}."
+        elif c.kind == QUARTER:
+            what = "Pick from the drop-down, like 2025-26 Q3."
+        elif c.kind == CODE:
+            what = "Pick your code from the drop-down (names are on the Lists sheet)."
+        else:
+            what = f"Plain text, up to {MAX_NOTE_CHARACTERS:,} characters."
+        rows.append([column_letter(i), c.name, c.help, "Yes" if c.required else "No", what, c.example,
+                     " ".join(rules.get(c.name, []))])
+    return rows
+
+
+def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date) -> bytes:
+    """The Excel template; ``organisations`` is (code, name) for the organisation drop-down."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = TEMPLATE_SHEET
+    sheet.append([c.name for c in COLUMNS])
+    bold = Font(bold=True)
+    for cell in sheet[1]:
+        cell.font = bold
+        cell.fill = PatternFill("solid", fgColor="DDDDDD")
+    sheet.freeze_panes = "C2"
+
+    lists = book.create_sheet(LISTS_SHEET)
+    quarters = template_quarters(today)
+    lists.append(["Reporting quarter", "", "Organisation code", "Organisation name"])
+    for i in range(max(len(quarters), len(organisations))):
+        code, name = organisations[i] if i < len(organisations) else ("", "")
+        lists.append([quarters[i] if i < len(quarters) else None, None, code or None, name or None])
+    for cell in lists[1]:
+        cell.font = bold
+
+    for i, c in enumerate(COLUMNS):
+        letter = column_letter(i)
+        sheet.column_dimensions[letter].width = max(14, min(40, len(c.name) + 2))
+        if c.kind == COUNT:
+            rule = DataValidation(type="whole", operator="between", formula1="0", formula2=str(c.maximum),
+                                  allow_blank=not c.required, showErrorMessage=True,
+                                  errorTitle="Whole number needed",
+                                  error=f"Enter a whole number from 0 to {c.maximum:,}.")
+        elif c.kind == QUARTER:
+            rule = DataValidation(type="list", formula1=f"={LISTS_SHEET}!$A$2:$A${len(quarters) + 1}",
+                                  showErrorMessage=True, errorTitle="Pick a quarter",
+                                  error="Pick the quarter from the list, like 2025-26 Q3.")
+        elif c.kind == CODE:
+            rule = DataValidation(type="list", formula1=f"={LISTS_SHEET}!$C$2:$C${len(organisations) + 1}",
+                                  showErrorMessage=True, errorTitle="Pick your organisation code",
+                                  error="Pick your organisation's code from the list (names are on the Lists sheet).")
+        elif c.kind == TEXT:
+            rule = DataValidation(type="textLength", operator="lessThanOrEqual", formula1=str(MAX_NOTE_CHARACTERS),
+                                  allow_blank=True, showErrorMessage=True, errorTitle="Note too long",
+                                  error=f"Keep the note to {MAX_NOTE_CHARACTERS:,} characters.")
+        rule.promptTitle = c.label[:32]
+        rule.prompt = c.help[:255]
+        rule.showInputMessage = True
+        rule.add(f"{letter}2")
+        sheet.add_data_validation(rule)
+    sheet[f"{column_letter(len(COLUMNS) - 1)}2"].alignment = Alignment(wrap_text=True)
+
+    guidance = book.create_sheet(GUIDANCE_SHEET)
+    guidance.append(["How to fill in the department return. Fill in row 2 of the 'Return' sheet: one row, for "
+                     "your organisation, for one quarter. Do not rename or move the columns in row 1. Save as "
+                     "Excel Workbook (.xlsx) or CSV UTF-8, then check it with `tracker validate FILE`."])
+    guidance.append([])
+    guidance.append(GUIDANCE_HEADER)
+    for row in guidance_rows():
+        guidance.append(row)
+    for cell in guidance[3]:
+        cell.font = bold
+    for letter, width in zip("ABCDEFG", (8, 34, 70, 9, 40, 12, 50), strict=True):
+        guidance.column_dimensions[letter].width = width
+    for row in guidance.iter_rows(min_row=4):
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def write_templates(folder: Path, organisations: Sequence[tuple[str, str]], today: dt.date) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, xlsx_path = folder / CSV_TEMPLATE, folder / XLSX_TEMPLATE
+    csv_path.write_text(csv_template(), encoding="utf-8-sig", newline="")
+    xlsx_path.write_bytes(xlsx_template(organisations, today))
+    return [csv_path, xlsx_path]
