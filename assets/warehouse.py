@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-SCHEMAS = ("raw", "staging", "marts")
+SCHEMAS = ("raw", "audit", "quarantine", "staging", "marts")
 
 RAW_FILES_DDL = """
 CREATE TABLE IF NOT EXISTS raw.source_files (

@@ -1,4 +1,4 @@
-"""The tracker's command line: `tracker run`, `tracker demo`, `tracker status`.
+"""The tracker's command line: `run`, `demo`, `status`, and for returns `validate`, `submit`, `template`, `returns`.
 
 Every command prints progress as it goes and a short summary, and turns
 failures into plain sentences (exit code 1), never a traceback.
@@ -15,6 +15,9 @@ import time
 
 from pipelines import settings
 
+# One run at a time: every run writes the same DuckDB file, which allows one writer.
+INSTANCE_CONFIG = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
+
 
 def _prepare_environment(as_of: str | None) -> None:
     if as_of:
@@ -26,8 +29,8 @@ def _prepare_environment(as_of: str | None) -> None:
     home = settings.tracker_home()
     settings.dagster_home().mkdir(parents=True, exist_ok=True)
     instance_config = settings.dagster_home() / "dagster.yaml"
-    if not instance_config.exists():
-        instance_config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    if not instance_config.exists() or instance_config.read_text(encoding="utf-8") != INSTANCE_CONFIG:
+        instance_config.write_text(INSTANCE_CONFIG, encoding="utf-8")
     os.environ["TRACKER_HOME"] = str(home)
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
 
@@ -97,9 +100,22 @@ def _print_summary() -> None:
 
 
 def demo(as_of: str | None = None) -> int:
+    from pipelines.return_commands import deliver_samples
+
+    _prepare_environment(as_of)
+    delivered = deliver_samples(settings.tracker_home(), settings.data_dir())
+    if delivered:
+        print(f"Put {len(delivered)} ILLUSTRATIVE sample returns in the inbox (not real figures):")
+        for line in delivered:
+            print(f"  - {line}")
     code = run_pipeline(as_of)
     if code:
         return code
+    from pipelines.return_commands import status_lines
+
+    print("\nReturns received (ILLUSTRATIVE samples are marked):")
+    for line in status_lines():
+        print(f"  {line}")
     print("\nThe dashboard is not part of this release yet: the main job ends after publishing.")
     print("Browse the asset graph, checks and runs with:  dagster dev -w workspace.yaml")
     return 0
@@ -115,6 +131,20 @@ def status() -> int:
     return 0
 
 
+def _returns_command(args) -> int:
+    from pipelines import return_commands
+
+    if args.command == "validate":
+        return return_commands.validate(args.file, args.organisation)
+    if args.command == "submit":
+        return return_commands.submit(args.file, args.organisation)
+    if args.command == "template":
+        return return_commands.template(args.out)
+    for line in return_commands.status_lines():
+        print(line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracker", description="Cross-government platform adoption tracker.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -125,12 +155,24 @@ def main(argv: list[str] | None = None) -> int:
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--as-of", help="reporting date YYYY-MM-DD (default: today)")
     commands.add_parser("status", help="show what is published now")
+    check = commands.add_parser("validate", help="check a return file (.csv or .xlsx) against the contract",
+                                description="Check a return before sending it: exit 0 if valid, else each problem.")
+    check.add_argument("file")
+    check.add_argument("--organisation", help="the code of the organisation that will send it (optional)")
+    send = commands.add_parser("submit", help="send a return: put it in the organisation's inbox folder")
+    send.add_argument("file")
+    send.add_argument("--organisation", required=True, help="your GOV.UK organisation code, like D10")
+    make = commands.add_parser("template", help="write the CSV and Excel return templates")
+    make.add_argument("--out", default=".", help="folder to write them to (default: here)")
+    commands.add_parser("returns", help="list the returns received and what happened to each")
     args = parser.parse_args(argv)
     try:
         if args.command == "run":
             return run_pipeline(args.as_of)
         if args.command == "demo":
             return demo(args.as_of)
+        if args.command in ("validate", "submit", "template", "returns"):
+            return _returns_command(args)
         return status()
     except ValueError as err:
         print(f"tracker: {err}", file=sys.stderr)

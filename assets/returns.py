@@ -1,0 +1,245 @@
+"""Department returns: from the inbox to the warehouse, each file exactly once.
+
+For every file taken from the inbox, in arrival order, one transaction writes:
+the exact bytes (``raw.return_files``, once per sha256), the receipt and its
+outcome (``audit.return_submissions``, every arrival, never deleted), every
+problem found (``quarantine.return_problems``) and, only for a valid return,
+the organisation's figures for that quarter (``staging.department_returns``,
+delete-then-insert). The file then moves to the archive. The same bytes sent
+again are recorded as a duplicate and change nothing; a corrected file is a
+new submission and, if valid, replaces the earlier figures.
+"""
+
+# No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import yaml
+from dagster_duckdb import DuckDBResource
+
+from assets.raw import OWNERS
+from assets.resources import TrackerConfig
+from assets.return_inbox import InboxFile, archive, inbox_file, pending
+from assets.warehouse import connect, ensure_schemas, replace_tables, table_metadata, transaction
+from checks.return_contract import COLUMN_NAMES, Quarter, column_letter, open_quarters, table_ddl
+
+SCHEDULE_FILE = Path("returns") / "schedule.yaml"
+RETURNS_TABLE = "staging.department_returns"
+DDL = [
+    """CREATE TABLE IF NOT EXISTS raw.return_files (
+        sha256 VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, content BLOB NOT NULL,
+        file_name VARCHAR NOT NULL, organisation_code VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audit.return_submissions (
+        submission_ref VARCHAR PRIMARY KEY, sha256 VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
+        organisation_code VARCHAR NOT NULL, channel VARCHAR NOT NULL, is_illustrative BOOLEAN NOT NULL,
+        received_at TIMESTAMP NOT NULL, processed_at TIMESTAMP NOT NULL,
+        return_organisation_code VARCHAR, reporting_quarter VARCHAR, status VARCHAR NOT NULL,
+        problem_count INTEGER NOT NULL, warning_count INTEGER NOT NULL, summary VARCHAR NOT NULL,
+        warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS quarantine.return_problems (
+        submission_ref VARCHAR NOT NULL, row_number INTEGER, column_letter VARCHAR, column_name VARCHAR,
+        value VARCHAR, rule VARCHAR NOT NULL, message VARCHAR NOT NULL, row_values JSON,
+        found_at TIMESTAMP NOT NULL)""",
+    table_ddl(RETURNS_TABLE, "submission_ref VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, "
+                             "is_illustrative BOOLEAN NOT NULL"),
+]
+TABLES = {
+    "raw.return_files": "Every return file received, byte for byte, once per sha256, with who sent it and when.",
+    "audit.return_submissions": "Every arrival of a return file and its outcome (accepted, accepted with "
+                                  "warnings, rejected, duplicate): the audit history, never deleted.",
+    "quarantine.return_problems": "Every problem that stopped a return, with the row, column, value as sent, "
+                                  "the rule and the plain-English message.",
+    RETURNS_TABLE: "The figures of the last accepted return for each organisation and quarter "
+                   "(columns from checks/return_contract.py).",
+}
+
+
+def load_schedule(data_dir: Path) -> dict:
+    doc = yaml.safe_load((Path(data_dir) / SCHEDULE_FILE).read_text(encoding="utf-8")) or {}
+    days, expected = doc.get("deadline_days_after_quarter_end"), doc.get("expected_submitters") or []
+    if not isinstance(days, int) or days < 0 or not expected:
+        raise dg.Failure(description=f"data/{SCHEDULE_FILE} needs deadline_days_after_quarter_end (a whole number "
+                         "of days) and a list of expected_submitters (organisation codes).")
+    return {"deadline_days": days, "expected": [str(code).strip().upper() for code in expected]}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["staging", "return_schedule"], group_name="returns", kinds={"duckdb", "yaml"}, owners=OWNERS,
+                     description="When returns are due (days after the quarter ends), from "
+                     "data/returns/schedule.yaml."),
+        dg.AssetSpec(["staging", "reporting_quarters"], group_name="returns", kinds={"duckdb"}, owners=OWNERS,
+                     description="Every reporting quarter a return may be for, with its dates and deadline, and "
+                     "which is the latest to have ended on the reporting date."),
+        dg.AssetSpec(["staging", "return_expected_submitters"], group_name="returns", kinds={"duckdb", "yaml"},
+                     owners=OWNERS, deps=[["staging", "organisations"]],
+                     description="The organisations CDDO expects a return from each quarter, with their names "
+                     "and departments."),
+    ],
+)
+def return_schedule(settings: TrackerConfig, warehouse: DuckDBResource):
+    schedule = load_schedule(settings.data)
+    with connect(warehouse) as con:
+        known = {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
+                                           "WHERE organisation_code IS NOT NULL").fetchall()}
+        unknown = [c for c in schedule["expected"] if c not in known]
+        if unknown:
+            raise dg.Failure(description=f"data/{SCHEDULE_FILE} lists organisation codes GOV.UK does not have: "
+                             f"{', '.join(unknown)}. Correct them; nothing was written.")
+        tables = {
+            "staging.return_schedule": pd.DataFrame([{"deadline_days_after_quarter_end": schedule["deadline_days"]}]),
+            "staging.reporting_quarters": reporting_quarters(settings.as_of_date(), schedule["deadline_days"]),
+            "staging.return_expected_submitters": pd.DataFrame({"organisation_code": schedule["expected"]}),
+        }
+        replace_tables(con, tables)
+        for table in tables:
+            yield dg.MaterializeResult(asset_key=table.split("."), metadata=table_metadata(con, table))
+
+
+def reporting_quarters(as_of: dt.date, deadline_days: int) -> pd.DataFrame:
+    """Every quarter from the first the tracker keeps to the one containing ``as_of``."""
+    latest_ended = Quarter.containing(as_of).previous()
+    rows = []
+    for index, label in enumerate(open_quarters(as_of)):
+        quarter = Quarter.parse(label)
+        deadline = quarter.end + dt.timedelta(days=deadline_days)
+        rows.append({"reporting_quarter": label, "quarter_index": index, "quarter_start": quarter.start,
+                     "quarter_end": quarter.end, "deadline": deadline, "has_ended": quarter <= latest_ended,
+                     "is_latest_ended": quarter == latest_ended, "deadline_passed": deadline < as_of})
+    return pd.DataFrame(rows)
+
+
+class ReturnInboxConfig(dg.Config):
+    """Which inbox files to take: the sensor names one; empty means every file waiting."""
+
+    files: list[str] = []
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(table.split("."), description=text, group_name="returns", kinds={"duckdb", "file"},
+                     owners=OWNERS, deps=[["staging", "organisations"]])
+        for table, text in TABLES.items()
+    ],
+    can_subset=False,
+)
+def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxConfig, settings: TrackerConfig,
+                       warehouse: DuckDBResource):
+    if config.files:
+        files = [f for f in (inbox_file(settings.home, p) for p in config.files) if f is not None]
+        if len(files) < len(config.files):
+            context.log.info("Some requested files had already been processed and archived: nothing to do for them.")
+    else:
+        files = pending(settings.home)
+    outcomes: dict[str, int] = {}
+    with connect(warehouse) as con:
+        ensure_schemas(con)
+        for statement in DDL:
+            con.execute(statement)
+        known = {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
+                                           "WHERE organisation_code IS NOT NULL").fetchall()}
+        if config.files:  # also clear copies of files already received (the sensor starts no run for them)
+            stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
+            taken = {f.path for f in files}
+            files += [f for f in pending(settings.home) if f.path not in taken and _sha256(f.read()) in stored]
+        for file in files:
+            status = ingest_file(con, settings, file, known)
+            outcomes[status] = outcomes.get(status, 0) + 1
+            context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
+        metadata = {table: table_metadata(con, table) for table in TABLES}
+    summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())}}
+    for table, meta in metadata.items():
+        yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | summary)
+
+
+def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) -> str:
+    """Validate one inbox file and record everything about it in one transaction; then archive it."""
+    from checks.return_validation import REJECTED, validate_return  # Great Expectations: only when needed
+
+    content = file.read()
+    sha = _sha256(content)
+    seen = con.execute("SELECT status FROM audit.return_submissions WHERE submission_ref = ?",
+                       [file.reference]).fetchone()
+    if seen:  # recorded by an earlier run that stopped before archiving: finish the move only
+        archive(settings.home, file)
+        return seen[0]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    first = con.execute("SELECT submission_ref, return_organisation_code, reporting_quarter "
+                        "FROM audit.return_submissions WHERE sha256 = ? ORDER BY received_at LIMIT 1", [sha]).fetchone()
+    submission = {
+        "submission_ref": file.reference, "sha256": sha, "file_name": file.original_name,
+        "organisation_code": file.organisation_code, "channel": file.channel,
+        "is_illustrative": file.is_illustrative, "received_at": file.received_at, "processed_at": now,
+        "return_organisation_code": None, "reporting_quarter": None, "problem_count": 0, "warning_count": 0,
+        "warnings": "[]", "duplicate_of": None, "archived_as": None,
+    }
+    problems: list[dict] = []
+    accepted = None
+    if first:
+        submission |= {"status": "duplicate", "duplicate_of": first[0], "return_organisation_code": first[1],
+                       "reporting_quarter": first[2],
+                       "summary": f"The same file as {first[0]}, already received: nothing changed."}
+    else:
+        report = validate_return(content, file.original_name, known, settings.as_of_date(),
+                                 submitter=file.organisation_code)
+        code, quarter = report.key
+        submission |= {
+            "status": report.status, "return_organisation_code": code, "reporting_quarter": quarter,
+            "problem_count": len(report.problems), "warning_count": len(report.warnings),
+            "warnings": json.dumps([w.describe() for w in report.warnings]),
+            "summary": report.problems[0].describe() if report.problems else
+            f"Accepted: {code} {quarter}" + (f", with {len(report.warnings)} warning(s)." if report.warnings else "."),
+        }
+        for problem in report.problems:
+            problems.append({
+                "submission_ref": file.reference, "row_number": problem.row,
+                "column_letter": column_letter(COLUMN_NAMES.index(problem.column)) if problem.column else None,
+                "column_name": problem.column, "value": problem.value, "rule": problem.rule,
+                "message": problem.message,
+                "row_values": json.dumps(report.raw_rows.get(problem.row)) if problem.row else None,
+                "found_at": now,
+            })
+        if report.status != REJECTED:
+            accepted = report.returns.assign(submission_ref=file.reference, received_at=file.received_at,
+                                             is_illustrative=file.is_illustrative)
+    with transaction(con):
+        if not first:
+            con.execute("INSERT INTO raw.return_files VALUES (?, ?, ?, ?, ?, ?)",
+                        [sha, len(content), content, file.original_name, file.organisation_code, file.received_at])
+        _insert(con, "audit.return_submissions", pd.DataFrame([submission]))
+        if problems:
+            _insert(con, "quarantine.return_problems", pd.DataFrame(problems))
+        if accepted is not None:
+            _replace_return(con, accepted)
+    archived = archive(settings.home, file)
+    con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
+                [str(archived.relative_to(settings.home)), file.reference])
+    return submission["status"]
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def _insert(con, table: str, frame: pd.DataFrame) -> None:
+    columns = [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
+    con.register("_rows", frame[columns])
+    con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+    con.unregister("_rows")
+
+
+def _replace_return(con, accepted: pd.DataFrame) -> None:
+    """Delete-then-insert the organisation's quarter, unless a later-received return is already there."""
+    row = accepted.iloc[0]
+    newer = con.execute(f"SELECT submission_ref FROM {RETURNS_TABLE} WHERE organisation_code = ? "
+                        "AND reporting_quarter = ? AND received_at > ?",
+                        [row["organisation_code"], row["reporting_quarter"], row["received_at"]]).fetchone()
+    if newer:
+        return
+    con.execute(f"DELETE FROM {RETURNS_TABLE} WHERE organisation_code = ? AND reporting_quarter = ?",
+                [row["organisation_code"], row["reporting_quarter"]])
+    _insert(con, RETURNS_TABLE, accepted)

@@ -1,0 +1,148 @@
+"""`tracker validate`, `tracker submit` and `tracker template`: the returns side of the command line.
+
+None of these imports Dagster: a department analyst can check a return on a
+laptop with only the project installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from assets.return_inbox import archived_hashes, deliver
+from checks.return_contract import MAX_FILE_BYTES
+from pipelines import settings
+
+SAMPLES_DIR = Path("returns") / "samples"
+SAMPLES_MANIFEST = "samples.yaml"
+ILLUSTRATIVE_CHANNEL = "illustrative sample (demo)"
+
+
+def reporting_date() -> dt.date:
+    as_of = settings.as_of()
+    return dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+
+
+def known_organisations() -> dict[str, str]:
+    """GOV.UK organisation codes and names: from the published snapshot, or else from the shipped data."""
+    snapshot = settings.tracker_home() / "published" / "tracker.duckdb"
+    if snapshot.exists():
+        try:
+            with duckdb.connect(str(snapshot), read_only=True) as con:
+                return dict(con.execute("SELECT organisation_code, name FROM staging.organisations "
+                                        "WHERE organisation_code IS NOT NULL").fetchall())
+        except duckdb.Error:
+            pass  # being replaced or locked: read the shipped data instead
+    from assets.organisations import build_organisation_tables
+    from assets.resources import TrackerConfig
+    from assets.warehouse import read_source_files
+
+    data = settings.data_dir()
+    frames = build_organisation_tables(read_source_files(data / "organisations", "*"),
+                                       TrackerConfig(data_dir=str(data), home_dir=str(settings.tracker_home())))
+    organisations = frames["staging.organisations"].dropna(subset=["organisation_code"])
+    return dict(zip(organisations["organisation_code"], organisations["name"], strict=True))
+
+
+def _read(path: str) -> tuple[bytes, str] | None:
+    file = Path(path)
+    if not file.is_file():
+        print(f"tracker: there is no file at {path}.")
+        return None
+    if file.stat().st_size > MAX_FILE_BYTES:
+        print(f"{file.name}: the file is {file.stat().st_size / 1_048_576:.1f} MB; the limit is "
+              f"{MAX_FILE_BYTES // 1_048_576} MB. A return is one row of figures: start again from the template.")
+        return None
+    return file.read_bytes(), file.name
+
+
+def validate(path: str, organisation: str | None = None) -> int:
+    """Exit 0 if the return is valid; otherwise list each problem and exit 1."""
+    read = _read(path)
+    if read is None:
+        return 1
+    content, name = read
+    from checks.return_validation import REJECTED, validate_return
+
+    organisations = known_organisations()
+    report = validate_return(content, name, organisations, reporting_date(),
+                             submitter=organisation.upper() if organisation else None)
+    code, quarter = report.key
+    if report.status == REJECTED:
+        count = len(report.problems)
+        print(f"{name}: there {'is a problem' if count == 1 else f'are {count} problems'} with this return. "
+              "Fix each one and check the file again:")
+        for problem in report.problems:
+            print(f"  - {problem.describe()}")
+    else:
+        print(f"{name}: the return is valid: {organisations.get(code, code)} ({code}), {quarter}.")
+    for warning in report.warnings:
+        print(f"  warning: {warning.describe()}")
+    return 1 if report.status == REJECTED else 0
+
+
+def submit(path: str, organisation: str) -> int:
+    """Put a return in the organisation's inbox folder, as the upload page does; say what happens next."""
+    code = organisation.strip().upper()
+    organisations = known_organisations()
+    if code not in organisations:
+        print(f"tracker: '{organisation}' is not a GOV.UK organisation code the tracker knows (like D10). "
+              "Nothing was submitted.")
+        return 2
+    read = _read(path)
+    if read is None:
+        return 1
+    content, name = read
+    stored = deliver(settings.tracker_home(), content, name, code, channel="tracker submit")
+    print(f"Return received for {organisations[code]} ({code}). Your reference is {stored.reference}.")
+    print(f"  Kept in {stored.path}")
+    print("What happens next: the tracker checks it against the return contract within a minute if the pipeline "
+          "is running (`dagster dev`), or on the next `tracker run`. It is then accepted, accepted with warnings, "
+          "or rejected with the reason; `tracker returns` shows which.")
+    return 0
+
+
+def template(folder: str) -> int:
+    from checks.return_templates import write_templates
+
+    organisations = sorted(known_organisations().items())
+    for path in write_templates(Path(folder), organisations, reporting_date()):
+        print(f"Wrote {path}")
+    return 0
+
+
+def deliver_samples(home: Path, data_dir: Path) -> list[str]:
+    """Put the shipped illustrative returns in the inbox (once: not if already received)."""
+    manifest_path = data_dir / SAMPLES_DIR / SAMPLES_MANIFEST
+    if not manifest_path.exists():
+        return []
+    already = archived_hashes(home)
+    delivered = []
+    for sample in yaml.safe_load(manifest_path.read_text(encoding="utf-8"))["samples"]:
+        content = (manifest_path.parent / sample["file"]).read_bytes()
+        if hashlib.sha256(content).hexdigest() in already:  # the demo was run before
+            continue
+        received = dt.datetime.fromisoformat(str(sample["received_at"]))
+        deliver(home, content, sample["file"], sample["organisation"], ILLUSTRATIVE_CHANNEL,
+                is_illustrative=True, now=received.replace(tzinfo=dt.UTC))
+        delivered.append(f"{sample['file']} ({sample['organisation']}): {sample['shows']}")
+    return delivered
+
+
+def status_lines() -> list[str]:
+    """The returns as published: one line per submission, newest first."""
+    snapshot = settings.tracker_home() / "published" / "tracker.duckdb"
+    if not snapshot.exists():
+        return ["Nothing has been published yet. Run `tracker run` first."]
+    with duckdb.connect(str(snapshot), read_only=True) as con:
+        rows = con.execute("SELECT submission_ref, organisation_code, reporting_quarter, status, is_superseded, "
+                           "summary, is_illustrative FROM marts.return_submissions "
+                           "ORDER BY received_at DESC").fetchall()
+    return [f"{ref} {org} {quarter or '(quarter unreadable)'}: {status}"
+            f"{' (superseded by a later return)' if superseded else ''}"
+            f"{' [ILLUSTRATIVE]' if sample else ''}. {summary}"
+            for ref, org, quarter, status, superseded, summary, sample in rows] or ["No returns received yet."]
