@@ -7,6 +7,7 @@ reporting date (as_of), passed as a bound parameter.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -14,6 +15,12 @@ from dagster_duckdb import DuckDBResource
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
 from assets.warehouse import connect, replace_tables_sql, table_metadata
+from checks.return_contract import (
+    PLAUSIBLE_CHANGE_MINIMUM,
+    PLAUSIBLE_CHANGE_SHARE,
+    RECONCILIATION_MINIMUM,
+    RECONCILIATION_SHARE,
+)
 
 # One row per platform measure and date: the series that targets and trends are read from.
 METRIC_SERIES_SQL = """
@@ -29,6 +36,7 @@ notify AS (
            arg_max(owners, committed_at) AS owners
     FROM staging.notify_agreement_history GROUP BY 1
 )
+SELECT *, false AS is_illustrative FROM (
 SELECT 'GOV.UK Pay' AS platform, 'pay_live_services' AS metric, 'live services' AS measure,
        date_updated AS date, services::DOUBLE AS value FROM pay
 UNION ALL SELECT 'GOV.UK Pay', 'pay_organisations', 'organisations', date_updated, organisations FROM pay
@@ -47,6 +55,11 @@ UNION ALL SELECT 'GOV.UK Notify', 'notify_agreements_signed', 'organisations tha
 UNION ALL SELECT 'GOV.UK Notify', 'notify_organisations', 'organisations on the domain register', date, owners FROM notify
 UNION ALL SELECT 'Data sharing', 'apis_published', 'APIs in the API catalogue', date,
        sum(added) OVER (ORDER BY date) FROM apis
+)
+-- Measured from departments' returns: the share of expected departments with a One Login plan.
+UNION ALL SELECT 'GOV.UK One Login', 'returns_departments_with_one_login_plan',
+       'expected departments with a One Login adoption plan (% of them, from returns)', quarter_end,
+       departments_with_plan_share * 100, is_illustrative FROM marts.return_department_plans
 """
 
 PAY_MONTHLY_SQL = """
@@ -190,7 +203,7 @@ ORDER BY platforms_used DESC, pay_live_services DESC, one_login_services DESC, d
 
 TARGET_PROGRESS_SQL = """
 WITH rules AS (SELECT * FROM staging.target_rules LIMIT 1),
-series AS (SELECT metric, date, value FROM marts.metric_series WHERE date <= $as_of::DATE),
+series AS (SELECT metric, date, value, is_illustrative FROM marts.metric_series WHERE date <= $as_of::DATE),
 with_baseline AS (
     SELECT t.*,
            CASE WHEN t.baseline_from_data THEN
@@ -199,7 +212,8 @@ with_baseline AS (
     FROM staging.targets t
 ),
 tv AS (SELECT *, coalesce(target_value, baseline + target_increase) AS target FROM with_baseline),
-latest AS (SELECT metric, max(date) AS latest_date, arg_max(value, date) AS latest_value FROM series GROUP BY metric),
+latest AS (SELECT metric, max(date) AS latest_date, arg_max(value, date) AS latest_value,
+                  arg_max(is_illustrative, date) AS latest_is_illustrative FROM series GROUP BY metric),
 reached AS (
     SELECT tv.target_id, min(s.date) AS reached_on
     FROM tv JOIN series s ON s.metric = tv.tracked_by AND s.value >= tv.target GROUP BY 1
@@ -217,7 +231,7 @@ rate AS (
     GROUP BY 1
 ),
 measured AS (
-    SELECT tv.*, l.latest_date, l.latest_value, rc.reached_on, rt.per_day AS rate_per_day, rt.points AS rate_points,
+    SELECT tv.*, l.latest_date, l.latest_value, l.latest_is_illustrative, rc.reached_on, rt.per_day AS rate_per_day, rt.points AS rate_points,
         CASE WHEN tv.baseline IS NULL OR tv.baseline_date IS NULL OR tv.target IS NULL THEN NULL
              WHEN $as_of::DATE >= tv.deadline THEN tv.target
              WHEN $as_of::DATE <= tv.baseline_date THEN tv.baseline
@@ -237,10 +251,11 @@ judged AS (
 )
 SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked_by, j.population, j.scope,
        j.baseline_date, j.baseline, j.baseline_note, j.target, j.deadline,
-       j.latest_date, j.latest_value, round(j.trajectory_today, 2) AS trajectory_today,
+       j.latest_date, j.latest_value, coalesce(j.latest_is_illustrative, false) AS uses_illustrative_data,
+       round(j.trajectory_today, 2) AS trajectory_today,
        round(j.progress_ratio, 4) AS progress_ratio,
        CASE WHEN j.tracked_by IS NULL THEN 'not measured'
-            WHEN j.tracked_by = 'returns' THEN 'awaiting returns'
+            WHEN j.latest_value IS NULL AND starts_with(j.tracked_by, 'returns_') THEN 'awaiting returns'
             WHEN j.latest_value IS NULL THEN 'no data'
             WHEN j.latest_value >= j.target AND j.reached_on <= j.deadline THEN 'met'
             WHEN j.latest_value >= j.target THEN 'met late'
@@ -255,7 +270,7 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
             WHEN j.rate_per_day > 0 AND j.latest_value IS NOT NULL
             THEN (j.latest_date + to_days(ceil((j.target - j.latest_value) / j.rate_per_day)::INTEGER))::DATE
        END AS forecast_date,
-       CASE WHEN j.tracked_by IS NULL OR j.tracked_by = 'returns' OR j.latest_value IS NULL THEN NULL
+       CASE WHEN j.tracked_by IS NULL OR j.latest_value IS NULL THEN NULL
             WHEN j.reached_on IS NOT NULL THEN 'reached'
             WHEN j.rate_per_day > 0 THEN 'at current rate'
             ELSE 'not at current rate' END AS forecast_basis,
@@ -271,57 +286,45 @@ SELECT platform, count(DISTINCT metric) AS measures, min(date) AS first_date, ma
 FROM marts.metric_series GROUP BY platform ORDER BY platform
 """
 
-MART_SQL = {
-    "marts.metric_series": (METRIC_SERIES_SQL, "Every platform measure over time, one row per date."),
-    "marts.pay_monthly": (PAY_MONTHLY_SQL, "GOV.UK Pay per month: live services and organisations at "
-                          "month end, payments and value in the month (differences of the cumulative "
-                          "totals between month-end versions; the published totals are rounded to 0.1 million)."),
-    "marts.pay_sector_monthly": (PAY_SECTOR_MONTHLY_SQL, "GOV.UK Pay live services per sector (local, "
-                                 "central, police, NHS trusts, NHS central, other) at each month end."),
-    "marts.adoption_by_department_month": (ADOPTION_SQL, "Adoption by platform, department and month "
-                                           "(long form: measure, value); bodies without a department are "
-                                           "kept, labelled by why."),
-    "marts.department_scorecard": (SCORECARD_SQL, "One row per department across platforms, latest month."),
-    "marts.target_progress": (TARGET_PROGRESS_SQL, "Progress against every target: latest actual, where "
-                              "the trajectory says it should be today, status and forecast date."),
-    "marts.source_status": (SOURCE_STATUS_SQL, "Each platform's first and latest data date."),
-}
-
-MART_DEPS = {
-    "marts.metric_series": [["staging", t] for t in (
-        "pay_snapshots", "forms_metrics", "one_login_services", "api_catalogue",
-        "notify_agreement_history", "verify_accounts")],
-    "marts.pay_monthly": [["staging", "pay_snapshots"]],
-    "marts.pay_sector_monthly": [["staging", "pay_snapshots"], ["staging", "pay_sector_services"]],
-    "marts.adoption_by_department_month": [["staging", t] for t in (
-        "organisation_matches", "organisations", "pay_organisation_services", "one_login_services",
-        "api_catalogue", "notify_organisations")],
-    "marts.department_scorecard": [["marts", "adoption_by_department_month"], ["staging", "organisations"]],
-    "marts.target_progress": [["marts", "metric_series"], ["staging", "targets"]],
-    "marts.source_status": [["marts", "metric_series"]],
-}
+@dataclass(frozen=True)
+class Mart:
+    sql: str
+    description: str
+    deps: list[str]  # the tables it reads, as schema.table
 
 
-def build_mart(con, table: str, as_of: dt.date) -> None:
-    """Replace one mart from its query, with the reporting date bound as $as_of."""
-    replace_tables_sql(con, {table: MART_SQL[table][0]}, {"as_of": as_of})
+def mart_params(as_of: dt.date) -> dict:
+    """What mart queries may bind: the reporting date and the returns thresholds stated in the contract."""
+    return {
+        "as_of": as_of,
+        "plausible_change_share": PLAUSIBLE_CHANGE_SHARE,
+        "plausible_change_minimum": PLAUSIBLE_CHANGE_MINIMUM,
+        "reconciliation_share": RECONCILIATION_SHARE,
+        "reconciliation_minimum": RECONCILIATION_MINIMUM,
+    }
 
 
-def _mart_asset(table: str) -> dg.AssetsDefinition:
+def build_mart(con, table: str, mart: Mart, as_of: dt.date) -> None:
+    """Replace one mart from its query, with the parameters it uses bound."""
+    replace_tables_sql(con, {table: mart.sql}, mart_params(as_of))
+
+
+def mart_asset(table: str, mart: Mart) -> dg.AssetsDefinition:
+    """One Dagster asset per mart table, rebuilt whole from its query."""
     schema, name = table.split(".")
 
     @dg.asset(
         key=[schema, name],
-        deps=MART_DEPS[table],
+        deps=[d.split(".") for d in mart.deps],
         group_name="marts",
         kinds={"duckdb", "sql"},
         owners=OWNERS,
-        description=MART_SQL[table][1],
+        description=mart.description,
     )
     def _mart(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
         with connect(warehouse) as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-            build_mart(con, table, settings.as_of_date())
+            build_mart(con, table, mart, settings.as_of_date())
             meta = table_metadata(con, table)
             meta["as_of"] = settings.as_of_date().isoformat()
             return dg.MaterializeResult(metadata=meta)
@@ -329,4 +332,31 @@ def _mart_asset(table: str) -> dg.AssetsDefinition:
     return _mart
 
 
-mart_assets = [_mart_asset(table) for table in MART_SQL]
+PLATFORM_SERIES = [f"staging.{t}" for t in ("pay_snapshots", "forms_metrics", "one_login_services", "api_catalogue",
+                                            "notify_agreement_history", "verify_accounts")]
+MARTS = {
+    "marts.metric_series": Mart(METRIC_SERIES_SQL, "Every platform measure over time, one row per date, and the "
+                                "returns' measures that targets are judged on (flagged when illustrative).",
+                                [*PLATFORM_SERIES, "marts.return_department_plans"]),
+    "marts.pay_monthly": Mart(PAY_MONTHLY_SQL, "GOV.UK Pay per month: live services and organisations at "
+                              "month end, payments and value in the month (differences of the cumulative "
+                              "totals between month-end versions; the published totals are rounded to 0.1 million).",
+                              ["staging.pay_snapshots"]),
+    "marts.pay_sector_monthly": Mart(PAY_SECTOR_MONTHLY_SQL, "GOV.UK Pay live services per sector (local, "
+                                     "central, police, NHS trusts, NHS central, other) at each month end.",
+                                     ["staging.pay_snapshots", "staging.pay_sector_services"]),
+    "marts.adoption_by_department_month": Mart(
+        ADOPTION_SQL, "Adoption by platform, department and month (long form: measure, value); bodies without a "
+        "department are kept, labelled by why.",
+        [f"staging.{t}" for t in ("organisation_matches", "organisations", "pay_organisation_services",
+                                  "one_login_services", "api_catalogue", "notify_organisations")]),
+    "marts.department_scorecard": Mart(SCORECARD_SQL, "One row per department across platforms, latest month.",
+                                       ["marts.adoption_by_department_month", "staging.organisations"]),
+    "marts.target_progress": Mart(TARGET_PROGRESS_SQL, "Progress against every target: latest actual, where "
+                                  "the trajectory says it should be today, status and forecast date.",
+                                  ["marts.metric_series", "staging.targets"]),
+    "marts.source_status": Mart(SOURCE_STATUS_SQL, "Each platform's first and latest data date.",
+                                ["marts.metric_series"]),
+}
+
+mart_assets = [mart_asset(table, mart) for table, mart in MARTS.items()]

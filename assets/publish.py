@@ -17,15 +17,18 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from assets.marts import MART_SQL
+from assets.marts import MARTS
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
+from assets.return_marts import RETURN_MARTS
 from assets.warehouse import connect
 
 SNAPSHOT_NAME = "tracker.duckdb"
 MANIFEST_NAME = "manifest.json"
 # Reference tables the readers need beside the marts (names, departments, match quality).
-REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets"]
+REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets",
+                    "staging.reporting_quarters"]
+PUBLISHED_TABLES = [*MARTS, *RETURN_MARTS, *REFERENCE_TABLES]
 
 
 def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
@@ -33,7 +36,7 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
     published_dir.mkdir(parents=True, exist_ok=True)
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     temporary = published_dir / f".{SNAPSHOT_NAME}.{version}.tmp"
-    tables = [*MART_SQL, *REFERENCE_TABLES]
+    tables = PUBLISHED_TABLES
     counts = {}
     con.execute(f"ATTACH '{temporary}' AS snapshot")
     try:
@@ -64,7 +67,7 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
 
 @dg.asset(
     key=["published_snapshot"],
-    deps=[[*t.split(".")] for t in [*MART_SQL, *REFERENCE_TABLES]],
+    deps=[t.split(".") for t in PUBLISHED_TABLES],
     group_name="publish",
     kinds={"duckdb"},
     owners=OWNERS,

@@ -93,6 +93,7 @@ def targets(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.Materializ
     with connect(warehouse) as con:
         replace_tables(con, {"staging.targets": frame, "staging.target_rules": rules_frame})
         meta = tables_metadata(con, ["staging.targets", "staging.target_rules"])
-        from_platforms = frame["tracked_by"].notna() & (frame["tracked_by"] != "returns")
-        meta["tracked from platform data"] = int(from_platforms.sum())
+        from_returns = frame["tracked_by"].fillna("").str.startswith("returns_")
+        meta["tracked from platform data"] = int((frame["tracked_by"].notna() & ~from_returns).sum())
+        meta["tracked from departments' returns"] = int(from_returns.sum())
         return dg.MaterializeResult(metadata=meta)

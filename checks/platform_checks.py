@@ -166,7 +166,7 @@ def _run_rule(rule: Rule, settings: TrackerConfig, warehouse: DuckDBResource) ->
                                description=rule.description)
 
 
-def _check_from_rule(rule: Rule) -> dg.AssetChecksDefinition:
+def check_from_rule(rule: Rule) -> dg.AssetChecksDefinition:
     @dg.asset_check(asset=dg.AssetKey(list(rule.asset)), name=rule.name, description=rule.description,
                     blocking=rule.severity == ERROR)
     def _check(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.AssetCheckResult:
@@ -232,7 +232,7 @@ def every_published_target_declared(settings: TrackerConfig, warehouse: DuckDBRe
 
 
 all_checks = [
-    *(_check_from_rule(rule) for rule in RULES),
+    *(check_from_rule(rule) for rule in RULES),
     pay_organisation_sum_matches_headline,
     every_published_target_declared,
 ]

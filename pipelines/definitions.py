@@ -15,26 +15,31 @@ from assets import (
     organisations,
     pay,
     publish,
+    return_marts,
+    returns,
     targets,
     verify,
 )
 from assets.resources import TrackerConfig
-from checks import platform_checks
+from checks import platform_checks, return_checks
 from pipelines import settings
 from pipelines.progress import progress_logger
+from pipelines.sensors import ingest_returns_job, return_inbox_sensor
 
 all_assets = [
     *dg.load_assets_from_modules(
         [organisations, organisation_matching, targets, pay, forms, notify, one_login, verify,
-         data_sharing, publish]
+         data_sharing, returns, publish]
     ),
     *marts.mart_assets,
+    *return_marts.return_mart_assets,
 ]
+all_checks = [*platform_checks.all_checks, *return_checks.return_checks]
 
 refresh_job = dg.define_asset_job(
     "refresh_all",
     selection=dg.AssetSelection.all(),
-    description="Materialise every asset from the platform archives and publish the snapshot.",
+    description="Materialise every asset from the platform archives and the returns inbox, and publish the snapshot.",
 )
 
 weekly_refresh = dg.ScheduleDefinition(
@@ -59,8 +64,9 @@ def resources() -> dict:
 
 defs = dg.Definitions(
     assets=all_assets,
-    asset_checks=platform_checks.all_checks,
-    jobs=[refresh_job],
+    asset_checks=all_checks,
+    jobs=[refresh_job, ingest_returns_job],
+    sensors=[return_inbox_sensor],
     schedules=[weekly_refresh],
     resources=resources(),
     loggers={"progress": progress_logger},

@@ -26,8 +26,7 @@ def make_resources(home: Path, data: Path = DATA, as_of: str = AS_OF) -> dict:
 
 
 def everything():
-    from checks.platform_checks import all_checks
-    from pipelines.definitions import all_assets
+    from pipelines.definitions import all_assets, all_checks
 
     return [*all_assets, *all_checks]
 

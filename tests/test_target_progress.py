@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.marts import build_mart
+from assets.marts import MARTS, build_mart
 
 D = dt.date
 START, DEADLINE = D(2020, 1, 1), D(2021, 1, 1)
@@ -46,10 +46,10 @@ def progress(as_of: dt.date) -> dict:
         target("met", "met"), target("flat", "flat"),
         target("increase", "increase", baseline=(D(2020, 3, 31), None), from_data=True, increase=50.0),
         target("untracked", "x", tracked_by=None, baseline=None),
-        target("returns", "y", tracked_by="returns", baseline=None),
+        target("returns", "returns_y", tracked_by="returns_y", baseline=None),
     ])
     series = pd.DataFrame([
-        {"platform": "Test", "metric": m, "measure": m, "date": d, "value": float(v)}
+        {"platform": "Test", "metric": m, "measure": m, "date": d, "value": float(v), "is_illustrative": False}
         for m, points in SERIES.items() for d, v in points
     ])
     rules = pd.DataFrame([{"on_track": 0.95, "at_risk": 0.80, "forecast_window_days": 365}])
@@ -59,7 +59,7 @@ def progress(as_of: dt.date) -> dict:
     con.execute("CREATE TABLE staging.targets AS SELECT * FROM t")
     con.execute("CREATE TABLE marts.metric_series AS SELECT * FROM s")
     con.execute("CREATE TABLE staging.target_rules AS SELECT * FROM r")
-    build_mart(con, "marts.target_progress", as_of)
+    build_mart(con, "marts.target_progress", MARTS["marts.target_progress"], as_of)
     rows = con.execute("SELECT * FROM marts.target_progress").df()
     return {r["target_id"]: r for r in rows.to_dict("records")}
 

@@ -1,0 +1,79 @@
+"""Asset checks on departments' returns: what CDDO should chase, visible in the Dagster UI.
+
+Blocking: the accepted figures must still meet the contract (the same Great
+Expectations suite a return is validated with on arrival), so nothing invalid
+can reach the marts. Warnings: rejected returns not yet put right, implausible
+quarter-on-quarter changes, reported Pay figures that disagree with GOV.UK
+Pay's own, and expected organisations that have not returned after the deadline.
+Thresholds are stated once, in checks/return_contract.py.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.resources import TrackerConfig
+from assets.warehouse import connect
+from checks.platform_checks import SAMPLE_ROWS, WARN, Rule, check_from_rule
+from checks.return_contract import (
+    PLAUSIBLE_CHANGE_MINIMUM,
+    PLAUSIBLE_CHANGE_SHARE,
+    RECONCILIATION_MINIMUM,
+    RECONCILIATION_SHARE,
+)
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["staging", "department_returns"]),
+    name="department_returns_meet_contract",
+    blocking=True,
+    description="Every accepted return still meets the return contract (the Great Expectations suite generated "
+    "from checks/return_contract.py), so nothing invalid reaches the marts.",
+)
+def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.AssetCheckResult:
+    from checks.return_validation import validate_rows
+
+    with connect(warehouse) as con:
+        rows = con.execute("SELECT * FROM staging.department_returns ORDER BY organisation_code, "
+                           "reporting_quarter").df()
+        known = {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
+                                           "WHERE organisation_code IS NOT NULL").fetchall()}
+    problems = validate_rows(rows, known, settings.as_of_date()) if len(rows) else []
+    metadata = {"returns checked": len(rows), "problems": len(problems)}
+    if problems:
+        metadata["examples"] = dg.MetadataValue.md("\n".join(f"- {p.describe()}" for p in problems[:SAMPLE_ROWS]))
+    return dg.AssetCheckResult(passed=not problems, metadata=metadata)
+
+
+RETURN_RULES = [
+    Rule(("audit", "return_submissions"), "rejected_returns_put_right",
+         "Every rejected return has been followed by an accepted one for the same organisation and quarter.",
+         "SELECT s.submission_ref, s.organisation_code, s.reporting_quarter, s.file_name, s.summary "
+         "FROM audit.return_submissions s WHERE s.status = 'rejected' AND NOT EXISTS (SELECT 1 FROM "
+         "staging.department_returns r WHERE r.organisation_code = s.organisation_code "
+         "AND r.reporting_quarter = s.reporting_quarter AND r.received_at > s.received_at) "
+         "ORDER BY s.received_at DESC", WARN),
+    Rule(("marts", "return_plausibility"), "returns_plausible_quarter_on_quarter",
+         f"No returned figure falls or rises by more than {PLAUSIBLE_CHANGE_SHARE:.0%} (and by more than "
+         f"{PLAUSIBLE_CHANGE_MINIMUM}) from the organisation's previous quarter.",
+         "SELECT organisation_code, platform, measure, previous_quarter, previous_value, reporting_quarter, value "
+         "FROM marts.return_plausibility WHERE implausible", WARN),
+    Rule(("marts", "return_reconciliation"), "returns_reconcile_with_pay",
+         f"Reported live GOV.UK Pay services agree with GOV.UK Pay's own count for the same organisation within "
+         f"{RECONCILIATION_SHARE:.0%} or {RECONCILIATION_MINIMUM} service, whichever is larger.",
+         "SELECT organisation_code, reporting_quarter, reported_live, published_live, published_date, difference "
+         "FROM marts.return_reconciliation WHERE beyond_tolerance", WARN),
+    Rule(("marts", "return_reconciliation"), "returns_pay_adoption_at_most_100_percent",
+         "GOV.UK Pay's own count of an organisation's live services is not above the services in scope it "
+         "reported (which would put adoption above 100%).",
+         "SELECT organisation_code, reporting_quarter, reported_in_scope, published_live "
+         "FROM marts.return_reconciliation WHERE published_above_in_scope", WARN),
+    Rule(("marts", "returns_status"), "returns_complete_for_current_quarter",
+         "Every expected organisation has returned for the latest quarter once its deadline has passed "
+         "(deadline and expected organisations: data/returns/schedule.yaml).",
+         "SELECT organisation_code, organisation_name, reporting_quarter, deadline, status "
+         "FROM marts.returns_status WHERE is_current_quarter AND needs_chasing", WARN),
+]
+
+return_checks = [department_returns_meet_contract, *(check_from_rule(rule) for rule in RETURN_RULES)]
