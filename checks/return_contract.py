@@ -247,7 +247,11 @@ MESSAGES = {
                   "letter or a number instead.",
     "one_return_per_row": "This is the same organisation and quarter as row {other_row}. Send one row for each "
                           "organisation and quarter.",
+    "extra_values": "This row has values to the right of the last column (blockers_note). Delete them or move them "
+                    "into the right column.",
     # Rules about the whole submission rather than one cell.
+    "one_row": "The file has {rows} rows of figures. A return is one row: one organisation and one quarter. Send "
+               "each quarter in its own file.",
     "submitter_matches": "The return is for {value}, but it was sent by {submitter}. An organisation can only "
                          "send its own return: ask {value} to send it, or correct the organisation code.",
 }

@@ -64,6 +64,9 @@ def read_return_file(content: bytes, file_name: str) -> ReturnTable:
 
 
 def _read_csv(content: bytes) -> ReturnTable:
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ReturnFileError("The file is saved as UTF-16 (Excel's 'Unicode Text'). Save it from Excel as CSV "
+                              "UTF-8 (Comma delimited) instead.")
     if b"\x00" in content[:4096]:
         raise ReturnFileError("The file is not a text CSV file (it contains binary data). Save the return as "
                               "CSV UTF-8 (Comma delimited) from Excel, or send the .xlsx workbook.")
@@ -82,11 +85,16 @@ def _read_csv(content: bytes) -> ReturnTable:
     except csv.Error as err:
         raise ReturnFileError(f"The file is not valid CSV ({err}). Save it from Excel as CSV UTF-8 "
                               "(Comma delimited).") from None
-    records = [r for r in records if r]  # csv yields [] for blank lines
-    if not records:
+    # Spreadsheet row numbers count blank lines too, as Excel shows them.
+    numbered = [(i + 1, r) for i, r in enumerate(records) if any(c.strip() for c in r)]
+    if not numbered:
         raise ReturnFileError("The file has no header row. Start from the template, which has the column names "
                               "in row 1.")
-    return ReturnTable(records[0], [(i + 2, row) for i, row in enumerate(records[1:])], notices)
+    (_, header), *rows = numbered
+    if len(header) == 1 and header[0].count(";") >= 2:
+        raise ReturnFileError("The values are separated by semicolons, not commas. Save the file from Excel as CSV "
+                              "UTF-8 (Comma delimited), or send the .xlsx workbook.")
+    return ReturnTable(header, rows, notices)
 
 
 def _read_xlsx(content: bytes) -> ReturnTable:

@@ -117,9 +117,7 @@ def validate_return(
         raw = {name: (cells[i].strip() if i < len(cells) else "") for name, i in positions.items()}
         report.raw_rows[row_number] = raw
         if any(c.strip() for c in cells[len(positions):]):
-            report.problems.append(Problem("extra_values", "This row has values to the right of the last column "
-                                           "(blockers_note). Delete them or move them into the right column.",
-                                           row_number))
+            report.problems.append(Problem("extra_values", MESSAGES["extra_values"], row_number))
         record = {}
         for column in COLUMNS:
             value, problem = _parse_cell(column.name, raw[column.name], row_number)
@@ -129,8 +127,7 @@ def validate_return(
                 unparsed.add((row_number, column.name))
         records.append(record)
     if len(records) > MAX_DATA_ROWS:
-        report.problems.append(Problem("one_row", f"The file has {len(records)} rows of figures. A return is one "
-                                       "row: one organisation and one quarter. Send each quarter in its own file."))
+        report.problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
     frame = pd.DataFrame(records, index=[n for n, _ in table.rows], columns=COLUMN_NAMES)
     for finding in _run_suite(_with_derived_columns(frame), known_organisations, as_of, submitter):
         meta, row_number = finding
@@ -191,7 +188,9 @@ def _involves_unparsed(meta: dict, row: int, unparsed: set) -> bool:
 
 
 def _follows_from_another(meta: dict, row: pd.Series) -> bool:
-    """'Planned within scope minus live' adds nothing when live is already above scope (reported once)."""
+    """Said once: no 'not a quarter you can send' after 'not a quarter', no 'planned too many' after 'live too many'."""
+    if meta["rule"] == "quarter_open":
+        return not QUARTER_PATTERN.match(row["reporting_quarter"] or "")
     if meta["rule"] != "at_most" or not meta.get("minus"):
         return False
     limit, minus = row[meta["limit"]], row[meta["minus"]]
@@ -269,7 +268,7 @@ def contract_expectations(known_organisations: Collection[str], as_of: dt.date, 
                     column=c.name, value_set=[submitter], meta=meta("submitter_matches", c.name)))
         elif c.kind == QUARTER:
             expectations += [
-                gxe.ExpectColumnValuesToMatchRegex(column=c.name, regex=QUARTER_PATTERN.pattern,
+                gxe.ExpectColumnValuesToMatchRegex(column=c.name, regex=QUARTER_PATTERN.pattern.replace("(", "(?:"),
                                                    meta=meta("quarter_format", c.name)),
                 gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=quarters,
                                                 meta=meta("quarter_open", c.name, latest_quarter=quarters[-1])),

@@ -33,10 +33,38 @@ def everything():
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> dict:
-    """Materialise every asset and check once; tests read the warehouse and the snapshot."""
+    """The demo's run: the illustrative sample returns in the inbox, then every asset and check, once."""
+    from pipelines.return_commands import deliver_samples
+
     home = tmp_path_factory.mktemp("tracker_home")
+    delivered = deliver_samples(home, DATA)
     result = dg.materialize(everything(), resources=make_resources(home), raise_on_error=False)
-    return {"home": home, "result": result}
+    return {"home": home, "result": result, "delivered": delivered}
+
+
+@pytest.fixture()
+def returns_home(built, tmp_path) -> Path:
+    """A private copy of the built warehouse (reference and platform tables) with no returns in it."""
+    import duckdb as db
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(built["home"] / "warehouse.duckdb", home / "warehouse.duckdb")
+    con = db.connect(str(home / "warehouse.duckdb"))
+    for table in ("raw.return_files", "audit.return_submissions", "quarantine.return_problems",
+                  "staging.department_returns"):
+        con.execute(f"DROP TABLE {table}")
+    con.close()
+    return home
+
+
+def ingest(home: Path, files: list[str] | None = None, as_of: str = AS_OF, raise_on_error: bool = True):
+    """Run the ingestion asset the way the sensor's run does (optionally for named inbox files)."""
+    from assets.returns import department_returns
+
+    config = {"ops": {"department_returns": {"config": {"files": [str(f) for f in files]}}}} if files else None
+    return dg.materialize([department_returns], resources=make_resources(home, as_of=as_of), run_config=config,
+                          raise_on_error=raise_on_error)
 
 
 @pytest.fixture()

@@ -1,0 +1,64 @@
+"""Building return files for tests: a valid return, then one change at a time."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from checks.return_contract import COLUMN_NAMES
+
+AS_OF = dt.date(2026, 1, 31)
+KNOWN = {"D10", "EA73", "EA74", "D16"}
+
+VALID = {
+    "organisation_code": "D10", "reporting_quarter": "2025-26 Q3",
+    "one_login_services_in_scope": "30", "one_login_services_live": "6", "one_login_services_planned": "9",
+    "one_login_transactions": "2600000",
+    "verify_services_in_scope": "", "verify_services_live": "", "verify_services_planned": "",
+    "verify_transactions": "",
+    "pay_services_in_scope": "20", "pay_services_live": "8", "pay_services_planned": "2", "pay_transactions": "425000",
+    "notify_services_in_scope": "45", "notify_services_live": "39", "notify_services_planned": "3",
+    "notify_transactions": "10100000",
+    "forms_services_in_scope": "25", "forms_services_live": "7", "forms_services_planned": "5",
+    "forms_transactions": "44000",
+    "forms_total": "420", "forms_online": "268", "forms_paper_only": "152",
+    "data_sharing_agreements": "39", "apis_published": "9",
+    "blockers_note": "Waiting for a supplier contract to end.",
+}
+
+
+def row(**changes: str) -> dict:
+    return VALID | changes
+
+
+def csv_bytes(*rows: dict, header: list[str] | None = None, encoding: str = "utf-8") -> bytes:
+    header = header or COLUMN_NAMES
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for r in rows:
+        writer.writerow([r.get(h, "") for h in header])
+    return buffer.getvalue().encode(encoding)
+
+
+def xlsx_bytes(*rows: dict, formulas: dict[str, str] | None = None) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Return"
+    sheet.append(COLUMN_NAMES)
+    for r in rows:
+        sheet.append([int(v) if v.isdigit() else (v or None) for v in (r.get(h, "") for h in COLUMN_NAMES)])
+    for cell, formula in (formulas or {}).items():
+        sheet[cell] = formula
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def check(content: bytes, name: str = "return.csv", submitter: str | None = None):
+    from checks.return_validation import validate_return
+
+    return validate_return(content, name, KNOWN, AS_OF, submitter=submitter)
