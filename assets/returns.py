@@ -142,14 +142,16 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
             con.execute(statement)
         known = {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
                                            "WHERE organisation_code IS NOT NULL").fetchall()}
-        if config.files:  # also clear copies of files already received (the sensor starts no run for them)
-            stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
-            taken = {f.path for f in files}
-            files += [f for f in pending(settings.home) if f.path not in taken and _sha256(f.read()) in stored]
         for file in files:
             status = ingest_file(con, settings, file, known)
             outcomes[status] = outcomes.get(status, 0) + 1
             context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
+        if config.files:  # also clear copies of files already received (the sensor starts no run for them)
+            stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
+            for file in [f for f in pending(settings.home) if _sha256(f.read()) in stored]:
+                status = ingest_file(con, settings, file, known)
+                outcomes[status] = outcomes.get(status, 0) + 1
+                files.append(file)
         metadata = {table: table_metadata(con, table) for table in TABLES}
     summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())}}
     for table, meta in metadata.items():

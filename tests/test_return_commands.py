@@ -1,0 +1,89 @@
+"""`tracker validate`, `submit` and `template` as a department would run them, and the templates themselves."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import subprocess
+import sys
+
+import openpyxl
+
+from checks.return_contract import COLUMN_NAMES, GUIDANCE_SHEET, TEMPLATE_SHEET
+from checks.return_templates import CSV_TEMPLATE, XLSX_TEMPLATE, csv_template, guidance_rows, xlsx_template
+from tests.conftest import DATA, PROJECT
+from tests.returns_helpers import VALID, check, row
+
+SAMPLES = DATA / "returns" / "samples"
+TEMPLATES = DATA / "returns" / "template"
+
+
+def tracker(*args: str, home=None) -> subprocess.CompletedProcess:
+    env = os.environ | {"TRACKER_AS_OF": "2026-01-31"}
+    if home:
+        env["TRACKER_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True,
+                          cwd=PROJECT, env=env, timeout=300)
+
+
+def test_validate_a_valid_and_an_invalid_return(tmp_path):
+    good = tracker("validate", str(SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q3.xlsx"), home=tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "the return is valid: Department for Work and Pensions (D10), 2025-26 Q3" in good.stdout
+    bad = tracker("validate", str(SAMPLES / "ILLUSTRATIVE_D16_2025-26_Q3.csv"), home=tmp_path)
+    assert bad.returncode == 1
+    assert "there are 2 problems" in bad.stdout
+    assert "Row 2, column X (forms_online): 'twelve' is not a whole number." in bad.stdout
+    assert "Traceback" not in bad.stdout + bad.stderr
+
+
+def test_validate_an_empty_file_and_a_missing_one(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = tracker("validate", str(empty), home=tmp_path)
+    assert result.returncode == 1 and "The file is empty (0 bytes)" in result.stdout
+    missing = tracker("validate", str(tmp_path / "nope.csv"), home=tmp_path)
+    assert missing.returncode == 1 and "there is no file" in missing.stdout
+    assert "Traceback" not in result.stderr + missing.stderr
+
+
+def test_submit_puts_the_file_in_the_organisations_inbox(tmp_path):
+    sample = SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q2.csv"
+    result = tracker("submit", str(sample), "--organisation", "d10", home=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Your reference is R-" in result.stdout and "What happens next" in result.stdout
+    stored = [p for p in (tmp_path / "returns" / "inbox" / "D10").iterdir() if not p.name.endswith(".json")]
+    assert len(stored) == 1 and stored[0].read_bytes() == sample.read_bytes()
+    refused = tracker("submit", str(sample), "--organisation", "NOPE1", home=tmp_path)
+    assert refused.returncode == 2 and "Nothing was submitted" in refused.stderr + refused.stdout
+
+
+def test_the_shipped_templates_are_the_generated_ones():
+    assert (TEMPLATES / CSV_TEMPLATE).read_bytes().decode("utf-8-sig") == csv_template()
+    book = openpyxl.load_workbook(TEMPLATES / XLSX_TEMPLATE)
+    assert [c.value for c in book[TEMPLATE_SHEET][1]] == COLUMN_NAMES
+    guidance = [[c.value or "" for c in r] for r in book[GUIDANCE_SHEET].iter_rows(min_row=4)]
+    assert guidance == guidance_rows()
+    validations = book[TEMPLATE_SHEET].data_validations.dataValidation
+    assert len(validations) == len(COLUMN_NAMES)  # every column has a rule and an input message
+    kinds = {str(v.sqref): v.type for v in validations}
+    assert kinds["B2"] == "list" and kinds["A2"] == "list" and kinds["L2"] == "whole"
+
+
+def test_a_template_filled_in_is_accepted_and_a_blank_one_says_so():
+    content = xlsx_template([("D10", "Department for Work and Pensions")], dt.date(2026, 1, 15))
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    blank = io.BytesIO()
+    book.save(blank)
+    assert "header row but no figures" in check(blank.getvalue(), "t.xlsx").problems[0].message
+    for i, name in enumerate(COLUMN_NAMES, start=1):
+        value = VALID[name]
+        book[TEMPLATE_SHEET].cell(row=2, column=i, value=int(value) if value.isdigit() else (value or None))
+    filled = io.BytesIO()
+    book.save(filled)
+    assert check(filled.getvalue(), "t.xlsx").status == "accepted"
+    csv_filled = csv_template() + ",".join(f'"{v}"' for v in row().values()) + "\r\n"
+    assert list(csv.reader(io.StringIO(csv_filled)))[0] == COLUMN_NAMES
+    assert check(csv_filled.encode("utf-8-sig")).status == "accepted"

@@ -1,0 +1,184 @@
+"""Ingestion exactly once: the sensor, corrections, duplicates, a file arriving mid-run, and a failed write."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import dagster as dg
+import duckdb
+import pytest
+
+from assets.resources import TrackerConfig
+from assets.return_inbox import archive_dir, deliver, inbox_dir
+from pipelines.sensors import ingest_returns_job, return_inbox_sensor
+from tests.conftest import AS_OF, DATA, ingest
+from tests.returns_helpers import VALID, csv_bytes, row
+
+FIRST = csv_bytes(row(pay_services_live="1"))
+CORRECTED = csv_bytes(VALID)
+
+
+def tick(home, cursor=None):
+    context = dg.build_sensor_context(cursor=cursor, resources={
+        "settings": TrackerConfig(data_dir=str(DATA), home_dir=str(home), as_of=AS_OF)})
+    result = return_inbox_sensor(context)
+    runs = [] if isinstance(result, dg.SkipReason) else list(result)
+    return runs, context.cursor
+
+
+def run_requested(home, request: dg.RunRequest):
+    """Execute the run the sensor asked for, with its own run config."""
+    files = request.run_config["ops"]["department_returns"]["config"]["files"]
+    return ingest(home, files)
+
+
+def query(home, sql, params=None):
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def at(minutes: int) -> dt.datetime:
+    return dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
+
+
+def test_same_bytes_twice_start_one_run(returns_home):
+    deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
+    runs, cursor = tick(returns_home)
+    assert len(runs) == 1
+    deliver(returns_home, CORRECTED, "q3-again.csv", "D10", "test", now=at(5))
+    again, cursor = tick(returns_home, cursor)
+    assert again == []  # the same bytes: no second run
+    assert runs[0].run_key == json.loads(cursor)["requested"][0]
+    assert run_requested(returns_home, runs[0]).success
+    statuses = sorted(s for (s,) in query(returns_home, "SELECT status FROM audit.return_submissions"))
+    assert statuses == ["accepted", "duplicate"]  # the copy was recorded and archived by the same run
+    assert query(returns_home, "SELECT count(*) FROM staging.department_returns") == [(1,)]
+    assert query(returns_home, "SELECT count(*) FROM raw.return_files") == [(1,)]
+
+
+def test_a_corrected_file_supersedes_the_earlier_one(returns_home):
+    deliver(returns_home, FIRST, "q3.csv", "D10", "test", now=at(0))
+    runs, cursor = tick(returns_home)
+    assert run_requested(returns_home, runs[0]).success
+    assert query(returns_home, "SELECT pay_services_live FROM staging.department_returns") == [(1,)]
+    corrected = deliver(returns_home, CORRECTED, "q3-corrected.csv", "D10", "test", now=at(60))
+    runs, cursor = tick(returns_home, cursor)
+    assert len(runs) == 1  # new bytes, new submission
+    assert run_requested(returns_home, runs[0]).success
+    assert query(returns_home, "SELECT pay_services_live, submission_ref FROM staging.department_returns") == [
+        (8, corrected.reference)]
+    history = query(returns_home, "SELECT status FROM audit.return_submissions ORDER BY received_at")
+    assert history == [("accepted",), ("accepted",)]  # the earlier one stays in the audit history
+
+
+def test_an_older_return_arriving_later_does_not_replace_a_newer_one(returns_home):
+    newer = deliver(returns_home, CORRECTED, "newer.csv", "D10", "test", now=at(60))
+    deliver(returns_home, FIRST, "older.csv", "D10", "test", now=at(0))
+    # Processed out of order (the older file was held up): the newer figures stay.
+    assert ingest(returns_home, [newer.path]).success
+    assert ingest(returns_home).success
+    assert query(returns_home, "SELECT submission_ref FROM staging.department_returns") == [(newer.reference,)]
+
+
+def test_a_file_that_lands_during_a_run_is_not_lost(returns_home):
+    deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
+    runs, cursor = tick(returns_home)
+    late = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "hmcts.csv", "EA73", "test", now=at(1))
+    assert run_requested(returns_home, runs[0]).success  # the run was for the first file only
+    assert late.path.exists()  # still waiting, untouched
+    runs, cursor = tick(returns_home, cursor)
+    assert len(runs) == 1 and runs[0].tags["organisation"] == "EA73"
+    assert run_requested(returns_home, runs[0]).success
+    assert sorted(query(returns_home, "SELECT organisation_code FROM staging.department_returns")) == [
+        ("D10",), ("EA73",)]
+    assert not any(inbox_dir(returns_home).rglob("*.csv"))
+
+
+def test_a_rejected_return_never_touches_the_figures(returns_home):
+    deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
+    assert ingest(returns_home).success
+    before = query(returns_home, "SELECT * FROM staging.department_returns")
+    bad = deliver(returns_home, csv_bytes(row(pay_services_live="99")), "bad.csv", "D10", "test", now=at(30))
+    assert ingest(returns_home).success
+    assert query(returns_home, "SELECT * FROM staging.department_returns") == before
+    assert query(returns_home, "SELECT status FROM audit.return_submissions WHERE submission_ref = ?",
+                 [bad.reference]) == [("rejected",)]
+    assert query(returns_home, "SELECT column_name, value, row_values->>'pay_services_live' FROM "
+                 "quarantine.return_problems WHERE submission_ref = ?", [bad.reference]) == [
+        ("pay_services_live", "99", "99")]
+
+
+def test_a_return_for_another_organisation_is_refused(returns_home):
+    sent = deliver(returns_home, CORRECTED, "q3.csv", "EA73", "test")  # EA73 sends D10's figures
+    assert ingest(returns_home).success
+    assert query(returns_home, "SELECT rule FROM quarantine.return_problems WHERE submission_ref = ?",
+                 [sent.reference]) == [("submitter_matches",)]
+    assert query(returns_home, "SELECT count(*) FROM staging.department_returns") == [(0,)]
+
+
+def test_a_failed_write_leaves_nothing_half_done(returns_home, monkeypatch):
+    import assets.returns as returns
+
+    sent = deliver(returns_home, CORRECTED, "q3.csv", "D10", "test")
+
+    def broken(con, accepted):
+        con.execute("DELETE FROM staging.department_returns")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(returns, "_replace_return", broken)
+    assert not ingest(returns_home, raise_on_error=False).success
+    for table in ("raw.return_files", "audit.return_submissions", "staging.department_returns"):
+        assert query(returns_home, f"SELECT count(*) FROM {table}") == [(0,)], table
+    assert sent.path.exists()  # still in the inbox, to be taken again
+    monkeypatch.undo()
+    assert ingest(returns_home).success
+    assert query(returns_home, "SELECT count(*) FROM staging.department_returns") == [(1,)]
+    assert not sent.path.exists()
+    assert [p.name for p in (archive_dir(returns_home) / "D10").glob("*.csv")] == [sent.path.name]
+
+
+def test_the_sensor_run_config_fits_the_job():
+    """The run config the sensor builds is the one the ingestion job accepts."""
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def(ingest_returns_job.name)
+    config = {"ops": {"department_returns": {"config": {"files": ["/x.csv"]}}}}
+    assert dg.validate_run_config(job, config)
+    keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert {"staging/department_returns", "marts/returns_status", "published_snapshot"} <= keys
+    assert "staging/pay_snapshots" not in keys  # the platform feeds are not re-read for a return
+
+
+@pytest.fixture()
+def samples(built):
+    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_samples_take_every_path(built, samples):
+    outcomes = dict(samples.execute(
+        "SELECT file_name || ' @' || strftime(received_at, '%H:%M'), status FROM audit.return_submissions").fetchall())
+    assert outcomes == {
+        "ILLUSTRATIVE_D10_2025-26_Q2.csv @10:15": "accepted",
+        "ILLUSTRATIVE_EA73_2025-26_Q2.csv @14:02": "accepted with warnings",
+        "ILLUSTRATIVE_EA199_2025-26_Q2.csv @09:30": "accepted",
+        "ILLUSTRATIVE_D10_2025-26_Q3.xlsx @11:00": "accepted",
+        "ILLUSTRATIVE_D10_2025-26_Q3.xlsx @11:04": "duplicate",
+        "ILLUSTRATIVE_EA73_2025-26_Q3_first.csv @16:40": "accepted",
+        "ILLUSTRATIVE_EA73_2025-26_Q3_corrected.csv @09:05": "accepted",
+        "ILLUSTRATIVE_EA74_2025-26_Q3.csv @15:20": "accepted",
+        "ILLUSTRATIVE_D16_2025-26_Q3.csv @12:00": "rejected",
+        "ILLUSTRATIVE_EA199_2025-26_Q3.csv @10:00": "accepted with warnings",
+    }
+    assert samples.execute("SELECT count(*), bool_and(is_illustrative) FROM staging.department_returns"
+                           ).fetchone() == (7, True)
+    assert samples.execute("SELECT pay_services_live FROM staging.department_returns WHERE organisation_code = "
+                           "'EA73' AND reporting_quarter = '2025-26 Q3'").fetchone() == (10,)  # the correction
+    for path in (DATA / "returns" / "samples").glob("ILLUSTRATIVE_*"):
+        content, = samples.execute("SELECT content FROM raw.return_files WHERE file_name = ?", [path.name]).fetchone()
+        assert bytes(content) == path.read_bytes()

@@ -1,0 +1,103 @@
+"""Returns marts and checks on the demo's illustrative samples (as of 2026-01-31: 2025-26 Q3 due 30 Jan)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import duckdb
+import pytest
+
+from tests.conftest import DATA
+
+
+def check_result(built, name):
+    return next(c for c in built["result"].get_asset_check_evaluations() if c.check_name == name)
+
+
+def sample_value(file_name: str, column: str) -> int:
+    rows = list(csv.DictReader(io.StringIO((DATA / "returns" / "samples" / file_name).read_text("utf-8-sig"))))
+    return int(rows[0][column])
+
+
+def test_reconciliation_flags_only_the_deliberate_difference(built, warehouse):
+    rows = warehouse.execute("SELECT organisation_code, reporting_quarter, reported_live, published_live, difference "
+                             "FROM marts.return_reconciliation WHERE beyond_tolerance").fetchall()
+    reported = sample_value("ILLUSTRATIVE_EA74_2025-26_Q3.csv", "pay_services_live")
+    published, = warehouse.execute(  # GOV.UK Pay's own figure for DVLA on 22 Dec 2025, read independently
+        "SELECT sum(p.live_services) FROM staging.pay_organisation_services p JOIN staging.organisation_matches m "
+        "ON m.platform = 'GOV.UK Pay' AND m.platform_name = p.organisation_name "
+        "WHERE m.organisation_slug = 'driver-and-vehicle-licensing-agency' AND p.date_updated = '2025-12-22'"
+    ).fetchone()
+    assert rows == [("EA74", "2025-26 Q3", reported, published, reported - published)]
+    assert (reported, published) == (9, 6)
+    check = check_result(built, "returns_reconcile_with_pay")
+    assert not check.passed and check.metadata["rows breaking the rule"].value == 1
+
+
+def test_adoption_rolls_agencies_up_to_their_department(warehouse):
+    dft = warehouse.execute("SELECT in_scope, live, adoption_rate, reported_by FROM marts.return_adoption WHERE "
+                            "level = 'department' AND department_code = 'D9' AND platform = 'GOV.UK Pay'").fetchall()
+    assert dft == [(12, 9, 0.75, "Driver and Vehicle Licensing Agency")]
+    moj = warehouse.execute("SELECT reporting_quarter, live, in_scope FROM marts.return_adoption WHERE level = "
+                            "'department' AND department_code = 'D18' AND platform = 'GOV.UK Pay' ORDER BY 1"
+                            ).fetchall()
+    assert moj == [("2025-26 Q2", 10, 18), ("2025-26 Q3", 10, 18)]  # HMCTS, the corrected figure
+
+
+def test_returns_status_for_the_current_quarter(built, warehouse):
+    status = dict(warehouse.execute("SELECT organisation_code, status FROM marts.returns_status "
+                                    "WHERE is_current_quarter").fetchall())
+    assert status["D10"] == "received" and status["EA74"] == "received"
+    assert status["EA199"] == "received late"  # 31 Jan, a day after the deadline
+    assert status["D16"] == "rejected, overdue"
+    assert sum(1 for s in status.values() if s == "missing") == 23 - 5
+    check = check_result(built, "returns_complete_for_current_quarter")
+    assert not check.passed and check.metadata["rows breaking the rule"].value == 23 - 4
+
+
+def test_forms_online_share(warehouse):
+    total, online, share = warehouse.execute(
+        "SELECT forms_total, forms_online, forms_online_share FROM marts.return_forms "
+        "WHERE level = 'all returning organisations' AND reporting_quarter = '2025-26 Q3'").fetchone()
+    files = ["ILLUSTRATIVE_EA73_2025-26_Q3_corrected.csv", "ILLUSTRATIVE_EA74_2025-26_Q3.csv"]
+    assert total == 420 + 260 + sum(sample_value(f, "forms_total") for f in files)  # + DWP (xlsx) and EA (cp1252)
+    assert share == pytest.approx(online / total, abs=1e-4)
+
+
+def test_data_quality_dimensions(warehouse):
+    scores = {d: (n, t) for d, _, n, t in warehouse.execute(
+        "SELECT dimension, measure, numerator, denominator FROM marts.return_data_quality").fetchall()
+        if _ != "optional transaction figures given where services are live"}
+    assert set(scores) == {"completeness", "validity", "uniqueness", "consistency", "timeliness", "accuracy"}
+    assert scores["completeness"] == (4, 23)
+    assert scores["validity"] == (8, 9)
+    assert scores["uniqueness"] == (9, 10)
+    assert scores["accuracy"] == (6, 7)
+    assert scores["timeliness"] == (6, 7)
+
+
+def test_contract_check_passes_and_plausibility_is_quiet(built):
+    assert check_result(built, "department_returns_meet_contract").passed
+    assert check_result(built, "returns_plausible_quarter_on_quarter").passed
+    assert not check_result(built, "rejected_returns_put_right").passed  # the Home Office sample
+
+
+def test_the_adoption_plan_target_is_measured_from_returns_and_labelled(warehouse):
+    status, value, illustrative = warehouse.execute(
+        "SELECT status, latest_value, uses_illustrative_data FROM marts.target_progress "
+        "WHERE target_id = 'one-login-adoption-plans-2023'").fetchone()
+    assert (status, illustrative) == ("missed", True)
+    assert value == pytest.approx(100 / 19, abs=0.01)  # DWP of the 19 expected departments
+
+
+def test_returns_are_published_with_the_snapshot(built):
+    con = duckdb.connect(str(built["home"] / "published" / "tracker.duckdb"), read_only=True)
+    try:
+        for table in ("marts.returns_status", "marts.return_adoption", "marts.return_problems",
+                      "marts.return_submissions", "marts.return_data_quality"):
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0, table
+        assert con.execute("SELECT count(*) FROM marts.return_problems WHERE organisation_code = 'D16'"
+                           ).fetchone() == (2,)
+    finally:
+        con.close()
