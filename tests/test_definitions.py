@@ -29,3 +29,14 @@ def test_checks_are_declared_on_every_platform_source():
     for asset in ("staging/pay_snapshots", "staging/forms_metrics", "staging/notify_agreement_history",
                   "staging/one_login_services", "staging/verify_accounts", "staging/api_catalogue"):
         assert asset in checked
+
+
+def test_the_returns_sensor_and_job_are_defined():
+    from pipelines.definitions import defs
+
+    sensor = defs.resolve_sensor_def("return_inbox_sensor")
+    assert sensor.job_name == "ingest_returns"
+    assert sensor.minimum_interval_seconds == 30
+    checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
+    assert {"department_returns_meet_contract", "returns_reconcile_with_pay",
+            "returns_complete_for_current_quarter", "returns_plausible_quarter_on_quarter"} <= checks
