@@ -177,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"tracker: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     except KeyboardInterrupt:
         print("tracker: stopped.", file=sys.stderr)
         return 130
