@@ -49,6 +49,16 @@ class InboxFile:
         return self.path.read_bytes()
 
 
+def content_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file, read in chunks (a file dropped in the inbox may be large)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def submission_reference(organisation_code: str, stored_name: str, sha256: str) -> str:
     """A short reference a department can quote: the same arrival always gets the same one."""
     digest = hashlib.sha256(f"{organisation_code}/{stored_name}|{sha256}".encode()).hexdigest()
@@ -77,7 +87,7 @@ def deliver(home: Path, content: bytes, original_name: str, organisation_code: s
     folder = inbox_dir(home) / organisation_code
     folder.mkdir(parents=True, exist_ok=True)
     stored = f"{now:%Y%m%dT%H%M%S%fZ}__{safe_name(original_name)}"
-    sha = hashlib.sha256(content).hexdigest()
+    sha = content_hash(content)
     reference = submission_reference(organisation_code, stored, sha)
     sidecar = {"organisation_code": organisation_code, "original_name": original_name, "channel": channel,
                "is_illustrative": is_illustrative, "received_at": now.isoformat(), "reference": reference,
@@ -117,8 +127,7 @@ def describe(path: Path) -> InboxFile:
             sidecar = {}
     if sidecar.get("received_at"):
         received = dt.datetime.fromisoformat(sidecar["received_at"])
-    reference = sidecar.get("reference") or submission_reference(
-        folder, path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+    reference = sidecar.get("reference") or submission_reference(folder, path.name, file_hash(path))
     return InboxFile(path, folder, sidecar.get("original_name") or path.name,
                      sidecar.get("channel") or "inbox folder", bool(sidecar.get("is_illustrative")), received,
                      reference)

@@ -12,8 +12,9 @@ from assets.marts import Mart, mart_asset
 from checks.return_contract import PLATFORMS
 
 # One organisation's accepted return per quarter, with its department and the quarter's dates.
-RETURNS_CTE = """
-orgs AS (SELECT * FROM staging.organisations WHERE organisation_code IS NOT NULL),
+ORGANISATIONS_CTE = "orgs AS (SELECT * FROM staging.organisations WHERE organisation_code IS NOT NULL)"
+RETURNS_CTE = f"""
+{ORGANISATIONS_CTE},
 returns AS (
     SELECT r.*, o.name AS organisation_name, o.organisation_slug, o.department_slug,
            o.department_name, o.department_code, q.quarter_index, q.quarter_start, q.quarter_end, q.deadline
@@ -79,8 +80,8 @@ ORDER BY level, department_name, organisation_name, quarter_end
 """
 
 # Every expected organisation (and any other that sent a return) for every quarter since returns began.
-RETURNS_STATUS_SQL = """
-WITH orgs AS (SELECT * FROM staging.organisations WHERE organisation_code IS NOT NULL),
+RETURNS_STATUS_SQL = f"""
+WITH {ORGANISATIONS_CTE},
 submissions AS (SELECT * FROM audit.return_submissions WHERE status <> 'duplicate'),
 first_quarter AS (
     SELECT coalesce(min(q.quarter_index), (SELECT quarter_index FROM staging.reporting_quarters WHERE is_latest_ended))

@@ -12,7 +12,6 @@ new submission and, if valid, replaces the earlier figures.
 
 # No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
-from assets.return_inbox import InboxFile, archive, inbox_file, pending
-from assets.warehouse import connect, ensure_schemas, replace_tables, table_metadata, transaction
+from assets.return_inbox import InboxFile, archive, content_hash, file_hash, inbox_file, pending
+from assets.warehouse import connect, ensure_schemas, insert_rows, replace_tables, table_metadata, transaction
 from checks.return_contract import COLUMN_NAMES, Quarter, column_letter, open_quarters, table_ddl
 
 SCHEDULE_FILE = Path("returns") / "schedule.yaml"
@@ -84,8 +83,7 @@ def load_schedule(data_dir: Path) -> dict:
 def return_schedule(settings: TrackerConfig, warehouse: DuckDBResource):
     schedule = load_schedule(settings.data)
     with connect(warehouse) as con:
-        known = {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
-                                           "WHERE organisation_code IS NOT NULL").fetchall()}
+        known = organisation_codes(con)
         unknown = [c for c in schedule["expected"] if c not in known]
         if unknown:
             raise dg.Failure(description=f"data/{SCHEDULE_FILE} lists organisation codes GOV.UK does not have: "
@@ -140,18 +138,20 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         ensure_schemas(con)
         for statement in DDL:
             con.execute(statement)
-        known = {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
-                                           "WHERE organisation_code IS NOT NULL").fetchall()}
-        for file in files:
-            status = ingest_file(con, settings, file, known)
-            outcomes[status] = outcomes.get(status, 0) + 1
-            context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
-        if config.files:  # also clear copies of files already received (the sensor starts no run for them)
-            stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
-            for file in [f for f in pending(settings.home) if _sha256(f.read()) in stored]:
+        known = organisation_codes(con)
+
+        def take(batch: list[InboxFile]) -> None:
+            for file in batch:
                 status = ingest_file(con, settings, file, known)
                 outcomes[status] = outcomes.get(status, 0) + 1
-                files.append(file)
+                context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
+
+        take(files)
+        if config.files:  # also clear copies of files already received (the sensor starts no run for them)
+            stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
+            copies = [f for f in pending(settings.home) if file_hash(f.path) in stored]
+            take(copies)
+            files += copies
         metadata = {table: table_metadata(con, table) for table in TABLES}
     summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())}}
     for table, meta in metadata.items():
@@ -163,7 +163,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
     from checks.return_validation import REJECTED, validate_return  # Great Expectations: only when needed
 
     content = file.read()
-    sha = _sha256(content)
+    sha = content_hash(content)
     seen = con.execute("SELECT status FROM audit.return_submissions WHERE submission_ref = ?",
                        [file.reference]).fetchone()
     if seen:  # recorded by an earlier run that stopped before archiving: finish the move only
@@ -212,9 +212,9 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
         if not first:
             con.execute("INSERT INTO raw.return_files VALUES (?, ?, ?, ?, ?, ?)",
                         [sha, len(content), content, file.original_name, file.organisation_code, file.received_at])
-        _insert(con, "audit.return_submissions", pd.DataFrame([submission]))
+        insert_rows(con, "audit.return_submissions", pd.DataFrame([submission]))
         if problems:
-            _insert(con, "quarantine.return_problems", pd.DataFrame(problems))
+            insert_rows(con, "quarantine.return_problems", pd.DataFrame(problems))
         if accepted is not None:
             _replace_return(con, accepted)
     archived = archive(settings.home, file)
@@ -223,15 +223,10 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
     return submission["status"]
 
 
-def _sha256(content: bytes) -> str:
-    return hashlib.sha256(content).hexdigest()
-
-
-def _insert(con, table: str, frame: pd.DataFrame) -> None:
-    columns = [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
-    con.register("_rows", frame[columns])
-    con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
-    con.unregister("_rows")
+def organisation_codes(con) -> set[str]:
+    """Every GOV.UK organisation code the tracker knows: what a return's organisation_code must be."""
+    return {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
+                                      "WHERE organisation_code IS NOT NULL").fetchall()}
 
 
 def _replace_return(con, accepted: pd.DataFrame) -> None:
@@ -244,4 +239,4 @@ def _replace_return(con, accepted: pd.DataFrame) -> None:
         return
     con.execute(f"DELETE FROM {RETURNS_TABLE} WHERE organisation_code = ? AND reporting_quarter = ?",
                 [row["organisation_code"], row["reporting_quarter"]])
-    _insert(con, RETURNS_TABLE, accepted)
+    insert_rows(con, RETURNS_TABLE, accepted)

@@ -129,6 +129,14 @@ def transaction(con) -> Iterator[None]:
     con.execute("COMMIT")
 
 
+def insert_rows(con, table: str, frame: pd.DataFrame) -> None:
+    """Append a frame's rows to an existing table, matching its columns by name."""
+    columns = [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
+    con.register("_rows", frame[columns])
+    con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+    con.unregister("_rows")
+
+
 def replace_tables(con, tables: Mapping[str, pd.DataFrame]) -> None:
     """Replace several tables from frames in one transaction."""
     with transaction(con):

@@ -14,6 +14,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.resources import TrackerConfig
+from assets.returns import organisation_codes
 from assets.warehouse import connect
 from checks.platform_checks import SAMPLE_ROWS, WARN, Rule, check_from_rule
 from checks.return_contract import (
@@ -37,8 +38,7 @@ def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBR
     with connect(warehouse) as con:
         rows = con.execute("SELECT * FROM staging.department_returns ORDER BY organisation_code, "
                            "reporting_quarter").df()
-        known = {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
-                                           "WHERE organisation_code IS NOT NULL").fetchall()}
+        known = organisation_codes(con)
     problems = validate_rows(rows, known, settings.as_of_date()) if len(rows) else []
     metadata = {"returns checked": len(rows), "problems": len(problems)}
     if problems:

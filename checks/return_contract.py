@@ -104,12 +104,7 @@ class Column:
     required: bool
     help: str
     example: str
-    platform: str | None = None
     maximum: int | None = None
-
-    @property
-    def is_number(self) -> bool:
-        return self.kind == COUNT
 
 
 @dataclass(frozen=True)
@@ -135,7 +130,6 @@ PLATFORMS = [
     Platform("forms", "GOV.UK Forms", True, "offer forms to the public",
              "form submissions through GOV.UK Forms"),
 ]
-PLATFORM_NAMES = {p.key: p.name for p in PLATFORMS}
 
 
 def _platform_columns(p: Platform) -> list[Column]:
@@ -143,17 +137,17 @@ def _platform_columns(p: Platform) -> list[Column]:
     return [
         Column(f"{p.key}_services_in_scope", f"{p.name}: services in scope", COUNT, p.required,
                f"How many of your services {p.serves}, whether or not they use {p.name}. "
-               f"{p.note or ''}{optional}".strip(), "12", p.key, MAX_COUNT),
+               f"{p.note or ''}{optional}".strip(), "12", MAX_COUNT),
         Column(f"{p.key}_services_live", f"{p.name}: services live", COUNT, p.required,
                f"How many of those services use {p.name} now (at the end of the quarter). "
-               f"Cannot be more than the services in scope.{optional}", "5", p.key, MAX_COUNT),
+               f"Cannot be more than the services in scope.{optional}", "5", MAX_COUNT),
         Column(f"{p.key}_services_planned", f"{p.name}: services planned in the next four quarters", COUNT,
                p.required,
                f"How many services in scope but not yet live you plan to move onto {p.name} in the next "
-               f"four quarters. Cannot be more than in scope minus live.{optional}", "3", p.key, MAX_COUNT),
+               f"four quarters. Cannot be more than in scope minus live.{optional}", "3", MAX_COUNT),
         Column(f"{p.key}_transactions", f"{p.name}: transactions in the quarter (optional)", COUNT, False,
                f"How many {p.transactions} in the quarter, if you know. Leave blank if you do not.",
-               "25000", p.key, MAX_TRANSACTIONS),
+               "25000", MAX_TRANSACTIONS),
     ]
 
 
@@ -168,19 +162,19 @@ COLUMNS: list[Column] = [
     *(column for p in PLATFORMS for column in _platform_columns(p)),
     Column("forms_total", "Forms: forms in total", COUNT, True,
            "How many forms your organisation offers the public in total, however they are filled in.",
-           "120", "forms", MAX_COUNT),
+           "120", MAX_COUNT),
     Column("forms_online", "Forms: forms available online", COUNT, True,
            "How many of those forms can be filled in and sent online. Cannot be more than forms in total.",
-           "80", "forms", MAX_COUNT),
+           "80", MAX_COUNT),
     Column("forms_paper_only", "Forms: forms that are paper only", COUNT, True,
            "How many forms can only be filled in on paper (printed or posted). Cannot be more than forms in "
-           "total minus forms online.", "40", "forms", MAX_COUNT),
+           "total minus forms online.", "40", MAX_COUNT),
     Column("data_sharing_agreements", "Data sharing: agreements in force", COUNT, True,
            "How many data-sharing agreements with other public bodies were in force at the end of the quarter.",
-           "7", "data_sharing", MAX_COUNT),
+           "7", MAX_COUNT),
     Column("apis_published", "Data sharing: APIs published", COUNT, True,
            "How many of your APIs are listed in the government API catalogue at the end of the quarter.",
-           "2", "data_sharing", MAX_COUNT),
+           "2", MAX_COUNT),
     Column("blockers_note", "Blockers (optional)", TEXT, False,
            f"A short note on what is stopping faster adoption, in up to {MAX_NOTE_CHARACTERS} characters. "
            "Plain text: it cannot start with =, +, - or @.", "Waiting for a supplier contract to end in 2026."),

@@ -171,14 +171,14 @@ def _with_derived_columns(frame: pd.DataFrame) -> pd.DataFrame:
             derived[column.name] = pd.to_numeric(frame[column.name], errors="coerce").astype("float64")
     for rule in CROSS_FIELD_RULES:
         if rule.minus:
-            derived[rule.headroom] = pd.to_numeric(frame[rule.limit]) - pd.to_numeric(frame[rule.minus])
+            derived[rule.headroom] = derived[rule.limit] - derived[rule.minus]
     for first, second in PAIRED_OPTIONAL:
         derived[f"{first}__paired"] = frame[first].isna() == frame[second].isna()
     for p in PLATFORMS:
-        live = pd.to_numeric(frame[f"{p.key}_services_live"])
+        live = derived[f"{p.key}_services_live"]
         derived[f"{p.key}_transactions__given"] = ~(frame[f"{p.key}_transactions"].isna() & (live > 0))
-    after_verify = frame["reporting_quarter"].map(
-        lambda q: bool(Quarter.parse(q or "")) and Quarter.parse(q) > Quarter.parse(VERIFY_LAST_QUARTER))
+    verify_closed = Quarter.parse(VERIFY_LAST_QUARTER)
+    after_verify = frame["reporting_quarter"].map(lambda q: (Quarter.parse(q or "") or verify_closed) > verify_closed)
     derived["verify_services_in_scope__in_period"] = ~(after_verify & frame["verify_services_in_scope"].notna())
     return derived
 

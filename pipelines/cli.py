@@ -91,11 +91,11 @@ def run_pipeline(as_of: str | None = None) -> int:
 def _print_summary() -> None:
     from pipelines.snapshot_summary import headline_figures
 
-    manifest_path = settings.tracker_home() / "published" / "manifest.json"
+    manifest_path = settings.published_dir() / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     print(f"\nPublished snapshot {manifest['version']} (as of {manifest['as_of']}):")
-    print(f"  {settings.tracker_home() / 'published' / 'tracker.duckdb'}")
-    for line in headline_figures(settings.tracker_home() / "published" / "tracker.duckdb"):
+    print(f"  {settings.snapshot_path()}")
+    for line in headline_figures(settings.snapshot_path()):
         print(f"  {line}")
 
 
@@ -123,8 +123,7 @@ def demo(as_of: str | None = None) -> int:
 
 def status() -> int:
     _prepare_environment(None)
-    snapshot = settings.tracker_home() / "published" / "tracker.duckdb"
-    if not snapshot.exists():
+    if not settings.snapshot_path().exists():
         print(f"Nothing has been published yet under {settings.tracker_home()}. Run `tracker run` first.")
         return 1
     _print_summary()

@@ -7,13 +7,12 @@ laptop with only the project installed.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 
 import duckdb
 import yaml
 
-from assets.return_inbox import archived_hashes, deliver
+from assets.return_inbox import archived_hashes, content_hash, deliver
 from checks.return_contract import MAX_FILE_BYTES
 from pipelines import settings
 
@@ -29,7 +28,7 @@ def reporting_date() -> dt.date:
 
 def known_organisations() -> dict[str, str]:
     """GOV.UK organisation codes and names: from the published snapshot, or else from the shipped data."""
-    snapshot = settings.tracker_home() / "published" / "tracker.duckdb"
+    snapshot = settings.snapshot_path()
     if snapshot.exists():
         try:
             with duckdb.connect(str(snapshot), read_only=True) as con:
@@ -124,7 +123,7 @@ def deliver_samples(home: Path, data_dir: Path) -> list[str]:
     delivered = []
     for sample in yaml.safe_load(manifest_path.read_text(encoding="utf-8"))["samples"]:
         content = (manifest_path.parent / sample["file"]).read_bytes()
-        if hashlib.sha256(content).hexdigest() in already:  # the demo was run before
+        if content_hash(content) in already:  # the demo was run before
             continue
         received = dt.datetime.fromisoformat(str(sample["received_at"]))
         deliver(home, content, sample["file"], sample["organisation"], ILLUSTRATIVE_CHANNEL,
@@ -135,7 +134,7 @@ def deliver_samples(home: Path, data_dir: Path) -> list[str]:
 
 def status_lines() -> list[str]:
     """The returns as published: one line per submission, newest first."""
-    snapshot = settings.tracker_home() / "published" / "tracker.duckdb"
+    snapshot = settings.snapshot_path()
     if not snapshot.exists():
         return ["Nothing has been published yet. Run `tracker run` first."]
     with duckdb.connect(str(snapshot), read_only=True) as con:

@@ -9,13 +9,12 @@ the hash too, so Dagster itself never launches two runs for the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import dagster as dg
 
 from assets.resources import TrackerConfig
-from assets.return_inbox import pending
+from assets.return_inbox import file_hash, pending
 
 INGEST_OP = "department_returns"
 REMEMBERED_HASHES = 10_000  # far more returns than arrive between two ticks
@@ -28,11 +27,6 @@ ingest_returns_job = dg.define_asset_job(
     description="Take return files from the inbox: validate, keep, quarantine or accept each, then rebuild the "
     "returns marts and publish.",
 )
-
-
-def file_hash(path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @dg.sensor(job=ingest_returns_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING,

@@ -30,5 +30,14 @@ def warehouse_path() -> Path:
     return tracker_home() / "warehouse.duckdb"
 
 
+def published_dir() -> Path:
+    return tracker_home() / "published"
+
+
+def snapshot_path() -> Path:
+    """The read-only snapshot that assets/publish.py swaps in."""
+    return published_dir() / "tracker.duckdb"
+
+
 def dagster_home() -> Path:
     return tracker_home() / "dagster"
