@@ -6,7 +6,6 @@ Instead the marts are copied into a new file beside the published one and
 half of either, and never blocks a run.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import json
@@ -17,6 +16,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from assets.comparison_marts import COMPARISON_MARTS
 from assets.marts import MARTS
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
@@ -28,11 +28,38 @@ MANIFEST_NAME = "manifest.json"
 # Reference tables the readers need beside the marts (names, departments, match quality).
 REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets",
                     "staging.reporting_quarters"]
-PUBLISHED_TABLES = [*MARTS, *RETURN_MARTS, *REFERENCE_TABLES]
+PUBLISHED_TABLES = [*MARTS, *RETURN_MARTS, *COMPARISON_MARTS, *REFERENCE_TABLES]
 
 
-def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
-    """Copy marts and reference tables into a new file, then swap it in. Returns the manifest."""
+CHECK_RESULT_COLUMNS = ["check_name", "asset", "description", "severity", "blocking", "outcome", "rows_breaking",
+                        "evaluated_at", "run_id"]
+
+
+def latest_check_results(instance, check_keys) -> list[tuple]:
+    """The latest evaluation of every asset check, as rows for ``meta.check_results``.
+
+    The publish step runs after every check in its run (it has the lowest step
+    priority), so these are this run's results wherever this run checked.
+    """
+    records = instance.event_log_storage.get_latest_asset_check_execution_by_key(list(check_keys))
+    rows = []
+    for key in sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        record = records.get(key)
+        evaluation = record.evaluation if record else None
+        if evaluation is None:
+            rows.append((key.name, key.asset_key.to_user_string(), None, None, None, "not run", None, None, None))
+            continue
+        severity = evaluation.severity.value
+        outcome = "passed" if evaluation.passed else ("warning" if severity == "WARN" else "failed")
+        breaking = evaluation.metadata.get("rows breaking the rule")
+        rows.append((key.name, key.asset_key.to_user_string(), evaluation.description, severity,
+                     evaluation.blocking, outcome, getattr(breaking, "value", None),
+                     dt.datetime.fromtimestamp(record.create_timestamp, dt.UTC).replace(tzinfo=None), record.run_id))
+    return rows
+
+
+def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: list[tuple] | tuple = ()) -> dict:
+    """Copy marts, reference tables and check results into a new file, then swap it in. Returns the manifest."""
     published_dir.mkdir(parents=True, exist_ok=True)
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     temporary = published_dir / f".{SNAPSHOT_NAME}.{version}.tmp"
@@ -54,6 +81,13 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
         con.execute("CREATE SCHEMA IF NOT EXISTS snapshot.meta")
         con.execute("CREATE TABLE snapshot.meta.snapshot AS SELECT ? AS version, ? AS published_at, ?::DATE AS as_of",
                     [version, manifest["published_at"], as_of])
+        con.execute("CREATE TABLE snapshot.meta.check_results (check_name VARCHAR, asset VARCHAR, description VARCHAR, "
+                    "severity VARCHAR, blocking BOOLEAN, outcome VARCHAR, rows_breaking BIGINT, "
+                    "evaluated_at TIMESTAMP, run_id VARCHAR)")
+        if check_results:
+            con.executemany("INSERT INTO snapshot.meta.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            [list(r) for r in check_results])
+        manifest["tables"]["meta.check_results"] = len(check_results)
     finally:
         con.execute("DETACH snapshot")
     check = duckdb.connect(str(temporary), read_only=True)  # prove the new file opens before swapping
@@ -69,14 +103,18 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date) -> dict:
     key=["published_snapshot"],
     deps=[t.split(".") for t in PUBLISHED_TABLES],
     group_name="publish",
+    op_tags={"dagster/priority": "-1"},  # after every asset check that is ready at the same time
     kinds={"duckdb"},
     owners=OWNERS,
     description="The read-only snapshot the dashboard opens (TRACKER_HOME/published/tracker.duckdb), "
     "built in a temporary file and swapped in atomically, with a manifest of its version.",
 )
-def published_snapshot(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def published_snapshot(
+    context: dg.AssetExecutionContext, settings: TrackerConfig, warehouse: DuckDBResource
+) -> dg.MaterializeResult:
+    check_results = latest_check_results(context.instance, context.job_def.asset_layer.asset_graph.asset_check_keys)
     with connect(warehouse) as con:
-        manifest = publish_snapshot(con, settings.published_dir, settings.as_of_date())
+        manifest = publish_snapshot(con, settings.published_dir, settings.as_of_date(), check_results)
     path = settings.published_dir / SNAPSHOT_NAME
     return dg.MaterializeResult(
         metadata={

@@ -25,6 +25,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.resources import TrackerConfig
+from assets.sources import SOURCES
 from assets.warehouse import connect
 
 ERROR = dg.AssetCheckSeverity.ERROR
@@ -32,7 +33,7 @@ WARN = dg.AssetCheckSeverity.WARN
 SAMPLE_ROWS = 10
 PAY_SUM_TOLERANCE = 0.01
 MAX_GAP_DAYS = 28
-FRESHNESS_DAYS = 14
+FRESHNESS_DAYS = SOURCES["pay"].fresh_within_days  # the dashboard flags Pay as stale after the same
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The tracker's command line: `run`, `demo`, `status`, and for returns `validate`, `submit`, `template`, `returns`.
+"""The tracker's command line: `run`, `demo`, `dashboard`, `status`, and for returns `validate`, `submit`,
+`template`, `returns`.
 
 Every command prints progress as it goes and a short summary, and turns
 failures into plain sentences (exit code 1), never a traceback.
@@ -99,7 +100,30 @@ def _print_summary() -> None:
         print(f"  {line}")
 
 
-def demo(as_of: str | None = None) -> int:
+DASHBOARD_APP = settings.PROJECT_DIR / "dashboard" / "app.py"
+
+
+def streamlit_command(port: int, address: str) -> list[str]:
+    """How the dashboard is served: headless, no usage statistics, no error details shown to users."""
+    return [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.headless=true",
+            f"--server.port={port}", f"--server.address={address}", "--browser.gatherUsageStats=false",
+            "--client.showErrorDetails=none", "--client.toolbarMode=minimal", "--server.maxUploadSize=2"]
+
+
+def dashboard(port: int = 8501, address: str = "127.0.0.1") -> int:
+    """Serve the dashboard on the published snapshot until stopped (Ctrl-C)."""
+    _prepare_environment(None)
+    if not settings.snapshot_path().exists():
+        print(f"Nothing has been published yet under {settings.tracker_home()}. Run `tracker run` first.")
+        return 1
+    print(f"\nThe dashboard is at http://{address}:{port}/ (Ctrl-C to stop). It reads only the published "
+          "snapshot, so `tracker run` can publish new figures while it is open.", flush=True)
+    import subprocess
+
+    return subprocess.call(streamlit_command(port, address), env=dict(os.environ))
+
+
+def demo(as_of: str | None = None, serve: bool = True, port: int = 8501, address: str = "127.0.0.1") -> int:
     from pipelines.return_commands import deliver_samples
 
     _prepare_environment(as_of)
@@ -116,9 +140,8 @@ def demo(as_of: str | None = None) -> int:
     print("\nReturns received (ILLUSTRATIVE samples are marked):")
     for line in status_lines():
         print(f"  {line}")
-    print("\nThe dashboard is not part of this release yet: the main job ends after publishing.")
-    print("Browse the asset graph, checks and runs with:  dagster dev -w workspace.yaml")
-    return 0
+    print("\nBrowse the asset graph, checks and runs with:  dagster dev -w workspace.yaml")
+    return dashboard(port, address) if serve else 0
 
 
 def status() -> int:
@@ -149,10 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("run", "materialise every asset on the shipped data and publish the snapshot"),
-        ("demo", "the main job: run everything on the shipped real data, publish, and say where to look"),
+        ("demo", "the main job: run everything on the shipped real data, publish, and serve the dashboard"),
     ):
         sub = commands.add_parser(name, help=text, description=text)
         sub.add_argument("--as-of", help="reporting date YYYY-MM-DD (default: today)")
+    commands.choices["demo"].add_argument("--no-dashboard", action="store_true",
+                                          help="end after publishing instead of serving the dashboard")
+    serve = commands.add_parser("dashboard", help="serve the dashboard on the published snapshot")
+    for sub in (commands.choices["demo"], serve):
+        sub.add_argument("--port", type=int, default=8501, help="port to serve the dashboard on (default: 8501)")
+        sub.add_argument("--address", default="127.0.0.1",
+                         help="address to listen on (default: 127.0.0.1; 0.0.0.0 to share on the network)")
     commands.add_parser("status", help="show what is published now")
     check = commands.add_parser("validate", help="check a return file (.csv or .xlsx) against the contract",
                                 description="Check a return before sending it: exit 0 if valid, else each problem.")
@@ -169,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return run_pipeline(args.as_of)
         if args.command == "demo":
-            return demo(args.as_of)
+            return demo(args.as_of, not args.no_dashboard, args.port, args.address)
+        if args.command == "dashboard":
+            return dashboard(args.port, args.address)
         if args.command in ("validate", "submit", "template", "returns"):
             return _returns_command(args)
         return status()

@@ -6,6 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets import (
+    comparison_marts,
     data_sharing,
     forms,
     marts,
@@ -33,6 +34,7 @@ all_assets = [
     ),
     *marts.mart_assets,
     *return_marts.return_mart_assets,
+    *comparison_marts.comparison_mart_assets,
 ]
 all_checks = [*platform_checks.all_checks, *return_checks.return_checks]
 

@@ -1,0 +1,69 @@
+"""Where every figure comes from: each source's publisher, origin and how fresh it must be.
+
+Declared once. The ``marts.sources`` mart joins this to the files kept in
+``raw.source_files`` and the latest data date, so the dashboard can say for any
+figure who published it, which file it was read from, and whether it is stale.
+The freshness rule for Pay is also the one its asset check uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str  # as in raw.source_files.source
+    name: str
+    platforms: tuple[str, ...]  # the platform names used in marts.metric_series
+    publisher: str
+    origin: str  # where the shipped archive was copied from
+    cadence: str
+    fresh_within_days: int | None  # None: no longer published, so never "stale", but "closed"
+    closed_note: str = ""
+
+
+SOURCES = {
+    s.key: s
+    for s in [
+        Source("pay", "GOV.UK Pay performance data", ("GOV.UK Pay",), "Government Digital Service",
+               "https://github.com/alphagov/pay-product-page (data/performance.json, every version)",
+               "weekly", 14),
+        Source("forms", "GOV.UK Forms performance metrics", ("GOV.UK Forms",), "Government Digital Service",
+               "https://github.com/alphagov/forms-product-page (config/performance_metrics.yml, every version)",
+               "weekly", 28),
+        Source("one_login", "GOV.UK One Login relying-party registry", ("GOV.UK One Login",),
+               "Government Digital Service",
+               "https://github.com/govuk-one-login/di-account-management-rp-registry (clients/*.ts)",
+               "when services join", 90),
+        Source("data_sharing", "Cross-government API catalogue", ("Data sharing",),
+               "Central Digital and Data Office", "https://github.com/co-cddo/api-catalogue (data/catalogue.csv)",
+               "when APIs are added", 120),
+        Source("notify", "GOV.UK Notify domain register and data sharing agreements", ("GOV.UK Notify",),
+               "Government Digital Service",
+               "https://github.com/alphagov/notifications-admin (app/domains.yml, 2018-2019)", "no longer published",
+               None, "The register moved into Notify's database in April 2019; no public figures since."),
+        Source("verify", "GOV.UK Verify accounts created", ("GOV.UK Verify",), "Cabinet Office",
+               "Written parliamentary answer 74596 (2022), accounts created per financial year",
+               "no longer published", None, "GOV.UK Verify closed; GOV.UK One Login replaces it."),
+        Source("organisations", "GOV.UK organisations", (), "Government Digital Service",
+               "https://www.gov.uk/api/organisations (2026 copy) and the April 2017 organisations list",
+               "reference", 365),
+    ]
+}
+
+
+def sources_sql() -> str:
+    """The declaration as a VALUES list, so the sources mart is one SQL query."""
+
+    def text(value: str | None) -> str:
+        return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+    rows = []
+    for s in SOURCES.values():
+        platforms = "[" + ", ".join(text(p) for p in s.platforms) + "]::VARCHAR[]"
+        fresh = "NULL::INTEGER" if s.fresh_within_days is None else str(s.fresh_within_days)
+        rows.append(f"({text(s.key)}, {text(s.name)}, {platforms}, {text(s.publisher)}, {text(s.origin)}, "
+                    f"{text(s.cadence)}, {fresh}, {text(s.closed_note)})")
+    return ("SELECT * FROM (VALUES " + ",\n".join(rows) + ") AS s(source, name, platforms, publisher, origin, "
+            "cadence, fresh_within_days, closed_note)")

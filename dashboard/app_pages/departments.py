@@ -1,0 +1,84 @@
+"""Departments: which departments are ahead or behind, on which platform and which target?"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.components import (
+    download,
+    illustrative_notice,
+    page_header,
+    percent,
+    source_line,
+    status_text,
+)
+from dashboard.snapshot import query
+
+page_header("Departments: league table", "which departments are ahead or behind across the platforms, where each "
+            "stands on the targets, and whose returns are missing or disagree with the platforms' own figures?")
+
+league = query("SELECT * FROM marts.department_league")
+dates = query("SELECT platform, latest_date FROM marts.platform_headlines WHERE is_headline")
+FILTERS = {
+    "every department": lambda f: f,
+    "its own return is missing for the current quarter": lambda f: f[f["own_return_status"].isin(["missing",
+                                                                                                  "rejected"])],
+    "any of its organisations must be chased for a return": lambda f: f[f["organisations_to_chase"] > 0],
+    "no One Login plan reported": lambda f: f[f["one_login_plan"] != "plan confirmed"],
+    "does not use both GOV.UK Pay and GOV.UK Notify": lambda f: f[f["pay_and_notify"] != "uses both"],
+    "its returned Pay figures differ from GOV.UK Pay's": lambda f: f[f["reconciliation_differences"] > 0],
+}
+SORTS = {
+    "platforms used, then Pay live services": ["platforms_used", "pay_live_services"],
+    "GOV.UK Pay live services": ["pay_live_services"],
+    "GOV.UK One Login services": ["one_login_services"],
+    "APIs published": ["apis_published"],
+    "adoption rate from returns": ["returned_adoption_rate"],
+    "organisations to chase": ["organisations_to_chase"],
+}
+
+left, middle, right = st.columns([2, 2, 2])
+search = left.text_input("Department name contains", key="search")
+behind = middle.selectbox("Show departments where", list(FILTERS), key="behind")
+sort = right.selectbox("Sort by (largest first)", list(SORTS), key="sort")
+types = st.multiselect("Kind of department", sorted(league["organisation_type"].dropna().unique()), key="types")
+
+shown = FILTERS[behind](league)
+if search:
+    shown = shown[shown["department_name"].str.contains(search, case=False, regex=False)]
+if types:
+    shown = shown[shown["organisation_type"].isin(types)]
+shown = shown.sort_values(SORTS[sort], ascending=False, na_position="last")
+
+st.subheader(f"{len(shown)} of {len(league)} departments")
+if league["returns_are_illustrative"].any():
+    illustrative_notice("Adoption rates, One Login plans, return status and reconciliation come from ILLUSTRATIVE "
+                        "sample returns")
+table = shown.assign(
+    open="/department?department=" + shown["department_code"],
+    returned_adoption_rate=shown["returned_adoption_rate"].map(percent),
+    one_login_plan=shown["one_login_plan"].map(status_text),
+    pay_and_notify=shown["pay_and_notify"].map(status_text),
+    data_sharing=shown["data_sharing"].map(status_text),
+    own_return_status=shown["own_return_status"].map(status_text),
+)[["open", "department_name", "department_code", "organisation_type", "platforms_used", "pay_live_services",
+   "one_login_services", "apis_published", "notify_agreements_signed_2019", "returned_adoption_rate",
+   "returned_quarter", "one_login_plan", "pay_and_notify", "data_sharing", "own_return_status",
+   "organisations_to_chase", "reconciliation_differences"]]
+st.dataframe(table, hide_index=True, height=560, column_config={
+    "open": st.column_config.LinkColumn("Department page", display_text="Open"),
+    "department_name": st.column_config.TextColumn("Department", pinned=True),
+    "platforms_used": st.column_config.NumberColumn("Platforms used (of 4)"),
+    "pay_live_services": "Pay live services", "one_login_services": "One Login services",
+    "apis_published": "APIs published", "notify_agreements_signed_2019": "Notify agreements (2019)",
+    "returned_adoption_rate": "Adoption rate (returns)", "one_login_plan": "One Login plan",
+    "pay_and_notify": "Pay and Notify mandate", "data_sharing": "Data sharing",
+    "own_return_status": "Own return, current quarter", "organisations_to_chase": "Organisations to chase",
+    "reconciliation_differences": "Pay figures that differ",
+})
+download(table.drop(columns=["open"]), "department-league.csv", "Download this table (CSV)")
+source_line("GOV.UK Pay, One Login registry, API catalogue, Notify register (platform columns); departments' "
+            "returns (adoption rate, plan, return status, differences)", dates["latest_date"].max(),
+            illustrative=bool(league["returns_are_illustrative"].any()))
+st.caption("Platform figures: " + "; ".join(f"{r.platform} to {r.latest_date:%d %b %Y}" for r in dates.itertuples())
+           + ". Each department's figures include its agencies and other bodies. Select a column heading to sort.")

@@ -1,0 +1,61 @@
+"""GOV.UK Forms and forms not yet online: how many forms are live, and how many are still on paper?"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts
+from dashboard.components import (
+    chart_block,
+    illustrative_notice,
+    measure_cards,
+    number,
+    page_header,
+    percent,
+    platform_measures,
+    source_line,
+    table,
+    trust_of,
+)
+from dashboard.snapshot import query
+
+page_header("GOV.UK Forms", "how many forms are live on GOV.UK Forms and how fast that grows, and how many of "
+            "departments' forms are online rather than paper only?")
+
+measures = platform_measures("GOV.UK Forms")
+trust = trust_of(measures, "forms_live_forms")
+measure_cards(measures)
+
+history = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Forms' "
+                "AND metric <> 'forms_submissions_cumulative' ORDER BY date")
+live = history[history["measure"] == "live forms"]
+chart_block(f"Live forms grew from {number(live['value'].iloc[0])} to {number(live['value'].iloc[-1])} "
+            f"between {live['date'].iloc[0]:%B %Y} and {live['date'].iloc[-1]:%B %Y}",
+            charts.line(history, "date", "value", series="measure", y_title="at each version"), history,
+            "forms-history.csv", data_date=history["date"].max(),
+            note="GOV.UK Forms publishes totals only: there is no public breakdown by department or sector, "
+            "so those come from departments' returns below.", **trust)
+
+st.header("Forms online, from departments' returns")
+forms = query("SELECT * FROM marts.return_forms ORDER BY quarter_end, level, organisation_name")
+if forms.empty:
+    st.info("No department has returned forms figures yet.")
+else:
+    if forms["is_illustrative"].any():
+        illustrative_notice()
+    overall = forms[forms["level"] == "all returning organisations"]
+    last = overall.iloc[-1]
+    chart_block(f"{percent(last['forms_online_share'], 0)} of returning organisations' forms were online in "
+                f"{last['reporting_quarter']} ({number(last['forms_paper_only'])} still paper only)",
+                charts.line(overall, "quarter_end", "forms_online_share", y_title="share of forms online",
+                            points=True),
+                overall[["reporting_quarter", "forms_total", "forms_online", "forms_paper_only", "forms_online_share",
+                         "organisations_reporting"]], "forms-online.csv", source="Departments' quarterly returns",
+                data_date=last["quarter_end"], illustrative=bool(forms["is_illustrative"].any()))
+    st.subheader("By department, latest quarter each returned")
+    departments = forms[forms["level"] == "department"].sort_values("quarter_end").groupby("department_code").tail(1)
+    shown = departments[["department_name", "reporting_quarter", "forms_total", "forms_online", "forms_paper_only",
+                         "forms_online_share"]].sort_values("forms_online_share", ascending=False)
+    table(shown.assign(forms_online_share=shown["forms_online_share"].map(percent)), "forms-by-department.csv")
+    source_line("Departments' quarterly returns", departments["quarter_end"].max(),
+                illustrative=bool(departments["is_illustrative"].any()))

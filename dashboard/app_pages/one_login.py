@@ -1,0 +1,68 @@
+"""GOV.UK One Login, with GOV.UK Verify as its history: how many services use it, and who has a plan?"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, sections
+from dashboard.components import (
+    chart_block,
+    illustrative_notice,
+    measure_cards,
+    number,
+    page_header,
+    percent,
+    platform_measures,
+    stale_notice,
+    table,
+    trust_of,
+)
+from dashboard.snapshot import query
+
+page_header("GOV.UK One Login and GOV.UK Verify", "how many services use GOV.UK One Login, which departments "
+            "run them and moved most, which departments have an adoption plan, and what GOV.UK Verify reached "
+            "before One Login replaced it?")
+
+measures = platform_measures("GOV.UK One Login")
+trust = trust_of(measures, "one_login_services_onboarded")
+measure_cards(measures)
+
+onboarded = query("SELECT date, value FROM marts.metric_series WHERE metric = 'one_login_services_onboarded' "
+                  "AND date <= (SELECT max(as_of) FROM marts.platform_headlines) ORDER BY date")
+chart_block(f"{number(onboarded['value'].iloc[-1])} services onboarded by {onboarded['date'].iloc[-1]:%d %B %Y}",
+            charts.line(onboarded, "date", "value", y_title="services onboarded"), onboarded,
+            "one-login-services.csv", data_date=onboarded["date"].max(),
+            note="Counted from the relying-party registry, which only starts on 5 February 2025: services "
+            "onboarded earlier all appear on that date. One Login's own and test clients are excluded.", **trust)
+
+sections.by_department("GOV.UK One Login", "live services", trust, "one-login")
+sections.by_kind("GOV.UK One Login", "live services", trust, "one-login")
+sections.movers("GOV.UK One Login", "live services", trust, "one-login")
+
+st.subheader("Departments with a One Login adoption plan (from returns)")
+plans = query("SELECT * FROM marts.return_department_plans ORDER BY quarter_end")
+if plans.empty:
+    st.info("No department has returned a One Login plan yet.")
+else:
+    if plans["is_illustrative"].any():
+        illustrative_notice()
+    latest = plans.iloc[-1]
+    st.markdown(f"**{int(latest['departments_with_plan'])} of {int(latest['expected_departments'])}** expected "
+                f"departments ({percent(latest['departments_with_plan_share'])}) reported One Login services live "
+                f"or planned in {latest['reporting_quarter']}; {int(latest['departments_returned'])} returned.")
+    table(plans, "one-login-plans.csv")
+sections.reported_by_departments("GOV.UK One Login", "one-login")
+
+st.header("GOV.UK Verify: the history")
+verify = platform_measures("GOV.UK Verify")
+verify_trust = trust_of(verify, "verify_accounts_cumulative")
+note = query("SELECT closed_note FROM marts.sources WHERE source = 'verify'")["closed_note"].iloc[0]
+stale_notice(f"GOV.UK Verify is no longer published. {note}")
+measure_cards(verify)
+accounts = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Verify' ORDER BY date")
+created = accounts[accounts["measure"].str.startswith("accounts created in")]
+best = created.loc[created["value"].idxmax()]
+chart_block(f"Verify accounts created peaked at {number(best['value'])} in the year to {best['date']:%B %Y}",
+            charts.bars(created.assign(year=created["date"].dt.strftime("year to %b %Y")), "year", "value",
+                        value_title="accounts created", sort_descending=False),
+            accounts, "verify-accounts.csv", data_date=accounts["date"].max(), **verify_trust)

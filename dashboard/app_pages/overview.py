@@ -1,0 +1,102 @@
+"""Overview: are we on track against each target, and where does each platform stand?"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.components import (
+    amount,
+    chart_block,
+    date,
+    download,
+    escape,
+    html,
+    is_blank,
+    measure_cards,
+    page_header,
+    signed,
+    status_tag,
+    status_text,
+)
+from dashboard.snapshot import query
+
+# Most urgent first: what needs action leads the page.
+STATUS_ORDER = ["missed", "off track", "at risk", "no trajectory", "met late", "on track", "met",
+                "awaiting returns", "no data", "not measured"]
+
+page_header("Overview", "are we on track against each target, what changed since the previous quarter, "
+            "and where does each platform stand today?")
+
+targets = query("SELECT * FROM marts.target_progress")
+targets["order"] = targets["status"].map({s: i for i, s in enumerate(STATUS_ORDER)}).fillna(len(STATUS_ORDER))
+targets = targets.sort_values(["order", "deadline"])
+headlines = query("SELECT * FROM marts.platform_headlines")
+counts = targets["status"].value_counts()
+summary = " ".join(f"{status_tag(s)} {int(counts[s])}" for s in STATUS_ORDER if s in counts)
+html(f"<p><strong>{len(targets)} targets:</strong> {summary}</p>")
+
+st.header("Platforms")
+measure_cards(headlines[headlines["is_headline"]].sort_values("platform"))
+
+st.header("Targets")
+series = query("SELECT metric, date, value, is_illustrative FROM marts.metric_series "
+               "WHERE metric IN (SELECT tracked_by FROM marts.target_progress) "
+               "AND date <= (SELECT max(as_of) FROM marts.target_progress) ORDER BY date")
+changes = headlines.set_index("metric")
+for _, target in targets.iterrows():
+    with st.container(border=True):
+        html(f"<h3 style='margin-bottom:4px'>{escape(target['title'])}</h3>"
+             f"<p>{status_tag(target['status'])} &nbsp; {escape(target['strategy'])} · {escape(target['platform'])}"
+             f" · deadline {date(target['deadline'])}</p>")
+        unit = target["unit"] or ""
+        if is_blank(target["latest_value"]):
+            reason = ("No published figure tracks this target, so the tracker does not invent one."
+                      if target["status"] == "not measured" else
+                      "This target is measured from departments' returns, and none has reported a figure yet.")
+            st.markdown(f"**Target:** {amount(target['target'], unit)} by {date(target['deadline'])}. {reason}")
+        else:
+            change = changes.loc[target["tracked_by"]] if target["tracked_by"] in changes.index else None
+            since = ("" if change is None or is_blank(change["previous_value"])
+                     else f" ({signed(change['change'])} since {date(change['previous_period_end'])})")
+            forecast = ("–" if is_blank(target["forecast_date"])
+                        else f"{date(target['forecast_date'])} ({target['forecast_basis']})")
+            baseline = ("no baseline or trajectory: the target is a share of all departments, judged on the "
+                        "latest figure" if is_blank(target["baseline"])
+                        else f"{amount(target['baseline'], unit)} on {date(target['baseline_date'])}"
+                        + ("" if is_blank(target["baseline_note"]) else f" ({target['baseline_note']})"))
+            st.markdown(
+                f"**Latest:** {amount(target['latest_value'], unit)} on {date(target['latest_date'])}{since}  \n"
+                f"**Target:** {amount(target['target'], unit)} by {date(target['deadline'])}"
+                f" · **trajectory says today:** {amount(target['trajectory_today'], unit)}"
+                f" · **forecast to reach it:** {forecast}  \n"
+                f"**Baseline:** {baseline}")
+            actual = series[series["metric"] == target["tracked_by"]][["date", "value"]]
+            chart = charts.trajectory(actual, baseline_date=target["baseline_date"], baseline=target["baseline"],
+                                      deadline=target["deadline"], target=target["target"],
+                                      forecast_date=target["forecast_date"], latest_date=target["latest_date"],
+                                      latest_value=target["latest_value"], value_title=unit)
+            table = pd.concat([actual.assign(series="actual"), pd.DataFrame([
+                {"date": target["baseline_date"], "value": target["baseline"], "series": "baseline"},
+                {"date": target["deadline"], "value": target["target"], "series": "target"},
+                {"date": target["forecast_date"], "value": target["target"], "series": "forecast"}])])
+            source = (f"{change['source_name']} ({change['publisher']})" if change is not None
+                      else "Departments' returns")
+            chart_block(f"{amount(target['latest_value'], unit)} on {date(target['latest_date'])}, against "
+                        f"{amount(target['target'], unit)} due by {date(target['deadline'])}: "
+                        f"{status_text(target['status'])}", chart, table,
+                        f"target-{target['target_id']}.csv", source=source, data_date=target["latest_date"],
+                        freshness=None if change is None else change["freshness"],
+                        days_old=None if change is None else change["days_old"],
+                        illustrative=bool(target["uses_illustrative_data"]))
+        html(f'<p class="source">Target source: <a href="{escape(target["source_url"])}">'
+             f'{escape(target["source_note"])}</a></p>')
+
+st.subheader("Every target as a table")
+shown = targets[["title", "status", "strategy", "platform", "baseline", "baseline_date", "latest_value",
+                 "latest_date", "target", "deadline", "trajectory_today", "forecast_date", "forecast_basis",
+                 "uses_illustrative_data", "source_note", "source_url"]].copy()
+shown["status"] = shown["status"].map(status_text)
+st.dataframe(shown, hide_index=True)
+download(shown, "targets.csv", "Download every target (CSV)")

@@ -1,0 +1,44 @@
+"""GOV.UK Pay: how fast is adoption growing, in which sectors and departments, and who is moving?"""
+
+from __future__ import annotations
+
+from dashboard import charts, sections
+from dashboard.components import chart_block, measure_cards, number, page_header, platform_measures, trust_of
+from dashboard.snapshot import query
+
+page_header("GOV.UK Pay", "how many services take payments through GOV.UK Pay, how fast that is growing, "
+            "which sectors and departments use it, and which departments moved most in the last year?")
+
+measures = platform_measures("GOV.UK Pay")
+measure_cards(measures)
+trust = trust_of(measures, "pay_live_services")
+
+monthly = query("SELECT month, live_services, organisations, payments_in_month, amount_gbp_in_month, "
+                "last_version FROM marts.pay_monthly ORDER BY month")
+first, last = monthly.iloc[0], monthly.iloc[-1]
+long = monthly.melt(id_vars="month", value_vars=["live_services", "organisations"], var_name="measure")
+long["measure"] = long["measure"].str.replace("_", " ")
+chart_block(f"Live services grew from {number(first['live_services'])} to {number(last['live_services'])} "
+            f"between {first['month']:%B %Y} and {last['month']:%B %Y}",
+            charts.line(long, "month", "value", series="measure", y_title="at month end"), monthly,
+            "pay-monthly.csv", data_date=last["last_version"], **trust)
+
+payments = monthly.dropna(subset=["payments_in_month"])
+chart_block(f"{number(payments['payments_in_month'].iloc[-1])} payments in {payments['month'].iloc[-1]:%B %Y}",
+            charts.line(payments, "month", "payments_in_month", y_title="payments in the month"),
+            payments[["month", "payments_in_month", "amount_gbp_in_month"]], "pay-payments.csv",
+            data_date=last["last_version"], note="Differences between month-end totals since launch, which GOV.UK "
+            "Pay rounds to 0.1 million: a single month can be off by up to 100,000.", **trust)
+
+sectors = query("SELECT month, sector, live_services FROM marts.pay_sector_monthly ORDER BY month, sector")
+latest_sectors = sectors[sectors["month"] == sectors["month"].max()].sort_values("live_services", ascending=False)
+chart_block(f"{latest_sectors['sector'].iloc[0].capitalize()} bodies run the most services: "
+            f"{number(latest_sectors['live_services'].iloc[0])} of {number(latest_sectors['live_services'].sum())}",
+            charts.line(sectors, "month", "live_services", series="sector", y_title="live services"),
+            sectors, "pay-sectors.csv", data_date=last["last_version"],
+            note="GOV.UK Pay's own sector counts at each month end.", **trust)
+
+sections.by_department("GOV.UK Pay", "live services", trust, "pay")
+sections.by_kind("GOV.UK Pay", "live services", trust, "pay")
+sections.movers("GOV.UK Pay", "live services", trust, "pay")
+sections.reported_by_departments("GOV.UK Pay", "pay")

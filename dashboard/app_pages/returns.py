@@ -1,0 +1,84 @@
+"""Returns: whose return for the current quarter is in, late or missing, and which failed validation and why?"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.components import (
+    date,
+    headline,
+    html,
+    illustrative_notice,
+    page_header,
+    source_line,
+    status_tag,
+    status_text,
+    table,
+)
+from dashboard.snapshot import query
+
+page_header("Returns", "whose return for the current quarter has arrived, which are late or missing and must be "
+            "chased, and which returns failed validation and why?")
+
+current = query("SELECT * FROM marts.returns_status WHERE is_current_quarter AND expected "
+                "ORDER BY needs_chasing DESC, days_late DESC, organisation_name")
+submissions = query("SELECT * FROM marts.return_submissions ORDER BY received_at DESC")
+if submissions["is_illustrative"].any():
+    illustrative_notice("Every return shown here is an ILLUSTRATIVE sample")
+
+if current.empty:
+    st.info("No quarter has ended yet, so no return is due.")
+else:
+    first = current.iloc[0]
+    quarter, deadline, as_of = first["reporting_quarter"], first["deadline"], first["as_of"]
+    counts = current["status"].value_counts()
+    st.header(f"{quarter}: due {date(deadline)}")
+    columns = st.columns(4)
+    for column, status in zip(columns, ["received", "received late", "missing", "rejected"], strict=False):
+        with column:
+            headline(f"{status_text(status)}", str(int(counts.get(status, 0))),
+                     help=f"Of {len(current)} organisations expected to return for {quarter}")
+    html(f"<p>{len(current)} organisations are expected to return. Reporting date {date(as_of)}: "
+         + ("the deadline has passed." if as_of > deadline else f"{(deadline - as_of).days} days to the deadline.")
+         + "</p>")
+
+    st.subheader(f"Chasing list: {int(current['needs_chasing'].sum())} organisations to chase for {quarter}")
+    chasing = current[current["needs_chasing"]][["organisation_name", "organisation_code", "department_name", "status",
+                                                 "deadline", "days_late", "submissions", "rejected_submissions",
+                                                 "last_status", "last_summary"]]
+    table(chasing.assign(status=chasing["status"].map(status_text)), f"chasing-list-{quarter.replace(' ', '-')}.csv",
+          download_label="Download the chasing list (CSV)")
+    source_line("Departments' returns received by the tracker, against data/returns/schedule.yaml", as_of,
+                illustrative=bool(submissions["is_illustrative"].any()))
+    st.markdown("**Every expected organisation this quarter**")
+    everyone = current[["organisation_name", "organisation_code", "department_name", "status", "received_at",
+                        "submission_ref", "days_late"]]
+    table(everyone.assign(status=everyone["status"].map(status_text)), "returns-current-quarter.csv")
+
+st.header("Returns that failed validation")
+rejected = submissions[submissions["status"] == "rejected"]
+problems = query("SELECT * FROM marts.return_problems ORDER BY received_at DESC, submission_ref, row_number, "
+                 "column_letter")
+if rejected.empty:
+    st.success("✓ No return has failed validation.")
+else:
+    st.markdown(f"**{len(rejected)} returns rejected**, with **{len(problems)} problems** recorded. Each problem "
+                "says which row and column, the value sent, and how to put it right.")
+    for _, submission in rejected.iterrows():
+        with st.container(border=True):
+            html(f"<p>{status_tag('rejected')} <strong>{submission['organisation_name']}</strong> · "
+                 f"{submission['reporting_quarter']} · {submission['file_name']} · received "
+                 f"{date(submission['received_at'])} · reference {submission['submission_ref']}</p>")
+            mine = problems[problems["submission_ref"] == submission["submission_ref"]]
+            for _, problem in mine.iterrows():
+                st.markdown(f"- Row {problem['row_number']}, column {problem['column_letter']} "
+                            f"(`{problem['column_name']}`): {problem['message']}")
+    shown = problems[["submission_ref", "organisation_name", "reporting_quarter", "file_name", "received_at",
+                      "row_number", "column_letter", "column_name", "value", "rule", "message", "is_current"]]
+    st.markdown("**Every problem found**")
+    table(shown, "return-problems.csv")
+
+st.header("Every return received")
+table(submissions[["submission_ref", "organisation_name", "reporting_quarter", "status", "received_at", "file_name",
+                   "channel", "summary", "is_current", "is_superseded", "duplicate_of", "is_illustrative"]].assign(
+    status=submissions["status"].map(status_text)), "returns-received.csv")

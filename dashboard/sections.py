@@ -1,0 +1,100 @@
+"""Sections that several platform pages share: by department, by kind of organisation, the largest
+movers, and what departments' returns say. Each reads one pre-aggregated mart."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.components import chart_block, illustrative_notice, month, number, percent, source_line, table
+from dashboard.snapshot import query
+
+TOP = 15
+
+
+def by_department(platform: str, measure: str, trust: dict, slug: str) -> pd.DataFrame:
+    """The latest month's figure per department (departments and their agencies summed)."""
+    frame = query("""
+        SELECT department_name AS department, department_code, sum(value) AS value, max(month) AS month
+        FROM marts.adoption_by_department_month
+        WHERE platform = ? AND measure = ? AND department_name IS NOT NULL
+          AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
+        GROUP BY ALL ORDER BY value DESC, department""", platform, measure, platform, measure)
+    if frame.empty:
+        st.info(f"No department figures for {platform} ({measure}).")
+        return frame
+    month = frame["month"].iloc[0]
+    top = frame.head(TOP)
+    title = (f"{top['department'].iloc[0]} leads on {platform} {measure}: {number(top['value'].iloc[0])}, "
+             f"of {number(frame['value'].sum())} across {len(frame)} departments")
+    chart_block(title, charts.bars(top, "department", "value", value_title=measure), frame[
+        ["department", "department_code", "value", "month"]], f"{slug}-by-department.csv", data_date=month,
+        **trust, note=f"The {min(TOP, len(frame))} largest departments, each with its agencies and "
+        "other bodies; the table has every department.")
+    return frame
+
+
+def by_kind(platform: str, measure: str, trust: dict, slug: str) -> None:
+    """The latest month's figure by kind of organisation: department, body outside one, or not on GOV.UK."""
+    frame = query("""
+        SELECT CASE WHEN attribution = 'department' THEN 'central government departments and their bodies'
+                    ELSE replace(attribution, 'not a GOV.UK organisation: ', '') END AS kind,
+               sum(value) AS value, max(month) AS month
+        FROM marts.adoption_by_department_month
+        WHERE platform = ? AND measure = ?
+          AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
+        GROUP BY ALL ORDER BY value DESC""", platform, measure, platform, measure)
+    if frame.empty:
+        return
+    share = frame["value"].iloc[0] / frame["value"].sum()
+    chart_block(f"{percent(share, 0)} of {platform} {measure} are {frame['kind'].iloc[0]}",
+                charts.bars(frame, "kind", "value", value_title=measure), frame, f"{slug}-by-sector.csv",
+                data_date=frame["month"].iloc[0], **trust,
+                note="By kind of organisation, from matching each organisation name to the GOV.UK register; "
+                "'unmatched' names could not be placed.")
+
+
+def movers(platform: str, measure: str, trust: dict, slug: str) -> None:
+    """The departments whose figure rose (or fell) most over the last twelve months of data."""
+    frame = query("SELECT * FROM marts.department_movers WHERE platform = ? AND measure = ? ORDER BY change DESC, "
+                  "department_name", platform, measure)
+    if frame.empty:
+        st.info(f"{platform} has department figures for one month only, so there are no movers to show.")
+        return
+    moved = frame[frame["change"] != 0]
+    span = f"{month(frame['base_month'].iloc[0])} to {month(frame['latest_month'].iloc[0])}"
+    if moved.empty:
+        st.subheader(f"No department's {measure} changed from {span}")
+        source_line(trust["source"], frame["latest_month"].iloc[0], freshness=trust["freshness"],
+                    days_old=trust["days_old"])
+        return
+    top = moved.head(10).rename(columns={"department_name": "department"})
+    title = f"{top['department'].iloc[0]} moved most on {platform} {measure}: {number(top['change'].iloc[0])} more"
+    chart_block(title, charts.bars(top, "department", "change", value_title=f"change in {measure}"),
+                frame.rename(columns={"department_name": "department"})[
+                    ["department", "department_code", "value_then", "value_now", "change", "base_month",
+                     "latest_month"]],
+                f"{slug}-movers.csv", data_date=frame["latest_month"].iloc[0], **trust,
+                note=f"Change in each department's {measure}, {span}.")
+
+
+def reported_by_departments(platform: str, slug: str) -> None:
+    """What departments' returns say for this platform: services in scope, live and planned."""
+    frame = query("""
+        SELECT department_name AS department, reporting_quarter, in_scope, live, planned, adoption_rate,
+               reported_by, is_illustrative
+        FROM marts.return_adoption WHERE level = 'department' AND platform = ?
+        ORDER BY quarter_end DESC, adoption_rate DESC""", platform)
+    st.subheader(f"What departments report in their returns for {platform}")
+    if frame.empty:
+        st.info(f"No department has returned figures for {platform} yet.")
+        return
+    if frame["is_illustrative"].any():
+        illustrative_notice()
+    shown = frame.copy()
+    shown["adoption_rate"] = shown["adoption_rate"].map(percent)
+    table(shown, f"{slug}-returns.csv")
+    source_line("Departments' quarterly returns (adoption = services live / services in scope)",
+                query("SELECT max(quarter_end) AS d FROM marts.return_adoption WHERE platform = ?",
+                      platform)["d"].iloc[0], illustrative=bool(frame["is_illustrative"].any()))
