@@ -23,6 +23,7 @@ STATUS_STYLE = {
     "awaiting returns": ("…", "blue"),
     "received": ("✓", "green"), "received late": ("!", "orange"), "missing": ("✗", "red"),
     "rejected": ("✗", "red"), "not expected": ("–", "grey"),
+    "rejected, overdue": ("✗", "red"), "rejected, resubmission due": ("!", "orange"), "due": ("…", "blue"),
     "fresh": ("✓", "green"), "stale": ("!", "orange"), "no longer published": ("■", "grey"),
     "quarterly return": ("…", "blue"), "reference": ("■", "grey"),
     "passed": ("✓", "green"), "warning": ("!", "orange"), "failed": ("✗", "red"), "not run": ("–", "grey"),

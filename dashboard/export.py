@@ -25,4 +25,5 @@ def safe_csv(frame: pd.DataFrame) -> bytes:
     for column in cleaned.columns:
         if cleaned[column].dtype == object or pd.api.types.is_string_dtype(cleaned[column]):
             cleaned[column] = cleaned[column].map(neutralise)
-    return cleaned.to_csv(index=False).encode("utf-8-sig")
+    # RFC 4180 line endings, so a CR or LF inside a cell is quoted rather than breaking the row
+    return cleaned.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")

@@ -21,8 +21,8 @@ league = query("SELECT * FROM marts.department_league")
 dates = query("SELECT platform, latest_date FROM marts.platform_headlines WHERE is_headline")
 FILTERS = {
     "every department": lambda f: f,
-    "its own return is missing for the current quarter": lambda f: f[f["own_return_status"].isin(["missing",
-                                                                                                  "rejected"])],
+    "its own return is missing or rejected for the current quarter":
+        lambda f: f[(f["own_return_status"] == "missing") | f["own_return_status"].str.startswith("rejected")],
     "any of its organisations must be chased for a return": lambda f: f[f["organisations_to_chase"] > 0],
     "no One Login plan reported": lambda f: f[f["one_login_plan"] != "plan confirmed"],
     "does not use both GOV.UK Pay and GOV.UK Notify": lambda f: f[f["pay_and_notify"] != "uses both"],

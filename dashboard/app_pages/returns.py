@@ -31,10 +31,11 @@ if current.empty:
 else:
     first = current.iloc[0]
     quarter, deadline, as_of = first["reporting_quarter"], first["deadline"], first["as_of"]
-    counts = current["status"].value_counts()
+    groups = current["status"].where(~current["status"].str.startswith("rejected"), "rejected")
+    counts = groups.value_counts()
     st.header(f"{quarter}: due {date(deadline)}")
-    columns = st.columns(4)
-    for column, status in zip(columns, ["received", "received late", "missing", "rejected"], strict=False):
+    shown = ["received", "received late", "rejected", "missing"] + (["due"] if "due" in counts else [])
+    for column, status in zip(st.columns(len(shown)), shown, strict=False):
         with column:
             headline(f"{status_text(status)}", str(int(counts.get(status, 0))),
                      help=f"Of {len(current)} organisations expected to return for {quarter}")
