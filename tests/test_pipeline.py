@@ -131,7 +131,8 @@ def test_published_snapshot_is_readable_and_matches_marts(built, warehouse):
     try:
         for table, count in manifest["tables"].items():
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == count
-            assert warehouse.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == count
+            if not table.startswith("meta."):  # meta.* is written into the snapshot only
+                assert warehouse.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == count
         assert con.execute("SELECT version FROM meta.snapshot").fetchone()[0] == manifest["version"]
     finally:
         con.close()

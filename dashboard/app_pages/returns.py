@@ -63,7 +63,8 @@ problems = query("SELECT * FROM marts.return_problems ORDER BY received_at DESC,
 if rejected.empty:
     st.success("✓ No return has failed validation.")
 else:
-    st.markdown(f"**{len(rejected)} returns rejected**, with **{len(problems)} problems** recorded. Each problem "
+    st.markdown(f"**{len(rejected)} {'return' if len(rejected) == 1 else 'returns'} rejected**, with "
+                f"**{len(problems)} {'problem' if len(problems) == 1 else 'problems'}** recorded. Each problem "
                 "says which row and column, the value sent, and how to put it right.")
     for _, submission in rejected.iterrows():
         with st.container(border=True):

@@ -1,0 +1,187 @@
+"""The dashboard in a real browser: `streamlit run` on localhost, driven by Playwright in Debian's
+headless Chromium (installed by .ci/run; no browser is downloaded).
+
+Every page must show real figures from the snapshot, no error, and no horizontal scrolling at 1280
+pixels; a full-page screenshot of each is saved under tests/screenshots/ (git-ignored). Then the
+pipeline publishes a new snapshot while the dashboard is serving, and neither side may fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from dashboard.components import number
+from pipelines.cli import streamlit_command
+from tests.conftest import AS_OF
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# As the machine's probe starts it: without the background-networking flags Chromium keeps calling out.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
+WIDTH = 1280
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def home(built, tmp_path_factory) -> Path:
+    """A private copy of the demo's warehouse and snapshot, so publishing here disturbs no other test."""
+    home = tmp_path_factory.mktemp("served_home")
+    shutil.copy(Path(built["home"]) / "warehouse.duckdb", home / "warehouse.duckdb")
+    shutil.copytree(Path(built["home"]) / "published", home / "published")
+    return home
+
+
+@pytest.fixture(scope="module")
+def server(home):
+    port = free_port()
+    log = (home / "streamlit.log").open("w")
+    env = {**os.environ, "TRACKER_HOME": str(home)}
+    process = subprocess.Popen(streamlit_command(port, "127.0.0.1"), stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((home / "streamlit.log").read_text()) from None
+            time.sleep(0.5)
+    yield {"url": url, "log": home / "streamlit.log"}
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does).")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": WIDTH, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def expected_figures(home: Path) -> dict[str, str]:
+    """For each page, a figure it must show, read from the snapshot it serves."""
+    con = duckdb.connect(str(home / "published" / "tracker.duckdb"), read_only=True)
+    try:
+        def headline(metric):
+            return number(con.execute("SELECT latest_value FROM marts.platform_headlines WHERE metric = ?",
+                                      [metric]).fetchone()[0])
+
+        departments = con.execute("SELECT count(*) FROM marts.department_league").fetchone()[0]
+        chase = con.execute("SELECT count(*) FROM marts.returns_status WHERE is_current_quarter AND needs_chasing"
+                            ).fetchone()[0]
+        checks = con.execute("SELECT count(*) FROM meta.check_results").fetchone()[0]
+        return {
+            "/": headline("pay_live_services"),
+            "/pay": f"to {headline('pay_live_services')} between",
+            "/notify": headline("notify_agreements_signed"),
+            "/one-login": f"{headline('one_login_services_onboarded')} services onboarded by",
+            "/forms": headline("forms_live_forms"),
+            "/data-sharing": f"{headline('apis_published')} APIs in the cross-government catalogue",
+            "/departments": f"{departments} of {departments} departments",
+            "/department?department=D9": "Department for Transport",
+            "/returns": f"Chasing list: {chase} organisations to chase",
+            "/data-quality": f"{checks}",
+        }
+    finally:
+        con.close()
+
+
+def open_page(page, url: str, figure: str) -> None:
+    page.goto(url)
+    page.get_by_text("What this page answers").first.wait_for(timeout=60_000)
+    page.get_by_text(figure).first.wait_for(timeout=30_000)
+
+
+def horizontal_overflow(page) -> int:
+    return page.evaluate("""Math.max(...Array.from(document.querySelectorAll(
+        'html, body, [data-testid=stApp], [data-testid=stAppViewContainer], [data-testid=stMain]'))
+        .map(e => e.scrollWidth - e.clientWidth))""")
+
+
+def full_screenshot(page, path: Path) -> None:
+    """Streamlit scrolls an inner pane, so grow the window to the content before a full-page screenshot."""
+    page.wait_for_load_state("networkidle")
+    height = page.evaluate("Math.max(...Array.from(document.querySelectorAll('*')).map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": WIDTH, "height": min(int(height), 20_000)})
+    page.wait_for_timeout(800)  # let charts redraw at the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": WIDTH, "height": 900})
+
+
+def test_every_page_in_chromium(server, home, page):
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for path, figure in expected_figures(home).items():
+        open_page(page, server["url"] + path, figure)
+        assert page.locator('[data-testid="stException"]').count() == 0, path
+        assert page.locator('[data-testid="stAlertContentError"]').count() == 0, path
+        assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways at {WIDTH} pixels"
+        name = path.strip("/").split("?")[0] or "overview"
+        full_screenshot(page, SCREENSHOTS / f"{name}.png")
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 20_000
+
+
+def test_status_is_never_colour_alone(server, home, page):
+    open_page(page, server["url"] + "/", expected_figures(home)["/"])
+    tags = page.locator("strong.tag")
+    assert tags.count() > 10
+    for text in tags.all_inner_texts():
+        assert text.strip()[0] in "✓✗!?–…■I", text  # a symbol, then a word
+
+
+def test_publishing_while_the_dashboard_serves(server, home, page):
+    """`tracker run` rebuilds and publishes while pages keep loading: no error on either side,
+    and the dashboard then shows the new snapshot without a restart."""
+    before = json.loads((home / "published" / "manifest.json").read_text())["version"]
+    env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_AS_OF": AS_OF}
+    run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--as-of", AS_OF], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    figures = expected_figures(home)
+    loads = 0
+    while run.poll() is None:
+        for path in ("/", "/data-quality", "/returns"):
+            open_page(page, server["url"] + path, figures[path])
+            assert page.locator('[data-testid="stException"]').count() == 0
+            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+            loads += 1
+    output = run.stdout.read()
+    assert run.returncode == 0, output
+    assert "finished in" in output and "Published snapshot" in output
+    after = json.loads((home / "published" / "manifest.json").read_text())["version"]
+    assert after != before
+    assert loads >= 3
+    open_page(page, server["url"] + "/", figures["/"])
+    page.get_by_text(f"Snapshot {after}").first.wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    log = server["log"].read_text()
+    assert "Traceback" not in log and "Error" not in log, log
