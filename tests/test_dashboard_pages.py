@@ -155,6 +155,14 @@ def test_department_page(app, snapshot):
     assert "Department for Transport" not in set(peers["department"])
 
 
+def test_department_page_without_a_choice_asks_for_one(app):
+    at = app("department")
+    assert at.selectbox(key="department").value is None
+    assert "Choose a department" in at.info[0].value
+    at.selectbox(key="department").select("D10").run()
+    assert at.title[0].value == "Department for Work and Pensions"
+
+
 def test_returns_page(app, snapshot):
     at = app("returns")
     current = snapshot.execute("SELECT * FROM marts.returns_status WHERE is_current_quarter AND expected").df()

@@ -23,14 +23,19 @@ from dashboard.snapshot import query
 league = query("SELECT * FROM marts.department_league ORDER BY department_name")
 codes = list(league["department_code"])
 names = dict(zip(league["department_code"], league["department_name"], strict=False))
+ANSWERS = ("how far this department and its agencies have moved onto the platforms, what its returns say and "
+           "whether they were on time, its plans, where its figures disagree with the platforms', and which "
+           "departments are furthest ahead to learn from.")
 asked = st.query_params.get("department")
-code = st.selectbox("Department", codes, index=codes.index(asked) if asked in codes else codes.index("D9")
-                    if "D9" in codes else 0, format_func=lambda c: f"{names[c]} ({c})", key="department")
+code = st.selectbox("Department", codes, index=codes.index(asked) if asked in codes else None,
+                    format_func=lambda c: f"{names[c]} ({c})", placeholder="Choose a department", key="department")
+if code is None:
+    page_header("One department", ANSWERS)
+    st.info("Choose a department above, or open one from the league table.")
+    st.stop()
 st.query_params["department"] = code
 row = league.set_index("department_code").loc[code]
-page_header(row["department_name"], "how far this department and its agencies have moved onto the platforms, "
-            "what its returns say and whether they were on time, its plans, where its figures disagree with the "
-            "platforms', and which departments are furthest ahead to learn from.")
+page_header(row["department_name"], ANSWERS)
 
 dates = query("SELECT platform, latest_date FROM marts.platform_headlines WHERE is_headline").set_index("platform")
 columns = st.columns(5)
