@@ -8,7 +8,7 @@ arithmetic of its own: what it shows is what these queries computed.
 from __future__ import annotations
 
 from assets.marts import Mart, mart_asset
-from assets.sources import SOURCES, sources_sql
+from assets.sources import SOURCES, freshness_sql, sources_sql
 
 # The one measure per platform that the overview leads with.
 HEADLINE_METRICS = ("pay_live_services", "notify_agreements_signed", "one_login_services_onboarded",
@@ -34,20 +34,15 @@ SELECT l.platform, l.metric, l.measure, l.metric IN {HEADLINE_METRICS} AS is_hea
        l.latest_date, l.latest_value, p.previous_period_end, p.previous_date, p.previous_value,
        l.latest_value - p.previous_value AS change,
        round((l.latest_value - p.previous_value) / nullif(p.previous_value, 0), 4) AS change_share,
-       l.is_illustrative,
-       CASE WHEN starts_with(l.metric, 'returns_') THEN 'returns' ELSE s.source END AS source,
-       CASE WHEN starts_with(l.metric, 'returns_') THEN 'Departments'' quarterly returns' ELSE s.name END AS source_name,
-       CASE WHEN starts_with(l.metric, 'returns_') THEN 'Departments' ELSE s.publisher END AS publisher,
-       date_diff('day', l.latest_date, $as_of::DATE) AS days_old,
-       s.fresh_within_days,
-       CASE WHEN starts_with(l.metric, 'returns_') THEN 'quarterly return'
-            WHEN s.fresh_within_days IS NULL THEN 'no longer published'
-            WHEN date_diff('day', l.latest_date, $as_of::DATE) > s.fresh_within_days THEN 'stale'
-            ELSE 'fresh' END AS freshness,
+       l.is_illustrative, s.source, s.name AS source_name, s.publisher,
+       date_diff('day', l.latest_date, $as_of::DATE) AS days_old, s.fresh_within_days,
+       {freshness_sql("l.latest_date")} AS freshness, s.closed_note,
        $as_of::DATE AS as_of
 FROM latest l
 LEFT JOIN previous p USING (metric)
-LEFT JOIN sources s ON list_contains(s.platforms, l.platform)
+LEFT JOIN sources s
+  ON s.source = 'returns' AND starts_with(l.metric, 'returns_')
+  OR NOT starts_with(l.metric, 'returns_') AND list_contains(s.platforms, l.platform)
 ORDER BY l.platform, NOT is_headline, l.metric
 """
 
@@ -189,11 +184,9 @@ files AS (
            arg_max(sha256, file_name) FILTER (WHERE in_latest_listing) AS newest_file_sha256,
            any_value(origin) AS shipped_as
     FROM raw.source_files GROUP BY 1
-),
-returns AS (
-    SELECT 'returns' AS source, count(*) AS files_kept, count(*) AS files_listed, sum(size_bytes) AS bytes_kept,
-           max(received_at) AS last_stored_at, arg_max(file_name, received_at) AS newest_file,
-           arg_max(sha256, received_at) AS newest_file_sha256, 'TRACKER_HOME/returns/archive/<organisation>/' AS shipped_as
+    UNION ALL
+    SELECT 'returns', count(*), count(*), sum(size_bytes), max(received_at), arg_max(file_name, received_at),
+           arg_max(sha256, received_at), 'TRACKER_HOME/returns/archive/<organisation>/'
     FROM raw.return_files
 ),
 dates AS (
@@ -204,19 +197,10 @@ dates AS (
 SELECT s.source, s.name, array_to_string(s.platforms, ', ') AS platforms, s.publisher, s.origin, s.cadence,
        s.fresh_within_days, s.closed_note, d.first_date, d.latest_date,
        date_diff('day', d.latest_date, $as_of::DATE) AS days_old,
-       CASE WHEN s.fresh_within_days IS NULL THEN 'no longer published'
-            WHEN d.latest_date IS NULL THEN 'reference'
-            WHEN date_diff('day', d.latest_date, $as_of::DATE) > s.fresh_within_days THEN 'stale'
-            ELSE 'fresh' END AS freshness,
+       {freshness_sql("d.latest_date")} AS freshness,
        f.files_kept, f.files_listed, f.bytes_kept, f.last_stored_at, f.newest_file, f.newest_file_sha256,
        f.shipped_as, $as_of::DATE AS as_of
 FROM sources s LEFT JOIN dates d USING (source) LEFT JOIN files f USING (source)
-UNION ALL
-SELECT 'returns', 'Departments'' quarterly returns', '', 'Departments and their agencies',
-       'tracker submit, or a file in the returns inbox', 'quarterly, due 30 days after the quarter ends', NULL, '',
-       NULL, NULL, NULL, 'see the Returns page', files_kept, files_listed, bytes_kept, last_stored_at, newest_file,
-       newest_file_sha256, shipped_as, $as_of::DATE
-FROM returns
 ORDER BY source
 """
 
@@ -242,7 +226,7 @@ COMPARISON_MARTS = {
     "marts.sources": Mart(
         SOURCES_MART_SQL, "Where every figure comes from: each source's publisher, origin, files kept (with the "
         "newest file's sha256), first and latest data date, and whether it is fresh, stale or no longer published.",
-        [*(f"raw.{key}_files" for key in SOURCES), "raw.return_files", "marts.metric_series"]),
+        [*(f"raw.{key}_files" for key in SOURCES if key != "returns"), "raw.return_files", "marts.metric_series"]),
 }
 
 comparison_mart_assets = [mart_asset(table, mart) for table, mart in COMPARISON_MARTS.items()]

@@ -19,8 +19,8 @@ class Source:
     publisher: str
     origin: str  # where the shipped archive was copied from
     cadence: str
-    fresh_within_days: int | None  # None: no longer published, so never "stale", but "closed"
-    closed_note: str = ""
+    fresh_within_days: int | None  # None: never "stale": closed, or judged elsewhere (returns)
+    closed_note: str = ""  # set for a source that is no longer published
 
 
 SOURCES = {
@@ -49,8 +49,21 @@ SOURCES = {
         Source("organisations", "GOV.UK organisations", (), "Government Digital Service",
                "https://www.gov.uk/api/organisations (2026 copy) and the April 2017 organisations list",
                "reference", 365),
+        # Timeliness of returns is judged per organisation and quarter on the Returns page, not here.
+        Source("returns", "Departments' quarterly returns", (), "Departments and their agencies",
+               "tracker submit, or a file in the returns inbox", "quarterly, due 30 days after the quarter ends",
+               None),
     ]
 }
+
+
+def freshness_sql(latest_date: str) -> str:
+    """The one freshness rule, as a SQL expression over a row of the sources declaration (alias s)."""
+    return f"""CASE WHEN s.source = 'returns' THEN 'quarterly return'
+            WHEN s.fresh_within_days IS NULL THEN 'no longer published'
+            WHEN {latest_date} IS NULL THEN 'reference'
+            WHEN date_diff('day', {latest_date}, $as_of::DATE) > s.fresh_within_days THEN 'stale'
+            ELSE 'fresh' END"""
 
 
 def sources_sql() -> str:
