@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.export import safe_csv
+from dashboard.snapshot import query
 
 # status word -> (symbol, GOV.UK colour class). Colour is never the only signal: the symbol and word are shown too.
 STATUS_STYLE = {
@@ -150,9 +151,14 @@ def source_line(source: str, data_date: object, *, freshness: object = None, day
     html(f'<p class="source">{" · ".join(parts)}{flags}</p>')
 
 
-def illustrative_notice(what: str = "These figures come from ILLUSTRATIVE sample returns") -> None:
-    html(f'<div class="illustrative"><strong>ILLUSTRATIVE:</strong> {escape(what)}, shipped to show how the '
-         "tracker works. They are not real departmental figures.</div>")
+def illustrative_notice(frame: pd.DataFrame, what: str = "These figures come from ILLUSTRATIVE sample returns",
+                        column: str = "is_illustrative") -> bool:
+    """Label the figures as ILLUSTRATIVE if any row of the frame is; says whether it did."""
+    illustrative = bool(frame[column].any())
+    if illustrative:
+        html(f'<div class="illustrative"><strong>ILLUSTRATIVE:</strong> {escape(what)}, shipped to show how the '
+             "tracker works. They are not real departmental figures.</div>")
+    return illustrative
 
 
 def stale_notice(text: str) -> None:
@@ -205,10 +211,20 @@ def measure_card(row: pd.Series) -> None:
 
 
 def platform_measures(platform: str) -> pd.DataFrame:
-    from dashboard.snapshot import query
-
     return query("SELECT * FROM marts.platform_headlines WHERE platform = ? ORDER BY NOT is_headline, metric",
                  platform)
+
+
+def platform_overview(platform: str, headline_metric: str) -> dict:
+    """A platform page's opening: a notice if its source is no longer published, then a card per measure.
+    Returns the headline measure's source, freshness and age, for the page's charts."""
+    measures = platform_measures(platform)
+    headline_row = measures.set_index("metric").loc[headline_metric]
+    if headline_row["freshness"] == "no longer published":
+        stale_notice(f"{platform} is no longer published: these are its last figures, to "
+                     f"{date(headline_row['latest_date'])}. {headline_row['closed_note']}")
+    measure_cards(measures)
+    return trust_of(measures, headline_metric)
 
 
 def trust_of(measures: pd.DataFrame, metric: str) -> dict:

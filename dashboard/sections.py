@@ -90,11 +90,10 @@ def reported_by_departments(platform: str, slug: str) -> None:
     if frame.empty:
         st.info(f"No department has returned figures for {platform} yet.")
         return
-    if frame["is_illustrative"].any():
-        illustrative_notice()
+    illustrative = illustrative_notice(frame)
     shown = frame.copy()
     shown["adoption_rate"] = shown["adoption_rate"].map(percent)
     table(shown, f"{slug}-returns.csv")
     source_line("Departments' quarterly returns (adoption = services live / services in scope)",
                 query("SELECT max(quarter_end) AS d FROM marts.return_adoption WHERE platform = ?",
-                      platform)["d"].iloc[0], illustrative=bool(frame["is_illustrative"].any()))
+                      platform)["d"].iloc[0], illustrative=illustrative)

@@ -80,4 +80,4 @@ def _cached_query(version: str, sql: str, params: tuple) -> pd.DataFrame:
 
 def query(sql: str, *params) -> pd.DataFrame:
     """Run a read-only query on the published snapshot; cached until a new snapshot is published."""
-    return _cached_query(snapshot_info().version, sql, tuple(params)).copy()
+    return _cached_query(snapshot_info().version, sql, tuple(params))  # st.cache_data returns a fresh copy

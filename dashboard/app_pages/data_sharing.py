@@ -12,18 +12,16 @@ from dashboard.components import (
     number,
     page_header,
     platform_measures,
+    platform_overview,
     source_line,
     table,
-    trust_of,
 )
 from dashboard.snapshot import query
 
 page_header("Data sharing", "how many APIs public bodies have published for others to use, who publishes them, "
             "how many organisations signed Notify's data sharing agreement, and what departments report?")
 
-measures = platform_measures("Data sharing")
-trust = trust_of(measures, "apis_published")
-measure_cards(measures)
+trust = platform_overview("Data sharing", "apis_published")
 notify = platform_measures("GOV.UK Notify")
 measure_cards(notify[notify["metric"] == "notify_agreements_signed"])
 
@@ -43,8 +41,7 @@ returned = query("SELECT department_name, reporting_quarter, data_sharing_agreem
 if returned.empty:
     st.info("No department has returned data sharing figures yet.")
 else:
-    if returned["is_illustrative"].any():
-        illustrative_notice()
+    illustrative = illustrative_notice(returned)
     table(returned.drop(columns=["quarter_end"]), "data-sharing-returns.csv")
     source_line("Departments' quarterly returns (agreements in force, APIs published)", returned["quarter_end"].max(),
-                illustrative=bool(returned["is_illustrative"].any()))
+                illustrative=illustrative)

@@ -87,8 +87,7 @@ status = query("SELECT organisation_name, reporting_quarter, deadline, status, r
 if returns.empty:
     st.info("This department and its agencies have sent no returns.")
 else:
-    if returns["is_illustrative"].any():
-        illustrative_notice()
+    illustrative_notice(returns)
     table(returns.assign(status=returns["status"].map(status_text)), f"{code}-returns.csv")
 if not status.empty:
     st.markdown("**Expected returns, latest quarters first**")
@@ -106,8 +105,7 @@ plans = query("""
 if plans.empty:
     st.info("No plans: this department and its agencies have no accepted return.")
 else:
-    if plans["is_illustrative"].any():
-        illustrative_notice()
+    illustrative_notice(plans)
     table(plans.assign(adoption_rate=plans["adoption_rate"].map(percent)), f"{code}-plans.csv")
 
 st.subheader("Reconciliation: returned Pay figures against GOV.UK Pay's own")

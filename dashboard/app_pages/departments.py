@@ -51,9 +51,8 @@ if types:
 shown = shown.sort_values(SORTS[sort], ascending=False, na_position="last")
 
 st.subheader(f"{len(shown)} of {len(league)} departments")
-if league["returns_are_illustrative"].any():
-    illustrative_notice("Adoption rates, One Login plans, return status and reconciliation come from ILLUSTRATIVE "
-                        "sample returns")
+illustrative = illustrative_notice(league, "Adoption rates, One Login plans, return status and reconciliation "
+                                   "come from ILLUSTRATIVE sample returns", column="returns_are_illustrative")
 table = shown.assign(
     open="/department?department=" + shown["department_code"],
     returned_adoption_rate=shown["returned_adoption_rate"].map(percent),
@@ -79,6 +78,6 @@ st.dataframe(table, hide_index=True, height=560, column_config={
 download(table.drop(columns=["open"]), "department-league.csv", "Download this table (CSV)")
 source_line("GOV.UK Pay, One Login registry, API catalogue, Notify register (platform columns); departments' "
             "returns (adoption rate, plan, return status, differences)", dates["latest_date"].max(),
-            illustrative=bool(league["returns_are_illustrative"].any()))
+            illustrative=illustrative)
 st.caption("Platform figures: " + "; ".join(f"{r.platform} to {r.latest_date:%d %b %Y}" for r in dates.itertuples())
            + ". Each department's figures include its agencies and other bodies. Select a column heading to sort.")

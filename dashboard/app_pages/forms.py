@@ -8,23 +8,19 @@ from dashboard import charts
 from dashboard.components import (
     chart_block,
     illustrative_notice,
-    measure_cards,
     number,
     page_header,
     percent,
-    platform_measures,
+    platform_overview,
     source_line,
     table,
-    trust_of,
 )
 from dashboard.snapshot import query
 
 page_header("GOV.UK Forms", "how many forms are live on GOV.UK Forms and how fast that grows, and how many of "
             "departments' forms are online rather than paper only?")
 
-measures = platform_measures("GOV.UK Forms")
-trust = trust_of(measures, "forms_live_forms")
-measure_cards(measures)
+trust = platform_overview("GOV.UK Forms", "forms_live_forms")
 
 history = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Forms' "
                 "AND metric <> 'forms_submissions_cumulative' ORDER BY date")
@@ -41,8 +37,7 @@ forms = query("SELECT * FROM marts.return_forms ORDER BY quarter_end, level, org
 if forms.empty:
     st.info("No department has returned forms figures yet.")
 else:
-    if forms["is_illustrative"].any():
-        illustrative_notice()
+    illustrative = illustrative_notice(forms)
     overall = forms[forms["level"] == "all returning organisations"]
     last = overall.iloc[-1]
     chart_block(f"{percent(last['forms_online_share'], 0)} of returning organisations' forms were online in "
@@ -51,11 +46,11 @@ else:
                             points=True),
                 overall[["reporting_quarter", "forms_total", "forms_online", "forms_paper_only", "forms_online_share",
                          "organisations_reporting"]], "forms-online.csv", source="Departments' quarterly returns",
-                data_date=last["quarter_end"], illustrative=bool(forms["is_illustrative"].any()))
+                data_date=last["quarter_end"], illustrative=illustrative)
     st.subheader("By department, latest quarter each returned")
     departments = forms[forms["level"] == "department"].sort_values("quarter_end").groupby("department_code").tail(1)
     shown = departments[["department_name", "reporting_quarter", "forms_total", "forms_online", "forms_paper_only",
                          "forms_online_share"]].sort_values("forms_online_share", ascending=False)
     table(shown.assign(forms_online_share=shown["forms_online_share"].map(percent)), "forms-by-department.csv")
     source_line("Departments' quarterly returns", departments["quarter_end"].max(),
-                illustrative=bool(departments["is_illustrative"].any()))
+                illustrative=illustrative)

@@ -5,23 +5,16 @@ from __future__ import annotations
 from dashboard import charts, sections
 from dashboard.components import (
     chart_block,
-    measure_cards,
     number,
     page_header,
-    platform_measures,
-    stale_notice,
-    trust_of,
+    platform_overview,
 )
 from dashboard.snapshot import query
 
 page_header("GOV.UK Notify", "how many organisations signed GOV.UK Notify's data sharing and financial agreement, "
             "how that grew, and which departments and sectors they belong to?")
 
-measures = platform_measures("GOV.UK Notify")
-trust = trust_of(measures, "notify_agreements_signed")
-note = query("SELECT closed_note FROM marts.sources WHERE source = 'notify'")["closed_note"].iloc[0]
-stale_notice(f"These are Notify's last public figures, from April 2019. {note}")
-measure_cards(measures)
+trust = platform_overview("GOV.UK Notify", "notify_agreements_signed")
 
 history = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Notify' ORDER BY date")
 signed = history[history["measure"].str.startswith("organisations that signed")]

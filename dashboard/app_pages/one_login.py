@@ -8,14 +8,11 @@ from dashboard import charts, sections
 from dashboard.components import (
     chart_block,
     illustrative_notice,
-    measure_cards,
     number,
     page_header,
     percent,
-    platform_measures,
-    stale_notice,
+    platform_overview,
     table,
-    trust_of,
 )
 from dashboard.snapshot import query
 
@@ -23,9 +20,7 @@ page_header("GOV.UK One Login and GOV.UK Verify", "how many services use GOV.UK 
             "run them and moved most, which departments have an adoption plan, and what GOV.UK Verify reached "
             "before One Login replaced it?")
 
-measures = platform_measures("GOV.UK One Login")
-trust = trust_of(measures, "one_login_services_onboarded")
-measure_cards(measures)
+trust = platform_overview("GOV.UK One Login", "one_login_services_onboarded")
 
 onboarded = query("SELECT date, value FROM marts.metric_series WHERE metric = 'one_login_services_onboarded' "
                   "AND date <= (SELECT max(as_of) FROM marts.platform_headlines) ORDER BY date")
@@ -44,8 +39,7 @@ plans = query("SELECT * FROM marts.return_department_plans ORDER BY quarter_end"
 if plans.empty:
     st.info("No department has returned a One Login plan yet.")
 else:
-    if plans["is_illustrative"].any():
-        illustrative_notice()
+    illustrative_notice(plans)
     latest = plans.iloc[-1]
     st.markdown(f"**{int(latest['departments_with_plan'])} of {int(latest['expected_departments'])}** expected "
                 f"departments ({percent(latest['departments_with_plan_share'])}) reported One Login services live "
@@ -54,11 +48,7 @@ else:
 sections.reported_by_departments("GOV.UK One Login", "one-login")
 
 st.header("GOV.UK Verify: the history")
-verify = platform_measures("GOV.UK Verify")
-verify_trust = trust_of(verify, "verify_accounts_cumulative")
-note = query("SELECT closed_note FROM marts.sources WHERE source = 'verify'")["closed_note"].iloc[0]
-stale_notice(f"GOV.UK Verify is no longer published. {note}")
-measure_cards(verify)
+verify_trust = platform_overview("GOV.UK Verify", "verify_accounts_cumulative")
 accounts = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Verify' ORDER BY date")
 created = accounts[accounts["measure"].str.startswith("accounts created in")]
 best = created.loc[created["value"].idxmax()]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dashboard import charts, sections
-from dashboard.components import chart_block, measure_cards, number, page_header, platform_measures, trust_of
+from dashboard.components import chart_block, number, page_header, platform_overview
 from dashboard.snapshot import query
 
 page_header("GOV.UK Pay", "how many services take payments through GOV.UK Pay, how fast that is growing, "
             "which sectors and departments use it, and which departments moved most in the last year?")
 
-measures = platform_measures("GOV.UK Pay")
-measure_cards(measures)
-trust = trust_of(measures, "pay_live_services")
+trust = platform_overview("GOV.UK Pay", "pay_live_services")
 
 monthly = query("SELECT month, live_services, organisations, payments_in_month, amount_gbp_in_month, "
                 "last_version FROM marts.pay_monthly ORDER BY month")

@@ -23,8 +23,7 @@ page_header("Returns", "whose return for the current quarter has arrived, which 
 current = query("SELECT * FROM marts.returns_status WHERE is_current_quarter AND expected "
                 "ORDER BY needs_chasing DESC, days_late DESC, organisation_name")
 submissions = query("SELECT * FROM marts.return_submissions ORDER BY received_at DESC")
-if submissions["is_illustrative"].any():
-    illustrative_notice("Every return shown here is an ILLUSTRATIVE sample")
+illustrative = illustrative_notice(submissions, "Every return shown here is an ILLUSTRATIVE sample")
 
 if current.empty:
     st.info("No quarter has ended yet, so no return is due.")
@@ -50,7 +49,7 @@ else:
     table(chasing.assign(status=chasing["status"].map(status_text)), f"chasing-list-{quarter.replace(' ', '-')}.csv",
           download_label="Download the chasing list (CSV)")
     source_line("Departments' returns received by the tracker, against data/returns/schedule.yaml", as_of,
-                illustrative=bool(submissions["is_illustrative"].any()))
+                illustrative=illustrative)
     st.markdown("**Every expected organisation this quarter**")
     everyone = current[["organisation_name", "organisation_code", "department_name", "status", "received_at",
                         "submission_ref", "days_late"]]
