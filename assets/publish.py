@@ -16,11 +16,9 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from assets.comparison_marts import COMPARISON_MARTS
-from assets.marts import MARTS
+from assets.marts import column_descriptions, mart_tables
 from assets.raw import OWNERS
 from assets.resources import TrackerConfig
-from assets.return_marts import RETURN_MARTS
 from assets.warehouse import connect
 
 SNAPSHOT_NAME = "tracker.duckdb"
@@ -28,7 +26,7 @@ MANIFEST_NAME = "manifest.json"
 # Reference tables the readers need beside the marts (names, departments, match quality).
 REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets",
                     "staging.reporting_quarters"]
-PUBLISHED_TABLES = [*MARTS, *RETURN_MARTS, *COMPARISON_MARTS, *REFERENCE_TABLES]
+PUBLISHED_TABLES = [*mart_tables(), *REFERENCE_TABLES]
 
 
 CHECK_RESULT_COLUMNS = ["check_name", "asset", "description", "severity", "blocking", "outcome", "rows_breaking",
@@ -88,6 +86,12 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
             con.executemany("INSERT INTO snapshot.meta.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [list(r) for r in check_results])
         manifest["tables"]["meta.check_results"] = len(check_results)
+        descriptions = column_descriptions()
+        con.execute("CREATE TABLE snapshot.meta.column_descriptions (table_name VARCHAR, column_name VARCHAR, "
+                    "description VARCHAR)")
+        if descriptions:
+            con.executemany("INSERT INTO snapshot.meta.column_descriptions VALUES (?, ?, ?)", descriptions)
+        manifest["tables"]["meta.column_descriptions"] = len(descriptions)
     finally:
         con.execute("DETACH snapshot")
     check = duckdb.connect(str(temporary), read_only=True)  # prove the new file opens before swapping

@@ -6,7 +6,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.resources import TrackerConfig
-from assets.warehouse import connect, ensure_schemas, read_source_files, store_raw_files
+from assets.warehouse import connect, ensure_schemas, raw_files_table, read_source_files, store_raw_files
 
 OWNERS = ["team:cddo-adoption-tracker"]
 
@@ -14,14 +14,14 @@ OWNERS = ["team:cddo-adoption-tracker"]
 def raw_files_asset(
     source: str, folder: str, pattern: str, description: str, group: str | None = None
 ) -> dg.AssetsDefinition:
-    """One raw asset per source: copies the archive's files into ``raw.source_files``."""
+    """One raw asset per source: copies the archive's files into ``raw.<source>_files``."""
 
     @dg.asset(
         key=["raw", f"{source}_files"],
         group_name=group or source,
         kinds={"duckdb", "file"},
         owners=OWNERS,
-        description=f"{description} Stored byte for byte in raw.source_files with sha256 "
+        description=f"{description} Stored byte for byte in raw.{source}_files with sha256 "
         "and arrival time; nothing here is ever deleted.",
     )
     def _raw(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
@@ -30,7 +30,7 @@ def raw_files_asset(
             ensure_schemas(con)
             new = store_raw_files(con, source, files, origin=f"data/{folder}/{pattern}")
             kept = con.execute(
-                "SELECT count(*), sum(size_bytes) FROM raw.source_files WHERE source = ?", [source]
+                f"SELECT count(*), sum(size_bytes) FROM {raw_files_table(source)}"
             ).fetchone()
         return dg.MaterializeResult(
             metadata={

@@ -75,25 +75,29 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
     return frame, settings
 
 
-@dg.asset(
-    key=["staging", "targets"],
-    group_name="reference",
-    kinds={"duckdb", "yaml"},
-    owners=OWNERS,
-    description="The Transformation Strategy, Roadmap and mandate targets from data/targets.yaml: "
-    "platform, metric, baseline, target, deadline, scope and source. Targets that are not numbers "
-    "are 100% of a named population.",
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["staging", "targets"], group_name="reference", kinds={"duckdb", "yaml"}, owners=OWNERS,
+                     description="The Transformation Strategy, Roadmap and mandate targets from data/targets.yaml: "
+                     "platform, metric, baseline, target, deadline, scope and source. Targets that are not numbers "
+                     "are 100% of a named population."),
+        dg.AssetSpec(["staging", "target_rules"], group_name="reference", kinds={"duckdb", "yaml"}, owners=OWNERS,
+                     description="How targets are judged, from the top of data/targets.yaml: the status thresholds "
+                     "(on track, at risk) and the window the forecast rate is measured over."),
+    ],
+    can_subset=False,
 )
-def targets(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def targets(settings: TrackerConfig, warehouse: DuckDBResource):
     try:
         frame, rules = load_targets(settings.data)
     except (TargetsFileError, yaml.YAMLError, ValueError) as err:
         raise dg.Failure(description=f"data/targets.yaml could not be read: {err}") from None
-    rules_frame = pd.DataFrame([rules])
     with connect(warehouse) as con:
-        replace_tables(con, {"staging.targets": frame, "staging.target_rules": rules_frame})
-        meta = tables_metadata(con, ["staging.targets", "staging.target_rules"])
+        replace_tables(con, {"staging.targets": frame, "staging.target_rules": pd.DataFrame([rules])})
+        meta = tables_metadata(con, ["staging.targets"])
         from_returns = frame["tracked_by"].fillna("").str.startswith("returns_")
         meta["tracked from platform data"] = int((frame["tracked_by"].notna() & ~from_returns).sum())
         meta["tracked from departments' returns"] = int(from_returns.sum())
-        return dg.MaterializeResult(metadata=meta)
+        rules_meta = tables_metadata(con, ["staging.target_rules"])
+    yield dg.MaterializeResult(asset_key=["staging", "targets"], metadata=meta)
+    yield dg.MaterializeResult(asset_key=["staging", "target_rules"], metadata=rules_meta)

@@ -20,8 +20,7 @@ import pandas as pd
 
 SCHEMAS = ("raw", "audit", "quarantine", "staging", "marts")
 
-RAW_FILES_DDL = """
-CREATE TABLE IF NOT EXISTS raw.source_files (
+RAW_FILES_COLUMNS = """(
     source      VARCHAR NOT NULL,
     file_name   VARCHAR NOT NULL,
     sha256      VARCHAR NOT NULL,
@@ -31,14 +30,17 @@ CREATE TABLE IF NOT EXISTS raw.source_files (
     received_at TIMESTAMP NOT NULL,
     in_latest_listing BOOLEAN NOT NULL,
     PRIMARY KEY (source, file_name, sha256)
-)
-"""
+)"""
+
+
+def raw_files_table(source: str) -> str:
+    """Each source keeps its files in its own table, so every raw table has exactly one writer."""
+    return f"raw.{source}_files"
 
 
 def ensure_schemas(con) -> None:
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    con.execute(RAW_FILES_DDL)
 
 
 @dataclass(frozen=True)
@@ -91,28 +93,28 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str) 
             for f in files
         ]
     )
+    table = raw_files_table(source)
     with transaction(con):
-        before = _count(con, source)
-        con.execute("UPDATE raw.source_files SET in_latest_listing = false WHERE source = ?", [source])
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} {RAW_FILES_COLUMNS}")
+        before = _count(con, table)
+        con.execute(f"UPDATE {table} SET in_latest_listing = false")
         con.register("_incoming_files", frame)
         con.execute(
-            "INSERT INTO raw.source_files SELECT * FROM _incoming_files "
+            f"INSERT INTO {table} SELECT * FROM _incoming_files "
             "ON CONFLICT (source, file_name, sha256) DO UPDATE SET in_latest_listing = true"
         )
         con.unregister("_incoming_files")
-        return _count(con, source) - before
+        return _count(con, table) - before
 
 
-def _count(con, source: str) -> int:
-    return con.execute("SELECT count(*) FROM raw.source_files WHERE source = ?", [source]).fetchone()[0]
+def _count(con, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def load_listed_files(con, source: str) -> list[SourceFile]:
     """The files the source lists now, read back from the raw store in name order."""
     rows = con.execute(
-        "SELECT file_name, content FROM raw.source_files "
-        "WHERE source = ? AND in_latest_listing ORDER BY file_name",
-        [source],
+        f"SELECT file_name, content FROM {raw_files_table(source)} WHERE in_latest_listing ORDER BY file_name"
     ).fetchall()
     return [SourceFile(Path(name), bytes(content)) for name, content in rows]
 

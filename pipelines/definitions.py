@@ -6,8 +6,8 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets import (
-    comparison_marts,
     data_sharing,
+    declarations,
     forms,
     marts,
     notify,
@@ -16,7 +16,6 @@ from assets import (
     organisations,
     pay,
     publish,
-    return_marts,
     returns,
     targets,
     verify,
@@ -29,12 +28,9 @@ from pipelines.sensors import ingest_returns_job, return_inbox_sensor
 
 all_assets = [
     *dg.load_assets_from_modules(
-        [organisations, organisation_matching, targets, pay, forms, notify, one_login, verify,
-         data_sharing, returns, publish]
+        [organisations, organisation_matching, targets, declarations, pay, forms, notify, one_login, verify,
+         data_sharing, returns, marts, publish]
     ),
-    *marts.mart_assets,
-    *return_marts.return_mart_assets,
-    *comparison_marts.comparison_mart_assets,
 ]
 all_checks = [*platform_checks.all_checks, *return_checks.return_checks]
 
@@ -58,6 +54,7 @@ def resources() -> dict:
     home.mkdir(parents=True, exist_ok=True)
     return {
         "warehouse": DuckDBResource(database=str(settings.warehouse_path())),
+        "dbt": marts.dbt_resource(),
         "settings": TrackerConfig(
             data_dir=str(settings.data_dir()), home_dir=str(home), as_of=settings.as_of()
         ),

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from assets.marts import dbt_resource
 from assets.resources import TrackerConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -21,6 +22,7 @@ def make_resources(home: Path, data: Path = DATA, as_of: str = AS_OF) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     return {
         "warehouse": DuckDBResource(database=str(home / "warehouse.duckdb")),
+        "dbt": dbt_resource(),
         "settings": TrackerConfig(data_dir=str(data), home_dir=str(home), as_of=as_of),
     }
 

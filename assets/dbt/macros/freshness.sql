@@ -1,0 +1,8 @@
+{# The one freshness rule, over a row of the sources declaration (alias s) and a latest data date. #}
+{% macro freshness(latest_date) -%}
+    CASE WHEN s.source = 'returns' THEN 'quarterly return'
+         WHEN s.fresh_within_days IS NULL THEN 'no longer published'
+         WHEN {{ latest_date }} IS NULL THEN 'reference'
+         WHEN date_diff('day', {{ latest_date }}, {{ as_of() }}) > s.fresh_within_days THEN 'stale'
+         ELSE 'fresh' END
+{%- endmacro %}

@@ -1,0 +1,29 @@
+WITH sources AS (SELECT * FROM {{ source('staging', 'sources') }}),
+series AS (SELECT * FROM {{ ref('metric_series') }} WHERE date <= {{ as_of() }}),
+latest AS (
+    SELECT platform, metric, measure, max(date) AS latest_date, arg_max(value, date) AS latest_value,
+           arg_max(is_illustrative, date) AS is_illustrative
+    FROM series GROUP BY ALL
+),
+previous AS (
+    -- the previous period: the last figure dated on or before the end of the quarter before the latest figure's
+    SELECT l.metric, (date_trunc('quarter', l.latest_date) - INTERVAL 1 DAY)::DATE AS previous_period_end,
+           max(s.date) AS previous_date, arg_max(s.value, s.date) AS previous_value
+    FROM latest l LEFT JOIN series s
+      ON s.metric = l.metric AND s.date < date_trunc('quarter', l.latest_date)
+    GROUP BY ALL
+)
+SELECT l.platform, l.metric, l.measure, l.metric IN ('pay_live_services', 'notify_agreements_signed', 'one_login_services_onboarded', 'verify_accounts_cumulative', 'forms_live_forms', 'apis_published') AS is_headline,
+       l.latest_date, l.latest_value, p.previous_period_end, p.previous_date, p.previous_value,
+       l.latest_value - p.previous_value AS change,
+       round((l.latest_value - p.previous_value) / nullif(p.previous_value, 0), 4) AS change_share,
+       l.is_illustrative, s.source, s.name AS source_name, s.publisher,
+       date_diff('day', l.latest_date, {{ as_of() }}) AS days_old, s.fresh_within_days,
+       {{ freshness('l.latest_date') }} AS freshness, s.closed_note,
+       {{ as_of() }} AS as_of
+FROM latest l
+LEFT JOIN previous p USING (metric)
+LEFT JOIN sources s
+  ON s.source = 'returns' AND starts_with(l.metric, 'returns_')
+  OR NOT starts_with(l.metric, 'returns_') AND list_contains(s.platforms, l.platform)
+ORDER BY l.platform, NOT is_headline, l.metric

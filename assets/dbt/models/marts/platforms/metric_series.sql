@@ -1,0 +1,36 @@
+WITH pay AS (SELECT * FROM {{ source('staging', 'pay_snapshots') }} WHERE is_current_version),
+forms AS (SELECT * FROM {{ source('staging', 'forms_metrics') }} WHERE is_current_version),
+one_login AS (
+    SELECT first_seen AS date, count(*) AS added
+    FROM {{ source('staging', 'one_login_services') }} WHERE NOT is_internal AND NOT is_offboarded GROUP BY 1
+),
+apis AS (SELECT date_added AS date, count(*) AS added FROM {{ source('staging', 'api_catalogue') }} GROUP BY 1),
+notify AS (
+    SELECT committed_at::DATE AS date, arg_max(owners_agreement_signed, committed_at) AS signed,
+           arg_max(owners, committed_at) AS owners
+    FROM {{ source('staging', 'notify_agreement_history') }} GROUP BY 1
+)
+SELECT *, false AS is_illustrative FROM (
+SELECT 'GOV.UK Pay' AS platform, 'pay_live_services' AS metric, 'live services' AS measure,
+       date_updated AS date, services::DOUBLE AS value FROM pay
+UNION ALL SELECT 'GOV.UK Pay', 'pay_organisations', 'organisations', date_updated, organisations FROM pay
+UNION ALL SELECT 'GOV.UK Pay', 'pay_payments_cumulative', 'payments since launch', date_updated, payments_cumulative FROM pay
+UNION ALL SELECT 'GOV.UK Pay', 'pay_amount_gbp_cumulative', 'value of payments since launch (£)', date_updated, amount_gbp_cumulative FROM pay
+UNION ALL SELECT 'GOV.UK Forms', 'forms_live_forms', 'live forms', snapshot_date, live_forms FROM forms
+UNION ALL SELECT 'GOV.UK Forms', 'forms_organisations', 'organisations', snapshot_date, organisations FROM forms
+UNION ALL SELECT 'GOV.UK Forms', 'forms_submissions_cumulative', 'submissions since launch', snapshot_date, submissions_cumulative FROM forms
+UNION ALL SELECT 'GOV.UK One Login', 'one_login_services_onboarded', 'services onboarded', date,
+       sum(added) OVER (ORDER BY date) FROM one_login
+UNION ALL SELECT 'GOV.UK Verify', 'verify_accounts_cumulative', 'accounts created since 2014', period_end,
+       accounts_cumulative FROM {{ source('staging', 'verify_accounts') }}
+UNION ALL SELECT 'GOV.UK Verify', 'verify_accounts_created', 'accounts created in the financial year', period_end,
+       accounts_created FROM {{ source('staging', 'verify_accounts') }}
+UNION ALL SELECT 'GOV.UK Notify', 'notify_agreements_signed', 'organisations that signed the data sharing agreement', date, signed FROM notify
+UNION ALL SELECT 'GOV.UK Notify', 'notify_organisations', 'organisations on the domain register', date, owners FROM notify
+UNION ALL SELECT 'Data sharing', 'apis_published', 'APIs in the API catalogue', date,
+       sum(added) OVER (ORDER BY date) FROM apis
+)
+-- Measured from departments' returns: the share of expected departments with a One Login plan.
+UNION ALL SELECT 'GOV.UK One Login', 'returns_departments_with_one_login_plan',
+       'expected departments with a One Login adoption plan (% of them, from returns)', quarter_end,
+       departments_with_plan_share * 100, is_illustrative FROM {{ ref('return_department_plans') }}

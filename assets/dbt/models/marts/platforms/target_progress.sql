@@ -1,0 +1,76 @@
+WITH rules AS (SELECT * FROM {{ source('staging', 'target_rules') }} LIMIT 1),
+series AS (SELECT metric, date, value, is_illustrative FROM {{ ref('metric_series') }} WHERE date <= {{ as_of() }}),
+with_baseline AS (
+    SELECT t.*,
+           CASE WHEN t.baseline_from_data THEN
+                (SELECT arg_max(s.value, s.date) FROM series s WHERE s.metric = t.tracked_by AND s.date <= t.baseline_date)
+                ELSE t.baseline_value END AS baseline
+    FROM {{ source('staging', 'targets') }} t
+),
+tv AS (SELECT *, coalesce(target_value, baseline + target_increase) AS target FROM with_baseline),
+latest AS (SELECT metric, max(date) AS latest_date, arg_max(value, date) AS latest_value,
+                  arg_max(is_illustrative, date) AS latest_is_illustrative FROM series GROUP BY metric),
+reached AS (
+    SELECT tv.target_id, min(s.date) AS reached_on
+    FROM tv JOIN series s ON s.metric = tv.tracked_by AND s.value >= tv.target GROUP BY 1
+),
+ranked AS (
+    SELECT s.*, row_number() OVER (PARTITION BY s.metric ORDER BY s.date DESC) AS recency
+    FROM series s
+),
+rate AS (
+    SELECT tv.target_id, regr_slope(r.value, epoch(r.date) / 86400.0) AS per_day, count(*) AS points
+    FROM tv JOIN latest l ON l.metric = tv.tracked_by
+    JOIN ranked r ON r.metric = tv.tracked_by
+    CROSS JOIN rules
+    WHERE r.date >= l.latest_date - to_days(rules.forecast_window_days) OR r.recency <= 2
+    GROUP BY 1
+),
+measured AS (
+    SELECT tv.*, l.latest_date, l.latest_value, l.latest_is_illustrative, rc.reached_on, rt.per_day AS rate_per_day, rt.points AS rate_points,
+        CASE WHEN tv.baseline IS NULL OR tv.baseline_date IS NULL OR tv.target IS NULL THEN NULL
+             WHEN {{ as_of() }} >= tv.deadline THEN tv.target
+             WHEN {{ as_of() }} <= tv.baseline_date THEN tv.baseline
+             ELSE tv.baseline + (tv.target - tv.baseline) * date_diff('day', tv.baseline_date, {{ as_of() }})
+                  / date_diff('day', tv.baseline_date, tv.deadline)
+        END AS trajectory_today
+    FROM tv
+    LEFT JOIN latest l ON l.metric = tv.tracked_by
+    LEFT JOIN reached rc USING (target_id)
+    LEFT JOIN rate rt USING (target_id)
+),
+judged AS (
+    SELECT m.*,
+        CASE WHEN m.trajectory_today > m.baseline
+             THEN (m.latest_value - m.baseline) / (m.trajectory_today - m.baseline) END AS progress_ratio
+    FROM measured m
+)
+SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked_by, j.population, j.scope,
+       j.baseline_date, j.baseline, j.baseline_note, j.target, j.deadline,
+       j.latest_date, j.latest_value, coalesce(j.latest_is_illustrative, false) AS uses_illustrative_data,
+       round(j.trajectory_today, 2) AS trajectory_today,
+       round(j.progress_ratio, 4) AS progress_ratio,
+       CASE WHEN j.tracked_by IS NULL THEN 'not measured'
+            WHEN j.latest_value IS NULL AND starts_with(j.tracked_by, 'returns_') THEN 'awaiting returns'
+            WHEN j.latest_value IS NULL THEN 'no data'
+            WHEN j.latest_value >= j.target AND j.reached_on <= j.deadline THEN 'met'
+            WHEN j.latest_value >= j.target THEN 'met late'
+            WHEN {{ as_of() }} > j.deadline THEN 'missed'
+            WHEN j.progress_ratio IS NULL THEN 'no trajectory'
+            WHEN j.progress_ratio >= rules.on_track THEN 'on track'
+            WHEN j.progress_ratio >= rules.at_risk THEN 'at risk'
+            ELSE 'off track' END AS status,
+       j.reached_on,
+       j.rate_per_day,
+       CASE WHEN j.reached_on IS NOT NULL THEN j.reached_on
+            WHEN j.rate_per_day > 0 AND j.latest_value IS NOT NULL
+            THEN (j.latest_date + to_days(ceil((j.target - j.latest_value) / j.rate_per_day)::INTEGER))::DATE
+       END AS forecast_date,
+       CASE WHEN j.tracked_by IS NULL OR j.latest_value IS NULL THEN NULL
+            WHEN j.reached_on IS NOT NULL THEN 'reached'
+            WHEN j.rate_per_day > 0 THEN 'at current rate'
+            ELSE 'not at current rate' END AS forecast_basis,
+       {{ as_of() }} AS as_of,
+       j.source_note, j.source_url
+FROM judged j CROSS JOIN rules
+ORDER BY j.platform, j.deadline

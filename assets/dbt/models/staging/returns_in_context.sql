@@ -1,0 +1,7 @@
+-- Each accepted return with its organisation, department and the quarter's dates: what every returns mart starts from.
+WITH orgs AS (SELECT * FROM {{ source('staging', 'organisations') }} WHERE organisation_code IS NOT NULL)
+SELECT r.*, o.name AS organisation_name, o.organisation_slug, o.department_slug,
+       o.department_name, o.department_code, q.quarter_index, q.quarter_start, q.quarter_end, q.deadline
+FROM {{ source('staging', 'department_returns') }} r
+LEFT JOIN orgs o ON o.organisation_code = r.organisation_code
+LEFT JOIN {{ source('staging', 'reporting_quarters') }} q ON q.reporting_quarter = r.reporting_quarter
