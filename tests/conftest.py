@@ -27,6 +27,15 @@ def make_resources(home: Path, data: Path = DATA, as_of: str = AS_OF) -> dict:
     }
 
 
+def build_models(warehouse: Path, select: str) -> None:
+    """Build dbt models (a selection) on a warehouse file, as the marts asset does, outside a Dagster run."""
+    from assets.marts import WAREHOUSE_VARIABLE, dbt_resource
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(WAREHOUSE_VARIABLE, str(warehouse))
+        dbt_resource().cli(["run", "--select", select], target_path=warehouse.parent / "dbt").wait()
+
+
 def everything():
     from pipelines.definitions import all_assets, all_checks
 

@@ -41,7 +41,7 @@ def counts(home):
     try:
         return (
             con.execute("SELECT count(*) FROM staging.pay_snapshots").fetchone()[0],
-            con.execute("SELECT count(*) FROM raw.source_files WHERE source = 'pay'").fetchone()[0],
+            con.execute("SELECT count(*) FROM raw.pay_files").fetchone()[0],
         )
     finally:
         con.close()

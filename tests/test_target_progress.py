@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from assets.marts import MARTS, build_mart
+from tests.conftest import build_models
 
 D = dt.date
 START, DEADLINE = D(2020, 1, 1), D(2021, 1, 1)
@@ -37,8 +37,9 @@ SERIES = {
 }
 
 
-def progress(as_of: dt.date) -> dict:
-    con = duckdb.connect()
+def progress(as_of: dt.date, tmp_path) -> dict:
+    path = tmp_path / f"warehouse_{as_of}.duckdb"
+    con = duckdb.connect(str(path))
     for schema in ("staging", "marts"):
         con.execute(f"CREATE SCHEMA {schema}")
     targets = pd.DataFrame([
@@ -59,14 +60,18 @@ def progress(as_of: dt.date) -> dict:
     con.execute("CREATE TABLE staging.targets AS SELECT * FROM t")
     con.execute("CREATE TABLE marts.metric_series AS SELECT * FROM s")
     con.execute("CREATE TABLE staging.target_rules AS SELECT * FROM r")
-    build_mart(con, "marts.target_progress", MARTS["marts.target_progress"], as_of)
+    con.execute("CREATE TABLE staging.run_settings AS SELECT ?::DATE AS as_of", [as_of])
+    con.close()
+    build_models(path, "target_progress")
+    con = duckdb.connect(str(path), read_only=True)
     rows = con.execute("SELECT * FROM marts.target_progress").df()
+    con.close()
     return {r["target_id"]: r for r in rows.to_dict("records")}
 
 
 @pytest.fixture(scope="module")
-def mid_2020():
-    return progress(D(2020, 7, 1))
+def mid_2020(tmp_path_factory):
+    return progress(D(2020, 7, 1), tmp_path_factory.mktemp("mid_2020"))
 
 
 def test_trajectory_is_linear_from_baseline_to_target(mid_2020):
@@ -111,8 +116,8 @@ def test_target_as_increase_on_measured_baseline(mid_2020):
     assert row["trajectory_today"] == pytest.approx(10 + 50 * 92 / 276, abs=0.01)
 
 
-def test_missed_after_deadline():
-    later = progress(D(2021, 6, 1))
+def test_missed_after_deadline(tmp_path):
+    later = progress(D(2021, 6, 1), tmp_path)
     assert later["at_risk"]["status"] == "missed"
     assert later["at_risk"]["trajectory_today"] == 100
     assert later["met"]["status"] == "met"

@@ -1,0 +1,97 @@
+"""The marts' lineage is the SQL's: every table a model reads is an upstream asset, and nothing else is."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from assets.marts import manifest, mart_tables, table_name
+from pipelines.definitions import defs
+
+
+def tables_read(sql: str) -> set[str]:
+    """schema.table for every table a query reads (CTE names excluded), as DuckDB would resolve them."""
+    tree = sqlglot.parse_one(sql, dialect="duckdb")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    return {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db or t.name not in ctes}
+
+
+def lineage_mismatches(models: dict[str, str], upstream: dict[str, set[str]]) -> list[str]:
+    """Each model whose declared upstream tables differ from the tables its SQL reads."""
+    problems = []
+    for table, sql in sorted(models.items()):
+        read, declared = tables_read(sql), upstream.get(table, set())
+        if read != declared:
+            problems.append(f"{table}: reads but not upstream {sorted(read - declared)}; "
+                            f"upstream but not read {sorted(declared - read)}")
+    return problems
+
+
+def graph_upstream() -> dict[str, set[str]]:
+    graph = defs.resolve_asset_graph()
+    return {".".join(key.path): {".".join(parent.path) for parent in graph.get(key).parent_keys}
+            for key in graph.get_all_asset_keys()}
+
+
+@pytest.fixture(scope="module")
+def compiled_models(built) -> dict[str, str]:
+    """Each model's SQL as dbt compiled it in the session's run (refs and sources resolved)."""
+    run_manifest = json.loads((built["home"] / "dbt" / "manifest.json").read_text(encoding="utf-8"))
+    return {table_name(n): n["compiled_code"].replace('"warehouse".', "")
+            for n in run_manifest["nodes"].values() if n["resource_type"] == "model"}
+
+
+def test_every_model_reads_exactly_its_upstream_assets(compiled_models):
+    assert len(compiled_models) == len([n for n in manifest()["nodes"].values() if n["resource_type"] == "model"])
+    assert lineage_mismatches(compiled_models, graph_upstream()) == []
+
+
+def test_a_planted_wrong_dependency_is_caught(compiled_models):
+    upstream = graph_upstream()
+    upstream["marts.pay_monthly"] = upstream["marts.pay_monthly"] - {"staging.pay_snapshots"}
+    upstream["marts.department_scorecard"] = upstream["marts.department_scorecard"] | {"staging.targets"}
+    problems = lineage_mismatches(compiled_models, upstream)
+    assert len(problems) == 2
+    assert "marts.pay_monthly: reads but not upstream ['staging.pay_snapshots']" in problems[1]
+    assert "upstream but not read ['staging.targets']" in problems[0]
+
+
+def test_a_hard_coded_table_would_be_read_and_reported():
+    sql = "WITH staging AS (SELECT 1) SELECT * FROM staging.pay_snapshots JOIN staging USING (x)"
+    assert tables_read(sql) == {"staging.pay_snapshots"}
+    assert lineage_mismatches({"marts.x": sql}, {"marts.x": set()})
+
+
+def test_sources_are_only_tables_python_assets_write():
+    graph = defs.resolve_asset_graph()
+    models = {tuple(t.split(".")) for t in mart_tables()} | {
+        (n["schema"], n["name"]) for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
+    for source in manifest()["sources"].values():
+        key = dg.AssetKey([source["source_name"], source["name"]])
+        assert (source["source_name"], source["name"]) not in models, f"source {key} names a model"
+        assert graph.has(key) and graph.get(key).is_materializable, f"no Python asset writes {key}"
+        assert graph.get(key).assets_def.node_def.name != "marts", f"{key} is written by dbt"
+
+
+def test_every_mart_and_column_is_described():
+    for node in manifest()["nodes"].values():
+        if node["resource_type"] == "model" and node["schema"] == "marts":
+            assert node["description"], node["name"]
+            assert node["columns"], f"{node['name']} has no column descriptions"
+            assert all(c.get("description") for c in node["columns"].values()), node["name"]
+
+
+def test_dbt_tests_run_as_asset_checks(built):
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e
+                   for e in built["result"].get_asset_check_evaluations()}
+    dbt_checks = [k for k in evaluations if k[0].startswith("marts/") and k[1].startswith(("unique", "not_null",
+                                                                                           "accepted_values",
+                                                                                           "relationships"))]
+    assert len(dbt_checks) >= 21
+    failed = [k for k in dbt_checks if not evaluations[k].passed
+              and evaluations[k].severity == dg.AssetCheckSeverity.ERROR]
+    assert failed == []
