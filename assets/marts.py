@@ -35,19 +35,18 @@ from assets.resources import TrackerConfig
 from assets.warehouse import connect
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
-MANIFEST_TARGET = DBT_PROJECT_DIR / "target"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 WAREHOUSE_VARIABLE = "TRACKER_WAREHOUSE"  # read by assets/dbt/profiles.yml
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 
-def _project_fingerprint() -> str:
+def _project_fingerprint(project_dir: Path) -> str:
     digest = hashlib.sha256()
     for entry in PROJECT_FILES:
-        path = DBT_PROJECT_DIR / entry
+        path = project_dir / entry
         for file in sorted([path] if path.is_file() else path.rglob("*")):
             if file.is_file():
-                digest.update(str(file.relative_to(DBT_PROJECT_DIR)).encode() + b"\0" + file.read_bytes() + b"\0")
+                digest.update(str(file.relative_to(project_dir)).encode() + b"\0" + file.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -65,26 +64,27 @@ def _warehouse_variable(path: str) -> Iterator[None]:
             os.environ[WAREHOUSE_VARIABLE] = before
 
 
-def prepared_manifest() -> Path:
+def prepared_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """The project's manifest, parsed again only when a model, macro or setting has changed.
 
     A lock serialises processes that load the definitions at the same time
     (the webserver and the daemon's code servers)."""
-    MANIFEST_TARGET.mkdir(parents=True, exist_ok=True)
-    manifest, stamp = MANIFEST_TARGET / "manifest.json", MANIFEST_TARGET / "project.sha256"
-    with open(MANIFEST_TARGET / ".lock", "w") as lock:
+    target = project_dir / "target"
+    target.mkdir(parents=True, exist_ok=True)
+    manifest, stamp = target / "manifest.json", target / "project.sha256"
+    with open(target / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        fingerprint = _project_fingerprint()
+        fingerprint = _project_fingerprint(project_dir)
         if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
             return manifest
-        with _warehouse_variable(os.environ.get(WAREHOUSE_VARIABLE, str(MANIFEST_TARGET / "parse-only.duckdb"))):
+        with _warehouse_variable(os.environ.get(WAREHOUSE_VARIABLE, str(target / "parse-only.duckdb"))):
             done = subprocess.run(
-                [DBT_EXECUTABLE, "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
-                 str(DBT_PROJECT_DIR), "--target-path", str(MANIFEST_TARGET), "--quiet"],
+                [DBT_EXECUTABLE, "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+                 "--target-path", str(target), "--quiet"],
                 capture_output=True, text=True, env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
             )
         if done.returncode != 0:
-            raise RuntimeError(f"The dbt project in {DBT_PROJECT_DIR} does not parse:\n{done.stdout}{done.stderr}")
+            raise RuntimeError(f"The dbt project in {project_dir} does not parse:\n{done.stdout}{done.stderr}")
         stamp.write_text(fingerprint)
         return manifest
 

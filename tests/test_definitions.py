@@ -40,3 +40,18 @@ def test_the_returns_sensor_and_job_are_defined():
     checks = {key.name for key in defs.resolve_asset_graph().asset_check_keys}
     assert {"department_returns_meet_contract", "returns_reconcile_with_pay",
             "returns_complete_for_current_quarter", "returns_plausible_quarter_on_quarter"} <= checks
+
+
+def test_dagster_definitions_validate_passes(tmp_path):
+    """What `dagster definitions validate` says of the workspace the README points `dagster dev` at."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "TRACKER_HOME": str(tmp_path / "home")}
+    done = subprocess.run([str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w",
+                           "workspace.yaml"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful" in done.stdout + done.stderr

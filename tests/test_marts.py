@@ -95,3 +95,19 @@ def test_dbt_tests_run_as_asset_checks(built):
     failed = [k for k in dbt_checks if not evaluations[k].passed
               and evaluations[k].severity == dg.AssetCheckSeverity.ERROR]
     assert failed == []
+
+
+def test_a_changed_model_is_picked_up_without_a_manual_step(tmp_path):
+    import shutil
+
+    from assets.marts import DBT_PROJECT_DIR, prepared_manifest
+
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    first = prepared_manifest(project)
+    parsed_at = first.stat().st_mtime_ns
+    assert prepared_manifest(project).stat().st_mtime_ns == parsed_at  # unchanged project: no new parse
+    model = project / "models" / "marts" / "platforms" / "pay_monthly.sql"
+    model.write_text(model.read_text() + "\n-- a comment that changes nothing but the file\n")
+    nodes = json.loads(prepared_manifest(project).read_text())["nodes"]
+    assert "a comment that changes nothing" in nodes["model.adoption_tracker.pay_monthly"]["raw_code"]
