@@ -8,7 +8,7 @@ arithmetic of its own: what it shows is what these queries computed.
 from __future__ import annotations
 
 from assets.marts import Mart, mart_asset
-from assets.sources import SOURCES, freshness_sql, sources_sql
+from tracker.sources import SOURCES, freshness_sql, sources_sql
 
 # The one measure per platform that the overview leads with.
 HEADLINE_METRICS = ("pay_live_services", "notify_agreements_signed", "one_login_services_onboarded",

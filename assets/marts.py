@@ -13,14 +13,14 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.warehouse import connect, replace_tables_sql, table_metadata
 from checks.return_contract import (
     PLAUSIBLE_CHANGE_MINIMUM,
     PLAUSIBLE_CHANGE_SHARE,
     RECONCILIATION_MINIMUM,
     RECONCILIATION_SHARE,
 )
+from tracker.resources import TrackerConfig
+from tracker.warehouse import connect, replace_tables_sql, table_metadata
 
 # One row per platform measure and date: the series that targets and trends are read from.
 METRIC_SERIES_SQL = """

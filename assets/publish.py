@@ -19,9 +19,9 @@ from dagster_duckdb import DuckDBResource
 from assets.comparison_marts import COMPARISON_MARTS
 from assets.marts import MARTS
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
 from assets.return_marts import RETURN_MARTS
-from assets.warehouse import connect
+from tracker.resources import TrackerConfig
+from tracker.warehouse import connect
 
 SNAPSHOT_NAME = "tracker.duckdb"
 MANIFEST_NAME = "manifest.json"

@@ -21,10 +21,10 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.return_inbox import InboxFile, archive, content_hash, file_hash, inbox_file, pending
-from assets.warehouse import connect, ensure_schemas, insert_rows, replace_tables, table_metadata, transaction
 from checks.return_contract import COLUMN_NAMES, Quarter, column_letter, open_quarters, table_ddl
+from tracker.resources import TrackerConfig
+from tracker.return_inbox import InboxFile, archive, content_hash, file_hash, inbox_file, pending
+from tracker.warehouse import connect, ensure_schemas, insert_rows, replace_tables, table_metadata, transaction
 
 SCHEDULE_FILE = Path("returns") / "schedule.yaml"
 RETURNS_TABLE = "staging.department_returns"

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from pipelines import settings
+from tracker import settings
 
 # One run at a time: every run writes the same DuckDB file, which allows one writer.
 INSTANCE_CONFIG = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from dagster_duckdb import DuckDBResource
 
-from assets.resources import TrackerConfig
+from tracker.resources import TrackerConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA = PROJECT / "data"

@@ -1,7 +1,8 @@
 """Where the tracker reads its inputs and writes its outputs.
 
-Declared here (not in pipelines/) so that assets depend only on this small
-class; pipelines/settings.py fills it in from the environment.
+Declared in the core (not in pipelines/) so that assets and checks depend only
+on this small class; pipelines/definitions.py fills it in from tracker/settings.py
+(the environment).
 """
 
 from __future__ import annotations
