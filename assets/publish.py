@@ -21,10 +21,9 @@ from assets.marts import MARTS
 from assets.raw import OWNERS
 from assets.return_marts import RETURN_MARTS
 from tracker.resources import TrackerConfig
+from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME
 from tracker.warehouse import connect
 
-SNAPSHOT_NAME = "tracker.duckdb"
-MANIFEST_NAME = "manifest.json"
 # Reference tables the readers need beside the marts (names, departments, match quality).
 REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets",
                     "staging.reporting_quarters"]

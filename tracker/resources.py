@@ -12,6 +12,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from tracker import settings
+
 
 class TrackerConfig(dg.ConfigurableResource):
     """Paths and the reporting date for one run."""
@@ -30,7 +32,7 @@ class TrackerConfig(dg.ConfigurableResource):
 
     @property
     def published_dir(self) -> Path:
-        return self.home / "published"
+        return settings.published_dir(self.home)
 
     def as_of_date(self) -> dt.date:
         return dt.date.fromisoformat(self.as_of) if self.as_of else dt.date.today()
