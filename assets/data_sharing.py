@@ -10,10 +10,10 @@ import io
 
 import pandas as pd
 
-from assets.parsing import FeedError, read_csv_feed
 from assets.raw import raw_files_asset
 from assets.staging import staging_table_asset
-from assets.warehouse import SourceFile
+from tracker.parsing import FeedError, read_csv_feed
+from tracker.warehouse import SourceFile
 
 SOURCE = "data_sharing"
 CATALOGUE_COLUMNS = ["dateAdded", "url", "name", "provider"]

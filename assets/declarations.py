@@ -13,9 +13,6 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.sources import SOURCES
-from assets.warehouse import connect, ensure_schemas, table_metadata, transaction
 from checks.return_contract import (
     PLATFORMS,
     PLAUSIBLE_CHANGE_MINIMUM,
@@ -23,6 +20,9 @@ from checks.return_contract import (
     RECONCILIATION_MINIMUM,
     RECONCILIATION_SHARE,
 )
+from tracker.resources import TrackerConfig
+from tracker.sources import SOURCES
+from tracker.warehouse import connect, ensure_schemas, table_metadata, transaction
 
 TABLES = {
     "staging.run_settings": (

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assets.parsing import (
+from assets.raw import raw_files_asset
+from assets.staging import staging_table_asset
+from tracker.parsing import (
     FeedError,
     date_from_file_name,
     parse_long_date,
@@ -17,9 +19,7 @@ from assets.parsing import (
     require_int,
     require_keys,
 )
-from assets.raw import raw_files_asset
-from assets.staging import staging_table_asset
-from assets.warehouse import SourceFile
+from tracker.warehouse import SourceFile
 
 SOURCE = "forms"
 

@@ -31,8 +31,8 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.warehouse import connect
+from tracker.resources import TrackerConfig
+from tracker.warehouse import connect
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from assets.parsing import FeedError, read_csv_feed, read_yaml_feed, require_int
 from assets.raw import raw_files_asset
 from assets.staging import staging_tables_asset
-from assets.warehouse import SourceFile
+from tracker.parsing import FeedError, read_csv_feed, read_yaml_feed, require_int
+from tracker.warehouse import SourceFile
 
 SOURCE = "notify"
 HISTORY_COLUMNS = ["commit", "commit_date", "n_domains", "n_owners", "n_owners_agreement_signed"]

@@ -13,11 +13,11 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from assets.organisation_names import INTERNAL, OrganisationAliases, load_aliases
-from assets.parsing import FeedError, read_csv_feed
 from assets.raw import raw_files_asset
 from assets.staging import staging_table_asset
-from assets.warehouse import SourceFile
+from tracker.organisation_names import INTERNAL, OrganisationAliases, load_aliases
+from tracker.parsing import FeedError, read_csv_feed
+from tracker.warehouse import SourceFile
 
 SOURCE = "one_login"
 COLUMNS = [

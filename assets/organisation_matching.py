@@ -14,10 +14,10 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.organisation_names import OrganisationAliases, load_aliases, name_variants
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.warehouse import connect, replace_tables, replace_tables_sql, tables_metadata
+from tracker.organisation_names import OrganisationAliases, load_aliases, name_variants
+from tracker.resources import TrackerConfig
+from tracker.warehouse import connect, replace_tables, replace_tables_sql, tables_metadata
 
 # Names each platform publishes, as (platform, name, weight) where weight is the
 # services the name stands for in that platform's latest version.

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 
-from assets.organisation_names import OrganisationAliases, load_aliases, normalise
-from assets.parsing import FeedError, read_csv_feed
 from assets.raw import raw_files_asset
-from assets.resources import TrackerConfig
 from assets.staging import staging_tables_asset
-from assets.warehouse import SourceFile
+from tracker.organisation_names import OrganisationAliases, load_aliases, normalise
+from tracker.parsing import FeedError, read_csv_feed
+from tracker.resources import TrackerConfig
+from tracker.warehouse import SourceFile
 
 SOURCE = "organisations"
 DEPARTMENT_TYPES = ("Ministerial department", "Non-ministerial department", "Devolved government")

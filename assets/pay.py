@@ -12,7 +12,9 @@ import json
 
 import pandas as pd
 
-from assets.parsing import (
+from assets.raw import raw_files_asset
+from assets.staging import staging_tables_asset
+from tracker.parsing import (
     FeedError,
     date_from_file_name,
     parse_long_date,
@@ -20,9 +22,7 @@ from assets.parsing import (
     require_int,
     require_keys,
 )
-from assets.raw import raw_files_asset
-from assets.staging import staging_tables_asset
-from assets.warehouse import SourceFile
+from tracker.warehouse import SourceFile
 
 SOURCE = "pay"
 REQUIRED_KEYS = [

@@ -18,11 +18,10 @@ from dagster_duckdb import DuckDBResource
 
 from assets.marts import column_descriptions, mart_tables
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.warehouse import connect
+from tracker.resources import TrackerConfig
+from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME
+from tracker.warehouse import connect
 
-SNAPSHOT_NAME = "tracker.duckdb"
-MANIFEST_NAME = "manifest.json"
 # Reference tables the readers need beside the marts (names, departments, match quality).
 REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets",
                     "staging.reporting_quarters"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.resources import TrackerConfig
-from assets.warehouse import connect, ensure_schemas, raw_files_table, read_source_files, store_raw_files
+from tracker.resources import TrackerConfig
+from tracker.warehouse import connect, ensure_schemas, raw_files_table, read_source_files, store_raw_files
 
 OWNERS = ["team:cddo-adoption-tracker"]
 

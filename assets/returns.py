@@ -21,10 +21,18 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.return_inbox import InboxFile, archive, content_hash, file_hash, inbox_file, pending
-from assets.warehouse import connect, ensure_schemas, insert_rows, replace_tables, table_metadata, transaction
 from checks.return_contract import COLUMN_NAMES, Quarter, column_letter, open_quarters, table_ddl
+from tracker.resources import TrackerConfig
+from tracker.return_inbox import InboxFile, archive, content_hash, file_hash, inbox_file, pending
+from tracker.warehouse import (
+    connect,
+    ensure_schemas,
+    insert_rows,
+    organisation_codes,
+    replace_tables,
+    table_metadata,
+    transaction,
+)
 
 SCHEDULE_FILE = Path("returns") / "schedule.yaml"
 RETURNS_TABLE = "staging.department_returns"
@@ -221,12 +229,6 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
     con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
                 [str(archived.relative_to(settings.home)), file.reference])
     return submission["status"]
-
-
-def organisation_codes(con) -> set[str]:
-    """Every GOV.UK organisation code the tracker knows: what a return's organisation_code must be."""
-    return {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
-                                      "WHERE organisation_code IS NOT NULL").fetchall()}
 
 
 def _replace_return(con, accepted: pd.DataFrame) -> None:

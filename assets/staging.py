@@ -12,10 +12,10 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from assets.parsing import FeedError
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from tracker.parsing import FeedError
+from tracker.resources import TrackerConfig
+from tracker.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
 
 Frames = dict[str, pd.DataFrame]
 BuildTables = Callable[[list[SourceFile], TrackerConfig], Frames]

@@ -11,8 +11,8 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from assets.resources import TrackerConfig
-from assets.warehouse import connect, replace_tables, tables_metadata
+from tracker.resources import TrackerConfig
+from tracker.warehouse import connect, replace_tables, tables_metadata
 
 TARGETS_FILE = "targets.yaml"
 REQUIRED = ["id", "strategy", "platform", "metric", "title", "unit", "deadline", "source_url"]

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.resources import TrackerConfig
-from assets.sources import SOURCES
-from assets.warehouse import connect
+from tracker.resources import TrackerConfig
+from tracker.sources import SOURCES
+from tracker.warehouse import connect
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN

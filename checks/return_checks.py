@@ -13,9 +13,6 @@ from __future__ import annotations
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.resources import TrackerConfig
-from assets.returns import organisation_codes
-from assets.warehouse import connect
 from checks.platform_checks import SAMPLE_ROWS, WARN, Rule, check_from_rule
 from checks.return_contract import (
     PLAUSIBLE_CHANGE_MINIMUM,
@@ -23,6 +20,8 @@ from checks.return_contract import (
     RECONCILIATION_MINIMUM,
     RECONCILIATION_SHARE,
 )
+from tracker.resources import TrackerConfig
+from tracker.warehouse import connect, organisation_codes
 
 
 @dg.asset_check(

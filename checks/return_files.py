@@ -4,6 +4,11 @@ Everything a hostile or broken file can do is turned into a ``ReturnFileError``
 with a sentence a department analyst can act on: wrong type, empty, too big,
 binary, a zip bomb, macros, formulas, a header that is not the template's.
 Nothing here raises anything else for bad input.
+
+It stays in checks/, not in the core (tracker/), because it is the contract
+applied to a file: the accepted types, the size limits, the sheet and the
+header it enforces all come from checks/return_contract.py, and its errors
+are part of what "valid" means for a return.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ one row to fill in, each cell with an input message and a data-validation
 rule: whole numbers within bounds, a drop-down of quarters and of organisation
 codes), 'Guidance' (every column explained), and 'Lists' (the drop-downs'
 values, with each organisation's name beside its code).
+
+It stays in checks/, not in the core (tracker/), because it is the contract
+written out as a file: every column, bound, drop-down, rule and guidance line
+comes from checks/return_contract.py.
 """
 
 from __future__ import annotations

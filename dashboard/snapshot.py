@@ -10,16 +10,15 @@ and the next one opens the new. Results are cached by the snapshot's version
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import streamlit as st
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from tracker.settings import manifest_path, snapshot_path
+
 LOCK_RETRIES = 20
 LOCK_WAIT_SECONDS = 0.1
 
@@ -35,20 +34,10 @@ class SnapshotInfo:
     as_of: str
 
 
-def published_dir() -> Path:
-    """TRACKER_HOME/published, as the pipeline writes it (default: <project>/.tracker/published)."""
-    home = os.environ.get("TRACKER_HOME") or PROJECT_DIR / ".tracker"
-    return Path(home).resolve() / "published"
-
-
-def snapshot_path() -> Path:
-    return published_dir() / "tracker.duckdb"
-
-
 def snapshot_info() -> SnapshotInfo:
     """The published version, read from the manifest the publish step writes after swapping the file in."""
     try:
-        manifest = json.loads((published_dir() / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads(manifest_path().read_text(encoding="utf-8"))
         return SnapshotInfo(manifest["version"], manifest["published_at"], manifest["as_of"])
     except (OSError, ValueError, KeyError):
         raise SnapshotMissing(

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from pipelines import settings
+from tracker import settings
 
 # One run at a time: every run writes the same DuckDB file, which allows one writer.
 INSTANCE_CONFIG = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
@@ -92,8 +92,7 @@ def run_pipeline(as_of: str | None = None) -> int:
 def _print_summary() -> None:
     from pipelines.snapshot_summary import headline_figures
 
-    manifest_path = settings.published_dir() / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = json.loads(settings.manifest_path().read_text(encoding="utf-8"))
     print(f"\nPublished snapshot {manifest['version']} (as of {manifest['as_of']}):")
     print(f"  {settings.snapshot_path()}")
     for line in headline_figures(settings.snapshot_path()):

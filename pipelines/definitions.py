@@ -20,11 +20,11 @@ from assets import (
     targets,
     verify,
 )
-from assets.resources import TrackerConfig
 from checks import platform_checks, return_checks
-from pipelines import settings
 from pipelines.progress import progress_logger
 from pipelines.sensors import ingest_returns_job, return_inbox_sensor
+from tracker import settings
+from tracker.resources import TrackerConfig
 
 all_assets = [
     *dg.load_assets_from_modules(

@@ -12,9 +12,9 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from assets.return_inbox import archived_hashes, content_hash, deliver
 from checks.return_contract import MAX_FILE_BYTES
-from pipelines import settings
+from tracker import settings
+from tracker.return_inbox import archived_hashes, content_hash, deliver
 
 SAMPLES_DIR = Path("returns") / "samples"
 SAMPLES_MANIFEST = "samples.yaml"
@@ -37,8 +37,8 @@ def known_organisations() -> dict[str, str]:
         except duckdb.Error:
             pass  # being replaced or locked: read the shipped data instead
     from assets.organisations import build_organisation_tables
-    from assets.resources import TrackerConfig
-    from assets.warehouse import read_source_files
+    from tracker.resources import TrackerConfig
+    from tracker.warehouse import read_source_files
 
     data = settings.data_dir()
     frames = build_organisation_tables(read_source_files(data / "organisations", "*"),

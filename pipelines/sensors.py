@@ -13,8 +13,8 @@ import json
 
 import dagster as dg
 
-from assets.resources import TrackerConfig
-from assets.return_inbox import file_hash, pending
+from tracker.resources import TrackerConfig
+from tracker.return_inbox import file_hash, pending
 
 INGEST_OP = "department_returns"
 REMEMBERED_HASHES = 10_000  # far more returns than arrive between two ticks

@@ -11,7 +11,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from assets.marts import dbt_resource
-from assets.resources import TrackerConfig
+from tracker.resources import TrackerConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
 DATA = PROJECT / "data"

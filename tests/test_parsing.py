@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from assets.parsing import FeedError, date_from_file_name, parse_long_date, parse_quantity
+from tracker.parsing import FeedError, date_from_file_name, parse_long_date, parse_quantity
 
 
 @pytest.mark.parametrize(

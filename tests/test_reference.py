@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from assets.organisation_matching import Matcher
-from assets.organisation_names import load_aliases, normalise
 from assets.targets import load_targets
 from tests.conftest import DATA
+from tracker.organisation_names import load_aliases, normalise
 
 ROLL_UPS = {
     # body (as a slug of its own time) -> department it lands on today

@@ -9,11 +9,11 @@ import zipfile
 import duckdb
 import pytest
 
-from assets.return_inbox import archive_dir, deliver, inbox_dir
 from checks.return_contract import COLUMN_NAMES
 from checks.return_validation import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from tests.conftest import ingest
 from tests.returns_helpers import VALID, check, csv_bytes, row, xlsx_bytes
+from tracker.return_inbox import archive_dir, deliver, inbox_dir
 
 
 def _zip(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:

@@ -9,11 +9,11 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.resources import TrackerConfig
-from assets.return_inbox import archive_dir, deliver, inbox_dir
 from pipelines.sensors import ingest_returns_job, return_inbox_sensor
 from tests.conftest import AS_OF, DATA, ingest
 from tests.returns_helpers import VALID, csv_bytes, row
+from tracker.resources import TrackerConfig
+from tracker.return_inbox import archive_dir, deliver, inbox_dir
 
 FIRST = csv_bytes(row(pay_services_live="1"))
 CORRECTED = csv_bytes(VALID)

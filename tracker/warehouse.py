@@ -187,6 +187,12 @@ def tables_metadata(con, tables: Iterable[str]) -> dict[str, Any]:
     return meta
 
 
+def organisation_codes(con) -> set[str]:
+    """Every GOV.UK organisation code the tracker knows: what a return's organisation_code must be."""
+    return {c for (c,) in con.execute("SELECT organisation_code FROM staging.organisations "
+                                      "WHERE organisation_code IS NOT NULL").fetchall()}
+
+
 @contextmanager
 def connect(warehouse) -> Iterator:
     """A warehouse connection that is closed however the block ends.

@@ -1,7 +1,8 @@
 """Where the tracker reads its inputs and writes its outputs.
 
-Declared here (not in pipelines/) so that assets depend only on this small
-class; pipelines/settings.py fills it in from the environment.
+Declared in the core (not in pipelines/) so that assets and checks depend only
+on this small class; pipelines/definitions.py fills it in from tracker/settings.py
+(the environment).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+
+from tracker import settings
 
 
 class TrackerConfig(dg.ConfigurableResource):
@@ -29,7 +32,7 @@ class TrackerConfig(dg.ConfigurableResource):
 
     @property
     def published_dir(self) -> Path:
-        return self.home / "published"
+        return settings.published_dir(self.home)
 
     def as_of_date(self) -> dt.date:
         return dt.date.fromisoformat(self.as_of) if self.as_of else dt.date.today()

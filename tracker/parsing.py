@@ -56,7 +56,7 @@ def parse_quantity(text: object, file_name: str, key: str) -> float:
             file_name,
             f"'{key}' is {text!r}, which is not a number in a form the tracker knows "
             "(for example '142.9 million', '9.6 billion' or '1,234'). "
-            "If the platform changed its wording, add the new form to assets/parsing.py.",
+            "If the platform changed its wording, add the new form to tracker/parsing.py.",
         )
     return round(float(match["number"].replace(",", "")) * scale, 2)
 

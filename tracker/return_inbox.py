@@ -1,6 +1,6 @@
 """The returns inbox: where returns arrive as files, and the archive they move to once processed.
 
-Layout under TRACKER_HOME/returns/:
+Layout under TRACKER_HOME/returns/ (the two folders are named in tracker/settings.py):
     inbox/<ORGANISATION CODE>/<received>__<name>            the file, byte for byte as sent
     inbox/<ORGANISATION CODE>/<received>__<name>.json       who sent it, how, and its reference
     archive/<ORGANISATION CODE>/<received>__<name>(.json)   the same pair once processed
@@ -23,16 +23,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.settings import returns_archive_dir as archive_dir
+from tracker.settings import returns_inbox_dir as inbox_dir
+
 ORGANISATION_FOLDER = re.compile(r"^[A-Z0-9]{1,16}$")
 SIDECAR = ".json"
-
-
-def inbox_dir(home: Path) -> Path:
-    return home / "returns" / "inbox"
-
-
-def archive_dir(home: Path) -> Path:
-    return home / "returns" / "archive"
 
 
 @dataclass(frozen=True)

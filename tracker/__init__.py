@@ -1,0 +1,1 @@
+"""The core layer: settings, warehouse, parsing, returns inbox, sources; imports no other project package."""
