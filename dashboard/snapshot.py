@@ -87,9 +87,6 @@ def _query(sql: str, *params) -> pd.DataFrame:
     return _cached_query(snapshot_info().version, sql, tuple(params))  # st.cache_data returns a fresh copy
 
 
-query = _query  # the old entry point, until every page calls the functions below
-
-
 # ---------------------------------------------------------------- platforms: measures and their history
 def platform_headlines(platform: str) -> pd.DataFrame:
     """Every measure of one platform (marts.platform_headlines): its headline measure first, then by metric."""
