@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.export import safe_csv
-from dashboard.snapshot import query
+from dashboard.snapshot import platform_headlines
 
 # status word -> (symbol, GOV.UK colour class). Colour is never the only signal: the symbol and word are shown too.
 STATUS_STYLE = {
@@ -210,15 +210,10 @@ def measure_card(row: pd.Series) -> None:
                 days_old=row["days_old"], illustrative=bool(row["is_illustrative"]))
 
 
-def platform_measures(platform: str) -> pd.DataFrame:
-    return query("SELECT * FROM marts.platform_headlines WHERE platform = ? ORDER BY NOT is_headline, metric",
-                 platform)
-
-
 def platform_overview(platform: str, headline_metric: str) -> dict:
     """A platform page's opening: a notice if its source is no longer published, then a card per measure.
     Returns the headline measure's source, freshness and age, for the page's charts."""
-    measures = platform_measures(platform)
+    measures = platform_headlines(platform)
     headline_row = measures.set_index("metric").loc[headline_metric]
     if headline_row["freshness"] == "no longer published":
         stale_notice(f"{platform} is no longer published: these are its last figures, to "

@@ -6,21 +6,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, snapshot
 from dashboard.components import chart_block, illustrative_notice, month, number, percent, source_line, table
-from dashboard.snapshot import query
 
 TOP = 15
 
 
 def by_department(platform: str, measure: str, trust: dict, slug: str) -> pd.DataFrame:
     """The latest month's figure per department (departments and their agencies summed)."""
-    frame = query("""
-        SELECT department_name AS department, department_code, sum(value) AS value, max(month) AS month
-        FROM marts.adoption_by_department_month
-        WHERE platform = ? AND measure = ? AND department_name IS NOT NULL
-          AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
-        GROUP BY ALL ORDER BY value DESC, department""", platform, measure, platform, measure)
+    frame = snapshot.department_figures_latest_month(platform, measure)
     if frame.empty:
         st.info(f"No department figures for {platform} ({measure}).")
         return frame
@@ -37,14 +31,7 @@ def by_department(platform: str, measure: str, trust: dict, slug: str) -> pd.Dat
 
 def by_kind(platform: str, measure: str, trust: dict, slug: str) -> None:
     """The latest month's figure by kind of organisation: department, body outside one, or not on GOV.UK."""
-    frame = query("""
-        SELECT CASE WHEN attribution = 'department' THEN 'central government departments and their bodies'
-                    ELSE replace(attribution, 'not a GOV.UK organisation: ', '') END AS kind,
-               sum(value) AS value, max(month) AS month
-        FROM marts.adoption_by_department_month
-        WHERE platform = ? AND measure = ?
-          AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
-        GROUP BY ALL ORDER BY value DESC""", platform, measure, platform, measure)
+    frame = snapshot.organisation_kinds_latest_month(platform, measure)
     if frame.empty:
         return
     share = frame["value"].iloc[0] / frame["value"].sum()
@@ -57,8 +44,7 @@ def by_kind(platform: str, measure: str, trust: dict, slug: str) -> None:
 
 def movers(platform: str, measure: str, trust: dict, slug: str) -> None:
     """The departments whose figure rose (or fell) most over the last twelve months of data."""
-    frame = query("SELECT * FROM marts.department_movers WHERE platform = ? AND measure = ? ORDER BY change DESC, "
-                  "department_name", platform, measure)
+    frame = snapshot.department_movers(platform, measure)
     if frame.empty:
         st.info(f"{platform} has department figures for one month only, so there are no movers to show.")
         return
@@ -81,11 +67,7 @@ def movers(platform: str, measure: str, trust: dict, slug: str) -> None:
 
 def reported_by_departments(platform: str, slug: str) -> None:
     """What departments' returns say for this platform: services in scope, live and planned."""
-    frame = query("""
-        SELECT department_name AS department, reporting_quarter, in_scope, live, planned, adoption_rate,
-               reported_by, is_illustrative
-        FROM marts.return_adoption WHERE level = 'department' AND platform = ?
-        ORDER BY quarter_end DESC, adoption_rate DESC""", platform)
+    frame = snapshot.returned_adoption_by_department(platform)
     st.subheader(f"What departments report in their returns for {platform}")
     if frame.empty:
         st.info(f"No department has returned figures for {platform} yet.")
@@ -95,5 +77,4 @@ def reported_by_departments(platform: str, slug: str) -> None:
     shown["adoption_rate"] = shown["adoption_rate"].map(percent)
     table(shown, f"{slug}-returns.csv")
     source_line("Departments' quarterly returns (adoption = services live / services in scope)",
-                query("SELECT max(quarter_end) AS d FROM marts.return_adoption WHERE platform = ?",
-                      platform)["d"].iloc[0], illustrative=illustrative)
+                snapshot.returned_adoption_data_date(platform), illustrative=illustrative)

@@ -5,6 +5,10 @@ pipeline run never waits for the dashboard. Publishing swaps a new file in with
 ``os.replace``: a connection that is already open keeps reading the old file,
 and the next one opens the new. Results are cached by the snapshot's version
 (from its manifest), so a new publication is picked up on the next rerun.
+
+Every query the dashboard runs lives here, as a function named for what it returns; the pages,
+components and sections only lay out what these return and hold no SQL. Values are always bound
+as parameters, never written into the SQL.
 """
 
 from __future__ import annotations
@@ -67,6 +71,261 @@ def _cached_query(version: str, sql: str, params: tuple) -> pd.DataFrame:
         con.close()
 
 
-def query(sql: str, *params) -> pd.DataFrame:
+def _query(sql: str, *params) -> pd.DataFrame:
     """Run a read-only query on the published snapshot; cached until a new snapshot is published."""
     return _cached_query(snapshot_info().version, sql, tuple(params))  # st.cache_data returns a fresh copy
+
+
+# ---------------------------------------------------------------- platforms: measures and their history
+def platform_headlines(platform: str) -> pd.DataFrame:
+    """Every measure of one platform (marts.platform_headlines): its headline measure first, then by metric."""
+    return _query("SELECT * FROM marts.platform_headlines WHERE platform = ? ORDER BY NOT is_headline, metric",
+                  platform)
+
+
+def all_platform_headlines() -> pd.DataFrame:
+    """Every measure of every platform: latest figure, previous quarter's, change, source and freshness."""
+    return _query("SELECT * FROM marts.platform_headlines")
+
+
+def platform_latest_dates() -> pd.DataFrame:
+    """Each platform's latest data date (platform, latest_date), from its headline measure."""
+    return _query("SELECT platform, latest_date FROM marts.platform_headlines WHERE is_headline")
+
+
+def metric_history(metric: str) -> pd.DataFrame:
+    """One measure over time (date, value), oldest first."""
+    return _query("SELECT date, value FROM marts.metric_series WHERE metric = ? ORDER BY date", metric)
+
+
+def metric_history_to_reporting_date(metric: str) -> pd.DataFrame:
+    """One measure over time (date, value), oldest first, up to the reporting date."""
+    return _query("SELECT date, value FROM marts.metric_series WHERE metric = ? "
+                  "AND date <= (SELECT max(as_of) FROM marts.platform_headlines) ORDER BY date", metric)
+
+
+def platform_history(platform: str, leave_out_metric: str | None = None) -> pd.DataFrame:
+    """Every measure of one platform over time (date, measure, value), oldest first; optionally without one
+    metric (every metric in the series has a name, so with None nothing is left out)."""
+    return _query("SELECT date, measure, value FROM marts.metric_series WHERE platform = ? "
+                  "AND metric IS DISTINCT FROM ? ORDER BY date", platform, leave_out_metric)
+
+
+# ---------------------------------------------------------------- overview: targets
+def target_progress() -> pd.DataFrame:
+    """Every target: status, baseline, latest figure, trajectory, forecast and where the target comes from."""
+    return _query("SELECT * FROM marts.target_progress")
+
+
+def target_series() -> pd.DataFrame:
+    """The history of every measure a target is tracked by (metric, date, value, is_illustrative), oldest
+    first, up to the targets' reporting date."""
+    return _query("SELECT metric, date, value, is_illustrative FROM marts.metric_series "
+                  "WHERE metric IN (SELECT tracked_by FROM marts.target_progress) "
+                  "AND date <= (SELECT max(as_of) FROM marts.target_progress) ORDER BY date")
+
+
+# ---------------------------------------------------------------- platform pages' shared sections
+def department_figures_latest_month(platform: str, measure: str) -> pd.DataFrame:
+    """The latest month's figure per department, its agencies and other bodies summed (department,
+    department_code, value, month), largest first."""
+    return _query("""
+        SELECT department_name AS department, department_code, sum(value) AS value, max(month) AS month
+        FROM marts.adoption_by_department_month
+        WHERE platform = ? AND measure = ? AND department_name IS NOT NULL
+          AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
+        GROUP BY ALL ORDER BY value DESC, department""", platform, measure, platform, measure)
+
+
+def organisation_kinds_latest_month(platform: str, measure: str) -> pd.DataFrame:
+    """The latest month's figure by kind of organisation (kind, value, month): central government
+    departments and their bodies, bodies outside GOV.UK, or unmatched names; largest first."""
+    return _query("""
+        SELECT CASE WHEN attribution = 'department' THEN 'central government departments and their bodies'
+                    ELSE replace(attribution, 'not a GOV.UK organisation: ', '') END AS kind,
+               sum(value) AS value, max(month) AS month
+        FROM marts.adoption_by_department_month
+        WHERE platform = ? AND measure = ?
+          AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
+        GROUP BY ALL ORDER BY value DESC""", platform, measure, platform, measure)
+
+
+def department_movers(platform: str, measure: str) -> pd.DataFrame:
+    """Each department's change on one platform measure over the last twelve months of data, largest rise first."""
+    return _query("SELECT * FROM marts.department_movers WHERE platform = ? AND measure = ? ORDER BY change DESC, "
+                  "department_name", platform, measure)
+
+
+def returned_adoption_by_department(platform: str) -> pd.DataFrame:
+    """What departments' returns say for one platform: services in scope, live and planned, and the adoption
+    rate, latest quarter first."""
+    return _query("""
+        SELECT department_name AS department, reporting_quarter, in_scope, live, planned, adoption_rate,
+               reported_by, is_illustrative
+        FROM marts.return_adoption WHERE level = 'department' AND platform = ?
+        ORDER BY quarter_end DESC, adoption_rate DESC""", platform)
+
+
+def returned_adoption_data_date(platform: str):
+    """The end of the latest quarter any return reported on this platform for."""
+    return _query("SELECT max(quarter_end) AS d FROM marts.return_adoption WHERE platform = ?", platform)["d"].iloc[0]
+
+
+# ---------------------------------------------------------------- GOV.UK Pay
+def pay_monthly() -> pd.DataFrame:
+    """GOV.UK Pay month by month: live services, organisations, payments and their value in the month."""
+    return _query("SELECT month, live_services, organisations, payments_in_month, amount_gbp_in_month, "
+                  "last_version FROM marts.pay_monthly ORDER BY month")
+
+
+def pay_sectors_monthly() -> pd.DataFrame:
+    """GOV.UK Pay's own live services count per sector at each month end."""
+    return _query("SELECT month, sector, live_services FROM marts.pay_sector_monthly ORDER BY month, sector")
+
+
+# ---------------------------------------------------------------- GOV.UK One Login
+def one_login_plans() -> pd.DataFrame:
+    """Per quarter, how many expected departments reported a One Login adoption plan, oldest first."""
+    return _query("SELECT * FROM marts.return_department_plans ORDER BY quarter_end")
+
+
+# ---------------------------------------------------------------- GOV.UK Forms and data sharing (from returns)
+def returned_forms() -> pd.DataFrame:
+    """Forms online and paper only from departments' returns, at every level, oldest quarter first."""
+    return _query("SELECT * FROM marts.return_forms ORDER BY quarter_end, level, organisation_name")
+
+
+def returned_data_sharing_by_department() -> pd.DataFrame:
+    """Data sharing agreements and APIs published from departments' returns, latest quarter first."""
+    return _query("SELECT department_name, reporting_quarter, data_sharing_agreements, apis_published, "
+                  "organisations_reporting, is_illustrative, quarter_end FROM marts.return_forms "
+                  "WHERE level = 'department' ORDER BY quarter_end DESC, data_sharing_agreements DESC")
+
+
+# ---------------------------------------------------------------- departments: the league table and one department
+def department_league() -> pd.DataFrame:
+    """One row per department, in the league's order: most platforms used, then most GOV.UK Pay live
+    services, then by name."""
+    return _query("SELECT * FROM marts.department_league "
+                  "ORDER BY platforms_used DESC, pay_live_services DESC, department_name")
+
+
+def departments_by_name() -> pd.DataFrame:
+    """The league table in alphabetical order of department, for choosing one."""
+    return department_league().sort_values("department_name", kind="stable", ignore_index=True)
+
+
+def department_organisations(department_code: str) -> pd.DataFrame:
+    """A department's organisations on the platforms: the department first, then by GOV.UK Pay live services."""
+    return _query("SELECT organisation_name, organisation_code, organisation_type, is_department, "
+                  "pay_live_services, pay_names, one_login_services, apis_published, "
+                  "notify_agreement_signed_2019 FROM marts.organisation_adoption WHERE department_code = ? "
+                  "ORDER BY NOT is_department, pay_live_services DESC, organisation_name", department_code)
+
+
+def department_submissions(department_code: str) -> pd.DataFrame:
+    """Every return a department and its agencies sent, newest first."""
+    return _query("""
+        SELECT s.reporting_quarter, s.organisation_name, s.submission_ref, s.file_name, s.received_at, s.status,
+               s.summary, s.is_current, s.is_superseded, s.is_illustrative
+        FROM marts.return_submissions s
+        JOIN staging.organisations o ON o.organisation_code = s.organisation_code
+        WHERE o.department_code = ? ORDER BY s.received_at DESC""", department_code)
+
+
+def department_returns_status(department_code: str) -> pd.DataFrame:
+    """The returns a department and its agencies are expected to send, latest quarters first (at most 40)."""
+    return _query("SELECT organisation_name, reporting_quarter, deadline, status, received_at, days_late, "
+                  "needs_chasing FROM marts.returns_status WHERE department_code = ? "
+                  "ORDER BY quarter_end DESC, organisation_name LIMIT 40", department_code)
+
+
+def department_plans(department_code: str) -> pd.DataFrame:
+    """Services not yet live in a department's organisations, from each one's latest return."""
+    return _query("""
+        SELECT organisation_name, platform, reporting_quarter, in_scope, live, planned, not_yet_live, adoption_rate,
+               is_illustrative
+        FROM marts.return_adoption a
+        WHERE level = 'organisation' AND department_code = ?
+          AND quarter_end = (SELECT max(quarter_end) FROM marts.return_adoption b
+                             WHERE b.level = 'organisation' AND b.organisation_code = a.organisation_code)
+        ORDER BY organisation_name, platform""", department_code)
+
+
+def department_reconciliation(department_code: str) -> pd.DataFrame:
+    """A department's returned GOV.UK Pay figures against GOV.UK Pay's own, differences beyond tolerance first."""
+    return _query("SELECT organisation_name, reporting_quarter, reported_live, published_live, difference, "
+                  "tolerance, outcome, published_names, published_date, is_illustrative "
+                  "FROM marts.return_reconciliation WHERE department_code = ? "
+                  "ORDER BY beyond_tolerance DESC, reporting_quarter DESC", department_code)
+
+
+# ---------------------------------------------------------------- returns
+def returns_status_current_quarter() -> pd.DataFrame:
+    """Every organisation expected to return for the current quarter: those to chase first, then most late."""
+    return _query("SELECT * FROM marts.returns_status WHERE is_current_quarter AND expected "
+                  "ORDER BY needs_chasing DESC, days_late DESC, organisation_name")
+
+
+def return_submissions() -> pd.DataFrame:
+    """Every return received, newest first."""
+    return _query("SELECT * FROM marts.return_submissions ORDER BY received_at DESC")
+
+
+def return_problems() -> pd.DataFrame:
+    """Every problem found in a return, newest return first, then by row and column."""
+    return _query("SELECT * FROM marts.return_problems ORDER BY received_at DESC, submission_ref, row_number, "
+                  "column_letter")
+
+
+# ---------------------------------------------------------------- data quality and sources
+def sources() -> pd.DataFrame:
+    """Every source: publisher, origin, files kept, data dates and freshness; stale and closed sources first."""
+    return _query("SELECT * FROM marts.sources ORDER BY freshness = 'fresh', source")
+
+
+def check_results() -> pd.DataFrame:
+    """The latest result of every data check: failed and warnings first."""
+    return _query("SELECT * FROM meta.check_results ORDER BY outcome = 'passed', outcome, asset, check_name")
+
+
+def quarantine_counts() -> pd.DataFrame:
+    """Problems held in quarantine per validation rule (rule, problems, returns, still_current), most first."""
+    return _query("SELECT rule, count(*) AS problems, count(DISTINCT submission_ref) AS returns, "
+                  "bool_or(is_current) AS still_current FROM marts.return_problems GROUP BY 1 ORDER BY 2 DESC")
+
+
+def rejected_returns_count():
+    """How many returns were rejected."""
+    return _query("SELECT count(*) AS n FROM marts.return_submissions WHERE status = 'rejected'")["n"].iloc[0]
+
+
+def returns_data_quality() -> pd.DataFrame:
+    """The returns' scores on the Government Data Quality Framework's dimensions."""
+    return _query("SELECT * FROM marts.return_data_quality")
+
+
+def organisation_match_coverage() -> pd.DataFrame:
+    """How well each platform's organisation names match GOV.UK organisations, at its latest snapshot."""
+    return _query("""
+        SELECT platform, snapshot_date, organisation_names, matched_names, services, matched_services,
+               outside_govuk_services, unmatched_services, matched_share, matched_share_excluding_outside
+        FROM staging.organisation_match_coverage
+        WHERE snapshot_date IS NULL OR (platform, snapshot_date) IN
+              (SELECT (platform, max(snapshot_date)) FROM staging.organisation_match_coverage GROUP BY platform)
+        ORDER BY platform""")
+
+
+def organisation_match_trend(platform: str) -> pd.DataFrame:
+    """The share of one platform's matchable services matched to a GOV.UK organisation, at each snapshot."""
+    return _query("SELECT snapshot_date, matched_share_excluding_outside FROM staging.organisation_match_coverage "
+                  "WHERE platform = ? ORDER BY snapshot_date", platform)
+
+
+def figure_sources() -> pd.DataFrame:
+    """Where every platform figure comes from: its source, origin and newest file (with its sha256)."""
+    return _query("""
+        SELECT h.platform, h.measure, h.latest_value, h.latest_date, h.source_name, h.publisher, s.origin,
+               s.newest_file, s.newest_file_sha256, h.freshness, h.is_illustrative
+        FROM marts.platform_headlines h LEFT JOIN marts.sources s ON s.source = h.source
+        ORDER BY h.platform, h.measure""")

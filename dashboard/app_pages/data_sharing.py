@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, sections
+from dashboard import charts, sections, snapshot
 from dashboard.components import (
     chart_block,
     illustrative_notice,
     measure_cards,
     number,
     page_header,
-    platform_measures,
     platform_overview,
     source_line,
     table,
 )
-from dashboard.snapshot import query
 
 page_header("Data sharing", "how many APIs public bodies have published for others to use, who publishes them, "
             "how many organisations signed Notify's data sharing agreement, and what departments report?")
 
 trust = platform_overview("Data sharing", "apis_published")
-notify = platform_measures("GOV.UK Notify")
+notify = snapshot.platform_headlines("GOV.UK Notify")
 measure_cards(notify[notify["metric"] == "notify_agreements_signed"])
 
-apis = query("SELECT date, value FROM marts.metric_series WHERE metric = 'apis_published' ORDER BY date")
+apis = snapshot.metric_history("apis_published")
 chart_block(f"{number(apis['value'].iloc[-1])} APIs in the cross-government catalogue by "
             f"{apis['date'].iloc[-1]:%B %Y}", charts.line(apis, "date", "value", y_title="APIs published"), apis,
             "apis-published.csv", data_date=apis["date"].max(), **trust)
@@ -35,9 +33,7 @@ sections.by_kind("Data sharing", "APIs published", trust, "apis")
 sections.movers("Data sharing", "APIs published", trust, "apis")
 
 st.header("Data sharing from departments' returns")
-returned = query("SELECT department_name, reporting_quarter, data_sharing_agreements, apis_published, "
-                 "organisations_reporting, is_illustrative, quarter_end FROM marts.return_forms "
-                 "WHERE level = 'department' ORDER BY quarter_end DESC, data_sharing_agreements DESC")
+returned = snapshot.returned_data_sharing_by_department()
 if returned.empty:
     st.info("No department has returned data sharing figures yet.")
 else:

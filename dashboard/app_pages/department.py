@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from dashboard import snapshot
 from dashboard.components import (
     escape,
     headline,
@@ -18,9 +19,8 @@ from dashboard.components import (
     status_text,
     table,
 )
-from dashboard.snapshot import query
 
-league = query("SELECT * FROM marts.department_league ORDER BY department_name")
+league = snapshot.departments_by_name()
 codes = list(league["department_code"])
 names = dict(zip(league["department_code"], league["department_name"], strict=False))
 ANSWERS = ("how far this department and its agencies have moved onto the platforms, what its returns say and "
@@ -37,7 +37,7 @@ st.query_params["department"] = code
 row = league.set_index("department_code").loc[code]
 page_header(row["department_name"], ANSWERS)
 
-dates = query("SELECT platform, latest_date FROM marts.platform_headlines WHERE is_headline").set_index("platform")
+dates = snapshot.platform_latest_dates().set_index("platform")
 columns = st.columns(5)
 with columns[0]:
     headline("GOV.UK Pay live services", number(row["pay_live_services"]))
@@ -64,26 +64,16 @@ html("<ul>"
      f"<li>Returned Pay figures that differ from GOV.UK Pay's: {int(row['reconciliation_differences'])}</li></ul>")
 
 st.subheader("Its organisations on the platforms")
-organisations = query("SELECT organisation_name, organisation_code, organisation_type, is_department, "
-                      "pay_live_services, pay_names, one_login_services, apis_published, "
-                      "notify_agreement_signed_2019 FROM marts.organisation_adoption WHERE department_code = ? "
-                      "ORDER BY NOT is_department, pay_live_services DESC, organisation_name", code)
+organisations = snapshot.department_organisations(code)
 if organisations.empty:
     st.info("No organisation in this department appears in the platforms' published figures.")
 else:
     table(organisations, f"{code}-organisations.csv")
     source_line("Platform figures matched to GOV.UK organisations", dates["latest_date"].max())
 
-returns = query("""
-    SELECT s.reporting_quarter, s.organisation_name, s.submission_ref, s.file_name, s.received_at, s.status,
-           s.summary, s.is_current, s.is_superseded, s.is_illustrative
-    FROM marts.return_submissions s
-    JOIN staging.organisations o ON o.organisation_code = s.organisation_code
-    WHERE o.department_code = ? ORDER BY s.received_at DESC""", code)
+returns = snapshot.department_submissions(code)
 st.subheader("Returns history")
-status = query("SELECT organisation_name, reporting_quarter, deadline, status, received_at, days_late, "
-               "needs_chasing FROM marts.returns_status WHERE department_code = ? "
-               "ORDER BY quarter_end DESC, organisation_name LIMIT 40", code)
+status = snapshot.department_returns_status(code)
 if returns.empty:
     st.info("This department and its agencies have sent no returns.")
 else:
@@ -94,14 +84,7 @@ if not status.empty:
     table(status.assign(status=status["status"].map(status_text)), f"{code}-returns-status.csv")
 
 st.subheader("Plans: services not yet live, from its latest returns")
-plans = query("""
-    SELECT organisation_name, platform, reporting_quarter, in_scope, live, planned, not_yet_live, adoption_rate,
-           is_illustrative
-    FROM marts.return_adoption a
-    WHERE level = 'organisation' AND department_code = ?
-      AND quarter_end = (SELECT max(quarter_end) FROM marts.return_adoption b
-                         WHERE b.level = 'organisation' AND b.organisation_code = a.organisation_code)
-    ORDER BY organisation_name, platform""", code)
+plans = snapshot.department_plans(code)
 if plans.empty:
     st.info("No plans: this department and its agencies have no accepted return.")
 else:
@@ -109,10 +92,7 @@ else:
     table(plans.assign(adoption_rate=plans["adoption_rate"].map(percent)), f"{code}-plans.csv")
 
 st.subheader("Reconciliation: returned Pay figures against GOV.UK Pay's own")
-reconciliation = query("SELECT organisation_name, reporting_quarter, reported_live, published_live, difference, "
-                       "tolerance, outcome, published_names, published_date, is_illustrative "
-                       "FROM marts.return_reconciliation WHERE department_code = ? "
-                       "ORDER BY beyond_tolerance DESC, reporting_quarter DESC", code)
+reconciliation = snapshot.department_reconciliation(code)
 if reconciliation.empty:
     st.info("Nothing to reconcile: no returned Pay figures for this department.")
 else:

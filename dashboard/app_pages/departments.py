@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import snapshot
 from dashboard.components import (
     download,
     illustrative_notice,
@@ -12,13 +13,12 @@ from dashboard.components import (
     source_line,
     status_text,
 )
-from dashboard.snapshot import query
 
 page_header("Departments: league table", "which departments are ahead or behind across the platforms, where each "
             "stands on the targets, and whose returns are missing or disagree with the platforms' own figures?")
 
-league = query("SELECT * FROM marts.department_league")
-dates = query("SELECT platform, latest_date FROM marts.platform_headlines WHERE is_headline")
+league = snapshot.department_league()
+dates = snapshot.platform_latest_dates()
 FILTERS = {
     "every department": lambda f: f,
     "its own return is missing or rejected for the current quarter":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, snapshot
 from dashboard.components import (
     chart_block,
     illustrative_notice,
@@ -15,15 +15,13 @@ from dashboard.components import (
     source_line,
     table,
 )
-from dashboard.snapshot import query
 
 page_header("GOV.UK Forms", "how many forms are live on GOV.UK Forms and how fast that grows, and how many of "
             "departments' forms are online rather than paper only?")
 
 trust = platform_overview("GOV.UK Forms", "forms_live_forms")
 
-history = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Forms' "
-                "AND metric <> 'forms_submissions_cumulative' ORDER BY date")
+history = snapshot.platform_history("GOV.UK Forms", leave_out_metric="forms_submissions_cumulative")
 live = history[history["measure"] == "live forms"]
 chart_block(f"Live forms grew from {number(live['value'].iloc[0])} to {number(live['value'].iloc[-1])} "
             f"between {live['date'].iloc[0]:%B %Y} and {live['date'].iloc[-1]:%B %Y}",
@@ -33,7 +31,7 @@ chart_block(f"Live forms grew from {number(live['value'].iloc[0])} to {number(li
             "so those come from departments' returns below.", **trust)
 
 st.header("Forms online, from departments' returns")
-forms = query("SELECT * FROM marts.return_forms ORDER BY quarter_end, level, organisation_name")
+forms = snapshot.returned_forms()
 if forms.empty:
     st.info("No department has returned forms figures yet.")
 else:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from dashboard import charts, sections
+from dashboard import charts, sections, snapshot
 from dashboard.components import (
     chart_block,
     number,
     page_header,
     platform_overview,
 )
-from dashboard.snapshot import query
 
 page_header("GOV.UK Notify", "how many organisations signed GOV.UK Notify's data sharing and financial agreement, "
             "how that grew, and which departments and sectors they belong to?")
 
 trust = platform_overview("GOV.UK Notify", "notify_agreements_signed")
 
-history = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Notify' ORDER BY date")
+history = snapshot.platform_history("GOV.UK Notify")
 signed = history[history["measure"].str.startswith("organisations that signed")]
 chart_block(f"Signed agreements rose from {number(signed['value'].iloc[0])} to {number(signed['value'].iloc[-1])} "
             f"between {signed['date'].iloc[0]:%B %Y} and {signed['date'].iloc[-1]:%B %Y}",

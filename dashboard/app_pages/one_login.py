@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, sections
+from dashboard import charts, sections, snapshot
 from dashboard.components import (
     chart_block,
     illustrative_notice,
@@ -14,7 +14,6 @@ from dashboard.components import (
     platform_overview,
     table,
 )
-from dashboard.snapshot import query
 
 page_header("GOV.UK One Login and GOV.UK Verify", "how many services use GOV.UK One Login, which departments "
             "run them and moved most, which departments have an adoption plan, and what GOV.UK Verify reached "
@@ -22,8 +21,7 @@ page_header("GOV.UK One Login and GOV.UK Verify", "how many services use GOV.UK 
 
 trust = platform_overview("GOV.UK One Login", "one_login_services_onboarded")
 
-onboarded = query("SELECT date, value FROM marts.metric_series WHERE metric = 'one_login_services_onboarded' "
-                  "AND date <= (SELECT max(as_of) FROM marts.platform_headlines) ORDER BY date")
+onboarded = snapshot.metric_history_to_reporting_date("one_login_services_onboarded")
 chart_block(f"{number(onboarded['value'].iloc[-1])} services onboarded by {onboarded['date'].iloc[-1]:%d %B %Y}",
             charts.line(onboarded, "date", "value", y_title="services onboarded"), onboarded,
             "one-login-services.csv", data_date=onboarded["date"].max(),
@@ -35,7 +33,7 @@ sections.by_kind("GOV.UK One Login", "live services", trust, "one-login")
 sections.movers("GOV.UK One Login", "live services", trust, "one-login")
 
 st.subheader("Departments with a One Login adoption plan (from returns)")
-plans = query("SELECT * FROM marts.return_department_plans ORDER BY quarter_end")
+plans = snapshot.one_login_plans()
 if plans.empty:
     st.info("No department has returned a One Login plan yet.")
 else:
@@ -49,7 +47,7 @@ sections.reported_by_departments("GOV.UK One Login", "one-login")
 
 st.header("GOV.UK Verify: the history")
 verify_trust = platform_overview("GOV.UK Verify", "verify_accounts_cumulative")
-accounts = query("SELECT date, measure, value FROM marts.metric_series WHERE platform = 'GOV.UK Verify' ORDER BY date")
+accounts = snapshot.platform_history("GOV.UK Verify")
 created = accounts[accounts["measure"].str.startswith("accounts created in")]
 best = created.loc[created["value"].idxmax()]
 chart_block(f"Verify accounts created peaked at {number(best['value'])} in the year to {best['date']:%B %Y}",

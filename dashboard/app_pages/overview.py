@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts
+from dashboard import charts, snapshot
 from dashboard.components import (
     amount,
     chart_block,
@@ -20,7 +20,6 @@ from dashboard.components import (
     status_tag,
     status_text,
 )
-from dashboard.snapshot import query
 
 # Most urgent first: what needs action leads the page.
 STATUS_ORDER = ["missed", "off track", "at risk", "no trajectory", "met late", "on track", "met",
@@ -29,10 +28,10 @@ STATUS_ORDER = ["missed", "off track", "at risk", "no trajectory", "met late", "
 page_header("Overview", "are we on track against each target, what changed since the previous quarter, "
             "and where does each platform stand today?")
 
-targets = query("SELECT * FROM marts.target_progress")
+targets = snapshot.target_progress()
 targets["order"] = targets["status"].map({s: i for i, s in enumerate(STATUS_ORDER)}).fillna(len(STATUS_ORDER))
 targets = targets.sort_values(["order", "deadline"])
-headlines = query("SELECT * FROM marts.platform_headlines")
+headlines = snapshot.all_platform_headlines()
 counts = targets["status"].value_counts()
 summary = " ".join(f"{status_tag(s)} {int(counts[s])}" for s in STATUS_ORDER if s in counts)
 html(f"<p><strong>{len(targets)} targets:</strong> {summary}</p>")
@@ -41,9 +40,7 @@ st.header("Platforms")
 measure_cards(headlines[headlines["is_headline"]].sort_values("platform"))
 
 st.header("Targets")
-series = query("SELECT metric, date, value, is_illustrative FROM marts.metric_series "
-               "WHERE metric IN (SELECT tracked_by FROM marts.target_progress) "
-               "AND date <= (SELECT max(as_of) FROM marts.target_progress) ORDER BY date")
+series = snapshot.target_series()
 changes = headlines.set_index("metric")
 for _, target in targets.iterrows():
     with st.container(border=True):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dashboard import charts, sections
+from dashboard import charts, sections, snapshot
 from dashboard.components import chart_block, number, page_header, platform_overview
-from dashboard.snapshot import query
 
 page_header("GOV.UK Pay", "how many services take payments through GOV.UK Pay, how fast that is growing, "
             "which sectors and departments use it, and which departments moved most in the last year?")
 
 trust = platform_overview("GOV.UK Pay", "pay_live_services")
 
-monthly = query("SELECT month, live_services, organisations, payments_in_month, amount_gbp_in_month, "
-                "last_version FROM marts.pay_monthly ORDER BY month")
+monthly = snapshot.pay_monthly()
 first, last = monthly.iloc[0], monthly.iloc[-1]
 long = monthly.melt(id_vars="month", value_vars=["live_services", "organisations"], var_name="measure")
 long["measure"] = long["measure"].str.replace("_", " ")
@@ -28,7 +26,7 @@ chart_block(f"{number(payments['payments_in_month'].iloc[-1])} payments in {paym
             data_date=last["last_version"], note="Differences between month-end totals since launch, which GOV.UK "
             "Pay rounds to 0.1 million: a single month can be off by up to 100,000.", **trust)
 
-sectors = query("SELECT month, sector, live_services FROM marts.pay_sector_monthly ORDER BY month, sector")
+sectors = snapshot.pay_sectors_monthly()
 latest_sectors = sectors[sectors["month"] == sectors["month"].max()].sort_values("live_services", ascending=False)
 chart_block(f"{latest_sectors['sector'].iloc[0].capitalize()} bodies run the most services: "
             f"{number(latest_sectors['live_services'].iloc[0])} of {number(latest_sectors['live_services'].sum())}",

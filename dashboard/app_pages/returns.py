@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import snapshot
 from dashboard.components import (
     date,
     headline,
@@ -15,14 +16,12 @@ from dashboard.components import (
     status_text,
     table,
 )
-from dashboard.snapshot import query
 
 page_header("Returns", "whose return for the current quarter has arrived, which are late or missing and must be "
             "chased, and which returns failed validation and why?")
 
-current = query("SELECT * FROM marts.returns_status WHERE is_current_quarter AND expected "
-                "ORDER BY needs_chasing DESC, days_late DESC, organisation_name")
-submissions = query("SELECT * FROM marts.return_submissions ORDER BY received_at DESC")
+current = snapshot.returns_status_current_quarter()
+submissions = snapshot.return_submissions()
 illustrative = illustrative_notice(submissions, "Every return shown here is an ILLUSTRATIVE sample")
 
 if current.empty:
@@ -57,8 +56,7 @@ else:
 
 st.header("Returns that failed validation")
 rejected = submissions[submissions["status"] == "rejected"]
-problems = query("SELECT * FROM marts.return_problems ORDER BY received_at DESC, submission_ref, row_number, "
-                 "column_letter")
+problems = snapshot.return_problems()
 if rejected.empty:
     st.success("✓ No return has failed validation.")
 else:
