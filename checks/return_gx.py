@@ -195,10 +195,10 @@ def run_suite(checked: pd.DataFrame, known_organisations: Collection[str], as_of
         if outcome.success:
             continue
         rows = []
-        for position in outcome.result.get("unexpected_index_list") or []:
-            index = position if isinstance(position, int) else position.get("index", position)
-            rows.append(checked.index[int(index)])
-            run.failed_rows.setdefault(int(checked.index[int(index)]), []).append(outcome)
+        for position in outcome.result.get("unexpected_index_list") or []:  # positions in the frame GX was given
+            label = int(checked.index[int(position if isinstance(position, int) else position["index"])])
+            rows.append(label)
+            run.failed_rows.setdefault(label, []).append(outcome)
         failures[(meta["rule"], meta["column"])] = rows
     # In the rules' order, rows in the frame's order: the native evaluator's order too.
     run.findings = [Finding(rule.rule, int(row), rule.column) for key, rule in rules.items()
@@ -254,7 +254,7 @@ def validate_accepted(accepted: Sequence[tuple[str, str | None, pd.DataFrame]],
     for found in native:
         by_row_native[found.row].add(found)
     per_return, disagreements = {}, []
-    for row, ref in zip(checked.index, references, strict=True):
+    for row, ref in zip(checked.index, references, strict=True):  # an accepted return is one row (MAX_DATA_ROWS)
         agrees = by_row_gx[row] == by_row_native[row]
         if not agrees:
             disagreements.append(ref)
