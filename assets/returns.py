@@ -8,6 +8,13 @@ the organisation's figures for that quarter (``staging.department_returns``,
 delete-then-insert). The file then moves to the archive. The same bytes sent
 again are recorded as a duplicate and change nothing; a corrected file is a
 new submission and, if valid, replaces the earlier figures.
+
+Each file is accepted or rejected by the native evaluator of the contract's
+rules (``checks/return_validation.py``). Then the rows the run accepted are
+validated once more, all together as one frame, by Great Expectations with the
+suite translated from the same rules (``checks/return_gx.py``): what it found
+for each return is kept beside its audit record (``gx_result``) and summed up in
+the materialisation's metadata.
 """
 
 # No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
@@ -46,7 +53,9 @@ DDL = [
         received_at TIMESTAMP NOT NULL, processed_at TIMESTAMP NOT NULL,
         return_organisation_code VARCHAR, reporting_quarter VARCHAR, status VARCHAR NOT NULL,
         problem_count INTEGER NOT NULL, warning_count INTEGER NOT NULL, summary VARCHAR NOT NULL,
-        warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR)""",
+        warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR, gx_result JSON)""",
+    # Tables made before Great Expectations' result was kept: add the column (NULL for earlier returns).
+    "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS gx_result JSON",
     """CREATE TABLE IF NOT EXISTS quarantine.return_problems (
         submission_ref VARCHAR NOT NULL, row_number INTEGER, column_letter VARCHAR, column_name VARCHAR,
         value VARCHAR, rule VARCHAR NOT NULL, message VARCHAR NOT NULL, row_values JSON,
@@ -142,6 +151,7 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
     else:
         files = pending(settings.home)
     outcomes: dict[str, int] = {}
+    accepted: list[tuple[str, str, pd.DataFrame]] = []  # (reference, sender, typed rows) of each accepted return
     with connect(warehouse) as con:
         ensure_schemas(con)
         for statement in DDL:
@@ -150,8 +160,10 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
 
         def take(batch: list[InboxFile]) -> None:
             for file in batch:
-                status = ingest_file(con, settings, file, known)
+                status, rows = ingest_file(con, settings, file, known)
                 outcomes[status] = outcomes.get(status, 0) + 1
+                if rows is not None:
+                    accepted.append((file.reference, file.organisation_code, rows))
                 context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
 
         take(files)
@@ -160,15 +172,20 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
             copies = [f for f in pending(settings.home) if file_hash(f.path) in stored]
             take(copies)
             files += copies
+        gx_summary = validate_accepted_with_gx(con, context, accepted, known, settings.as_of_date())
         metadata = {table: table_metadata(con, table) for table in TABLES}
-    summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())}}
+    summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())},
+               **gx_summary}
     for table, meta in metadata.items():
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | summary)
 
 
-def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) -> str:
-    """Validate one inbox file and record everything about it in one transaction; then archive it."""
-    from checks.return_validation import REJECTED, validate_return  # Great Expectations: only when needed
+def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) -> tuple[str, pd.DataFrame | None]:
+    """Validate one inbox file and record everything about it in one transaction; then archive it.
+
+    Returns the outcome, and the typed rows when the return was accepted (for Great Expectations after the batch).
+    """
+    from checks.return_validation import REJECTED, validate_return
 
     content = file.read()
     sha = content_hash(content)
@@ -176,7 +193,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
                        [file.reference]).fetchone()
     if seen:  # recorded by an earlier run that stopped before archiving: finish the move only
         archive(settings.home, file)
-        return seen[0]
+        return seen[0], None
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     first = con.execute("SELECT submission_ref, return_organisation_code, reporting_quarter "
                         "FROM audit.return_submissions WHERE sha256 = ? ORDER BY received_at LIMIT 1", [sha]).fetchone()
@@ -185,7 +202,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
         "organisation_code": file.organisation_code, "channel": file.channel,
         "is_illustrative": file.is_illustrative, "received_at": file.received_at, "processed_at": now,
         "return_organisation_code": None, "reporting_quarter": None, "problem_count": 0, "warning_count": 0,
-        "warnings": "[]", "duplicate_of": None, "archived_as": None,
+        "warnings": "[]", "duplicate_of": None, "archived_as": None, "gx_result": None,
     }
     problems: list[dict] = []
     accepted = None
@@ -228,7 +245,45 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
     archived = archive(settings.home, file)
     con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
                 [str(archived.relative_to(settings.home)), file.reference])
-    return submission["status"]
+    return submission["status"], None if accepted is None else report.returns
+
+
+def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: list[tuple[str, str, pd.DataFrame]],
+                              known: set[str], as_of: dt.date) -> dict:
+    """Great Expectations over the run's accepted rows as one frame; each return's result kept beside its record.
+
+    The per-file gate (the native evaluator) has already decided and written each return, and its decision
+    stands: GX runs the same rules, so a disagreement between the two is a bug, logged as an error and recorded
+    (``agrees_with_native`` false), not a reason to take back an accepted return.
+    """
+    if not accepted:
+        return {}
+    from checks.return_gx import validate_accepted  # Great Expectations (seconds to import): only when needed
+
+    checked = validate_accepted(accepted, known, as_of)
+    with transaction(con):
+        for reference, result in checked.per_return.items():
+            con.execute("UPDATE audit.return_submissions SET gx_result = ? WHERE submission_ref = ?",
+                        [json.dumps(result), reference])
+    if checked.error:
+        context.log.error(f"Great Expectations could not validate the {len(accepted)} accepted return(s): "
+                          f"{checked.error}. The native evaluator's decisions stand.")
+        return {"great expectations": f"could not run: {checked.error}"}
+    for reference in checked.disagreements:
+        context.log.error(f"BUG: Great Expectations and the native evaluator found different failures for {reference}"
+                          f": {json.dumps(checked.per_return[reference])}. The native evaluator's decision stands.")
+    run = checked.run
+    context.log.info(f"Great Expectations validated {len(accepted)} accepted return(s) as one frame against "
+                     f"{run.evaluated} expectations in {run.seconds:.1f}s.")
+    return {
+        "great expectations: returns validated": len(accepted),
+        "great expectations: expectations evaluated": run.evaluated,
+        "great expectations: expectations failed": len(run.failed),
+        "great expectations: failed expectations": dg.MetadataValue.md(
+            "\n".join(f"- {line}" for line in checked.lines()) or "_none_"),
+        "great expectations: disagreements with the native evaluator": len(checked.disagreements),
+        "great expectations: seconds": round(run.seconds, 2),
+    }
 
 
 def _replace_return(con, accepted: pd.DataFrame) -> None:

@@ -1,23 +1,23 @@
-"""Validating a return against the contract: cells parsed, then a Great Expectations suite.
+"""Validating a return against the contract: cells parsed, then the contract's rules.
 
-The suite is generated from ``checks/return_contract.py``: one expectation per
-rule, each carrying its rule name in ``meta`` so a failure turns back into the
-contract's plain-English message for the exact row and column. Cells that
-cannot be parsed at all (text in a number) are reported here, before the suite,
-and the suite's rules are not repeated for them.
+The rules are compiled once from ``checks/return_contract.py``
+(``checks/return_rules.py``) and applied here by the native evaluator
+(``checks/return_native.py``): pandas alone, so checking a return takes
+milliseconds and never imports Great Expectations. Each failure turns back
+into the contract's plain-English message for the exact row and column. Cells
+that cannot be parsed at all (text in a number) are reported here, before the
+rules, and the rules are not repeated for them.
 
-Great Expectations is imported only when a return is validated (it takes
-seconds), and with its usage analytics and progress bars turned off.
+The pipeline also validates with Great Expectations, translated from the same
+rules (``checks/return_gx.py``); both engines find the same failures.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 
 import pandas as pd
 
@@ -27,25 +27,20 @@ from checks.return_contract import (
     COLUMN_NAMES,
     COLUMNS,
     COUNT,
-    CROSS_FIELD_RULES,
     FIRST_QUARTER,
-    FORMULA_PREFIXES,
     KEY_COLUMNS,
     MAX_DATA_ROWS,
     MAX_NOTE_CHARACTERS,
     MESSAGES,
-    PAIRED_OPTIONAL,
-    PLATFORMS,
     QUARTER,
     QUARTER_PATTERN,
-    TEXT,
-    VERIFY_LAST_QUARTER,
     WARNINGS,
     Quarter,
     column_letter,
-    open_quarters,
 )
 from checks.return_files import ReturnFileError, read_return_file
+from checks.return_native import evaluate
+from checks.return_rules import SUBMITTED_BY, WARNING, Finding, Rule, contract_rules, rule_frame
 
 ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED = "accepted", "accepted with warnings", "rejected"
 THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
@@ -80,6 +75,8 @@ class ValidationReport:
     warnings: list[Problem] = field(default_factory=list)
     returns: pd.DataFrame | None = None  # typed rows, only when there are no problems
     raw_rows: dict[int, dict[str, str]] = field(default_factory=dict)  # as sent, by row number
+    checked: pd.DataFrame | None = None  # the rule frame the rules were applied to, when the file could be read
+    findings: list[Finding] = field(default_factory=list)  # every (rule, row, column) that failed, before messages
 
     @property
     def status(self) -> str:
@@ -129,17 +126,36 @@ def validate_return(
     if len(records) > MAX_DATA_ROWS:
         report.problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
     frame = pd.DataFrame(records, index=[n for n, _ in table.rows], columns=COLUMN_NAMES)
-    for finding in _run_suite(_with_derived_columns(frame), known_organisations, as_of, submitter):
-        meta, row_number = finding
-        if _involves_unparsed(meta, row_number, unparsed) or _follows_from_another(meta, frame.loc[row_number]):
-            continue
-        problem = _problem_for(meta, row_number, report.raw_rows[row_number], frame, submitter)
-        (report.warnings if meta["severity"] == "warning" else report.problems).append(problem)
+    rules = contract_rules(known_organisations, as_of)
+    report.checked = rule_frame(frame, submitted_by=submitter)
+    report.findings = evaluate(rules, report.checked)
+    problems, warnings = problems_for(report.findings, rules, report.checked, report.raw_rows, unparsed)
+    report.problems += problems
+    report.warnings += warnings
     report.problems.sort(key=lambda p: (p.row or 0, COLUMN_NAMES.index(p.column) if p.column else -1))
     if not report.problems:
         counts = [c.name for c in COLUMNS if c.kind == COUNT]
         report.returns = frame.reset_index(drop=True).astype({c: "Int64" for c in counts})
     return report
+
+
+def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd.DataFrame,
+                 raw_rows: dict[int, dict[str, str]], unparsed: Collection[tuple[int, str]] = ()
+                 ) -> tuple[list[Problem], list[Problem]]:
+    """The problems and the warnings the findings (of either engine) come to, each with its message.
+
+    A rule that involves a cell that could not be read says nothing (the cell's own problem does), and
+    neither does one whose failure follows from another already reported.
+    """
+    by_key = {rule.key: rule for rule in rules}
+    problems, warnings = [], []
+    for found in findings:
+        rule = by_key[(found.rule, found.column)]
+        if _involves_unparsed(rule, found.row, unparsed) or _follows_from_another(rule, checked.loc[found.row]):
+            continue
+        problem = _problem_for(rule, found.row, raw_rows[found.row], checked)
+        (warnings if rule.severity == WARNING else problems).append(problem)
+    return problems, warnings
 
 
 def _parse_cell(name: str, text: str, row: int) -> tuple[object, Problem | None]:
@@ -163,75 +179,55 @@ def _parse_cell(name: str, text: str, row: int) -> tuple[object, Problem | None]
     return text, None
 
 
-def _with_derived_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Columns the suite compares with: the headroom for 'at most' rules and the pair/soft indicators."""
-    derived = frame.copy()
-    for column in COLUMNS:
-        if column.kind == COUNT:
-            derived[column.name] = pd.to_numeric(frame[column.name], errors="coerce").astype("float64")
-    for rule in CROSS_FIELD_RULES:
-        if rule.minus:
-            derived[rule.headroom] = derived[rule.limit] - derived[rule.minus]
-    for first, second in PAIRED_OPTIONAL:
-        derived[f"{first}__paired"] = frame[first].isna() == frame[second].isna()
-    for p in PLATFORMS:
-        live = derived[f"{p.key}_services_live"]
-        derived[f"{p.key}_transactions__given"] = ~(frame[f"{p.key}_transactions"].isna() & (live > 0))
-    verify_closed = Quarter.parse(VERIFY_LAST_QUARTER)
-    after_verify = frame["reporting_quarter"].map(lambda q: (Quarter.parse(q or "") or verify_closed) > verify_closed)
-    derived["verify_services_in_scope__in_period"] = ~(after_verify & frame["verify_services_in_scope"].notna())
-    return derived
+def _involves_unparsed(rule: Rule, row: int, unparsed: Collection[tuple[int, str]]) -> bool:
+    return any((row, column) in unparsed for column in rule.involves)
 
 
-def _involves_unparsed(meta: dict, row: int, unparsed: set) -> bool:
-    return any((row, column) in unparsed for column in meta.get("columns", [meta.get("column")]))
-
-
-def _follows_from_another(meta: dict, row: pd.Series) -> bool:
+def _follows_from_another(rule: Rule, row: pd.Series) -> bool:
     """Said once: no 'not a quarter you can send' after 'not a quarter', no 'planned too many' after 'live too many'."""
-    if meta["rule"] == "quarter_open":
+    if rule.rule == "quarter_open":
         return not QUARTER_PATTERN.match(row["reporting_quarter"] or "")
-    if meta["rule"] != "at_most" or not meta.get("minus"):
+    if rule.rule != "at_most" or not rule.meta["minus"]:
         return False
-    limit, minus = row[meta["limit"]], row[meta["minus"]]
-    return limit is not None and minus is not None and minus > limit
+    limit, minus = row[rule.meta["limit"]], row[rule.meta["minus"]]
+    return not pd.isna(limit) and not pd.isna(minus) and minus > limit
 
 
-def _problem_for(meta: dict, row: int, raw: dict[str, str], frame: pd.DataFrame, submitter: str | None) -> Problem:
-    rule, column = meta["rule"], meta["column"]
+def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFrame) -> Problem:
+    meta, column = rule.meta, rule.column
     spec = COLUMN_BY_NAME[column]
     value = raw.get(column, "")
     fields = {"label": spec.label, "value": value, "help": spec.help, "maximum": spec.maximum or MAX_NOTE_CHARACTERS}
-    if rule == "at_most":
-        limit_value = frame.at[row, meta["limit"]]
+    if rule.rule == "at_most":
+        limit_value = checked.at[row, meta["limit"]]
         limit_text = COLUMN_BY_NAME[meta["limit"]].label
-        if meta.get("minus"):
-            limit_value -= frame.at[row, meta["minus"]]
+        if meta["minus"]:
+            limit_value -= checked.at[row, meta["minus"]]
             limit_text += f" minus {_short_label(meta['minus'])}"
         limit_value = f"{int(limit_value):,}"
         fields |= {"limit_text": limit_text, "limit_value": limit_value, "fix": meta["fix"]}
-    elif rule == "quarter_open":
+    elif rule.rule == "quarter_open":
         fields |= {"first_quarter": FIRST_QUARTER, "latest_quarter": meta["latest_quarter"]}
-    elif rule == "paired":
+    elif rule.rule == "paired":
         other = meta["other"] if raw.get(column) else column
         column = column if raw.get(column) else meta["other"]
         fields |= {"label": COLUMN_BY_NAME[column].label, "other_label": COLUMN_BY_NAME[other].label}
         value = raw.get(column, "")
-    elif rule == "note_too_long":
+    elif rule.rule == "note_too_long":
         fields["length"] = len(value)
-    elif rule == "no_formula":
+    elif rule.rule == "no_formula":
         fields["first"] = value[:1].replace("\t", "tab").replace("\r", "carriage return")
-    elif rule == "one_return_per_row":
-        key = tuple(frame.loc[row, KEY_COLUMNS])
-        fields["other_row"] = next(n for n in frame.index if tuple(frame.loc[n, KEY_COLUMNS]) == key and n != row)
-    elif rule == "submitter_matches":
-        fields["submitter"] = submitter
-    elif rule == "transactions_missing":
+    elif rule.rule == "one_return_per_row":
+        key = tuple(checked.loc[row, KEY_COLUMNS])
+        fields["other_row"] = next(n for n in checked.index if tuple(checked.loc[n, KEY_COLUMNS]) == key and n != row)
+    elif rule.rule == "submitter_matches":
+        fields["submitter"] = checked.at[row, SUBMITTED_BY]
+    elif rule.rule == "transactions_missing":
         fields["live"] = raw.get(meta["live"], "")
-    elif rule == "verify_after_closure":
+    elif rule.rule == "verify_after_closure":
         fields["quarter"] = raw.get("reporting_quarter", "")
-    template = WARNINGS[rule] if meta["severity"] == "warning" else MESSAGES[rule]
-    return Problem(rule, template.format(**fields), row, column, value)
+    template = WARNINGS[rule.rule] if rule.severity == WARNING else MESSAGES[rule.rule]
+    return Problem(rule.rule, template.format(**fields), row, column, value)
 
 
 def _short_label(column: str) -> str:
@@ -239,121 +235,9 @@ def _short_label(column: str) -> str:
     return COLUMN_BY_NAME[column].label.split(": ", 1)[-1]
 
 
-# --- The Great Expectations suite -----------------------------------------------------
-
-
-def contract_expectations(known_organisations: Collection[str], as_of: dt.date, submitter: str | None = None):
-    """The suite's expectations, generated from the contract (one per rule and column)."""
-    import great_expectations.expectations as gxe
-
-    def meta(rule: str, column: str, severity: str = "error", **extra) -> dict:
-        return {"rule": rule, "column": column, "severity": severity, **extra}
-
-    quarters = open_quarters(as_of)
-    expectations = []
-    for c in COLUMNS:
-        if c.required:
-            rule = "required" if c.kind == COUNT else "required_text"
-            expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=c.name, meta=meta(rule, c.name)))
-        if c.kind == COUNT:
-            expectations += [
-                gxe.ExpectColumnValuesToBeBetween(column=c.name, min_value=0, meta=meta("not_negative", c.name)),
-                gxe.ExpectColumnValuesToBeBetween(column=c.name, max_value=c.maximum, meta=meta("too_large", c.name)),
-            ]
-        elif c.kind == CODE:
-            expectations.append(gxe.ExpectColumnValuesToBeInSet(
-                column=c.name, value_set=sorted(known_organisations), meta=meta("organisation_known", c.name)))
-            if submitter:
-                expectations.append(gxe.ExpectColumnValuesToBeInSet(
-                    column=c.name, value_set=[submitter], meta=meta("submitter_matches", c.name)))
-        elif c.kind == QUARTER:
-            expectations += [
-                gxe.ExpectColumnValuesToMatchRegex(column=c.name, regex=QUARTER_PATTERN.pattern.replace("(", "(?:"),
-                                                   meta=meta("quarter_format", c.name)),
-                gxe.ExpectColumnValuesToBeInSet(column=c.name, value_set=quarters,
-                                                meta=meta("quarter_open", c.name, latest_quarter=quarters[-1])),
-            ]
-        elif c.kind == TEXT:
-            expectations += [
-                gxe.ExpectColumnValueLengthsToBeBetween(column=c.name, max_value=MAX_NOTE_CHARACTERS,
-                                                        meta=meta("note_too_long", c.name)),
-                gxe.ExpectColumnValuesToNotMatchRegex(
-                    column=c.name, regex="^[" + re.escape("".join(FORMULA_PREFIXES)) + "]",
-                    meta=meta("no_formula", c.name)),
-            ]
-    for rule in CROSS_FIELD_RULES:
-        involved = [rule.column, rule.limit, *filter(None, [rule.minus])]
-        expectations.append(gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=rule.headroom, column_B=rule.column, or_equal=True, ignore_row_if="either_value_is_missing",
-            meta=meta("at_most", rule.column, limit=rule.limit, minus=rule.minus, fix=rule.fix, columns=involved,
-                      name=rule.name)))
-    for first, second in PAIRED_OPTIONAL:
-        expectations.append(gxe.ExpectColumnValuesToBeInSet(
-            column=f"{first}__paired", value_set=[True], meta=meta("paired", first, other=second,
-                                                                   columns=[first, second])))
-    expectations.append(gxe.ExpectCompoundColumnsToBeUnique(
-        column_list=KEY_COLUMNS, meta=meta("one_return_per_row", "reporting_quarter", columns=KEY_COLUMNS)))
-    for p in PLATFORMS:
-        live = f"{p.key}_services_live"
-        expectations.append(gxe.ExpectColumnValuesToBeInSet(
-            column=f"{p.key}_transactions__given", value_set=[True],
-            meta=meta("transactions_missing", f"{p.key}_transactions", "warning", live=live,
-                      columns=[live, f"{p.key}_transactions"])))
-    expectations.append(gxe.ExpectColumnValuesToBeInSet(
-        column="verify_services_in_scope__in_period", value_set=[True],
-        meta=meta("verify_after_closure", "verify_services_in_scope", "warning",
-                  columns=["verify_services_in_scope", "reporting_quarter"])))
-    return expectations
-
-
-@cache
-def _batch_definition():
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    context = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
-        analytics_enabled=False,
-        store_backend_defaults=InMemoryStoreBackendDefaults(),
-        progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
-    ))
-    source = context.data_sources.add_pandas("department_returns")
-    return source.add_dataframe_asset("return_rows").add_batch_definition_whole_dataframe("whole_return")
-
-
-def _run_suite(frame: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date,
-               submitter: str | None) -> list[tuple[dict, int]]:
-    """Validate with the generated suite; return (rule meta, row number) for every failing cell."""
-    import great_expectations as gx
-
-    suite = gx.ExpectationSuite(name="department_return",
-                                expectations=contract_expectations(known_organisations, as_of, submitter))
-    batch = _batch_definition().get_batch(batch_parameters={"dataframe": frame.reset_index(drop=True)})
-    result = batch.validate(suite, result_format={"result_format": "COMPLETE"})
-    failures = []
-    for outcome in result.results:
-        if outcome.success:
-            continue
-        if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-            raise RuntimeError(f"validation rule {outcome.expectation_config.meta.get('rule')} could not run: "
-                               f"{outcome.exception_info.get('exception_message')}")
-        for position in outcome.result.get("unexpected_index_list") or []:
-            index = position if isinstance(position, int) else position.get("index", position)
-            failures.append((dict(outcome.expectation_config.meta), int(frame.index[index])))
-    return failures
-
-
-def validate_rows(frame: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date) -> list[Problem]:
-    """Re-check typed rows already in the warehouse against the same suite (the blocking asset check)."""
+def typed_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, dict[str, str]]]:
+    """Typed rows from the warehouse as a file's would be: numbered from row 2, with their values as text."""
     framed = frame[COLUMN_NAMES].copy()
     framed.index = range(2, len(framed) + 2)
     raw = {n: {c: "" if pd.isna(v) else str(v) for c, v in framed.loc[n].items()} for n in framed.index}
-    problems = []
-    for meta, row in _run_suite(_with_derived_columns(framed), known_organisations, as_of, None):
-        if meta["severity"] == "error":
-            problems.append(_problem_for(meta, row, raw[row], framed, None))
-    return problems
+    return framed, raw

@@ -87,3 +87,18 @@ def test_a_template_filled_in_is_accepted_and_a_blank_one_says_so():
     csv_filled = csv_template() + ",".join(f'"{v}"' for v in row().values()) + "\r\n"
     assert list(csv.reader(io.StringIO(csv_filled)))[0] == COLUMN_NAMES
     assert check(csv_filled.encode("utf-8-sig")).status == "accepted"
+
+
+def test_validate_does_not_import_great_expectations(tmp_path):
+    """`tracker validate` checks a return with the native evaluator: Great Expectations (seconds) is never loaded."""
+    env = os.environ | {"TRACKER_AS_OF": "2026-01-31", "TRACKER_HOME": str(tmp_path)}
+    for sample, code in (("ILLUSTRATIVE_D10_2025-26_Q3.xlsx", 0), ("ILLUSTRATIVE_D16_2025-26_Q3.csv", 1),
+                         ("ILLUSTRATIVE_EA73_2025-26_Q2.csv", 0)):
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "pipelines.cli", "validate",
+                                 str(SAMPLES / sample)], capture_output=True, text=True, cwd=PROJECT, env=env,
+                                timeout=300)
+        assert result.returncode == code, result.stdout + result.stderr[-2000:]
+        imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "checks.return_native" in imported  # the -X importtime listing is there, and the evaluator ran
+        assert not {name for name in imported if name.split(".")[0] == "great_expectations"}, sample

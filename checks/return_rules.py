@@ -1,0 +1,207 @@
+"""The return contract compiled to one list of rules, which both validation engines apply.
+
+``checks/return_contract.py`` declares the columns, limits and messages. This
+module decides, once, which checks follow from them: one ``Rule`` per rule and
+column, each a kind of check (not null, between, in a set...) over columns of
+the *rule frame* (the typed rows plus a few derived columns, built by
+``rule_frame``), with its severity and what its message needs. Two engines
+apply the same list to the same frame and must find the same failures:
+
+- ``checks/return_native.py``: a few lines of pandas per kind, no Great
+  Expectations. It is what accepts or rejects a return (``tracker validate``,
+  the pipeline's per-file gate, the upload page).
+- ``checks/return_gx.py``: each rule translated to one Great Expectations
+  expectation; the pipeline validates the accepted rows of a run, and the
+  warehouse's figures, with that suite.
+
+A finding is (rule, row, column): the rule's message key in MESSAGES or
+WARNINGS, the frame's row label (the spreadsheet row number for a file), and
+the contract column it is reported at. ``tests/test_return_parity.py`` holds the
+two engines to the same findings.
+
+Like the contract, this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from checks.return_contract import (
+    CODE,
+    COLUMNS,
+    COUNT,
+    CROSS_FIELD_RULES,
+    FORMULA_PREFIXES,
+    KEY_COLUMNS,
+    MAX_NOTE_CHARACTERS,
+    MESSAGES,
+    PAIRED_OPTIONAL,
+    PLATFORMS,
+    QUARTER,
+    QUARTER_PATTERN,
+    TEXT,
+    VERIFY_LAST_QUARTER,
+    WARNINGS,
+    Quarter,
+    open_quarters,
+)
+
+ERROR, WARNING = "error", "warning"
+
+# The kinds of check. Each reads ``columns`` of the rule frame; all but NOT_NULL pass over missing values
+# (for the pair kinds: a row missing either value; for COMPOUND_UNIQUE: a row missing all of them).
+NOT_NULL = "not_null"  # the value is present
+BETWEEN = "between"  # params min_value and/or max_value, inclusive
+IN_SET = "in_set"  # params value_set
+REGEX = "regex"  # params regex: the text (as str) contains a match
+NOT_REGEX = "not_regex"  # params regex: the text (as str) contains no match
+LENGTH_AT_MOST = "length_at_most"  # params max_value: the text (as str) is no longer
+A_AT_LEAST_B = "a_at_least_b"  # columns (A, B): A >= B
+A_EQUALS_B = "a_equals_b"  # columns (A, B): A == B
+COMPOUND_UNIQUE = "compound_unique"  # no two rows share the values of all the columns
+EQUALS_TRUE = "equals_true"  # a derived yes/no column is True
+KINDS = (NOT_NULL, BETWEEN, IN_SET, REGEX, NOT_REGEX, LENGTH_AT_MOST, A_AT_LEAST_B, A_EQUALS_B, COMPOUND_UNIQUE,
+         EQUALS_TRUE)
+
+# Derived columns of the rule frame that are not about one contract column.
+SUBMITTED_BY = "submitted_by"  # the organisation that sent the row's file, when known
+RETURN_FILE = "return_file"  # which file the row came from: rows of different files are not duplicates
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check of the contract, in terms both engines apply the same way."""
+
+    rule: str  # the message key in MESSAGES (severity error) or WARNINGS (severity warning)
+    kind: str  # one of KINDS
+    columns: tuple[str, ...]  # the rule frame's columns it reads, in order (A, B for the pair kinds)
+    column: str  # the contract column a finding is reported at
+    severity: str = ERROR
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)  # kind-specific: see KINDS
+    involves: tuple[str, ...] = ()  # contract columns it depends on: a cell that could not be read silences it
+    meta: Mapping[str, Any] = field(default_factory=dict, hash=False)  # what the message needs (limit, fix, ...)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind of rule: {self.kind}")
+        if self.rule not in (WARNINGS if self.severity == WARNING else MESSAGES):
+            raise ValueError(f"rule {self.rule} ({self.severity}) has no message in the contract")
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+        object.__setattr__(self, "involves", self.involves or (self.column,))
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(rule, column): unique within the list."""
+        return self.rule, self.column
+
+
+class Finding(NamedTuple):
+    """A rule that failed for a row: what each engine yields."""
+
+    rule: str
+    row: int
+    column: str
+
+
+def finding(rule: Rule, row: int) -> Finding:
+    return Finding(rule.rule, int(row), rule.column)
+
+
+def contract_rules(known_organisations: Collection[str], as_of: dt.date) -> tuple[Rule, ...]:
+    """Every rule of the contract for a reporting date and the organisations the tracker knows, in order."""
+    return _contract_rules(frozenset(known_organisations), as_of)
+
+
+@lru_cache(maxsize=8)
+def _contract_rules(known_organisations: frozenset[str], as_of: dt.date) -> tuple[Rule, ...]:
+    quarters = tuple(open_quarters(as_of))
+    rules: list[Rule] = []
+    for c in COLUMNS:
+        if c.required:
+            rules.append(Rule("required" if c.kind == COUNT else "required_text", NOT_NULL, (c.name,), c.name))
+        if c.kind == COUNT:
+            rules += [
+                Rule("not_negative", BETWEEN, (c.name,), c.name, params={"min_value": 0}),
+                Rule("too_large", BETWEEN, (c.name,), c.name, params={"max_value": c.maximum}),
+            ]
+        elif c.kind == CODE:
+            rules += [
+                Rule("organisation_known", IN_SET, (c.name,), c.name,
+                     params={"value_set": tuple(sorted(known_organisations))}),
+                Rule("submitter_matches", A_EQUALS_B, (c.name, SUBMITTED_BY), c.name),
+            ]
+        elif c.kind == QUARTER:
+            rules += [
+                Rule("quarter_format", REGEX, (c.name,), c.name,
+                     params={"regex": QUARTER_PATTERN.pattern.replace("(", "(?:")}),
+                Rule("quarter_open", IN_SET, (c.name,), c.name, params={"value_set": quarters},
+                     meta={"latest_quarter": quarters[-1]}),
+            ]
+        elif c.kind == TEXT:
+            rules += [
+                Rule("note_too_long", LENGTH_AT_MOST, (c.name,), c.name, params={"max_value": MAX_NOTE_CHARACTERS}),
+                Rule("no_formula", NOT_REGEX, (c.name,), c.name,
+                     params={"regex": "^[" + re.escape("".join(FORMULA_PREFIXES)) + "]"}),
+            ]
+    for at_most in CROSS_FIELD_RULES:
+        rules.append(Rule(
+            "at_most", A_AT_LEAST_B, (at_most.headroom, at_most.column), at_most.column,
+            involves=(at_most.column, at_most.limit, *filter(None, [at_most.minus])),
+            meta={"name": at_most.name, "limit": at_most.limit, "minus": at_most.minus, "fix": at_most.fix}))
+    for first, second in PAIRED_OPTIONAL:
+        rules.append(Rule("paired", EQUALS_TRUE, (f"{first}__paired",), first, involves=(first, second),
+                          meta={"other": second}))
+    rules.append(Rule("one_return_per_row", COMPOUND_UNIQUE, (RETURN_FILE, *KEY_COLUMNS), "reporting_quarter",
+                      involves=tuple(KEY_COLUMNS)))
+    for p in PLATFORMS:
+        live, transactions = f"{p.key}_services_live", f"{p.key}_transactions"
+        rules.append(Rule("transactions_missing", EQUALS_TRUE, (f"{transactions}__given",), transactions, WARNING,
+                          involves=(live, transactions), meta={"live": live}))
+    rules.append(Rule("verify_after_closure", EQUALS_TRUE, ("verify_services_in_scope__in_period",),
+                      "verify_services_in_scope", WARNING, involves=("verify_services_in_scope", "reporting_quarter")))
+    keys = [r.key for r in rules]
+    assert len(keys) == len(set(keys)), "two rules report the same rule at the same column"
+    return tuple(rules)
+
+
+def rule_frame(typed: pd.DataFrame, submitted_by: object = None, return_file: object = "return") -> pd.DataFrame:
+    """The frame the rules read: the typed rows (index kept), counts as floats, and the derived columns.
+
+    ``submitted_by`` and ``return_file``: one value for every row, or a sequence with one per row. Rows of
+    different files are never duplicates of each other; no sender (None) means no sender to check against.
+    """
+    frame = typed.copy()
+    for column in COLUMNS:
+        if column.kind == COUNT:
+            frame[column.name] = pd.to_numeric(typed[column.name], errors="coerce").astype("float64")
+    for rule in CROSS_FIELD_RULES:
+        if rule.minus:
+            frame[rule.headroom] = frame[rule.limit] - frame[rule.minus]
+    for first, second in PAIRED_OPTIONAL:
+        frame[f"{first}__paired"] = typed[first].isna() == typed[second].isna()
+    for p in PLATFORMS:
+        live = frame[f"{p.key}_services_live"]
+        frame[f"{p.key}_transactions__given"] = ~(typed[f"{p.key}_transactions"].isna() & (live > 0))
+    verify_closed = Quarter.parse(VERIFY_LAST_QUARTER)
+    after_verify = typed["reporting_quarter"].map(lambda q: (Quarter.parse(q or "") or verify_closed) > verify_closed)
+    frame["verify_services_in_scope__in_period"] = ~(after_verify & typed["verify_services_in_scope"].notna())
+    frame[SUBMITTED_BY] = _per_row(submitted_by, frame.index)
+    # No file for a row with neither key: a row missing every key column is not compared (as both engines do).
+    keyless = typed[KEY_COLUMNS].isna().all(axis=1)
+    frame[RETURN_FILE] = _per_row(return_file, frame.index).mask(keyless, None)
+    return frame
+
+
+def _per_row(value: object, index: pd.Index) -> pd.Series:
+    if isinstance(value, str) or value is None or not isinstance(value, Collection):
+        return pd.Series([value] * len(index), index=index, dtype=object)
+    return pd.Series(list(value), index=index, dtype=object)

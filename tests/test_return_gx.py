@@ -1,0 +1,152 @@
+"""Great Expectations in the pipeline: the suite as GX means it, and its result kept where it is used."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from checks.return_contract import MESSAGES, WARNINGS
+from checks.return_rules import WARNING, contract_rules
+from tests.conftest import ingest
+from tests.returns_helpers import AS_OF, KNOWN, VALID, csv_bytes, row
+from tests.test_return_marts import check_result
+from tracker.return_inbox import deliver
+
+GX = "great expectations: "
+
+
+def query(home, sql, params=None):
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def materialisation(result, table: str) -> dict:
+    event = next(e for e in result.get_asset_materialization_events()
+                 if e.asset_key.to_user_string() == table.replace(".", "/"))
+    return event.materialization.metadata
+
+
+def test_one_expectation_per_rule_with_gx_severity_and_the_suite_built_once():
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    from checks.return_gx import _context, contract_expectations, validation_definition
+
+    rules = contract_rules(KNOWN, AS_OF)
+    expectations = contract_expectations(KNOWN, AS_OF)
+    assert len(expectations) == len(rules)
+    for rule, expectation in zip(rules, expectations, strict=True):
+        assert expectation.meta == {"rule": rule.rule, "column": rule.column}  # only which rule: nothing decided
+        assert expectation.severity == (FailureSeverity.WARNING if rule.severity == WARNING
+                                        else FailureSeverity.CRITICAL)
+        assert rule.rule in (WARNINGS if rule.severity == WARNING else MESSAGES)
+    first = validation_definition(KNOWN, AS_OF)
+    assert validation_definition(set(KNOWN), AS_OF) is first  # cached by its inputs, however they are passed
+    assert len(first.suite.expectations) == len(rules)
+    context, _ = _context()
+    assert context.config.analytics_enabled is False
+    assert context.progress_bars["globally"] is False and context.progress_bars["metric_calculations"] is False
+
+
+def test_ingestion_keeps_what_gx_found_beside_each_accepted_return(returns_home):
+    clean = deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test")
+    warned = deliver(returns_home, csv_bytes(row(organisation_code="EA73", pay_transactions="")), "ea73.csv", "EA73",
+                     "test")
+    rejected = deliver(returns_home, csv_bytes(row(pay_services_live="99")), "bad.csv", "D10", "test")
+    result = ingest(returns_home)
+    assert result.success
+    kept = {ref: json.loads(gx) if gx else None for ref, gx in query(
+        returns_home, "SELECT submission_ref, gx_result FROM audit.return_submissions")}
+    assert kept[rejected.reference] is None  # the gate rejected it: its rows never reach GX
+    expectations = len(contract_rules(KNOWN, AS_OF))
+    assert kept[clean.reference]["evaluated"] == kept[clean.reference]["passed"] >= expectations
+    assert kept[clean.reference]["failed"] == [] and kept[clean.reference]["agrees_with_native"] is True
+    assert kept[warned.reference]["failed"] == [{"expectation": "expect_column_values_to_be_in_set",
+                                                 "rule": "transactions_missing", "column": "pay_transactions",
+                                                 "severity": "warning"}]
+    assert kept[warned.reference]["passed"] == kept[warned.reference]["evaluated"] - 1
+    metadata = materialisation(result, "audit.return_submissions")
+    assert metadata[GX + "returns validated"].value == 2
+    assert metadata[GX + "expectations failed"].value == 1
+    assert "transactions_missing, pay_transactions, warning): 1 row(s)" in metadata[GX + "failed expectations"].value
+    assert metadata[GX + "disagreements with the native evaluator"].value == 0
+
+
+def test_a_disagreement_is_logged_and_the_gate_stands(returns_home, monkeypatch, caplog):
+    import checks.return_gx as return_gx
+
+    monkeypatch.setattr(return_gx, "evaluate", lambda rules, frame: [])  # a native evaluator that finds nothing
+    sent = deliver(returns_home, csv_bytes(row(pay_transactions="")), "d10.csv", "D10", "test")
+    result = ingest(returns_home)
+    assert result.success
+    assert query(returns_home, "SELECT status FROM audit.return_submissions") == [("accepted with warnings",)]
+    (gx,), = query(returns_home, "SELECT gx_result FROM audit.return_submissions")
+    assert json.loads(gx)["agrees_with_native"] is False
+    assert materialisation(result, "audit.return_submissions")[GX + "disagreements with the native evaluator"
+                                                                ].value == 1
+    assert any("BUG: Great Expectations and the native evaluator" in r.getMessage() and sent.reference in
+               r.getMessage() for r in caplog.records)
+
+
+def test_gx_failing_to_run_does_not_undo_the_gate(returns_home, monkeypatch):
+    import checks.return_gx as return_gx
+
+    def broken(*args, **kwargs):
+        raise ValueError("no such metric")
+
+    monkeypatch.setattr(return_gx, "run_suite", broken)
+    deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test")
+    result = ingest(returns_home)
+    assert result.success
+    assert query(returns_home, "SELECT status, gx_result->>'error' FROM audit.return_submissions") == [
+        ("accepted", "no such metric")]
+    assert materialisation(result, "audit.return_submissions")[GX[:-2]].value == "could not run: no such metric"
+
+
+def test_an_audit_table_from_before_gets_the_new_column(returns_home):
+    from assets.returns import DDL
+
+    con = duckdb.connect(str(returns_home / "warehouse.duckdb"))
+    con.execute(DDL[1].replace(", gx_result JSON", ""))  # the table as it was made before
+    con.execute("INSERT INTO audit.return_submissions VALUES ('R-old', 'x', 'old.csv', 'D10', 'test', false, "
+                "TIMESTAMP '2025-10-01', TIMESTAMP '2025-10-01', 'D10', '2025-26 Q2', 'accepted', 0, 0, 'Accepted.', "
+                "'[]', NULL, NULL)")
+    con.close()
+    deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test")
+    assert ingest(returns_home).success
+    kept = dict(query(returns_home, "SELECT submission_ref, gx_result IS NOT NULL FROM audit.return_submissions"))
+    assert kept.pop("R-old") is False and list(kept.values()) == [True]
+
+
+@pytest.fixture()
+def samples(built):
+    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_samples_gx_results_agree_with_the_gate(built, samples):
+    kept = {(name, status): json.loads(gx) if gx else None for name, status, gx in samples.execute(
+        "SELECT file_name, status, gx_result FROM audit.return_submissions").fetchall()}
+    for (name, status), gx in kept.items():
+        if status in ("accepted", "accepted with warnings"):
+            assert gx["agrees_with_native"] is True, name
+            assert all(f["severity"] == "warning" for f in gx["failed"]), name
+        else:
+            assert gx is None, name
+    warned = kept[("ILLUSTRATIVE_EA73_2025-26_Q2.csv", "accepted with warnings")]
+    assert [(f["rule"], f["column"]) for f in warned["failed"]] == [("transactions_missing", "one_login_transactions")]
+
+
+def test_the_blocking_check_reports_the_gx_result(built):
+    check = check_result(built, "department_returns_meet_contract")
+    assert check.passed
+    metadata = check.metadata
+    assert metadata["returns checked"].value == 7 and metadata["problems"].value == 0
+    assert metadata["expectations evaluated"].value >= len(contract_rules(KNOWN, AS_OF))
+    assert metadata["expectations failed"].value >= 1  # warnings: transactions left blank
+    assert "(transactions_missing, one_login_transactions, warning)" in metadata["failed expectations"].value
