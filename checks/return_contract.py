@@ -1,8 +1,9 @@
 """The department return: every column, rule, limit and message, declared once.
 
 Everything else is generated from this module: the CSV and Excel templates
-(``checks/return_templates.py``), the Great Expectations suite and the parsing
-of cells (``checks/return_validation.py``), the warehouse table
+(``checks/return_templates.py``), the list of rules (``checks/return_rules.py``) that
+both the light evaluator and the Great Expectations suite apply, the parsing of
+cells (``checks/return_validation.py``), the warehouse table
 (``table_ddl``), and the labels the dashboard shows. Change the return here
 and nowhere else.
 
