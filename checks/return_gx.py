@@ -8,7 +8,7 @@ traced back to its rule and message. Nothing about the rules is decided here.
 The pipeline uses it where a second engine earns its seconds: over the accepted
 rows of an ingestion run, as one frame (``validate_accepted``), and over the
 warehouse's figures in the blocking asset check (``validate_rows``). A single
-return is checked by the native evaluator instead (``checks/return_native.py``),
+return is checked by the native evaluator instead (``checks/return_rules.py``),
 which finds the same failures without importing GX.
 
 The context is GX's ephemeral one with usage analytics and progress bars off;
@@ -31,7 +31,6 @@ from functools import cache
 
 import pandas as pd
 
-from checks.return_native import evaluate
 from checks.return_rules import (
     A_AT_LEAST_B,
     A_EQUALS_B,
@@ -47,6 +46,7 @@ from checks.return_rules import (
     Finding,
     Rule,
     contract_rules,
+    evaluate,
     rule_frame,
 )
 from checks.return_validation import Problem, problems_for, typed_rows

@@ -2,7 +2,7 @@
 
 The rules are compiled once from ``checks/return_contract.py``
 (``checks/return_rules.py``) and applied here by the native evaluator
-(``checks/return_native.py``): pandas alone, so checking a return takes
+(``checks/return_rules.py``): pandas alone, so checking a return takes
 milliseconds and never imports Great Expectations. Each failure turns back
 into the contract's plain-English message for the exact row and column. Cells
 that cannot be parsed at all (text in a number) are reported here, before the
@@ -39,8 +39,7 @@ from checks.return_contract import (
     column_letter,
 )
 from checks.return_files import ReturnFileError, read_return_file
-from checks.return_native import evaluate
-from checks.return_rules import SUBMITTED_BY, WARNING, Finding, Rule, contract_rules, rule_frame
+from checks.return_rules import SUBMITTED_BY, WARNING, Finding, Rule, contract_rules, evaluate, rule_frame
 
 ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED = "accepted", "accepted with warnings", "rejected"
 THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")

@@ -18,7 +18,6 @@ import pytest
 import yaml
 
 from checks.return_contract import COLUMN_NAMES, COLUMNS, COUNT, KEY_COLUMNS
-from checks.return_native import evaluate
 from checks.return_rules import (
     A_AT_LEAST_B,
     A_EQUALS_B,
@@ -35,6 +34,7 @@ from checks.return_rules import (
     Finding,
     Rule,
     contract_rules,
+    evaluate,
     rule_frame,
 )
 from checks.return_validation import validate_return
