@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.export import safe_csv
-from dashboard.snapshot import platform_headlines
+from dashboard.snapshot import column_descriptions, platform_headlines
 
 # status word -> (symbol, GOV.UK colour class). Colour is never the only signal: the symbol and word are shown too.
 STATUS_STYLE = {
@@ -172,9 +172,18 @@ def download(frame: pd.DataFrame, file_name: str, label: str = "Download CSV") -
 
 
 def table(frame: pd.DataFrame, file_name: str, *, column_config: dict | None = None, height: int | str = "auto",
-          download_label: str = "Download CSV") -> None:
-    """A table with a formula-safe CSV download of exactly what it shows."""
-    st.dataframe(frame, hide_index=True, column_config=column_config, height=height)
+          download_label: str = "Download CSV", described_by: str | None = None) -> None:
+    """A table with a formula-safe CSV download of exactly what it shows.
+
+    ``described_by`` names the mart the columns come from: each column heading then carries the
+    dbt project's one-line description of it as its help."""
+    config = dict(column_config or {})
+    if described_by:
+        descriptions = column_descriptions(described_by)
+        for column in frame.columns:
+            if column in descriptions and column not in config:
+                config[column] = st.column_config.Column(help=descriptions[column])
+    st.dataframe(frame, hide_index=True, column_config=config or None, height=height)
     download(frame, file_name, download_label)
 
 

@@ -77,6 +77,12 @@ def _query(sql: str, *params) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- platforms: measures and their history
+def column_descriptions(table: str) -> dict[str, str]:
+    """What each column of a mart means, from the dbt project's descriptions published with the snapshot."""
+    frame = _query("SELECT column_name, description FROM meta.column_descriptions WHERE table_name = ?", table)
+    return dict(zip(frame["column_name"], frame["description"], strict=True))
+
+
 def platform_headlines(platform: str) -> pd.DataFrame:
     """Every measure of one platform (marts.platform_headlines): its headline measure first, then by metric."""
     return _query("SELECT * FROM marts.platform_headlines WHERE platform = ? ORDER BY NOT is_headline, metric",

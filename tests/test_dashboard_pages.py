@@ -216,3 +216,13 @@ def test_a_new_snapshot_is_read_without_restarting(built, tmp_path, monkeypatch)
     (home / "published" / "manifest.json").write_text(json.dumps(manifest))
     at.run()
     assert at.metric[0].value == "999"
+
+
+def test_table_headings_carry_the_marts_column_descriptions(app, snapshot):
+    """The dbt project's description of each column is the help on its heading (published with the snapshot)."""
+    at = app("returns")
+    described = dict(snapshot.execute("SELECT column_name, description FROM meta.column_descriptions "
+                                      "WHERE table_name = 'marts.return_submissions'").fetchall())
+    assert described["submission_ref"] and described["is_superseded"]
+    helps = [d.proto.columns for d in at.dataframe]
+    assert any(described["is_superseded"] in str(columns) for columns in helps)

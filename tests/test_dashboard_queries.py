@@ -22,7 +22,7 @@ SQL = [
 ]
 NOT_QUERIES = {"published_dir", "snapshot_path", "snapshot_info"}  # where the snapshot is, and its version
 ARGUMENTS = {"platform": "GOV.UK Pay", "measure": "live services", "department_code": "D9",
-             "metric": "pay_live_services"}
+             "metric": "pay_live_services", "table": "marts.sources"}
 
 
 def docstrings(tree: ast.AST) -> set[int]:

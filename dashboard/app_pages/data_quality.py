@@ -39,7 +39,7 @@ def freshness_line(source) -> str:
 
 
 html("<ul>" + "".join(freshness_line(s) for s in sources.itertuples()) + "</ul>")
-table(sources.assign(freshness=sources["freshness"].map(status_text)), "sources.csv")
+table(sources.assign(freshness=sources["freshness"].map(status_text)), "sources.csv", described_by="marts.sources")
 
 st.header("Latest check results")
 checks = snapshot.check_results()
@@ -61,7 +61,8 @@ table(problems, "quarantine-counts.csv")
 
 st.header("Data quality of returns (Government Data Quality Framework)")
 quality = snapshot.returns_data_quality()
-table(quality.assign(score=quality["score"].map(percent)), "returns-data-quality.csv")
+table(quality.assign(score=quality["score"].map(percent)), "returns-data-quality.csv",
+      described_by="marts.return_data_quality")
 
 st.header("Matching platform organisation names to GOV.UK organisations")
 coverage = snapshot.organisation_match_coverage()

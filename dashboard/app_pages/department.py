@@ -68,7 +68,7 @@ organisations = snapshot.department_organisations(code)
 if organisations.empty:
     st.info("No organisation in this department appears in the platforms' published figures.")
 else:
-    table(organisations, f"{code}-organisations.csv")
+    table(organisations, f"{code}-organisations.csv", described_by="marts.organisation_adoption")
     source_line("Platform figures matched to GOV.UK organisations", dates["latest_date"].max())
 
 returns = snapshot.department_submissions(code)
@@ -81,7 +81,8 @@ else:
     table(returns.assign(status=returns["status"].map(status_text)), f"{code}-returns.csv")
 if not status.empty:
     st.markdown("**Expected returns, latest quarters first**")
-    table(status.assign(status=status["status"].map(status_text)), f"{code}-returns-status.csv")
+    table(status.assign(status=status["status"].map(status_text)), f"{code}-returns-status.csv",
+          described_by="marts.returns_status")
 
 st.subheader("Plans: services not yet live, from its latest returns")
 plans = snapshot.department_plans(code)
@@ -96,7 +97,8 @@ reconciliation = snapshot.department_reconciliation(code)
 if reconciliation.empty:
     st.info("Nothing to reconcile: no returned Pay figures for this department.")
 else:
-    table(reconciliation.assign(outcome=reconciliation["outcome"].map(status_text)), f"{code}-reconciliation.csv")
+    table(reconciliation.assign(outcome=reconciliation["outcome"].map(status_text)), f"{code}-reconciliation.csv",
+          described_by="marts.return_reconciliation")
 
 st.subheader("Who to ask: the departments furthest ahead on each platform")
 peers = []

@@ -52,7 +52,8 @@ else:
     st.markdown("**Every expected organisation this quarter**")
     everyone = current[["organisation_name", "organisation_code", "department_name", "status", "received_at",
                         "submission_ref", "days_late"]]
-    table(everyone.assign(status=everyone["status"].map(status_text)), "returns-current-quarter.csv")
+    table(everyone.assign(status=everyone["status"].map(status_text)), "returns-current-quarter.csv",
+          described_by="marts.returns_status")
 
 st.header("Returns that failed validation")
 rejected = submissions[submissions["status"] == "rejected"]
@@ -75,9 +76,9 @@ else:
     shown = problems[["submission_ref", "organisation_name", "reporting_quarter", "file_name", "received_at",
                       "row_number", "column_letter", "column_name", "value", "rule", "message", "is_current"]]
     st.markdown("**Every problem found**")
-    table(shown, "return-problems.csv")
+    table(shown, "return-problems.csv", described_by="marts.return_problems")
 
 st.header("Every return received")
 table(submissions[["submission_ref", "organisation_name", "reporting_quarter", "status", "received_at", "file_name",
                    "channel", "summary", "is_current", "is_superseded", "duplicate_of", "is_illustrative"]].assign(
-    status=submissions["status"].map(status_text)), "returns-received.csv")
+    status=submissions["status"].map(status_text)), "returns-received.csv", described_by="marts.return_submissions")
