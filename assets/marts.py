@@ -159,9 +159,14 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
         invocation = dbt.cli(["build"], context=context, target_path=settings.home / "dbt", raise_on_error=False)
         events = list(invocation.stream())
     context.log.info("dbt build:\n" + output.getvalue())
-    if not invocation.is_successful():
-        raise dg.Failure(description=_dbt_failure(invocation))
     yield from _with_row_counts(context, events, warehouse)
+    # A failed dbt test is a failed asset check (dbt skips the models after it); a model that
+    # could not be built fails the step, naming it.
+    failed_models = _failed_models(invocation)
+    if failed_models or (not invocation.is_successful() and not events):
+        said = [line.strip() for line in output.getvalue().splitlines() if line.strip()][-3:]
+        raise dg.Failure(description="The marts could not be built: "
+                         + ("; ".join(failed_models) or "dbt stopped: " + " ".join(said)))
 
 
 def _with_row_counts(context: dg.AssetExecutionContext, events: list, warehouse: DuckDBResource) -> Iterator:
@@ -175,10 +180,11 @@ def _with_row_counts(context: dg.AssetExecutionContext, events: list, warehouse:
             yield event
 
 
-def _dbt_failure(invocation) -> str:
-    """The plain sentence for a failed dbt build: which model or test, and dbt's own message."""
-    messages = []
-    for event in invocation.get_artifact("run_results.json").get("results", []):
-        if event.get("status") in ("error", "fail"):
-            messages.append(f"{event['unique_id'].split('.')[-1]}: {(event.get('message') or '').strip()}")
-    return "The marts could not be built: " + ("; ".join(messages) or "dbt stopped; see the run's logs.")
+def _failed_models(invocation) -> list[str]:
+    """Each model dbt could not build, with dbt's own message."""
+    try:
+        results = invocation.get_artifact("run_results.json").get("results", [])
+    except FileNotFoundError:  # dbt stopped before running anything
+        return []
+    return [f"{r['unique_id'].split('.')[-1]}: {(r.get('message') or '').strip()}"
+            for r in results if r["unique_id"].startswith("model.") and r.get("status") == "error"]

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import sys
 import time
 
@@ -36,6 +37,9 @@ def _prepare_environment(as_of: str | None) -> None:
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
 
 
+EXCEPTION_NAME = re.compile(r"^[\w.]+(Error|Exception|Failure): ")  # "dagster._core...Failure: " is not for people
+
+
 def failure_messages(result) -> list[str]:
     """The plain-English reason for each failed step (the Failure description, not a traceback)."""
     messages = []
@@ -46,7 +50,8 @@ def failure_messages(result) -> list[str]:
             cause = error.cause if error else None
             while cause is not None and "Failure" not in text:
                 text, cause = cause.message.strip(), cause.cause
-            messages.append(f"{event.step_key}: {text.splitlines()[0] if text else 'unknown error'}")
+            first = EXCEPTION_NAME.sub("", text.splitlines()[0] if text else "unknown error")
+            messages.append(f"{event.step_key}: {first}")
     return messages
 
 

@@ -111,3 +111,46 @@ def test_a_changed_model_is_picked_up_without_a_manual_step(tmp_path):
     model.write_text(model.read_text() + "\n-- a comment that changes nothing but the file\n")
     nodes = json.loads(prepared_manifest(project).read_text())["nodes"]
     assert "a comment that changes nothing" in nodes["model.adoption_tracker.pay_monthly"]["raw_code"]
+
+
+def _rebuild_marts(built, tmp_path, damage: str):
+    """The marts rebuilt on a copy of the session's warehouse after one SQL statement damages it."""
+    import shutil
+
+    import duckdb
+
+    from assets.marts import marts
+    from tests.conftest import make_resources
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(built["home"] / "warehouse.duckdb", home / "warehouse.duckdb")
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    con.execute(damage)
+    con.close()
+    return dg.materialize([marts], resources=make_resources(home), raise_on_error=False)
+
+
+def test_a_model_that_cannot_be_built_fails_the_step_by_name_and_keeps_the_others(built, tmp_path):
+    from pipelines.cli import failure_messages
+
+    result = _rebuild_marts(built, tmp_path, "DROP TABLE staging.target_rules")
+    assert not result.success
+    message = " ".join(failure_messages(result))
+    assert "The marts could not be built: target_progress:" in message and "Traceback" not in message
+    built_now = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "marts/metric_series" in built_now and "marts/target_progress" not in built_now
+
+
+def test_a_failing_dbt_test_is_a_failed_blocking_check_and_nothing_after_it_is_published(built, tmp_path):
+    from pipelines.cli import failure_messages
+
+    result = _rebuild_marts(built, tmp_path, "INSERT INTO staging.targets SELECT * FROM staging.targets LIMIT 1")
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [
+        ("marts/target_progress", "unique_target_progress_target_id")]
+    assert failed[0].severity == dg.AssetCheckSeverity.ERROR and failed[0].blocking
+    assert not result.success  # a blocking check failed: the snapshot after the marts is not published
+    built_now = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "marts/metric_series" in built_now  # the models were built and recorded
+    assert failure_messages(result) == ["marts: 1 blocking asset check failed with ERROR severity:"]
