@@ -32,6 +32,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from tracker.resources import TrackerConfig
+from tracker.settings import warehouse_path
 from tracker.warehouse import connect
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
@@ -77,7 +78,9 @@ def prepared_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
         fingerprint = _project_fingerprint(project_dir)
         if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
             return manifest
-        with _warehouse_variable(os.environ.get(WAREHOUSE_VARIABLE, str(target / "parse-only.duckdb"))):
+        # Parsed with this home's warehouse as the profile's path, so that a run in it can use dbt's
+        # partial parse of this manifest (dbt parses everything again when the profile differs).
+        with _warehouse_variable(os.environ.get(WAREHOUSE_VARIABLE, str(warehouse_path()))):
             done = subprocess.run(
                 [DBT_EXECUTABLE, "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
                  "--target-path", str(target), "--quiet"],
