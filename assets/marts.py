@@ -32,7 +32,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from tracker.resources import TrackerConfig
-from tracker.settings import warehouse_path
+from tracker.settings import dbt_target_dir, warehouse_path
 from tracker.warehouse import connect
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
@@ -159,7 +159,8 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
     """
     output = io.StringIO()
     with _warehouse_variable(warehouse.database), redirect_stdout(output):
-        invocation = dbt.cli(["build"], context=context, target_path=settings.home / "dbt", raise_on_error=False)
+        invocation = dbt.cli(["build"], context=context, target_path=dbt_target_dir(settings.home),
+                             raise_on_error=False)
         events = list(invocation.stream())
     context.log.info("dbt build:\n" + output.getvalue())
     yield from _with_row_counts(context, events, warehouse)

@@ -30,10 +30,11 @@ def make_resources(home: Path, data: Path = DATA, as_of: str = AS_OF) -> dict:
 def build_models(warehouse: Path, select: str) -> None:
     """Build dbt models (a selection) on a warehouse file, as the marts asset does, outside a Dagster run."""
     from assets.marts import WAREHOUSE_VARIABLE, dbt_resource
+    from tracker.settings import dbt_target_dir
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(WAREHOUSE_VARIABLE, str(warehouse))
-        dbt_resource().cli(["run", "--select", select], target_path=warehouse.parent / "dbt").wait()
+        dbt_resource().cli(["run", "--select", select], target_path=dbt_target_dir(warehouse.parent)).wait()
 
 
 def everything():

@@ -11,6 +11,7 @@ from sqlglot import exp
 
 from assets.marts import manifest, mart_tables, table_name
 from pipelines.definitions import defs
+from tracker.settings import dbt_target_dir
 
 
 def tables_read(sql: str) -> set[str]:
@@ -40,7 +41,7 @@ def graph_upstream() -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def compiled_models(built) -> dict[str, str]:
     """Each model's SQL as dbt compiled it in the session's run (refs and sources resolved)."""
-    run_manifest = json.loads((built["home"] / "dbt" / "manifest.json").read_text(encoding="utf-8"))
+    run_manifest = json.loads((dbt_target_dir(built["home"]) / "manifest.json").read_text(encoding="utf-8"))
     return {table_name(n): n["compiled_code"].replace('"warehouse".', "")
             for n in run_manifest["nodes"].values() if n["resource_type"] == "model"}
 

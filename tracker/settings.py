@@ -65,6 +65,11 @@ def dagster_home(home: Path | None = None) -> Path:
     return _home(home) / "dagster"
 
 
+def dbt_target_dir(home: Path | None = None) -> Path:
+    """Where each dbt build in this home writes its compiled SQL, results and partial parse."""
+    return _home(home) / "dbt"
+
+
 def returns_inbox_dir(home: Path | None = None) -> Path:
     return _home(home) / "returns" / "inbox"
 
