@@ -131,6 +131,36 @@ class TrackerTranslator(DagsterDbtTranslator):
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
         return OWNERS
 
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # noqa: ANN001 - dagster-dbt's signature
+        """A dbt test as an asset check, described in words (dbt leaves its description empty)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id]))
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """What a dbt test on a mart checks, as a sentence for the Dagster UI and the data-quality page."""
+    meta = test.get("test_metadata") or {}
+    kwargs = meta.get("kwargs") or {}
+    column = kwargs.get("column_name")
+    where = test.get("config", {}).get("where")
+    sentence = {
+        "unique": lambda: f"No two rows have the same {column}.",
+        "unique_key": lambda: f"No two rows have the same {', '.join(kwargs['columns'])}.",
+        "not_null": lambda: f"Every row has a {column}.",
+        "not_null_columns": lambda: f"Every row has a value in each of {', '.join(kwargs['columns'])}.",
+        "accepted_values": lambda: f"{column} is one of: {', '.join(map(str, kwargs['values']))}.",
+        "relationships": lambda: f"Every {column} is a {kwargs['field']} in {_named(kwargs['to'])}.",
+    }.get(meta.get("name"), lambda: f"dbt test {test['name']}.")()
+    return sentence + (f" (Rows where {where}.)" if where else "")
+
+
+def _named(relation: str) -> str:
+    """"{{ ref('metric_series') }}" -> "metric_series"; sources as schema.table."""
+    parts = [p.strip(" '\"") for p in relation.split("(", 1)[-1].rstrip(" })").split(",")]
+    return ".".join(parts)
+
 
 class TrackerDbtCliResource(DbtCliResource):
     """dbt as a separate process, without also loading dbt's adapter into this one.

@@ -32,7 +32,7 @@ CHECK_RESULT_COLUMNS = ["check_name", "asset", "description", "severity", "block
                         "evaluated_at", "run_id"]
 
 
-def latest_check_results(instance, check_keys) -> list[tuple]:
+def latest_check_results(instance, check_keys, descriptions: dict | None = None) -> list[tuple]:
     """The latest evaluation of every asset check, as rows for ``meta.check_results``.
 
     The publish step runs after every check in its run (it has the lowest step
@@ -44,12 +44,14 @@ def latest_check_results(instance, check_keys) -> list[tuple]:
         record = records.get(key)
         evaluation = record.evaluation if record else None
         if evaluation is None:
-            rows.append((key.name, key.asset_key.to_user_string(), None, None, None, "not run", None, None, None))
+            rows.append((key.name, key.asset_key.to_user_string(), (descriptions or {}).get(key), None, None,
+                         "not run", None, None, None))
             continue
         severity = evaluation.severity.value
         outcome = "passed" if evaluation.passed else ("warning" if severity == "WARN" else "failed")
         breaking = evaluation.metadata.get("rows breaking the rule")
-        rows.append((key.name, key.asset_key.to_user_string(), evaluation.description, severity,
+        described = evaluation.description or (descriptions or {}).get(key)
+        rows.append((key.name, key.asset_key.to_user_string(), described, severity,
                      evaluation.blocking, outcome, getattr(breaking, "value", None),
                      dt.datetime.fromtimestamp(record.create_timestamp, dt.UTC).replace(tzinfo=None), record.run_id))
     return rows
@@ -115,7 +117,9 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
 def published_snapshot(
     context: dg.AssetExecutionContext, settings: TrackerConfig, warehouse: DuckDBResource
 ) -> dg.MaterializeResult:
-    check_results = latest_check_results(context.instance, context.job_def.asset_layer.asset_graph.asset_check_keys)
+    graph = context.job_def.asset_layer.asset_graph
+    described = {key: graph.get_check_spec(key).description for key in graph.asset_check_keys}
+    check_results = latest_check_results(context.instance, graph.asset_check_keys, described)
     with connect(warehouse) as con:
         manifest = publish_snapshot(con, settings.published_dir, settings.as_of_date(), check_results)
     path = settings.published_dir / SNAPSHOT_NAME

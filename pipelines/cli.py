@@ -144,7 +144,8 @@ def demo(as_of: str | None = None, serve: bool = True, port: int = 8501, address
     print("\nReturns received (ILLUSTRATIVE samples are marked):")
     for line in status_lines():
         print(f"  {line}")
-    print("\nBrowse the asset graph, checks and runs with:  dagster dev -w workspace.yaml")
+    print("\nBrowse the asset graph, checks and runs with:\n"
+          f"  DAGSTER_HOME={settings.dagster_home()} python3 -m uv run dagster dev -w workspace.yaml")
     return dashboard(port, address) if serve else 0
 
 

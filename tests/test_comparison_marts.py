@@ -98,6 +98,7 @@ def test_the_snapshot_carries_every_check_result_of_its_run(built):
     every_check = defs.resolve_asset_graph().asset_check_keys  # the Python checks and dbt's tests
     assert len(published) == len(every_check) == len(evaluations)
     assert set(published["run_id"]) == {built["result"].run_id}  # published after every check of its run
+    assert published["description"].notna().all()  # dbt's tests too, described in words by assets/marts.py
     for row in published.itertuples():
         evaluation = evaluations[(row.asset, row.check_name)]
         expected = "passed" if evaluation.passed else ("warning" if evaluation.severity.value == "WARN" else "failed")

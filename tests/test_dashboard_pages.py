@@ -190,6 +190,7 @@ def test_data_quality_page(app, snapshot):
     sources = snapshot.execute("SELECT * FROM marts.sources").df()
     assert len(tables[("source", "name", "platforms")]) == len(sources)
     assert "GOV.UK Notify domain register" in texts(at)
+    assert "ILLUSTRATIVE" in texts(at)  # the quarantine and returns' quality figures come from the samples
 
 
 def test_missing_snapshot_is_a_plain_message(tmp_path, monkeypatch):

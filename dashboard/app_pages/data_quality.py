@@ -10,6 +10,7 @@ from dashboard.components import (
     date,
     escape,
     html,
+    illustrative_notice,
     is_blank,
     page_header,
     percent,
@@ -53,6 +54,8 @@ if not checks.empty and checks["evaluated_at"].notna().any():
 table(checks.assign(outcome=checks["outcome"].map(status_text)), "check-results.csv")
 
 st.header("Quarantine: what was held back, and why")
+illustrative_notice(snapshot.return_submissions(), "The returns counted in this section and the next come, in "
+                    "part or in whole, from ILLUSTRATIVE sample returns")
 problems = snapshot.quarantine_counts()
 rejected = snapshot.rejected_returns_count()
 st.markdown(f"**{int(rejected)} rejected returns** are kept in full, with **{int(problems['problems'].sum())} "
