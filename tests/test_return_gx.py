@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import duckdb
-import pytest
 
 from checks.return_contract import MESSAGES, WARNINGS
 from checks.return_rules import WARNING, contract_rules
@@ -122,15 +121,8 @@ def test_an_audit_table_from_before_gets_the_new_column(returns_home):
     assert kept.pop("R-old") is False and list(kept.values()) == [True]
 
 
-@pytest.fixture()
-def samples(built):
-    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
-    yield con
-    con.close()
-
-
-def test_the_samples_gx_results_agree_with_the_gate(built, samples):
-    kept = {(name, status): json.loads(gx) if gx else None for name, status, gx in samples.execute(
+def test_the_samples_gx_results_agree_with_the_gate(built, warehouse):
+    kept = {(name, status): json.loads(gx) if gx else None for name, status, gx in warehouse.execute(
         "SELECT file_name, status, gx_result FROM audit.return_submissions").fetchall()}
     for (name, status), gx in kept.items():
         if status in ("accepted", "accepted with warnings"):
