@@ -182,3 +182,24 @@ def test_the_samples_take_every_path(built, samples):
     for path in (DATA / "returns" / "samples").glob("ILLUSTRATIVE_*"):
         content, = samples.execute("SELECT content FROM raw.return_files WHERE file_name = ?", [path.name]).fetchone()
         assert bytes(content) == path.read_bytes()
+
+
+def test_the_sensors_run_rebuilds_the_returns_marts_through_dbt_and_publishes(returns_home):
+    """The ingest_returns job as the sensor starts it: ingestion, the dbt models downstream of it (a subset
+    of the dbt project), their checks, and a new published snapshot showing the return."""
+    from tests.conftest import everything, make_resources
+
+    deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
+    (request,), _ = tick(returns_home)
+    result = dg.materialize(everything(), selection=ingest_returns_job.selection, resources=make_resources(
+        returns_home), run_config=request.run_config)
+    assert result.success
+    built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"marts/returns_status", "marts/return_adoption", "marts/department_league", "published_snapshot"} <= built
+    assert "marts/pay_monthly" not in built  # not downstream of a return: dbt was asked for a subset
+    assert any(e.asset_key.to_user_string() == "marts/returns_status" for e in result.get_asset_check_evaluations())
+    con = duckdb.connect(str(returns_home / "published" / "tracker.duckdb"), read_only=True)
+    status = con.execute("SELECT status FROM marts.returns_status WHERE organisation_code = 'D10' "
+                         "AND reporting_quarter = '2025-26 Q3'").fetchall()
+    con.close()
+    assert status == [("received",)]

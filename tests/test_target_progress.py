@@ -34,6 +34,7 @@ SERIES = {
     "met": [(D(2020, 1, 1), 0), (D(2020, 6, 1), 100), (D(2020, 6, 30), 104)],
     "flat": [(D(2019, 1, 1), 0), (D(2020, 3, 1), 50), (D(2020, 6, 30), 50)],  # no change in the last year
     "increase": [(D(2020, 1, 1), 0), (D(2020, 3, 31), 10), (D(2020, 6, 30), 20)],
+    "one_figure": [(D(2020, 6, 30), 40)],  # e.g. a department's first return: one quarter, no rate yet
 }
 
 
@@ -46,6 +47,7 @@ def progress(as_of: dt.date, tmp_path) -> dict:
         target("at_risk", "at_risk"), target("on_track", "on_track"), target("off_track", "off_track"),
         target("met", "met"), target("flat", "flat"),
         target("increase", "increase", baseline=(D(2020, 3, 31), None), from_data=True, increase=50.0),
+        target("one_figure", "one_figure"),
         target("untracked", "x", tracked_by=None, baseline=None),
         target("returns", "returns_y", tracked_by="returns_y", baseline=None),
     ])
@@ -121,3 +123,11 @@ def test_missed_after_deadline(tmp_path):
     assert later["at_risk"]["status"] == "missed"
     assert later["at_risk"]["trajectory_today"] == 100
     assert later["met"]["status"] == "met"
+
+
+def test_one_figure_has_no_rate_and_no_forecast(mid_2020):
+    # a least-squares slope over one date is NaN, which once stopped the whole mart (issue 12)
+    row = mid_2020["one_figure"]
+    assert pd.isna(row["rate_per_day"]) and pd.isna(row["forecast_date"])
+    assert row["forecast_basis"] == "too few figures for a rate"
+    assert row["status"] == "at risk"  # 40 against a trajectory of 49.73: judged all the same

@@ -19,7 +19,10 @@ ranked AS (
     FROM series s
 ),
 rate AS (
-    SELECT tv.target_id, regr_slope(r.value, epoch(r.date) / 86400.0) AS per_day, count(*) AS points
+    -- a slope needs two dates: over one it is NaN, which compares as greater than every number
+    SELECT tv.target_id,
+           CASE WHEN count(DISTINCT r.date) >= 2 THEN regr_slope(r.value, epoch(r.date) / 86400.0) END AS per_day,
+           count(*) AS points
     FROM tv JOIN latest l ON l.metric = tv.tracked_by
     JOIN ranked r ON r.metric = tv.tracked_by
     CROSS JOIN rules
@@ -68,6 +71,7 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
        END AS forecast_date,
        CASE WHEN j.tracked_by IS NULL OR j.latest_value IS NULL THEN NULL
             WHEN j.reached_on IS NOT NULL THEN 'reached'
+            WHEN j.rate_per_day IS NULL THEN 'too few figures for a rate'
             WHEN j.rate_per_day > 0 THEN 'at current rate'
             ELSE 'not at current rate' END AS forecast_basis,
        {{ as_of() }} AS as_of,
