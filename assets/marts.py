@@ -52,7 +52,7 @@ def _project_fingerprint(project_dir: Path) -> str:
 
 
 @contextmanager
-def _warehouse_variable(path: str) -> Iterator[None]:
+def warehouse_for_dbt(path: str) -> Iterator[None]:
     """dbt's profile reads the warehouse path from the environment; set it for one dbt invocation."""
     before = os.environ.get(WAREHOUSE_VARIABLE)
     os.environ[WAREHOUSE_VARIABLE] = path
@@ -80,7 +80,7 @@ def prepared_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
             return manifest
         # Parsed with this home's warehouse as the profile's path, so that a run in it can use dbt's
         # partial parse of this manifest (dbt parses everything again when the profile differs).
-        with _warehouse_variable(os.environ.get(WAREHOUSE_VARIABLE, str(warehouse_path()))):
+        with warehouse_for_dbt(os.environ.get(WAREHOUSE_VARIABLE, str(warehouse_path()))):
             done = subprocess.run(
                 [DBT_EXECUTABLE, "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
                  "--target-path", str(target), "--quiet"],
@@ -179,7 +179,7 @@ def dbt_resource() -> DbtCliResource:
                                  dbt_executable=DBT_EXECUTABLE)
 
 
-@dbt_assets(manifest=prepared_manifest(), dagster_dbt_translator=TrackerTranslator(), name="marts")
+@dbt_assets(manifest=manifest(), dagster_dbt_translator=TrackerTranslator(), name="marts")
 def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TrackerConfig,
           warehouse: DuckDBResource):
     """One ``dbt build`` per run: the selected models and their tests, in dependency order.
@@ -188,7 +188,7 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
     terminal of whoever started the run.
     """
     output = io.StringIO()
-    with _warehouse_variable(warehouse.database), redirect_stdout(output):
+    with warehouse_for_dbt(warehouse.database), redirect_stdout(output):
         invocation = dbt.cli(["build"], context=context, target_path=dbt_target_dir(settings.home),
                              raise_on_error=False)
         events = list(invocation.stream())

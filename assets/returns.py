@@ -29,6 +29,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from checks.return_contract import COLUMN_NAMES, Quarter, column_letter, open_quarters, table_ddl
+from checks.return_validation import REJECTED, validate_return
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import InboxFile, archive, content_hash, file_hash, inbox_file, pending
 from tracker.warehouse import (
@@ -185,8 +186,6 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
 
     Returns the outcome, and the typed rows when the return was accepted (for Great Expectations after the batch).
     """
-    from checks.return_validation import REJECTED, validate_return
-
     content = file.read()
     sha = content_hash(content)
     seen = con.execute("SELECT status FROM audit.return_submissions WHERE submission_ref = ?",

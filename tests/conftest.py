@@ -29,11 +29,10 @@ def make_resources(home: Path, data: Path = DATA, as_of: str = AS_OF) -> dict:
 
 def build_models(warehouse: Path, select: str) -> None:
     """Build dbt models (a selection) on a warehouse file, as the marts asset does, outside a Dagster run."""
-    from assets.marts import WAREHOUSE_VARIABLE, dbt_resource
+    from assets.marts import dbt_resource, warehouse_for_dbt
     from tracker.settings import dbt_target_dir
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(WAREHOUSE_VARIABLE, str(warehouse))
+    with warehouse_for_dbt(str(warehouse)):
         dbt_resource().cli(["run", "--select", select], target_path=dbt_target_dir(warehouse.parent)).wait()
 
 
@@ -77,6 +76,15 @@ def ingest(home: Path, files: list[str] | None = None, as_of: str = AS_OF, raise
     config = {"ops": {"department_returns": {"config": {"files": [str(f) for f in files]}}}} if files else None
     return dg.materialize([department_returns], resources=make_resources(home, as_of=as_of), run_config=config,
                           raise_on_error=raise_on_error)
+
+
+def query(home: Path, sql: str, params=None) -> list[tuple]:
+    """Rows from a home's warehouse, on a connection closed straight after (so the next run can write)."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
 
 
 @pytest.fixture()

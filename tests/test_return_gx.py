@@ -8,20 +8,12 @@ import duckdb
 
 from checks.return_contract import MESSAGES, WARNINGS
 from checks.return_rules import WARNING, contract_rules
-from tests.conftest import ingest
+from tests.conftest import ingest, query
 from tests.returns_helpers import AS_OF, KNOWN, VALID, csv_bytes, row
 from tests.test_return_marts import check_result
 from tracker.return_inbox import deliver
 
 GX = "great expectations: "
-
-
-def query(home, sql, params=None):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def materialisation(result, table: str) -> dict:

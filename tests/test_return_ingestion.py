@@ -7,10 +7,9 @@ import json
 
 import dagster as dg
 import duckdb
-import pytest
 
 from pipelines.sensors import ingest_returns_job, return_inbox_sensor
-from tests.conftest import AS_OF, DATA, ingest
+from tests.conftest import AS_OF, DATA, everything, ingest, make_resources, query
 from tests.returns_helpers import VALID, csv_bytes, row
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import archive_dir, deliver, inbox_dir
@@ -31,14 +30,6 @@ def run_requested(home, request: dg.RunRequest):
     """Execute the run the sensor asked for, with its own run config."""
     files = request.run_config["ops"]["department_returns"]["config"]["files"]
     return ingest(home, files)
-
-
-def query(home, sql, params=None):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, params).fetchall()
-    finally:
-        con.close()
 
 
 def at(minutes: int) -> dt.datetime:
@@ -153,15 +144,8 @@ def test_the_sensor_run_config_fits_the_job():
     assert "staging/pay_snapshots" not in keys  # the platform feeds are not re-read for a return
 
 
-@pytest.fixture()
-def samples(built):
-    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
-    yield con
-    con.close()
-
-
-def test_the_samples_take_every_path(built, samples):
-    outcomes = dict(samples.execute(
+def test_the_samples_take_every_path(built, warehouse):
+    outcomes = dict(warehouse.execute(
         "SELECT file_name || ' @' || strftime(received_at, '%H:%M'), status FROM audit.return_submissions").fetchall())
     assert outcomes == {
         "ILLUSTRATIVE_D10_2025-26_Q2.csv @10:15": "accepted",
@@ -175,20 +159,18 @@ def test_the_samples_take_every_path(built, samples):
         "ILLUSTRATIVE_D16_2025-26_Q3.csv @12:00": "rejected",
         "ILLUSTRATIVE_EA199_2025-26_Q3.csv @10:00": "accepted with warnings",
     }
-    assert samples.execute("SELECT count(*), bool_and(is_illustrative) FROM staging.department_returns"
+    assert warehouse.execute("SELECT count(*), bool_and(is_illustrative) FROM staging.department_returns"
                            ).fetchone() == (7, True)
-    assert samples.execute("SELECT pay_services_live FROM staging.department_returns WHERE organisation_code = "
+    assert warehouse.execute("SELECT pay_services_live FROM staging.department_returns WHERE organisation_code = "
                            "'EA73' AND reporting_quarter = '2025-26 Q3'").fetchone() == (10,)  # the correction
     for path in (DATA / "returns" / "samples").glob("ILLUSTRATIVE_*"):
-        content, = samples.execute("SELECT content FROM raw.return_files WHERE file_name = ?", [path.name]).fetchone()
+        content, = warehouse.execute("SELECT content FROM raw.return_files WHERE file_name = ?", [path.name]).fetchone()
         assert bytes(content) == path.read_bytes()
 
 
 def test_the_sensors_run_rebuilds_the_returns_marts_through_dbt_and_publishes(returns_home):
     """The ingest_returns job as the sensor starts it: ingestion, the dbt models downstream of it (a subset
     of the dbt project), their checks, and a new published snapshot showing the return."""
-    from tests.conftest import everything, make_resources
-
     deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
     (request,), _ = tick(returns_home)
     result = dg.materialize(everything(), selection=ingest_returns_job.selection, resources=make_resources(
