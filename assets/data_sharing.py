@@ -1,70 +1,195 @@
-"""Data sharing: the cross-government API catalogue (co-cddo/api-catalogue).
+"""Data sharing: the cross-government API catalogue (co-cddo/api-catalogue), every version of it.
 
-Each API names its provider by a slug that is usually a GOV.UK organisation
-slug; the catalogue's own organisation list supplies names for the rest.
+History is what each version listed when it was published, never the newest
+file's ``dateAdded`` read backwards: an API removed later still counts on the
+dates it was listed. An API is its provider (after the curated
+``api_catalogue_providers`` aliases) and its name; ``url`` repeats and is
+sometimes blank. Twenty archived versions hold a malformed row (an unquoted
+comma or line break shifts the fields): a row that starts with a date is one
+API, its name is the fourth field and its provider the last field that is a
+known provider id; the fragment lines a line break leaves are not APIs.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import io
+import re
 
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import staging_table_asset
-from tracker.parsing import FeedError, read_csv_feed
+from assets.staging import FeedReader, Parsed, staging_tables_asset
+from tracker.organisation_names import load_aliases
+from tracker.parsing import FeedError
+from tracker.resources import TrackerConfig
+from tracker.versions import VERSIONS_FILE, parse_versions, publications, visible
 from tracker.warehouse import SourceFile
 
 SOURCE = "data_sharing"
 CATALOGUE_COLUMNS = ["dateAdded", "url", "name", "provider"]
+ORGANISATIONS_PREFIX = "api_catalogue_organisations"
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_PROVIDER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 
 api_catalogue_files = raw_files_asset(
-    SOURCE, "data_sharing", "*.csv", "The cross-government API catalogue and its organisation list."
+    SOURCE, "data_sharing/catalogue_versions", "*.csv",
+    "Every version of the cross-government API catalogue (with versions.csv: when each was published), "
+    "and the catalogue's organisation list.",
+    also=f"{SOURCE}/{ORGANISATIONS_PREFIX}_*.csv",
 )
 
 
-def parse_catalogue(file: SourceFile, organisations: SourceFile | None) -> pd.DataFrame:
-    frame = read_csv_feed(file, CATALOGUE_COLUMNS, what="the catalogue")
-    added = pd.to_datetime(frame["dateAdded"], format="%Y-%m-%d", errors="coerce")
-    if added.isna().any():
-        row = int(added.isna().idxmax())
-        raise FeedError(file.name, f"row {row + 2}: dateAdded {frame['dateAdded'][row]!r} is not a date "
-                        "(expected YYYY-MM-DD).")
-    blank = frame["provider"].str.strip() == ""
-    if blank.any():
-        raise FeedError(file.name, f"row {int(blank.idxmax()) + 2}: the API has no provider.")
-    names = {}
-    if organisations is not None:
-        orgs = pd.read_csv(io.BytesIO(organisations.content), dtype=str, keep_default_na=False)
-        if {"id", "name"} <= set(orgs.columns):
-            names = dict(zip(orgs["id"], orgs["name"], strict=False))
-    return pd.DataFrame(
-        {
-            "api_name": frame["name"],
-            "url": frame["url"],
-            "provider": frame["provider"].str.strip(),
-            "provider_name": frame["provider"].str.strip().map(names),
-            "date_added": added.dt.date,
-            "date_updated": pd.to_datetime(frame.get("dateUpdated"), errors="coerce").dt.date,
-            "end_date": pd.to_datetime(frame.get("endDate"), errors="coerce").dt.date,
-        }
-    )
+def _date(text: str) -> dt.date | None:
+    text = (text or "").strip()
+    return dt.date.fromisoformat(text) if _DATE.match(text) else None
 
 
-def build_catalogue(files: list[SourceFile], _settings=None) -> pd.DataFrame:
-    catalogue = [f for f in files if f.name.startswith("api_catalogue_") and "organisations" not in f.name]
-    organisations = [f for f in files if f.name.startswith("api_catalogue_organisations")]
-    if not catalogue:
-        raise FeedError("data/data_sharing", "no api_catalogue_*.csv file.")
-    return parse_catalogue(catalogue[-1], organisations[-1] if organisations else None)
+def parse_catalogue_version(file: SourceFile) -> dict:
+    """One version -> its API rows, each with the fields it could be read with, and the malformed count."""
+    try:
+        rows = list(csv.reader(io.StringIO(file.content.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise FeedError(file.name, f"the catalogue is not a readable CSV ({err}).") from None
+    if not rows:
+        raise FeedError(file.name, "the catalogue is empty.")
+    header = [h.strip() for h in rows[0]]
+    missing = [c for c in CATALOGUE_COLUMNS if c not in header]
+    if missing:
+        raise FeedError(file.name, f"the catalogue has no column {', '.join(map(repr, missing))}.")
+    at = {c: header.index(c) for c in header}
+    apis, malformed = [], 0
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        well_formed = len(row) == len(header)
+        if not well_formed:
+            malformed += 1
+            if _date(row[0]) is None:
+                continue  # the rest of a row that an unquoted line break split: not an API of its own
+
+        def field(column: str, row: list[str] = row) -> str:
+            return row[at[column]].strip() if at[column] < len(row) else ""
+
+        candidates = [c.strip() for c in row[at["name"] + 1:] if _PROVIDER_ID.match(c.strip())]
+        apis.append({
+            "row": number,
+            "date_added": _date(field("dateAdded")),
+            "date_updated": _date(field("dateUpdated")) if "dateUpdated" in at else None,
+            "end_date": _date(field("endDate")) if "endDate" in at else None,
+            "api_name": " ".join(field("name").split()),
+            "url": field("url") or None,
+            "provider": field("provider") if well_formed else (candidates[-1] if candidates else ""),
+            "well_formed": well_formed,
+        })
+    if not apis:
+        raise FeedError(file.name, "the catalogue has a header but no APIs.")
+    return {"apis": apis, "malformed_rows": malformed}
 
 
-api_catalogue = staging_table_asset(
+def parse_organisation_names(file: SourceFile) -> dict[str, str]:
+    try:
+        orgs = pd.read_csv(io.BytesIO(file.content), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise FeedError(file.name, f"the organisation list is not a readable table ({err}).") from None
+    if not {"id", "name"} <= set(orgs.columns):
+        raise FeedError(file.name, "the organisation list needs the columns 'id' and 'name'.")
+    return dict(zip(orgs["id"].str.strip(), orgs["name"], strict=False))
+
+
+def parse_data_sharing_file(file: SourceFile, _settings: TrackerConfig) -> object:
+    if file.name == VERSIONS_FILE:
+        return parse_versions(file)
+    if file.name.startswith(ORGANISATIONS_PREFIX):
+        return parse_organisation_names(file)
+    return parse_catalogue_version(file)
+
+
+def build_catalogue_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame]:
+    aliases = load_aliases(settings.data)
+    listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
+    names: dict[str, str] = {}
+    for name, (_f, value) in parsed.items():
+        if name.startswith(ORGANISATIONS_PREFIX):
+            names |= value
+    versions = {n: v for n, (_f, v) in parsed.items() if n != VERSIONS_FILE and not n.startswith(ORGANISATIONS_PREFIX)}
+    if not versions:
+        raise FeedError("data/data_sharing", "no readable catalogue version: the source keeps its last good figures.")
+    pubs = publications([parsed[n][0] for n in versions], listed)
+    shown = visible(pubs, settings.as_of_date())
+    known = {aliases.api_provider_key(a["provider"]) for v in versions.values() for a in v["apis"] if a["well_formed"]}
+    known.discard("")
+
+    listings, version_rows, changes = [], [], []
+    before: set[tuple[str, str]] = set()
+    for name, v in sorted(versions.items(), key=lambda kv: (pubs[kv[0]].published_at, pubs[kv[0]].order)):
+        pub = pubs[name]
+        here: dict[tuple[str, str], dict] = {}
+        for api in v["apis"]:
+            key = aliases.api_provider_key(api["provider"])
+            provider = key if key and (key in known or api["well_formed"]) else "unknown provider"
+            here.setdefault((provider, api["api_name"].casefold()), api | {"provider_key": provider})
+        is_shown = name in shown
+        version_rows.append({
+            "file_name": name, "published_at": pub.published_at.astimezone(dt.UTC).replace(tzinfo=None),
+            "published_on": pub.published_on, "apis_listed": len(here), "malformed_rows": v["malformed_rows"],
+            "is_public_version": is_shown,
+            "apis_added": len(here.keys() - before) if is_shown else None,
+            "apis_removed": len(before - here.keys()) if is_shown else None,
+            "not_used_because": None if is_shown else (
+                "published after the reporting date" if pub.published_on > settings.as_of_date()
+                else "merged together with a later version, so never public on its own"),
+        })
+        if not is_shown:
+            continue
+        for key in sorted(here.keys() - before):
+            changes.append({"published_on": pub.published_on, "file_name": name, "provider": key[0],
+                            "api_name": here[key]["api_name"], "change": "added"})
+        for key in sorted(before - here.keys()):
+            changes.append({"published_on": pub.published_on, "file_name": name, "provider": key[0],
+                            "api_name": key[1], "change": "removed"})
+        for (provider, _), api in here.items():
+            listings.append({"published_on": pub.published_on, "published_at": version_rows[-1]["published_at"],
+                             "file_name": name, "provider": provider, "api_name": api["api_name"]})
+        before = set(here)
+        latest = here
+    if not shown:
+        raise FeedError("data/data_sharing", f"no catalogue version was published by {settings.as_of_date():%d %b %Y}.")
+    first_listed = {}
+    for row in listings:
+        first_listed.setdefault((row["provider"], row["api_name"].casefold()), row["published_on"])
+    current = pd.DataFrame([
+        {"api_name": a["api_name"], "url": a["url"], "provider": key[0], "provider_as_published": a["provider"],
+         "provider_name": names.get(key[0]) or names.get(a["provider"]), "date_added": a["date_added"],
+         "date_updated": a["date_updated"], "end_date": a["end_date"], "first_listed_on": first_listed[key]}
+        for key, a in latest.items()
+    ])
+    return {
+        "staging.api_catalogue": current,
+        "staging.api_catalogue_versions": pd.DataFrame(version_rows),
+        "staging.api_catalogue_listings": pd.DataFrame(listings),
+        "staging.api_catalogue_changes": pd.DataFrame(
+            changes, columns=["published_on", "file_name", "provider", "api_name", "change"]),
+    }
+
+
+CATALOGUE_TABLES = {
+    "staging.api_catalogue": "Every API listed in the latest version of the cross-government API catalogue "
+    "published by the reporting date, with its provider (after aliasing) and when the catalogue first listed it: "
+    "the tracker's first measure of data sharing between organisations.",
+    "staging.api_catalogue_versions": "Every version of the catalogue: when it was published, how many APIs it "
+    "listed, how many were added and removed since the version before, and whether it was ever public on its own.",
+    "staging.api_catalogue_listings": "Which APIs each public version listed (provider and name): the catalogue "
+    "as it stood on each date.",
+    "staging.api_catalogue_changes": "Each API added to or removed from the catalogue, with the version and date.",
+}
+
+api_catalogue = staging_tables_asset(
+    name="api_catalogue_staging",
     raw=api_catalogue_files,
     source=SOURCE,
     feed_label="API catalogue",
-    table="staging.api_catalogue",
-    build=build_catalogue,
-    description="Every API in the cross-government API catalogue with its provider and the date "
-    "it was added: the tracker's first measure of data sharing between organisations.",
+    tables=CATALOGUE_TABLES,
+    reader=FeedReader(parse=parse_data_sharing_file, assemble=build_catalogue_tables),
 )

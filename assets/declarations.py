@@ -35,6 +35,11 @@ TABLES = {
         "origin VARCHAR NOT NULL, cadence VARCHAR NOT NULL, fresh_within_days INTEGER, closed_note VARCHAR)",
         "Every source's publisher, origin, cadence and freshness window, as declared in tracker/sources.py.",
     ),
+    "staging.source_definition_changes": (
+        "(source VARCHAR NOT NULL, metric VARCHAR NOT NULL, valid_from DATE NOT NULL, valid_until DATE NOT NULL, "
+        "note VARCHAR NOT NULL)",
+        "Periods in which a source's published figure meant something else, as declared in tracker/sources.py.",
+    ),
     "staging.return_platforms": (
         "(key VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, position INTEGER NOT NULL)",
         "The platforms a department return reports on (column prefix and name), from checks/return_contract.py.",
@@ -48,6 +53,8 @@ def declared_rows(as_of) -> dict[str, list[tuple]]:
                                   RECONCILIATION_MINIMUM)],
         "staging.sources": [(s.key, s.name, list(s.platforms), s.publisher, s.origin, s.cadence, s.fresh_within_days,
                              s.closed_note) for s in SOURCES.values()],
+        "staging.source_definition_changes": [(s.key, c.metric, c.valid_from, c.valid_until, c.note)
+                                              for s in SOURCES.values() for c in s.definition_changes],
         "staging.return_platforms": [(p.key, p.name, i) for i, p in enumerate(PLATFORMS)],
     }
 
@@ -64,8 +71,9 @@ def declarations(settings: TrackerConfig, warehouse: DuckDBResource):
         with transaction(con):
             for table, (columns, _) in TABLES.items():
                 con.execute(f"CREATE OR REPLACE TABLE {table} {columns}")
-                placeholders = ", ".join("?" * len(rows[table][0]))
-                con.executemany(f"INSERT INTO {table} VALUES ({placeholders})", [list(r) for r in rows[table]])
+                if rows[table]:
+                    placeholders = ", ".join("?" * len(rows[table][0]))
+                    con.executemany(f"INSERT INTO {table} VALUES ({placeholders})", [list(r) for r in rows[table]])
         metadata = {table: table_metadata(con, table) for table in TABLES}
     for table, meta in metadata.items():
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta)

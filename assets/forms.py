@@ -1,24 +1,23 @@
 """GOV.UK Forms: public headline metrics (data/forms/snapshots/*.yml).
 
 Quirks: ``last_updated`` is missing from the earliest versions and lags the
-figures in others, so a version is dated by its publication (the file name);
-several versions can share a day (the last one wins).
+figures in others, so a version is dated by when it was published
+(``versions.csv``, London date; else the file name). Versions merged together
+were never public one by one: only the last counts. Several versions can still
+be published on one day: the last one published is that day's figure.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import staging_table_asset
-from tracker.parsing import (
-    FeedError,
-    date_from_file_name,
-    parse_long_date,
-    read_yaml_feed,
-    require_int,
-    require_keys,
-)
+from assets.staging import FeedReader, Parsed, staging_table_asset
+from tracker.parsing import FeedError, parse_long_date, read_yaml_feed, require_int, require_keys
+from tracker.resources import TrackerConfig
+from tracker.versions import VERSIONS_FILE, parse_versions, publications, visible
 from tracker.warehouse import SourceFile
 
 SOURCE = "forms"
@@ -27,7 +26,9 @@ forms_files = raw_files_asset(
     SOURCE,
     "forms/snapshots",
     "*.yml",
-    "Every version of GOV.UK Forms' public performance metrics (performance_metrics.yml).",
+    "Every version of GOV.UK Forms' public performance metrics (performance_metrics.yml), and "
+    "versions.csv: when each was published.",
+    also=f"forms/{VERSIONS_FILE}",
 )
 
 
@@ -40,28 +41,45 @@ def parse_forms_snapshot(file: SourceFile) -> dict:
         file.name,
         "'performance_metrics'",
     )
-    published_on = date_from_file_name(file.name)
     last_updated = metrics.get("last_updated")
-    if last_updated is not None:
+    if last_updated not in (None, ""):
         last_updated = parse_long_date(last_updated, file.name, "last_updated")
-    if published_on is None and last_updated is None:
-        raise FeedError(file.name, "no date: neither the file name nor 'last_updated' gives one.")
     return {
         "file_name": file.name,
         "sha256": file.sha256,
-        "snapshot_date": published_on or last_updated,
-        "last_updated": last_updated,
+        "last_updated": last_updated or None,
         "organisations": require_int(metrics["organisations"], file.name, "organisations"),
         "live_forms": require_int(metrics["published"], file.name, "published"),
         "submissions_cumulative": require_int(metrics["submissions"], file.name, "submissions"),
     }
 
 
-def build_forms_table(files: list[SourceFile]) -> pd.DataFrame:
-    rows = sorted((parse_forms_snapshot(f) for f in files), key=lambda r: (r["snapshot_date"], r["file_name"]))
-    frame = pd.DataFrame(rows)
-    frame["is_current_version"] = ~frame.duplicated("snapshot_date", keep="last")
-    return frame
+def parse_forms_file(file: SourceFile, _settings: TrackerConfig) -> dict:
+    return parse_versions(file) if file.name == VERSIONS_FILE else parse_forms_snapshot(file)
+
+
+def build_forms_table(parsed: Parsed, settings: TrackerConfig) -> pd.DataFrame:
+    listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
+    snapshots = {name: p for name, (_f, p) in parsed.items() if name != VERSIONS_FILE}
+    if not snapshots:
+        raise FeedError("data/forms/snapshots", "no readable version: the source keeps its last good figures.")
+    pubs = publications([f for name, (f, _p) in parsed.items() if name in snapshots], listed)
+    shown = visible(pubs, settings.as_of_date())
+    day_figure = {pubs[name].published_on: name for name in shown}  # in publication order: the last wins
+    rows = []
+    for name, p in sorted(snapshots.items(), key=lambda kv: (pubs[kv[0]].published_at, pubs[kv[0]].order)):
+        pub = pubs[name]
+        current = day_figure.get(pub.published_on) == name
+        rows.append(p | {
+            "snapshot_date": pub.published_on,
+            "published_at": pub.published_at.astimezone(dt.UTC).replace(tzinfo=None),
+            "is_current_version": current,
+            "not_used_because": None if current else (
+                "published after the reporting date" if pub.published_on > settings.as_of_date()
+                else "merged together with a later version, so never public on its own" if name not in shown
+                else "a later version was published the same day"),
+        })
+    return pd.DataFrame(rows)
 
 
 forms_metrics = staging_table_asset(
@@ -69,7 +87,9 @@ forms_metrics = staging_table_asset(
     source=SOURCE,
     feed_label="GOV.UK Forms",
     table="staging.forms_metrics",
-    build=lambda files, _settings: build_forms_table(files),
-    description="GOV.UK Forms headline metrics per published version: organisations, live forms, "
-    "cumulative submissions. The last version of each day is marked current.",
+    reader=FeedReader(parse=parse_forms_file, assemble=lambda parsed, settings: {
+        "staging.forms_metrics": build_forms_table(parsed, settings)}),
+    description="GOV.UK Forms headline metrics per version: organisations, live forms, cumulative "
+    "submissions, when it was published, and whether it is that day's figure (the last one published) "
+    "or why not.",
 )

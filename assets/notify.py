@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import staging_tables_asset
+from assets.staging import staging_tables_asset, whole_source
 from tracker.parsing import FeedError, read_csv_feed, read_yaml_feed, require_int
 from tracker.warehouse import SourceFile
 
@@ -91,5 +91,5 @@ notify_staging = staging_tables_asset(
         "staging.notify_agreement_history": "How many Notify organisations had signed the agreement, per "
         "version of the register, Feb 2018 to Apr 2019.",
     },
-    build=build_notify_tables,
+    reader=whole_source(build_notify_tables),
 )

@@ -28,7 +28,7 @@ FROM staging.pay_organisation_services GROUP BY 1, 2
 UNION ALL
 SELECT 'GOV.UK Notify', organisation_name, domain_count FROM staging.notify_organisations
 UNION ALL
-SELECT 'API catalogue', provider, count(*) FROM staging.api_catalogue GROUP BY 1, 2
+SELECT 'API catalogue', provider, count(DISTINCT api_name) FROM staging.api_catalogue_listings GROUP BY 1, 2
 """
 
 
@@ -109,7 +109,7 @@ ORDER BY platform, snapshot_date
                 ["staging", "organisations"],
                 ["staging", "pay_organisation_services"],
                 ["staging", "notify_organisations"],
-                ["staging", "api_catalogue"],
+                ["staging", "api_catalogue_listings"],
             ],
             group_name="reference",
             kinds={"duckdb", "pandas"},

@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import staging_tables_asset
+from assets.staging import staging_tables_asset, whole_source
 from tracker.organisation_names import OrganisationAliases, load_aliases, normalise
 from tracker.parsing import FeedError, read_csv_feed
 from tracker.resources import TrackerConfig
@@ -230,6 +230,6 @@ organisations = staging_tables_asset(
         "staging.organisation_identifiers": "Every identifier of an organisation (slug, 2017 slug, code, "
         "normalised name, abbreviation) -> its slug: the lookup behind organisation matching.",
     },
-    build=build_organisation_tables,
+    reader=whole_source(build_organisation_tables),
     extra_metadata=_department_counts,
 )

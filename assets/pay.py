@@ -1,46 +1,54 @@
 """GOV.UK Pay: weekly public performance snapshots (data/pay/snapshots/*.json).
 
 Quirks handled here rather than in the data: volumes are strings such as
-'142.9 million'; the same ``dateUpdated`` is sometimes published more than once
-(the last file for a date wins, the others are kept and marked superseded);
-organisation names are free text (matched in organisation_matching.py).
+'142.9 million'; organisation names are free text and two can differ only by
+surrounding spaces (both are kept, as published: they are two rows of the
+file); the same ``dateUpdated`` is sometimes published more than once, and
+``versions.csv`` says when each version was published: the version published
+last for a date is its figure, the others are kept and marked superseded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import staging_tables_asset
-from tracker.parsing import (
-    FeedError,
-    date_from_file_name,
-    parse_long_date,
-    parse_quantity,
-    require_int,
-    require_keys,
-)
+from assets.staging import FeedReader, Parsed, staging_tables_asset
+from tracker.parsing import FeedError, parse_long_date, parse_quantity, require_int, require_keys
+from tracker.resources import TrackerConfig
+from tracker.versions import VERSIONS_FILE, parse_versions, publications, visible
 from tracker.warehouse import SourceFile
 
 SOURCE = "pay"
-REQUIRED_KEYS = [
-    "dateUpdated",
-    "numberOfPayments",
-    "totalPaymentAmount",
-    "numberOfServices",
-    "numberOfOrganisations",
-    "serviceCountBySector",
-    "serviceCountByOrganisation",
-]
+REQUIRED_KEYS = ["dateUpdated", "numberOfServices"]  # without these a version is not a data point
+OPTIONAL_KEYS = ["numberOfPayments", "totalPaymentAmount", "numberOfOrganisations", "serviceCountBySector",
+                 "serviceCountByOrganisation"]  # a missing one is left blank
 
 pay_files = raw_files_asset(
     SOURCE,
     "pay/snapshots",
     "*.json",
-    "Every weekly version of GOV.UK Pay's public performance data (performance.json).",
+    "Every weekly version of GOV.UK Pay's public performance data (performance.json), and "
+    "versions.csv: when each was published.",
+    also=f"pay/{VERSIONS_FILE}",
 )
+
+
+def _counts(data: dict, key: str, file_name: str) -> dict[str, int]:
+    mapping = data.get(key)
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise FeedError(file_name, f"'{key}' is not a list of names with counts.")
+    # keys as published: names differing only by spaces are two rows of the file, not one
+    return {str(name): require_int(n, file_name, f"{key}[{name!r}]") for name, n in mapping.items()}
+
+
+def _optional(data: dict, key: str, read) -> float | int | None:
+    return None if data.get(key) in (None, "") else read(data[key])
 
 
 def parse_pay_snapshot(file: SourceFile) -> dict:
@@ -52,77 +60,76 @@ def parse_pay_snapshot(file: SourceFile) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise FeedError(file.name, f"the file is not valid JSON ({err}).") from None
     require_keys(data, REQUIRED_KEYS, file.name, "the snapshot")
-    by_org = data["serviceCountByOrganisation"]
-    by_sector = data["serviceCountBySector"]
-    for key, mapping in (("serviceCountByOrganisation", by_org), ("serviceCountBySector", by_sector)):
-        if not isinstance(mapping, dict) or not mapping:
-            raise FeedError(file.name, f"'{key}' is empty: the snapshot lists no services.")
-    organisations = {
-        str(name).strip(): require_int(n, file.name, f"serviceCountByOrganisation[{name!r}]")
-        for name, n in by_org.items()
-    }
-    sectors = {
-        str(name): require_int(n, file.name, f"serviceCountBySector[{name!r}]")
-        for name, n in by_sector.items()
-    }
+    organisations = _counts(data, "serviceCountByOrganisation", file.name)
+    sectors = _counts(data, "serviceCountBySector", file.name)
     return {
         "file_name": file.name,
         "sha256": file.sha256,
-        "published_on": date_from_file_name(file.name),
         "date_updated": parse_long_date(data["dateUpdated"], file.name, "dateUpdated"),
-        "payments_cumulative": parse_quantity(data["numberOfPayments"], file.name, "numberOfPayments"),
-        "amount_gbp_cumulative": parse_quantity(
-            data["totalPaymentAmount"], file.name, "totalPaymentAmount"
-        ),
+        "payments_cumulative": _optional(data, "numberOfPayments",
+                                         lambda v: parse_quantity(v, file.name, "numberOfPayments")),
+        "amount_gbp_cumulative": _optional(data, "totalPaymentAmount",
+                                           lambda v: parse_quantity(v, file.name, "totalPaymentAmount")),
         "services": require_int(data["numberOfServices"], file.name, "numberOfServices"),
-        "organisations": require_int(data["numberOfOrganisations"], file.name, "numberOfOrganisations"),
-        "organisations_listed": len(organisations),
-        "services_by_organisation_sum": sum(organisations.values()),
-        "services_by_sector_sum": sum(sectors.values()),
+        "organisations": _optional(data, "numberOfOrganisations",
+                                   lambda v: require_int(v, file.name, "numberOfOrganisations")),
+        "organisations_listed": len(organisations) if organisations else None,
+        "services_by_organisation_sum": sum(organisations.values()) if organisations else None,
+        "services_by_sector_sum": sum(sectors.values()) if sectors else None,
         "_by_org": organisations,
         "_by_sector": sectors,
     }
 
 
-def build_pay_tables(files: list[SourceFile]) -> dict[str, pd.DataFrame]:
-    """Parse every file and de-duplicate versions: the last file for each dateUpdated wins."""
-    parsed = [parse_pay_snapshot(f) for f in files]
-    parsed.sort(key=lambda p: (p["date_updated"], p["published_on"] or p["date_updated"], p["file_name"]))
+def parse_pay_file(file: SourceFile, _settings: TrackerConfig) -> dict:
+    return parse_versions(file) if file.name == VERSIONS_FILE else parse_pay_snapshot(file)
+
+
+def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame]:
+    """Versions in order of publication; for each dateUpdated the version published last is its figure."""
+    listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
+    snapshots = {name: p for name, (_f, p) in parsed.items() if name != VERSIONS_FILE}
+    if not snapshots:
+        raise FeedError("data/pay/snapshots", "no readable snapshot: the source keeps its last good figures.")
+    pubs = publications([f for name, (f, _p) in parsed.items() if name in snapshots], listed)
+    shown = visible(pubs, settings.as_of_date())
     current: dict = {}
-    for p in parsed:
-        current[p["date_updated"]] = p  # sorted, so the last publication of a date wins
-    kept = {id(p) for p in current.values()}
-    snapshots = pd.DataFrame(
-        [
-            {k: v for k, v in p.items() if not k.startswith("_")}
-            | {
-                "is_current_version": id(p) in kept,
-                "superseded_by": None if id(p) in kept else current[p["date_updated"]]["file_name"],
-            }
-            for p in parsed
-        ]
-    )
+    for name in shown:  # in order of publication, so the last published version of a date wins
+        current[snapshots[name]["date_updated"]] = name
+    kept = set(current.values())
+    rows = []
+    for name, p in sorted(snapshots.items(), key=lambda kv: (pubs[kv[0]].published_at, pubs[kv[0]].order)):
+        date = p["date_updated"]
+        rows.append({k: v for k, v in p.items() if not k.startswith("_")} | {
+            "published_at": pubs[name].published_at.astimezone(dt.UTC).replace(tzinfo=None),
+            "published_on": pubs[name].published_on,
+            "is_current_version": name in kept,
+            "superseded_by": None if name in kept else current.get(date),
+            "not_used_because": None if name in kept else (
+                "published after the reporting date" if name not in shown and pubs[name].published_on
+                > settings.as_of_date() else "merged together with a later version" if name not in shown
+                else "a later version for the same date was published"),
+        })
     organisation_rows = [
-        {"date_updated": p["date_updated"], "organisation_name": name, "live_services": n}
-        for p in current.values()
-        for name, n in p["_by_org"].items()
+        {"date_updated": snapshots[n]["date_updated"], "organisation_name": name, "live_services": count}
+        for n in kept for name, count in snapshots[n]["_by_org"].items()
     ]
     sector_rows = [
-        {"date_updated": p["date_updated"], "sector": sector, "live_services": n}
-        for p in current.values()
-        for sector, n in p["_by_sector"].items()
+        {"date_updated": snapshots[n]["date_updated"], "sector": sector, "live_services": count}
+        for n in kept for sector, count in snapshots[n]["_by_sector"].items()
     ]
     return {
-        "staging.pay_snapshots": snapshots,
-        "staging.pay_organisation_services": pd.DataFrame(organisation_rows),
-        "staging.pay_sector_services": pd.DataFrame(sector_rows),
+        "staging.pay_snapshots": pd.DataFrame(rows),
+        "staging.pay_organisation_services": pd.DataFrame(
+            organisation_rows, columns=["date_updated", "organisation_name", "live_services"]),
+        "staging.pay_sector_services": pd.DataFrame(sector_rows, columns=["date_updated", "sector", "live_services"]),
     }
 
 
 PAY_TABLES = {
     "staging.pay_snapshots": "One row per snapshot file: headline totals parsed to numbers, "
-    "per-organisation and per-sector sums, and whether the file is the current version of its "
-    "dateUpdated.",
+    "per-organisation and per-sector sums, when it was published, and whether it is the figure for its "
+    "dateUpdated (the version published last) or why not.",
     "staging.pay_organisation_services": "Live services per organisation name (as published) "
     "for each de-duplicated version.",
     "staging.pay_sector_services": "Live services per sector for each de-duplicated version.",
@@ -135,5 +142,5 @@ pay_staging = staging_tables_asset(
     source=SOURCE,
     feed_label="GOV.UK Pay",
     tables=PAY_TABLES,
-    build=lambda files, _settings: build_pay_tables(files),
+    reader=FeedReader(parse=parse_pay_file, assemble=build_pay_tables),
 )

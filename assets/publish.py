@@ -19,7 +19,7 @@ from dagster_duckdb import DuckDBResource
 from assets.marts import column_descriptions, mart_tables
 from assets.raw import OWNERS
 from tracker.resources import TrackerConfig
-from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME
+from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME, as_of_note
 from tracker.warehouse import connect
 
 # Reference tables the readers need beside the marts (names, departments, match quality).
@@ -78,8 +78,8 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
             "tables": counts,
         }
         con.execute("CREATE SCHEMA IF NOT EXISTS snapshot.meta")
-        con.execute("CREATE TABLE snapshot.meta.snapshot AS SELECT ? AS version, ? AS published_at, ?::DATE AS as_of",
-                    [version, manifest["published_at"], as_of])
+        con.execute("CREATE TABLE snapshot.meta.snapshot AS SELECT ? AS version, ? AS published_at, ?::DATE AS as_of, "
+                    "?::VARCHAR AS as_of_note", [version, manifest["published_at"], as_of, as_of_note() or None])
         con.execute("CREATE TABLE snapshot.meta.check_results (check_name VARCHAR, asset VARCHAR, description VARCHAR, "
                     "severity VARCHAR, blocking BOOLEAN, outcome VARCHAR, rows_breaking BIGINT, "
                     "evaluated_at TIMESTAMP, run_id VARCHAR)")

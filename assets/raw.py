@@ -6,15 +6,19 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from tracker.resources import TrackerConfig
-from tracker.warehouse import connect, ensure_schemas, raw_files_table, read_source_files, store_raw_files
+from tracker.warehouse import SourceFile, connect, ensure_schemas, raw_files_table, read_source_files, store_raw_files
 
 OWNERS = ["team:cddo-adoption-tracker"]
 
 
 def raw_files_asset(
-    source: str, folder: str, pattern: str, description: str, group: str | None = None
+    source: str, folder: str, pattern: str, description: str, group: str | None = None, also: str | None = None
 ) -> dg.AssetsDefinition:
-    """One raw asset per source: copies the archive's files into ``raw.<source>_files``."""
+    """One raw asset per source: copies the archive's files into ``raw.<source>_files``.
+
+    ``also`` is a pattern under the data folder for more files of the source, kept when present
+    (the list of when each version was published, a reference list).
+    """
 
     @dg.asset(
         key=["raw", f"{source}_files"],
@@ -26,6 +30,9 @@ def raw_files_asset(
     )
     def _raw(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
         files = read_source_files(settings.data / folder, pattern)
+        newest = files[-1].name
+        if also:
+            files = [*files, *(SourceFile(p, p.read_bytes()) for p in sorted(settings.data.glob(also)))]
         with connect(warehouse) as con:
             ensure_schemas(con)
             new = store_raw_files(con, source, files, origin=f"data/{folder}/{pattern}")
@@ -39,7 +46,7 @@ def raw_files_asset(
                 "new files stored": new,
                 "files kept in all": int(kept[0]),
                 "bytes kept": int(kept[1] or 0),
-                "newest file": files[-1].name,
+                "newest file": newest,
             }
         )
 

@@ -1,26 +1,116 @@
-"""The shape every staging asset fed by raw files shares: parse the listed files, replace its tables.
+"""The shape every staging asset fed by raw files shares: each source stands alone.
 
-A parse error becomes a Dagster Failure naming the file and the problem, raised
-before anything is written, so the last good tables stay in place.
+Each file is parsed on its own: a file that cannot be read is quarantined with
+its name and the problem in plain words, and the source's other files, newer
+ones included, still count. The new tables are written and the source's blocking
+rules (checks/platform_checks.py) are run on them in one transaction: a version
+that breaks a rule is quarantined and the tables are rebuilt without it; a
+problem that no single file explains rolls the transaction back, so the source
+keeps its last good tables. Either way the asset succeeds, so every other source
+and the publication go on; ``quarantine.<source>_feed_problems`` says what is
+wrong, and the ``<source>_feed_readable`` check (checks/platform_checks.py)
+reports it in Dagster, the published snapshot and ``tracker run``'s exit code.
+
+What counts as unreadable (the file is left out): not the format the source
+publishes (JSON, YAML, CSV), no date, or without the figures the source exists
+to give (for Pay the live-services count, for Forms the three counts). A missing
+optional figure is left blank instead, and a form the platforms already use
+(thousands separators, '142.9 million', a trailing space) is read.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
+from checks.platform_checks import ERROR, RULES, feed_problems_table
 from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
-from tracker.warehouse import SourceFile, connect, load_listed_files, replace_tables, tables_metadata
+from tracker.warehouse import SourceFile, connect, load_listed_files, tables_metadata
 
 Frames = dict[str, pd.DataFrame]
-BuildTables = Callable[[list[SourceFile], TrackerConfig], Frames]
-BuildTable = Callable[[list[SourceFile], TrackerConfig], pd.DataFrame]
+Parsed = dict[str, tuple[SourceFile, Any]]  # file name -> (file, what parse returned), readable files only
 ExtraMetadata = Callable[[Frames], Mapping[str, dict]]
+LEFT_OUT = "file left out; the source's other files still count"
+KEPT = "the source keeps its last good figures"
+MAX_REBUILDS = 5
+
+
+@dataclass(frozen=True)
+class FeedReader:
+    """How one source's files become tables: ``parse`` one file (FeedError if unreadable), then ``assemble``."""
+
+    parse: Callable[[SourceFile, TrackerConfig], Any]
+    assemble: Callable[[Parsed, TrackerConfig], Frames]
+
+
+def whole_source(build: Callable[[list[SourceFile], TrackerConfig], Frames]) -> FeedReader:
+    """For reference sources read as one set of files: any problem keeps the last good tables."""
+    return FeedReader(parse=lambda f, _settings: f,
+                      assemble=lambda parsed, settings: build([f for f, _ in parsed.values()], settings))
+
+
+@dataclass
+class Problem:
+    file_name: str | None
+    sha256: str | None
+    problem: str
+    consequence: str
+
+
+class _Quarantine(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+
+
+def _gate_rules(tables: Mapping[str, str]):
+    return [r for r in RULES if r.severity == ERROR and ".".join(r.asset) in tables]
+
+
+def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -> None:
+    """Replace the tables and run the blocking rules on them; commit only if every rule passes."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for name, frame in frames.items():
+            view = "_frame_" + name.replace(".", "_")
+            con.register(view, frame)
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+            con.unregister(view)
+        for rule in rules:
+            params = {"as_of": as_of} if "$as_of" in rule.sql else None
+            rows = con.execute(rule.sql, params).df()
+            if rows.empty:
+                continue
+            named = rows["file_name"].dropna().unique().tolist() if "file_name" in rows.columns else []
+            if named:
+                raise _Quarantine([Problem(n, files[n][0].sha256 if n in files else None,
+                                           f"breaks the rule '{rule.description}'", LEFT_OUT) for n in named])
+            raise _Quarantine([Problem(None, None, f"the new figures break the rule '{rule.description}' "
+                                       f"({len(rows)} rows)", KEPT)])
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _record_problems(con, source: str, problems: list[Problem]) -> None:
+    table = feed_problems_table(source)
+    frame = pd.DataFrame(
+        [{"source": source, "file_name": p.file_name, "sha256": p.sha256, "problem": p.problem,
+          "consequence": p.consequence} for p in problems],
+        columns=["source", "file_name", "sha256", "problem", "consequence"],
+    ).astype("string")
+    con.register("_problems", frame)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT source, file_name, sha256, problem, consequence, "
+                "now()::TIMESTAMP AS found_at FROM _problems")
+    con.unregister("_problems")
 
 
 def staging_tables_asset(
@@ -30,11 +120,13 @@ def staging_tables_asset(
     source: str,
     feed_label: str,
     tables: Mapping[str, str],
-    build: BuildTables,
+    reader: FeedReader,
     group: str | None = None,
     extra_metadata: ExtraMetadata | None = None,
 ) -> dg.AssetsDefinition:
-    """One multi-asset writing ``tables`` ({table: description}) in one transaction."""
+    """One multi-asset writing ``tables`` ({table: description}) in one transaction, one source standing alone."""
+    rules = _gate_rules(tables)
+    problems_table = feed_problems_table(source)
 
     @dg.multi_asset(
         name=name,
@@ -47,21 +139,48 @@ def staging_tables_asset(
                 kinds={"duckdb", "pandas"},
                 owners=OWNERS,
             )
-            for table, description in tables.items()
+            for table, description in {**tables, problems_table: f"What could not be read from the {feed_label} "
+                                       "feed in the latest run, and what the tracker did about it."}.items()
         ],
         can_subset=False,
     )
-    def _staging(settings: TrackerConfig, warehouse: DuckDBResource):
+    def _staging(context, settings: TrackerConfig, warehouse: DuckDBResource):
+        problems: list[Problem] = []
         with connect(warehouse) as con:
-            try:
-                frames = build(load_listed_files(con, source), settings)
-            except FeedError as err:
-                raise err.as_failure(feed_label) from None
-            replace_tables(con, frames)
-            metadata = {table: tables_metadata(con, [table]) for table in frames}
-        for table, extra in (extra_metadata(frames) if extra_metadata else {}).items():
+            parsed: Parsed = {}
+            for f in load_listed_files(con, source):
+                try:
+                    parsed[f.name] = (f, reader.parse(f, settings))
+                except FeedError as err:
+                    problems.append(Problem(f.name, f.sha256, err.problem, LEFT_OUT))
+            written = False
+            for _ in range(MAX_REBUILDS):
+                try:
+                    frames = reader.assemble(parsed, settings)
+                    _write_and_gate(con, frames, rules, settings.as_of_date(), parsed)
+                    written = True
+                    break
+                except FeedError as err:
+                    problems.append(Problem(err.file_name, None, err.problem, KEPT))
+                    break
+                except _Quarantine as q:
+                    problems.extend(q.problems)
+                    if any(p.file_name is None for p in q.problems):
+                        break
+                    for p in q.problems:
+                        parsed.pop(p.file_name, None)
+            _record_problems(con, source, problems)
+            present = {t for (t,) in con.execute(
+                "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+            metadata = {t: tables_metadata(con, [t]) for t in [*tables, problems_table] if t in present}
+        for p in problems:
+            context.log.warning(f"{feed_label}: {p.file_name or 'the source'}: {p.problem} ({p.consequence}).")
+        for table, extra in (extra_metadata(frames) if extra_metadata and written else {}).items():
             metadata[table] |= extra
-        for table, meta in metadata.items():
+        for table in [*tables, problems_table]:
+            meta = metadata.get(table, {})
+            if table != problems_table:
+                meta = {**meta, "source status": "as published" if written else KEPT}
             yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta)
 
     return _staging
@@ -73,7 +192,7 @@ def staging_table_asset(
     source: str,
     feed_label: str,
     table: str,
-    build: BuildTable,
+    reader: FeedReader,
     description: str,
     extra_metadata: Callable[[pd.DataFrame], dict] | None = None,
 ) -> dg.AssetsDefinition:
@@ -84,6 +203,6 @@ def staging_table_asset(
         source=source,
         feed_label=feed_label,
         tables={table: description},
-        build=lambda files, settings: {table: build(files, settings)},
+        reader=reader,
         extra_metadata=(lambda frames: {table: extra_metadata(frames[table])}) if extra_metadata else None,
     )

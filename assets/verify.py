@@ -8,7 +8,7 @@ import re
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import staging_table_asset
+from assets.staging import staging_table_asset, whole_source
 from tracker.parsing import FeedError, read_csv_feed
 from tracker.warehouse import SourceFile
 
@@ -62,7 +62,7 @@ verify_accounts = staging_table_asset(
     source=SOURCE,
     feed_label="GOV.UK Verify",
     table="staging.verify_accounts",
-    build=lambda files, _settings: parse_verify(files[-1]),
+    reader=whole_source(lambda files, _settings: {"staging.verify_accounts": parse_verify(files[-1])}),
     description="GOV.UK Verify accounts created per financial year and cumulatively "
     "(2022-23 covers April to September 2022 only).",
 )

@@ -1,5 +1,9 @@
-"""Bad or surprising feed content fails the asset with a message naming the file and the problem,
-and nothing already stored is lost."""
+"""Each source stands alone: a file that cannot be read is quarantined on its own, named with the
+problem, and the source's other files (newer ones included) still count; a problem no file explains
+keeps the source at its last good figures; the formats the platforms already use are read.
+
+Feed files here are written by the tests, never added to the shipped data.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets import forms, one_login, pay
-from pipelines.cli import failure_messages
+from assets import forms, pay, verify
+from checks.platform_checks import feed_readable_check
 from tests.conftest import make_resources
 
 GOOD = {
@@ -22,86 +26,178 @@ GOOD = {
     "serviceCountBySector": {"central": 2},
     "serviceCountByOrganisation": {"Companies House": 2},
 }
+PAY = [pay.pay_files, pay.pay_staging, feed_readable_check("pay")]
 
 
-def run(assets, home, data):
-    return dg.materialize(assets, resources=make_resources(home, data), raise_on_error=False)
+def run(assets, home, data, as_of="2026-01-31"):
+    return dg.materialize(assets, resources=make_resources(home, data, as_of=as_of), raise_on_error=False)
+
+
+def query(home, sql, *params):
+    con = duckdb.connect(str(home / "warehouse.duckdb"))
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def write_pay(data, name, content):
+    (data / "pay" / "snapshots" / name).write_text(
+        content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+
+
+def feed_check(result, source):
+    return next(c for c in result.get_asset_check_evaluations() if c.check_name == f"{source}_feed_readable")
 
 
 @pytest.fixture()
 def pay_home(tmp_path, data_copy):
     """A warehouse where the Pay feed has already been loaded once, successfully."""
     home = tmp_path / "home"
-    assert run([pay.pay_files, pay.pay_staging], home, data_copy).success
+    assert run(PAY, home, data_copy).success
     return home
-
-
-def counts(home):
-    con = duckdb.connect(str(home / "warehouse.duckdb"))  # same settings as the run's, in this process
-    try:
-        return (
-            con.execute("SELECT count(*) FROM staging.pay_snapshots").fetchone()[0],
-            con.execute("SELECT count(*) FROM raw.pay_files").fetchone()[0],
-        )
-    finally:
-        con.close()
 
 
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
         ({k: v for k, v in GOOD.items() if k != "numberOfServices"}, "has no 'numberOfServices'"),
+        ({k: v for k, v in GOOD.items() if k != "dateUpdated"}, "has no 'dateUpdated'"),
         (GOOD | {"numberOfPayments": "about 124 million"}, "'numberOfPayments' is 'about 124 million'"),
-        (GOOD | {"serviceCountByOrganisation": {}}, "'serviceCountByOrganisation' is empty"),
         (GOOD | {"numberOfServices": -3}, "cannot be negative"),
+        (GOOD | {"numberOfServices": "12,34"}, "'numberOfServices' is '12,34'"),
         (GOOD | {"dateUpdated": "sometime in January"}, "'dateUpdated' is 'sometime in January'"),
+        (GOOD | {"serviceCountByOrganisation": ["Companies House"]}, "is not a list of names with counts"),
         ("", "the file is empty"),
         ("{not json", "not valid JSON"),
+        ("[1, 2]", "is empty or is not a key/value object"),
     ],
 )
-def test_bad_pay_snapshot_fails_with_file_and_problem_and_loses_nothing(pay_home, data_copy, content, problem):
-    before_staging, before_raw = counts(pay_home)
-    name = "2026-01-05_deadbeef.json"
-    (data_copy / "pay" / "snapshots" / name).write_text(
-        content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
-    result = run([pay.pay_files, pay.pay_staging], pay_home, data_copy)
-    assert not result.success
-    messages = failure_messages(result)
-    assert len(messages) == 1
-    assert name in messages[0] and problem in messages[0], messages[0]
-    assert "Traceback" not in messages[0]
-    after_staging, after_raw = counts(pay_home)
-    assert after_staging == before_staging  # the last good tables are untouched
-    assert after_raw == before_raw + 1  # and the bad file itself is kept, byte for byte
+def test_a_bad_pay_file_is_quarantined_alone_and_newer_files_still_count(pay_home, data_copy, content, problem):
+    before = query(pay_home, "SELECT count(*) FROM staging.pay_snapshots")[0][0]
+    write_pay(data_copy, "2026-01-05_deadbeef.json", content)
+    write_pay(data_copy, "2026-01-12_cafef00d.json", GOOD | {"dateUpdated": "12 January 2026"})  # newer, good
+    result = run(PAY, pay_home, data_copy)
+    assert result.success  # the source's problem never stops the run
+    problems = query(pay_home, "SELECT file_name, problem, consequence FROM quarantine.pay_feed_problems")
+    assert len(problems) == 1
+    file_name, text, consequence = problems[0]
+    assert file_name == "2026-01-05_deadbeef.json" and problem in text, text
+    assert "Traceback" not in text and "left out" in consequence
+    # the bad file is kept byte for byte, left out of staging; the newer good file counts
+    assert query(pay_home, "SELECT count(*) FROM raw.pay_files WHERE file_name = '2026-01-05_deadbeef.json'") == [(1,)]
+    assert query(pay_home, "SELECT count(*) FROM staging.pay_snapshots")[0][0] == before + 1
+    assert query(pay_home, "SELECT max(date_updated) FROM staging.pay_snapshots WHERE is_current_version")[0][0] \
+        .isoformat() == "2026-01-12"
+    check = feed_check(result, "pay")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+    assert "2026-01-05_deadbeef.json" in check.description
 
 
-def test_a_good_new_snapshot_is_taken_in(pay_home, data_copy):
-    before_staging, _ = counts(pay_home)
-    (data_copy / "pay" / "snapshots" / "2026-01-05_cafef00d.json").write_text(json.dumps(GOOD))
-    assert run([pay.pay_files, pay.pay_staging], pay_home, data_copy).success
-    assert counts(pay_home)[0] == before_staging + 1
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"numberOfServices": "1,603", "serviceCountByOrganisation": {"HMRC": 1603}}, ("services", 1603)),
+        ({"numberOfServices": 1603.0, "serviceCountByOrganisation": {"HMRC": "1,603"}}, ("services", 1603)),
+        ({"numberOfPayments": "142.9 million"}, ("payments_cumulative", 142_900_000)),
+        ({"numberOfPayments": "142,900,000"}, ("payments_cumulative", 142_900_000)),
+        ({"totalPaymentAmount": "£9.6 billion"}, ("amount_gbp_cumulative", 9_600_000_000)),
+        ({"totalPaymentAmount": "9.6bn"}, ("amount_gbp_cumulative", 9_600_000_000)),
+        ({"dateUpdated": "5th January 2026"}, ("date_updated", "2026-01-05")),
+        ({"dateUpdated": "2026-01-05"}, ("date_updated", "2026-01-05")),
+        ({"aNewKey": {"anything": 1}}, ("services", 2)),
+        ({"numberOfOrganisations": None}, ("organisations", None)),
+    ],
+)
+def test_formats_real_feeds_use_are_read(pay_home, data_copy, change, expected):
+    content = GOOD | change
+    write_pay(data_copy, "2026-01-05_feedf00d.json", {k: v for k, v in content.items() if v is not None})
+    assert run(PAY, pay_home, data_copy).success
+    assert query(pay_home, "SELECT count(*) FROM quarantine.pay_feed_problems") == [(0,)]
+    column, value = expected
+    got = query(pay_home, f"SELECT {column} FROM staging.pay_snapshots WHERE file_name = '2026-01-05_feedf00d.json'")
+    got = got[0][0].isoformat() if hasattr(got[0][0], "isoformat") else got[0][0]
+    assert got == value
+
+
+def test_names_differing_only_by_spaces_are_two_rows(pay_home, data_copy):
+    write_pay(data_copy, "2026-01-05_5pace5.json", GOOD | {
+        "numberOfServices": 3, "serviceCountByOrganisation": {"Police and Crime Commissioner for Bedfordshire": 1,
+                                                              "Police and Crime Commissioner for Bedfordshire ": 2}})
+    assert run(PAY, pay_home, data_copy).success
+    rows = query(pay_home, "SELECT count(*), sum(live_services) FROM staging.pay_organisation_services "
+                 "WHERE date_updated = '2026-01-05'")
+    assert rows == [(2, 3)]
+
+
+def test_a_repeated_date_takes_the_version_published_last(pay_home, data_copy):
+    write_pay(data_copy, "2026-01-05_aaaa1111.json", GOOD | {"numberOfServices": 3,
+                                                             "serviceCountByOrganisation": {"Companies House": 3}})
+    write_pay(data_copy, "2026-01-06_0000ffff.json", GOOD)  # same dateUpdated, published a day later
+    assert run(PAY, pay_home, data_copy).success
+    assert query(pay_home, "SELECT file_name, services FROM staging.pay_snapshots "
+                 "WHERE date_updated = '2026-01-05' AND is_current_version") == [("2026-01-06_0000ffff.json", 2)]
+
+
+def test_a_version_breaking_the_sum_rule_is_quarantined_by_name(pay_home, data_copy):
+    write_pay(data_copy, "2026-01-05_5umbad00.json", GOOD | {"numberOfServices": 40})
+    result = run(PAY, pay_home, data_copy)
+    assert result.success
+    (file_name, problem, consequence), = query(
+        pay_home, "SELECT file_name, problem, consequence FROM quarantine.pay_feed_problems")
+    assert file_name == "2026-01-05_5umbad00.json" and "add up to numberOfServices" in problem
+    assert query(pay_home, "SELECT count(*) FROM staging.pay_snapshots WHERE file_name = ?", file_name) == [(0,)]
+
+
+def test_versions_published_after_the_reporting_date_are_ignored(pay_home, data_copy):
+    write_pay(data_copy, "2026-03-02_1a7e1a7e.json", GOOD | {"dateUpdated": "2 March 2026"})
+    assert run(PAY, pay_home, data_copy, as_of="2026-01-31").success
+    rows = query(pay_home, "SELECT is_current_version, not_used_because FROM staging.pay_snapshots "
+                 "WHERE file_name = '2026-03-02_1a7e1a7e.json'")
+    assert rows == [(False, "published after the reporting date")]
+
+
+def test_a_problem_no_file_explains_keeps_the_last_good_figures(tmp_path, data_copy):
+    home = tmp_path / "home"
+    assert run([verify.verify_files, verify.verify_accounts], home, data_copy).success
+    before = query(home, "SELECT * FROM staging.verify_accounts ORDER BY period_end")
+    path = data_copy / "verify" / "accounts_created_by_financial_year.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(line for line in lines if not line.startswith("2016-17")) + "\n", encoding="utf-8")
+    result = run([verify.verify_files, verify.verify_accounts], home, data_copy)
+    assert result.success
+    assert query(home, "SELECT * FROM staging.verify_accounts ORDER BY period_end") == before
+    (file_name, problem, consequence), = query(
+        home, "SELECT file_name, problem, consequence FROM quarantine.verify_feed_problems")
+    assert file_name is None and "Financial years follow one another" in problem
+    assert "last good figures" in consequence
+
+
+def test_forms_counts_with_thousands_separators(tmp_path, data_copy):
+    (data_copy / "forms" / "snapshots" / "2026-01-05_5eb5eb.yml").write_text(
+        "performance_metrics:\n  organisations: '1,204'\n  published: 412\n  submissions: 549,870\n"
+        "  last_updated: 5 January 2026\n", encoding="utf-8")
+    home = tmp_path / "home"
+    assert run([forms.forms_files, forms.forms_metrics], home, data_copy).success
+    assert query(home, "SELECT organisations, live_forms, submissions_cumulative, is_current_version "
+                 "FROM staging.forms_metrics WHERE file_name = '2026-01-05_5eb5eb.yml'") == [(1204, 412, 549870, True)]
+    assert query(home, "SELECT count(*) FROM quarantine.forms_feed_problems") == [(0,)]
+
+
+def test_forms_file_without_metrics_is_quarantined(tmp_path, data_copy):
+    (data_copy / "forms" / "snapshots" / "2026-01-05_0000.yml").write_text("something_else: 1\n")
+    home = tmp_path / "home"
+    assert run([forms.forms_files, forms.forms_metrics], home, data_copy).success
+    (file_name, problem), = query(home, "SELECT file_name, problem FROM quarantine.forms_feed_problems")
+    assert file_name == "2026-01-05_0000.yml" and "has no 'performance_metrics'" in problem
+    assert query(home, "SELECT count(*) FROM staging.forms_metrics")[0][0] == 45
 
 
 def test_empty_feed_folder_fails_clearly(tmp_path, data_copy):
+    from pipelines.cli import failure_messages
+
     for path in (data_copy / "pay" / "snapshots").glob("*.json"):
         path.unlink()
-    result = run([pay.pay_files, pay.pay_staging], tmp_path / "home", data_copy)
+    result = run(PAY, tmp_path / "home", data_copy)
     assert not result.success
     assert "No input files matching '*.json'" in failure_messages(result)[0]
-
-
-def test_forms_snapshot_without_metrics(tmp_path, data_copy):
-    (data_copy / "forms" / "snapshots" / "2026-01-05_0000.yml").write_text("something_else: 1\n")
-    result = run([forms.forms_files, forms.forms_metrics], tmp_path / "home", data_copy)
-    assert "2026-01-05_0000.yml" in failure_messages(result)[0]
-    assert "has no 'performance_metrics'" in failure_messages(result)[0]
-
-
-def test_one_login_registry_missing_a_column(tmp_path, data_copy):
-    path = data_copy / "one_login" / "relying_party_registry_2025.csv"
-    lines = path.read_text().splitlines()
-    path.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
-    result = dg.materialize([one_login.one_login_files, one_login.one_login_services],
-                            resources=make_resources(tmp_path / "home", data_copy), raise_on_error=False)
-    message = failure_messages(result)[0]
-    assert "relying_party_registry_2025.csv" in message and "'first_added_to_registry'" in message

@@ -33,12 +33,32 @@ def test_tracker_run_publishes_and_summarises(tmp_path):
     assert status.returncode == 0 and manifest["version"] in status.stdout
 
 
-def test_tracker_run_reports_a_bad_feed_in_plain_words(tmp_path, data_copy):
-    (data_copy / "pay" / "snapshots" / "2026-01-05_bad.json").write_text('{"dateUpdated": "5 January 2026"}')
-    result = run(["run"], tmp_path / "home", TRACKER_DATA_DIR=str(data_copy))
-    assert result.returncode == 1
-    assert "2026-01-05_bad.json" in result.stdout and "has no 'numberOfPayments'" in result.stdout
+def test_one_unreadable_file_degrades_its_source_only(tmp_path, data_copy):
+    """A truly unreadable Forms file: every other source publishes, the file is quarantined and named in the
+    published snapshot, Forms keeps its earlier figures, and `tracker run` exits non-zero naming the source."""
+    import duckdb
+
+    (data_copy / "forms" / "snapshots" / "2026-01-05_0badf11e.yml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff\xfe")
+    home = tmp_path / "home"
+    result = run(["run", "--as-of", "2026-01-31"], home, TRACKER_DATA_DIR=str(data_copy))
+    assert result.returncode == 3, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+    assert "GOV.UK Pay: 1,603 live services (2025-12-22)" in result.stdout  # the other sources published
+    assert "GOV.UK Forms: 344 live forms (2025-12-29)" in result.stdout  # Forms keeps its earlier figures
+    assert "could not be read in full" in result.stdout
+    assert "GOV.UK Forms performance metrics: 2026-01-05_0badf11e.yml" in result.stdout
+    con = duckdb.connect(str(home / "published" / "tracker.duckdb"), read_only=True)
+    try:
+        (source, file_name, problem), = con.execute(
+            "SELECT source, file_name, problem FROM marts.feed_problems").fetchall()
+        status = dict(con.execute("SELECT source, feed_status FROM marts.sources").fetchall())
+        check = con.execute("SELECT outcome FROM meta.check_results "
+                            "WHERE check_name = 'forms_feed_readable'").fetchall()
+    finally:
+        con.close()
+    assert (source, file_name) == ("forms", "2026-01-05_0badf11e.yml") and "not valid YAML" in problem
+    assert status["forms"] == "files left out" and status["pay"] == "read in full"
+    assert check == [("failed",)]
 
 
 def test_bad_as_of_date_is_a_clear_error(tmp_path):

@@ -31,7 +31,7 @@ def test_live_pay_services_in_last_2025_snapshot(warehouse):
     assert value == published == 1603
 
 
-def test_pay_versions_deduplicated_last_file_wins(warehouse):
+def test_pay_versions_deduplicated_the_version_published_last_wins(warehouse):
     by_date: dict[str, list[str]] = {}
     for path in sorted(PAY.glob("*.json")):
         by_date.setdefault(json.loads(path.read_text())["dateUpdated"], []).append(path.name)
@@ -40,11 +40,14 @@ def test_pay_versions_deduplicated_last_file_wins(warehouse):
     rows = warehouse.execute(
         "SELECT count(*), count(*) FILTER (WHERE is_current_version) FROM staging.pay_snapshots").fetchone()
     assert rows == (240, len(by_date))
+    with (PAY.parent / "versions.csv").open(newline="") as f:
+        published = {r["file"]: r["published_at"] for r in csv.DictReader(f)}
     for names in repeated.values():
         current = warehouse.execute(
             "SELECT file_name FROM staging.pay_snapshots WHERE is_current_version AND file_name IN "
             f"({', '.join('?' * len(names))})", names).fetchall()
-        assert current == [(names[-1],)]
+        # the version published last, which is not always the last by name (2023-01-05, 2025-02-10)
+        assert current == [(max(names, key=lambda n: published[n]),)]
     # the organisation table holds exactly one version per dateUpdated
     versions = warehouse.execute(
         "SELECT count(DISTINCT date_updated) FROM staging.pay_organisation_services").fetchone()
@@ -84,8 +87,11 @@ def test_verify_total_accounts(warehouse):
     assert value == total == 10_119_013
 
 
+LAST_CATALOGUE = sorted((DATA / "data_sharing" / "catalogue_versions").glob("2*.csv"))[-1]
+
+
 def test_apis_in_catalogue(warehouse):
-    with open(DATA / "data_sharing" / "api_catalogue_2025-12.csv", newline="") as f:
+    with open(LAST_CATALOGUE, newline="") as f:
         apis = sum(1 for _ in csv.DictReader(f))
     value, = warehouse.execute(
         "SELECT max(value) FROM marts.metric_series WHERE metric = 'apis_published'").fetchone()
@@ -101,12 +107,11 @@ def test_forms_latest_live_forms(warehouse):
 
 
 def test_one_login_services_exclude_internal_clients(warehouse):
-    with open(DATA / "one_login" / "relying_party_registry_2025.csv") as f:
+    with open(DATA / "one_login" / "relying_party_registry_2025-12-31.csv") as f:
         rows = list(csv.DictReader(f))
     internal = {"govuk", "govukApp", "oneLoginHome", "ipvReturn", "relyingPartyStub",
                 "securityTokenService", "smokeTests"}
-    expected = sum(1 for r in rows if r["client_key"] not in internal and r["is_offboarded"] == "false"
-                   and r["first_added_to_registry"][:10] <= "2026-01-31")
+    expected = sum(1 for r in rows if r["client_key"] not in internal and r["is_offboarded"] == "false")
     value, = warehouse.execute(
         "SELECT arg_max(value, date) FROM marts.metric_series WHERE metric = 'one_login_services_onboarded' "
         "AND date <= DATE '2026-01-31'").fetchone()
@@ -147,7 +152,7 @@ def test_pay_sector_counts_at_month_end(warehouse):
 
 
 def test_catalogue_checks_report_what_the_real_catalogue_gets_wrong(built):
-    with open(DATA / "data_sharing" / "api_catalogue_2025-12.csv", newline="") as f:
+    with open(LAST_CATALOGUE, newline="") as f:
         rows = list(csv.DictReader(f))
     blank_urls = sum(1 for r in rows if not r["url"].strip())
     listed_twice = len(rows) - len({(r["provider"], r["name"], r["url"]) for r in rows})

@@ -61,6 +61,12 @@ class OrganisationAliases:
     one_login_clients: dict[str, str] = field(default_factory=dict)
     one_login_prefixes: dict[str, str] = field(default_factory=dict)
     one_login_hosts: dict[str, str] = field(default_factory=dict)
+    api_catalogue_providers: dict[str, str] = field(default_factory=dict)  # earlier id -> id now
+
+    def api_provider_key(self, provider: str) -> str:
+        """The id that identifies an API catalogue provider across every version of the catalogue."""
+        key = provider.strip().lower()
+        return self.api_catalogue_providers.get(key, key)
 
     def slugs(self) -> set[str]:
         """Every organisation slug the file names (to check each one exists)."""
@@ -107,4 +113,5 @@ def load_aliases(data_dir: Path) -> OrganisationAliases:
         one_login_clients=dict(one_login.get("clients") or {}),
         one_login_prefixes=dict(one_login.get("key_prefixes") or {}),
         one_login_hosts=dict(one_login.get("hosts") or {}),
+        api_catalogue_providers={k.lower(): v for k, v in (raw.get("api_catalogue_providers") or {}).items()},
     )

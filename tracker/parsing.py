@@ -20,7 +20,7 @@ _SCALES = {
     "bn": 1_000_000_000,
     "b": 1_000_000_000,
 }
-_QUANTITY = re.compile(r"^\s*£?\s*(?P<number>\d[\d,]*(?:\.\d+)?)\s*(?P<scale>[a-z]*)\s*$", re.I)
+_QUANTITY = re.compile(r"^\s*£?\s*(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?P<scale>[a-z]*)\.?\s*$", re.I)
 
 
 class FeedError(ValueError):
@@ -62,15 +62,22 @@ def parse_quantity(text: object, file_name: str, key: str) -> float:
 
 
 def parse_long_date(text: object, file_name: str, key: str) -> dt.date:
-    """'13 April 2021' (or an ISO date) -> date."""
+    """'13 April 2021', '13th April 2021', '13 Apr 2021', '2021-04-13' or an ISO date-time -> date."""
+    if isinstance(text, dt.datetime):
+        return text.date()
     if isinstance(text, dt.date):
         return text
     if isinstance(text, str):
-        for fmt in ("%d %B %Y", "%Y-%m-%d", "%d %b %Y"):
+        cleaned = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", " ".join(text.split()), flags=re.I)
+        for fmt in ("%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%d/%m/%Y", "%B %d, %Y"):
             try:
-                return dt.datetime.strptime(text.strip(), fmt).date()
+                return dt.datetime.strptime(cleaned, fmt).date()
             except ValueError:
                 continue
+        try:
+            return dt.datetime.fromisoformat(cleaned).date()
+        except ValueError:
+            pass
     raise FeedError(file_name, f"'{key}' is {text!r}, expected a date such as '13 April 2021'.")
 
 
@@ -80,9 +87,17 @@ def date_from_file_name(file_name: str) -> dt.date | None:
     return dt.date.fromisoformat(match[1]) if match else None
 
 
+_WHOLE = re.compile(r"^\s*(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?\s*$")
+
+
 def require_int(value: object, file_name: str, key: str) -> int:
+    """A count as the feeds write it: 549870, "549870", "549,870" or 549870.0 (a whole number)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and (match := _WHOLE.match(value)):
+        value = int(match["number"].replace(",", ""))
     if isinstance(value, bool) or not isinstance(value, int):
-        raise FeedError(file_name, f"'{key}' is {value!r}, expected a whole number.")
+        raise FeedError(file_name, f"'{key}' is {value!r}, expected a whole number such as 1,603.")
     if value < 0:
         raise FeedError(file_name, f"'{key}' is {value}, but a count cannot be negative.")
     return value

@@ -4,6 +4,7 @@ TRACKER_HOME      where everything generated lives (warehouse, snapshot, Dagster
                   default: <project>/.tracker (git-ignored)
 TRACKER_DATA_DIR  the shipped real data; default: <project>/data
 TRACKER_AS_OF     the reporting date (YYYY-MM-DD); default: today
+TRACKER_AS_OF_NOTE  why that date, shown beside it on the dashboard (set by `tracker demo`)
 
 Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HOME):
     warehouse.duckdb            the warehouse                    warehouse_path()
@@ -37,6 +38,11 @@ def data_dir() -> Path:
 
 def as_of() -> str:
     return os.environ.get("TRACKER_AS_OF", "")
+
+
+def as_of_note() -> str:
+    """Why the reporting date is what it is, when it is not today (the demo says so on screen)."""
+    return os.environ.get("TRACKER_AS_OF_NOTE", "")
 
 
 def _home(home: Path | None) -> Path:

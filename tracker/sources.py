@@ -12,6 +12,16 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class DefinitionChange:
+    """A period in which a source's published figure meant something else: shown beside the series."""
+
+    metric: str  # as in marts.metric_series.metric
+    valid_from: str  # ISO date, inclusive
+    valid_until: str  # ISO date, exclusive
+    note: str
+
+
+@dataclass(frozen=True)
 class Source:
     key: str  # as in raw.source_files.source
     name: str
@@ -21,6 +31,7 @@ class Source:
     cadence: str
     fresh_within_days: int | None  # None: never "stale": closed, or judged elsewhere (returns)
     closed_note: str = ""  # set for a source that is no longer published
+    definition_changes: tuple[DefinitionChange, ...] = ()
 
 
 SOURCES = {
@@ -37,8 +48,15 @@ SOURCES = {
                "https://github.com/govuk-one-login/di-account-management-rp-registry (clients/*.ts)",
                "when services join", 90),
         Source("data_sharing", "Cross-government API catalogue", ("Data sharing",),
-               "Central Digital and Data Office", "https://github.com/co-cddo/api-catalogue (data/catalogue.csv)",
-               "when APIs are added", 120),
+               "Central Digital and Data Office",
+               "https://github.com/co-cddo/api-catalogue (data/catalogue.csv, every version)",
+               "when APIs are added", 120,
+               definition_changes=(DefinitionChange(
+                   "apis_published", "2022-03-01", "2025-08-06",
+                   "From March 2022 to 6 August 2025 the published catalogue also drew APIs from remote registries "
+                   "(NHS Digital, the Food Standards Agency, a sandbox) that are not in the catalogue file, so the "
+                   "file's count understates the catalogue: the fall in September 2022 and the rise in August 2025 "
+                   "are 48 and 95 NHS and FSA APIs leaving and rejoining the file, not APIs withdrawn or added."),)),
         Source("notify", "GOV.UK Notify domain register and data sharing agreements", ("GOV.UK Notify",),
                "Government Digital Service",
                "https://github.com/alphagov/notifications-admin (app/domains.yml, 2018-2019)", "no longer published",

@@ -49,6 +49,7 @@ class SourceFile:
 
     path: Path
     content: bytes
+    received_at: dt.datetime | None = None  # when the raw store first kept these bytes (UTC)
 
     @property
     def name(self) -> str:
@@ -114,9 +115,10 @@ def _count(con, table: str) -> int:
 def load_listed_files(con, source: str) -> list[SourceFile]:
     """The files the source lists now, read back from the raw store in name order."""
     rows = con.execute(
-        f"SELECT file_name, content FROM {raw_files_table(source)} WHERE in_latest_listing ORDER BY file_name"
+        f"SELECT file_name, content, received_at FROM {raw_files_table(source)} WHERE in_latest_listing "
+        "ORDER BY file_name"
     ).fetchall()
-    return [SourceFile(Path(name), bytes(content)) for name, content in rows]
+    return [SourceFile(Path(name), bytes(content), received_at) for name, content, received_at in rows]
 
 
 @contextmanager

@@ -12,7 +12,7 @@ pay AS (
 one_login AS (
     SELECT organisation_slug, count(*) AS one_login_services
     FROM {{ source('staging', 'one_login_services') }}
-    WHERE NOT is_internal AND NOT is_offboarded AND first_seen <= {{ as_of() }} AND organisation_slug IS NOT NULL
+    WHERE NOT is_internal AND is_live AND organisation_slug IS NOT NULL
     GROUP BY 1
 ),
 apis AS (

@@ -12,7 +12,7 @@ pay_months AS (
     FROM {{ source('staging', 'pay_snapshots') }} WHERE is_current_version GROUP BY 1
 ),
 pay AS (
-    SELECT 'GOV.UK Pay' AS platform, pm.month, x.department_slug, x.attribution,
+    SELECT 'GOV.UK Pay' AS platform, pm.month, pm.version AS data_date, x.department_slug, x.attribution,
            sum(s.live_services) AS live_services,
            count(DISTINCT coalesce(x.organisation_slug, s.organisation_name)) AS organisations
     FROM pay_months pm
@@ -20,33 +20,55 @@ pay AS (
     LEFT JOIN matched x ON x.platform = 'GOV.UK Pay' AND x.platform_name = s.organisation_name
     GROUP BY ALL
 ),
-months AS (
-    SELECT month::DATE AS month
-    FROM (SELECT unnest(range(TIMESTAMP '2014-04-01', date_trunc('month', {{ as_of() }}) + INTERVAL 1 MONTH,
-                              INTERVAL 1 MONTH)) AS month)
+-- One Login: every month from the registry's first change to its last, as the registry stood at the month's
+-- end (or at its last change, for the last month): never a month the data does not reach.
+one_login_range AS (
+    SELECT min(event_on) AS first_day, max(event_on) AS last_day FROM {{ source('staging', 'one_login_events') }}
+),
+one_login_months AS (
+    SELECT month::DATE AS month, least((month + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE, r.last_day) AS data_date
+    FROM one_login_range r,
+         (SELECT unnest(range(date_trunc('month', r2.first_day), r2.last_day + INTERVAL 1 DAY, INTERVAL 1 MONTH)) AS month
+          FROM one_login_range r2)
 ),
 one_login AS (
-    SELECT 'GOV.UK One Login' AS platform, mo.month, o.department_slug,
+    SELECT 'GOV.UK One Login' AS platform, mo.month, mo.data_date, o.department_slug,
            CASE WHEN o.department_slug IS NOT NULL THEN 'department'
                 WHEN s.organisation_slug IS NOT NULL THEN 'GOV.UK body outside a department'
                 ELSE 'unattributed' END AS attribution,
            count(*) AS live_services, count(DISTINCT s.organisation_slug) AS organisations
-    FROM months mo
-    JOIN {{ source('staging', 'one_login_services') }} s ON s.first_seen < mo.month + INTERVAL 1 MONTH
+    FROM one_login_months mo
+    JOIN {{ source('staging', 'one_login_periods') }} p
+      ON p.live_from <= mo.data_date AND (p.live_until IS NULL OR p.live_until > mo.data_date)
+    JOIN {{ source('staging', 'one_login_services') }} s ON s.client_key = p.client_key AND NOT s.is_internal
     LEFT JOIN {{ source('staging', 'organisations') }} o ON o.organisation_slug = s.organisation_slug
-    WHERE NOT s.is_internal AND NOT s.is_offboarded
     GROUP BY ALL
 ),
+-- The API catalogue: each month as the last public version published by its end listed it, up to the
+-- month of the last version.
+api_versions AS (
+    SELECT DISTINCT published_on FROM {{ source('staging', 'api_catalogue_listings') }}
+),
+api_months AS (
+    SELECT m.month::DATE AS month, max(v.published_on) AS data_date
+    FROM (SELECT unnest(range(date_trunc('month', min(published_on)), max(published_on) + INTERVAL 1 DAY,
+                              INTERVAL 1 MONTH)) AS month FROM api_versions) m
+    JOIN api_versions v ON v.published_on < m.month + INTERVAL 1 MONTH
+    GROUP BY 1
+),
 apis AS (
-    SELECT 'Data sharing' AS platform, mo.month, x.department_slug, x.attribution,
-           count(*) AS apis_published, count(DISTINCT a.provider) AS organisations
-    FROM months mo
-    JOIN {{ source('staging', 'api_catalogue') }} a ON a.date_added < mo.month + INTERVAL 1 MONTH
-    LEFT JOIN matched x ON x.platform = 'API catalogue' AND x.platform_name = a.provider
+    SELECT 'Data sharing' AS platform, am.month, am.data_date, x.department_slug, x.attribution,
+           count(*) AS apis_published, count(DISTINCT l.provider) AS organisations
+    FROM api_months am
+    JOIN {{ source('staging', 'api_catalogue_listings') }} l
+      ON l.published_on = am.data_date
+     AND l.published_at = (SELECT max(published_at) FROM {{ source('staging', 'api_catalogue_listings') }} l2
+                           WHERE l2.published_on = am.data_date)
+    LEFT JOIN matched x ON x.platform = 'API catalogue' AND x.platform_name = l.provider
     GROUP BY ALL
 ),
 notify AS (
-    SELECT 'GOV.UK Notify' AS platform, date_trunc('month', max(n.as_of))::DATE AS month,
+    SELECT 'GOV.UK Notify' AS platform, date_trunc('month', max(n.as_of))::DATE AS month, max(n.as_of) AS data_date,
            x.department_slug, x.attribution,
            count(*) FILTER (WHERE n.agreement_signed) AS agreements_signed,
            count(*) AS organisations
@@ -55,16 +77,16 @@ notify AS (
     GROUP BY x.department_slug, x.attribution
 ),
 long AS (
-    SELECT platform, month, department_slug, attribution, 'live services' AS measure, live_services AS value FROM pay
-    UNION ALL SELECT platform, month, department_slug, attribution, 'organisations', organisations FROM pay
-    UNION ALL SELECT platform, month, department_slug, attribution, 'live services', live_services FROM one_login
-    UNION ALL SELECT platform, month, department_slug, attribution, 'organisations', organisations FROM one_login
-    UNION ALL SELECT platform, month, department_slug, attribution, 'APIs published', apis_published FROM apis
-    UNION ALL SELECT platform, month, department_slug, attribution, 'organisations', organisations FROM apis
-    UNION ALL SELECT platform, month, department_slug, attribution, 'organisations with data sharing agreement', agreements_signed FROM notify
-    UNION ALL SELECT platform, month, department_slug, attribution, 'organisations', organisations FROM notify
+    SELECT platform, month, data_date, department_slug, attribution, 'live services' AS measure, live_services AS value FROM pay
+    UNION ALL SELECT platform, month, data_date, department_slug, attribution, 'organisations', organisations FROM pay
+    UNION ALL SELECT platform, month, data_date, department_slug, attribution, 'live services', live_services FROM one_login
+    UNION ALL SELECT platform, month, data_date, department_slug, attribution, 'organisations', organisations FROM one_login
+    UNION ALL SELECT platform, month, data_date, department_slug, attribution, 'APIs published', apis_published FROM apis
+    UNION ALL SELECT platform, month, data_date, department_slug, attribution, 'organisations', organisations FROM apis
+    UNION ALL SELECT platform, month, data_date, department_slug, attribution, 'organisations with data sharing agreement', agreements_signed FROM notify
+    UNION ALL SELECT platform, month, data_date, department_slug, attribution, 'organisations', organisations FROM notify
 )
-SELECT l.platform, l.month, l.department_slug, d.name AS department_name, d.organisation_code AS department_code,
+SELECT l.platform, l.month, l.data_date, l.department_slug, d.name AS department_name, d.organisation_code AS department_code,
        l.attribution, l.measure, l.value::BIGINT AS value
 FROM long l LEFT JOIN {{ source('staging', 'organisations') }} d ON d.organisation_slug = l.department_slug
 ORDER BY platform, month, measure, department_name, attribution

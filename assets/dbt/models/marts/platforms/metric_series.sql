@@ -1,36 +1,53 @@
+-- Every series as it was published on each date: Pay and Forms from their public versions in order of
+-- publication, the API catalogue from what each public version listed, One Login from its event history.
 WITH pay AS (SELECT * FROM {{ source('staging', 'pay_snapshots') }} WHERE is_current_version),
 forms AS (SELECT * FROM {{ source('staging', 'forms_metrics') }} WHERE is_current_version),
+one_login_dates AS (SELECT DISTINCT live_from AS date FROM {{ source('staging', 'one_login_periods') }}
+                    UNION SELECT live_until FROM {{ source('staging', 'one_login_periods') }} WHERE live_until IS NOT NULL),
 one_login AS (
-    SELECT first_seen AS date, count(*) AS added
-    FROM {{ source('staging', 'one_login_services') }} WHERE NOT is_internal AND NOT is_offboarded GROUP BY 1
+    -- services in the registry and not offboarded at the end of each day the registry changed
+    SELECT d.date, count(s.client_key) AS live
+    FROM one_login_dates d
+    LEFT JOIN {{ source('staging', 'one_login_periods') }} p ON p.live_from <= d.date AND (p.live_until IS NULL OR p.live_until > d.date)
+    LEFT JOIN {{ source('staging', 'one_login_services') }} s ON s.client_key = p.client_key AND NOT s.is_internal
+    GROUP BY 1
 ),
-apis AS (SELECT date_added AS date, count(*) AS added FROM {{ source('staging', 'api_catalogue') }} GROUP BY 1),
+apis AS (
+    -- the last public version of each day
+    SELECT published_on AS date, arg_max(apis_listed, published_at) AS listed
+    FROM {{ source('staging', 'api_catalogue_versions') }} WHERE is_public_version GROUP BY 1
+),
 notify AS (
     SELECT committed_at::DATE AS date, arg_max(owners_agreement_signed, committed_at) AS signed,
            arg_max(owners, committed_at) AS owners
     FROM {{ source('staging', 'notify_agreement_history') }} GROUP BY 1
-)
+),
+series AS (
 SELECT *, false AS is_illustrative FROM (
 SELECT 'GOV.UK Pay' AS platform, 'pay_live_services' AS metric, 'live services' AS measure,
        date_updated AS date, services::DOUBLE AS value FROM pay
-UNION ALL SELECT 'GOV.UK Pay', 'pay_organisations', 'organisations', date_updated, organisations FROM pay
-UNION ALL SELECT 'GOV.UK Pay', 'pay_payments_cumulative', 'payments since launch', date_updated, payments_cumulative FROM pay
-UNION ALL SELECT 'GOV.UK Pay', 'pay_amount_gbp_cumulative', 'value of payments since launch (£)', date_updated, amount_gbp_cumulative FROM pay
+UNION ALL SELECT 'GOV.UK Pay', 'pay_organisations', 'organisations', date_updated, organisations FROM pay WHERE organisations IS NOT NULL
+UNION ALL SELECT 'GOV.UK Pay', 'pay_payments_cumulative', 'payments since launch', date_updated, payments_cumulative FROM pay WHERE payments_cumulative IS NOT NULL
+UNION ALL SELECT 'GOV.UK Pay', 'pay_amount_gbp_cumulative', 'value of payments since launch (£)', date_updated, amount_gbp_cumulative FROM pay WHERE amount_gbp_cumulative IS NOT NULL
 UNION ALL SELECT 'GOV.UK Forms', 'forms_live_forms', 'live forms', snapshot_date, live_forms FROM forms
 UNION ALL SELECT 'GOV.UK Forms', 'forms_organisations', 'organisations', snapshot_date, organisations FROM forms
 UNION ALL SELECT 'GOV.UK Forms', 'forms_submissions_cumulative', 'submissions since launch', snapshot_date, submissions_cumulative FROM forms
-UNION ALL SELECT 'GOV.UK One Login', 'one_login_services_onboarded', 'services onboarded', date,
-       sum(added) OVER (ORDER BY date) FROM one_login
+UNION ALL SELECT 'GOV.UK One Login', 'one_login_services_onboarded', 'services onboarded', date, live FROM one_login
 UNION ALL SELECT 'GOV.UK Verify', 'verify_accounts_cumulative', 'accounts created since 2014', period_end,
        accounts_cumulative FROM {{ source('staging', 'verify_accounts') }}
 UNION ALL SELECT 'GOV.UK Verify', 'verify_accounts_created', 'accounts created in the financial year', period_end,
        accounts_created FROM {{ source('staging', 'verify_accounts') }}
 UNION ALL SELECT 'GOV.UK Notify', 'notify_agreements_signed', 'organisations that signed the data sharing agreement', date, signed FROM notify
 UNION ALL SELECT 'GOV.UK Notify', 'notify_organisations', 'organisations on the domain register', date, owners FROM notify
-UNION ALL SELECT 'Data sharing', 'apis_published', 'APIs in the API catalogue', date,
-       sum(added) OVER (ORDER BY date) FROM apis
+UNION ALL SELECT 'Data sharing', 'apis_published', 'APIs in the API catalogue', date, listed FROM apis
 )
 -- Measured from departments' returns: the share of expected departments with a One Login plan.
 UNION ALL SELECT 'GOV.UK One Login', 'returns_departments_with_one_login_plan',
        'expected departments with a One Login adoption plan (% of them, from returns)', quarter_end,
        departments_with_plan_share * 100, is_illustrative FROM {{ ref('return_department_plans') }}
+)
+SELECT s.platform, s.metric, s.measure, s.date, s.value, s.is_illustrative, c.note AS definition_note
+FROM series s
+LEFT JOIN {{ source('staging', 'source_definition_changes') }} c
+  ON c.metric = s.metric AND s.date >= c.valid_from AND s.date < c.valid_until
+WHERE s.date <= {{ as_of() }}
