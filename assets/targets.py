@@ -113,7 +113,7 @@ def targets(settings: TrackerConfig, warehouse: DuckDBResource):
         from_returns = frame["tracked_by"].fillna("").str.startswith("returns_")
         meta["tracked from platform data"] = int((frame["tracked_by"].notna() & ~from_returns).sum())
         meta["tracked from departments' returns"] = int(from_returns.sum())
-        meta["judged per department"] = int(frame["judged_in"].notna().sum())
+        meta["not measured, judged per department"] = int(frame["judged_in"].notna().sum())
         meta["on closed platforms"] = int(frame["platform_closed"].sum())
         rules_meta = tables_metadata(con, ["staging.target_rules"])
     yield dg.MaterializeResult(asset_key=["staging", "targets"], metadata=meta)

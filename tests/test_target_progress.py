@@ -165,8 +165,9 @@ def test_a_closed_platform_says_so_and_has_no_forecast(mid_2020):
 
 
 def test_a_target_judged_per_department_says_where(mid_2020):
+    # no series measures it as one figure, so "not measured", but it says where it is judged instead
     row = mid_2020["per_department"]
-    assert row["status"] == "judged per department"
+    assert row["status"] == "not measured"
     assert row["judged_in"] == "department_league.y" and row["status_note"] == "Judged in the league table."
     assert mid_2020["untracked"]["status"] == "not measured" and pd.isna(mid_2020["untracked"]["judged_in"])
 

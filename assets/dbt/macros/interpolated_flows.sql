@@ -40,13 +40,16 @@ units AS (
     FROM points
 ),
 span AS (SELECT min(date) AS first_date, max(date) AS last_date FROM points),
+period_starts AS (
+    SELECT unnest(generate_series(date_trunc('{{ period }}', first_date)::TIMESTAMP, last_date::TIMESTAMP,
+                                  INTERVAL 1 {{ period }})) AS start, first_date, last_date
+    FROM span
+),
 periods AS (
-    SELECT p.start::DATE AS {{ period }},
-           (p.start + INTERVAL 1 {{ period }} - INTERVAL 1 DAY)::DATE AS {{ period }}_end,
-           least((p.start + INTERVAL 1 {{ period }} - INTERVAL 1 DAY)::DATE, s.last_date) AS data_to,
-           s.first_date
-    FROM span s, generate_series(date_trunc('{{ period }}', s.first_date)::TIMESTAMP, s.last_date::TIMESTAMP,
-                                 INTERVAL 1 {{ period }}) AS p(start)
+    SELECT start::DATE AS {{ period }},
+           (start + INTERVAL 1 {{ period }} - INTERVAL 1 DAY)::DATE AS {{ period }}_end,
+           least((start + INTERVAL 1 {{ period }} - INTERVAL 1 DAY)::DATE, last_date) AS data_to
+    FROM period_starts
 ),
 brackets AS (
     -- the published figures either side of data_to (the same one when a figure is dated on it)

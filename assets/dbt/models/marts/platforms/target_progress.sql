@@ -64,8 +64,7 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
        NOT j.illustrative AS counts_in_headline,
        round(j.trajectory_today, 2) AS trajectory_today,
        round(j.progress_ratio, 4) AS progress_ratio,
-       CASE WHEN j.tracked_by IS NULL AND j.judged_in IS NOT NULL THEN 'judged per department'
-            WHEN j.tracked_by IS NULL THEN 'not measured'
+       CASE WHEN j.tracked_by IS NULL THEN 'not measured'
             WHEN j.latest_value IS NULL AND starts_with(j.tracked_by, 'returns_') THEN 'awaiting returns'
             WHEN j.latest_value IS NULL THEN 'no data'
             WHEN j.latest_value >= j.target AND j.reached_on <= j.deadline THEN 'met'
