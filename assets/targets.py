@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ from tracker.warehouse import connect, replace_tables, tables_metadata
 
 TARGETS_FILE = "targets.yaml"
 REQUIRED = ["id", "strategy", "platform", "metric", "title", "unit", "deadline", "source_url"]
+JUDGED_IN = re.compile(r"^[a-z_]+\.[a-z_]+$")  # <mart>.<column>, e.g. department_league.pay_and_notify
 
 
 class TargetsFileError(ValueError):
@@ -26,6 +28,7 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
     """-> one row per target, and the settings (status thresholds, forecast window)."""
     path = Path(data_dir) / TARGETS_FILE
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    closed = set(doc.get("closed_platforms") or [])
     rows = []
     for i, t in enumerate(doc.get("targets") or [], start=1):
         missing = [k for k in REQUIRED if not t.get(k)]
@@ -36,6 +39,11 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
         if ("target_value" in t) == ("target_increase" in t):
             raise TargetsFileError(
                 f"{path.name}: target {t['id']} needs exactly one of target_value or target_increase."
+            )
+        if t.get("judged_in") and (t.get("tracked_by") or not JUDGED_IN.match(str(t["judged_in"]))):
+            raise TargetsFileError(
+                f"{path.name}: target {t['id']}: judged_in names a mart and its column (like "
+                "department_league.pay_and_notify), for a target that no series tracks."
             )
         baseline = t.get("baseline") or {}
         rows.append(
@@ -48,6 +56,9 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
                 "unit": t["unit"],
                 "tracked_by": t.get("tracked_by"),
                 "population": t.get("population"),
+                "judged_in": t.get("judged_in"),
+                "note": t.get("note"),
+                "platform_closed": t["platform"] in closed,
                 "baseline_date": baseline.get("date"),
                 "baseline_value": None if baseline.get("value") in (None, "from_data") else float(baseline["value"]),
                 "baseline_from_data": baseline.get("value") == "from_data",
@@ -63,6 +74,9 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
     if not rows:
         raise TargetsFileError(f"{path.name} declares no targets.")
     frame = pd.DataFrame(rows)
+    unknown = sorted(closed - set(frame["platform"]))
+    if unknown:
+        raise TargetsFileError(f"{path.name}: closed_platforms names no target's platform: {', '.join(unknown)}.")
     duplicated = frame["target_id"][frame["target_id"].duplicated()].tolist()
     if duplicated:
         raise TargetsFileError(f"{path.name}: target ids repeat: {', '.join(duplicated)}.")
@@ -80,7 +94,8 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
         dg.AssetSpec(["staging", "targets"], group_name="reference", kinds={"duckdb", "yaml"}, owners=OWNERS,
                      description="The Transformation Strategy, Roadmap and mandate targets from data/targets.yaml: "
                      "platform, metric, baseline, target, deadline, scope and source. Targets that are not numbers "
-                     "are 100% of a named population."),
+                     "are 100% of a named population. Whether the platform has closed (closed_platforms), and "
+                     "where a target no series tracks is judged instead (judged_in), with a note in words."),
         dg.AssetSpec(["staging", "target_rules"], group_name="reference", kinds={"duckdb", "yaml"}, owners=OWNERS,
                      description="How targets are judged, from the top of data/targets.yaml: the status thresholds "
                      "(on track, at risk) and the window the forecast rate is measured over."),
@@ -98,6 +113,8 @@ def targets(settings: TrackerConfig, warehouse: DuckDBResource):
         from_returns = frame["tracked_by"].fillna("").str.startswith("returns_")
         meta["tracked from platform data"] = int((frame["tracked_by"].notna() & ~from_returns).sum())
         meta["tracked from departments' returns"] = int(from_returns.sum())
+        meta["not measured, judged per department"] = int(frame["judged_in"].notna().sum())
+        meta["on closed platforms"] = int(frame["platform_closed"].sum())
         rules_meta = tables_metadata(con, ["staging.target_rules"])
     yield dg.MaterializeResult(asset_key=["staging", "targets"], metadata=meta)
     yield dg.MaterializeResult(asset_key=["staging", "target_rules"], metadata=rules_meta)

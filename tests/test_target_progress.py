@@ -1,4 +1,5 @@
-"""Target arithmetic on hand-worked cases: trajectory, status, forecast date."""
+"""Target arithmetic on hand-worked cases: trajectory, status, forecast date; closed platforms, targets judged
+per department and targets judged on illustrative figures."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ START, DEADLINE = D(2020, 1, 1), D(2021, 1, 1)
 
 
 def target(target_id, metric, baseline=(START, 0.0), target_value=100.0, deadline=DEADLINE,
-           tracked_by="same", from_data=False, increase=None):
+           tracked_by="same", from_data=False, increase=None, platform="Test", closed=False, judged_in=None,
+           note=None):
     return {
-        "target_id": target_id, "strategy": "test", "platform": "Test", "metric": metric, "title": target_id,
+        "target_id": target_id, "strategy": "test", "platform": platform, "metric": metric, "title": target_id,
         "unit": "services", "tracked_by": metric if tracked_by == "same" else tracked_by, "population": None,
+        "judged_in": judged_in, "note": note, "platform_closed": closed,
         "baseline_date": baseline[0] if baseline else None,
         "baseline_value": None if (from_data or not baseline) else baseline[1],
         "baseline_from_data": from_data, "baseline_note": None,
@@ -35,7 +38,11 @@ SERIES = {
     "flat": [(D(2019, 1, 1), 0), (D(2020, 3, 1), 50), (D(2020, 6, 30), 50)],  # no change in the last year
     "increase": [(D(2020, 1, 1), 0), (D(2020, 3, 31), 10), (D(2020, 6, 30), 20)],
     "one_figure": [(D(2020, 6, 30), 40)],  # e.g. a department's first return: one quarter, no rate yet
+    "closed": [(D(2020, 1, 1), 0), (D(2020, 6, 30), 40)],  # the at_risk series, on a platform that has closed
+    # reached on an illustrative quarter, the latest quarter real: judged on illustrative figures all the same
+    "illustrative": [(D(2020, 1, 1), 0), (D(2020, 3, 31), 100, True), (D(2020, 6, 30), 104)],
 }
+CLOSED_NOTE = "Test closed; Other replaces it."
 
 
 def progress(as_of: dt.date, tmp_path) -> dict:
@@ -50,15 +57,27 @@ def progress(as_of: dt.date, tmp_path) -> dict:
         target("one_figure", "one_figure"),
         target("untracked", "x", tracked_by=None, baseline=None),
         target("returns", "returns_y", tracked_by="returns_y", baseline=None),
+        target("closed", "closed", platform="Closed", closed=True),
+        target("closed_untracked", "closed_x", tracked_by=None, baseline=None, platform="Closed", closed=True),
+        target("per_department", "y", tracked_by=None, baseline=None, judged_in="department_league.y",
+               note="Judged in the league table."),
+        target("illustrative", "illustrative"),
     ])
     series = pd.DataFrame([
-        {"platform": "Test", "metric": m, "measure": m, "date": d, "value": float(v), "is_illustrative": False}
-        for m, points in SERIES.items() for d, v in points
+        {"platform": "Test", "metric": m, "measure": m, "date": p[0], "value": float(p[1]),
+         "is_illustrative": len(p) > 2 and p[2]}
+        for m, points in SERIES.items() for p in points
+    ])
+    sources = pd.DataFrame([
+        {"source": "test", "platforms": ["Test"], "fresh_within_days": 14, "closed_note": ""},
+        {"source": "closed", "platforms": ["Closed"], "fresh_within_days": None, "closed_note": CLOSED_NOTE},
     ])
     rules = pd.DataFrame([{"on_track": 0.95, "at_risk": 0.80, "forecast_window_days": 365}])
     con.register("t", targets)
     con.register("s", series)
     con.register("r", rules)
+    con.register("sources", sources)
+    con.execute("CREATE TABLE staging.sources AS SELECT * FROM sources")
     con.execute("CREATE TABLE staging.targets AS SELECT * FROM t")
     con.execute("CREATE TABLE marts.metric_series AS SELECT * FROM s")
     con.execute("CREATE TABLE staging.target_rules AS SELECT * FROM r")
@@ -131,3 +150,33 @@ def test_one_figure_has_no_rate_and_no_forecast(mid_2020):
     assert pd.isna(row["rate_per_day"]) and pd.isna(row["forecast_date"])
     assert row["forecast_basis"] == "too few figures for a rate"
     assert row["status"] == "at risk"  # 40 against a trajectory of 49.73: judged all the same
+
+
+def test_a_closed_platform_says_so_and_has_no_forecast(mid_2020):
+    # the same series as at_risk, which is forecast to reach 100 on 29 March 2021: on a closed platform, no forecast
+    row = mid_2020["closed"]
+    assert row["status"] == "at risk" and row["service_closed"]
+    assert pd.isna(row["forecast_date"]) and row["forecast_basis"] == "service closed"
+    assert row["status_note"] == CLOSED_NOTE + " No forecast is made for a closed service."
+    untracked = mid_2020["closed_untracked"]
+    assert untracked["status"] == "not measured" and untracked["forecast_basis"] == "service closed"
+    assert untracked["status_note"].startswith(CLOSED_NOTE)
+    assert not mid_2020["at_risk"]["service_closed"] and pd.isna(mid_2020["at_risk"]["status_note"])
+
+
+def test_a_target_judged_per_department_says_where(mid_2020):
+    # no series measures it as one figure, so "not measured", but it says where it is judged instead
+    row = mid_2020["per_department"]
+    assert row["status"] == "not measured"
+    assert row["judged_in"] == "department_league.y" and row["status_note"] == "Judged in the league table."
+    assert mid_2020["untracked"]["status"] == "not measured" and pd.isna(mid_2020["untracked"]["judged_in"])
+
+
+def test_targets_judged_on_illustrative_figures_are_counted_apart(mid_2020):
+    # met on 31 March on an illustrative figure: the latest figure (30 June) is real, but the status rests on both
+    row = mid_2020["illustrative"]
+    assert row["status"] == "met" and row["reached_on"].date() == D(2020, 3, 31)
+    assert row["uses_illustrative_data"] and not row["counts_in_headline"]
+    assert row["status_note"] == "Judged on ILLUSTRATIVE sample returns, so counted apart from the headline."
+    others = [r for key, r in mid_2020.items() if key != "illustrative"]
+    assert all(r["counts_in_headline"] and not r["uses_illustrative_data"] for r in others)

@@ -1,13 +1,13 @@
-WITH month_end AS (
-    SELECT date_trunc('month', date_updated)::DATE AS month,
-           max(date_updated) AS last_version,
-           arg_max(services, date_updated) AS live_services,
-           arg_max(organisations, date_updated) AS organisations,
-           arg_max(payments_cumulative, date_updated) AS payments_cumulative,
-           arg_max(amount_gbp_cumulative, date_updated) AS amount_gbp_cumulative
-    FROM {{ source('staging', 'pay_snapshots') }} WHERE is_current_version GROUP BY 1
-)
-SELECT *,
-       payments_cumulative - lag(payments_cumulative) OVER (ORDER BY month) AS payments_in_month,
-       amount_gbp_cumulative - lag(amount_gbp_cumulative) OVER (ORDER BY month) AS amount_gbp_in_month
-FROM month_end ORDER BY month
+{#- Monthly flows from GOV.UK Pay's irregular versions: the method is in macros/interpolated_flows.sql and in
+    this model's description. -#}
+{{ interpolated_flows(
+    relation="(SELECT date_updated, services AS live_services, organisations, payments_cumulative, amount_gbp_cumulative
+               FROM " ~ source('staging', 'pay_snapshots') ~ " WHERE is_current_version)",
+    period='month',
+    date_column='date_updated',
+    cumulatives=[
+        {'column': 'payments_cumulative', 'flow': 'payments', 'unit': pay_rounding_unit('payments_cumulative')},
+        {'column': 'amount_gbp_cumulative', 'flow': 'amount_gbp', 'unit': pay_rounding_unit('amount_gbp_cumulative')},
+    ],
+    stocks=['live_services', 'organisations'],
+) }}

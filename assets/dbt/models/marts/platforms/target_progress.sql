@@ -7,9 +7,18 @@ with_baseline AS (
                 ELSE t.baseline_value END AS baseline
     FROM {{ source('staging', 'targets') }} t
 ),
+closed AS (
+    -- the source's own words for why a closed platform stopped (tracker/sources.py, via staging.sources)
+    SELECT t.target_id, nullif(any_value(s.closed_note), '') AS closed_note
+    FROM {{ source('staging', 'targets') }} t JOIN {{ source('staging', 'sources') }} s
+      ON list_contains(s.platforms, t.platform)
+    WHERE t.platform_closed GROUP BY 1
+),
 tv AS (SELECT *, coalesce(target_value, baseline + target_increase) AS target FROM with_baseline),
+-- a target is judged on its series' latest figure, the first to reach it, a baseline and a rate: any of them
+-- from ILLUSTRATIVE sample returns makes the judgement illustrative
 latest AS (SELECT metric, max(date) AS latest_date, arg_max(value, date) AS latest_value,
-                  arg_max(is_illustrative, date) AS latest_is_illustrative FROM series GROUP BY metric),
+                  bool_or(is_illustrative) AS any_illustrative FROM series GROUP BY metric),
 reached AS (
     SELECT tv.target_id, min(s.date) AS reached_on
     FROM tv JOIN series s ON s.metric = tv.tracked_by AND s.value >= tv.target GROUP BY 1
@@ -30,7 +39,7 @@ rate AS (
     GROUP BY 1
 ),
 measured AS (
-    SELECT tv.*, l.latest_date, l.latest_value, l.latest_is_illustrative, rc.reached_on, rt.per_day AS rate_per_day, rt.points AS rate_points,
+    SELECT tv.*, l.latest_date, l.latest_value, l.any_illustrative, rc.reached_on, rt.per_day AS rate_per_day, rt.points AS rate_points,
         CASE WHEN tv.baseline IS NULL OR tv.baseline_date IS NULL OR tv.target IS NULL THEN NULL
              WHEN {{ as_of() }} >= tv.deadline THEN tv.target
              WHEN {{ as_of() }} <= tv.baseline_date THEN tv.baseline
@@ -43,14 +52,16 @@ measured AS (
     LEFT JOIN rate rt USING (target_id)
 ),
 judged AS (
-    SELECT m.*,
+    SELECT m.*, c.closed_note,
         CASE WHEN m.trajectory_today > m.baseline
-             THEN (m.latest_value - m.baseline) / (m.trajectory_today - m.baseline) END AS progress_ratio
-    FROM measured m
+             THEN (m.latest_value - m.baseline) / (m.trajectory_today - m.baseline) END AS progress_ratio,
+        coalesce(m.any_illustrative, false) AS illustrative
+    FROM measured m LEFT JOIN closed c USING (target_id)
 )
 SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked_by, j.population, j.scope,
        j.baseline_date, j.baseline, j.baseline_note, j.target, j.deadline,
-       j.latest_date, j.latest_value, coalesce(j.latest_is_illustrative, false) AS uses_illustrative_data,
+       j.latest_date, j.latest_value, j.illustrative AS uses_illustrative_data,
+       NOT j.illustrative AS counts_in_headline,
        round(j.trajectory_today, 2) AS trajectory_today,
        round(j.progress_ratio, 4) AS progress_ratio,
        CASE WHEN j.tracked_by IS NULL THEN 'not measured'
@@ -66,14 +77,25 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
        j.reached_on,
        j.rate_per_day,
        CASE WHEN j.reached_on IS NOT NULL THEN j.reached_on
+            WHEN j.platform_closed THEN NULL
             WHEN j.rate_per_day > 0 AND j.latest_value IS NOT NULL
             THEN (j.latest_date + to_days(ceil((j.target - j.latest_value) / j.rate_per_day)::INTEGER))::DATE
        END AS forecast_date,
-       CASE WHEN j.tracked_by IS NULL OR j.latest_value IS NULL THEN NULL
-            WHEN j.reached_on IS NOT NULL THEN 'reached'
+       CASE WHEN j.reached_on IS NOT NULL THEN 'reached'
+            WHEN j.platform_closed THEN 'service closed'
+            WHEN j.tracked_by IS NULL OR j.latest_value IS NULL THEN NULL
             WHEN j.rate_per_day IS NULL THEN 'too few figures for a rate'
             WHEN j.rate_per_day > 0 THEN 'at current rate'
             ELSE 'not at current rate' END AS forecast_basis,
+       j.platform_closed AS service_closed,
+       j.judged_in,
+       nullif(concat_ws(' ',
+           CASE WHEN j.platform_closed
+                THEN coalesce(j.closed_note, j.platform || ' has closed.') || ' No forecast is made for a closed service.'
+           END,
+           j.note::VARCHAR,
+           CASE WHEN j.illustrative THEN 'Judged on ILLUSTRATIVE sample returns, so counted apart from the headline.'
+           END), '') AS status_note,
        {{ as_of() }} AS as_of,
        j.source_note, j.source_url
 FROM judged j CROSS JOIN rules
