@@ -6,11 +6,13 @@ latest AS (
     FROM series GROUP BY ALL
 ),
 previous AS (
-    -- the previous period: the last figure dated on or before the end of the quarter before the latest figure's
+    -- the previous period: the last figure dated inside the quarter before the latest figure's; none there
+    -- (a half-yearly or yearly series), no change: a half year is never compared with a whole year
     SELECT l.metric, (date_trunc('quarter', l.latest_date) - INTERVAL 1 DAY)::DATE AS previous_period_end,
            max(s.date) AS previous_date, arg_max(s.value, s.date) AS previous_value
     FROM latest l LEFT JOIN series s
       ON s.metric = l.metric AND s.date < date_trunc('quarter', l.latest_date)
+     AND s.date >= date_trunc('quarter', l.latest_date) - INTERVAL 3 MONTH
     GROUP BY ALL
 )
 SELECT l.platform, l.metric, l.measure, l.metric IN ('pay_live_services', 'notify_agreements_signed', 'one_login_services_onboarded', 'verify_accounts_cumulative', 'forms_live_forms', 'apis_published') AS is_headline,
