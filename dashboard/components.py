@@ -57,7 +57,9 @@ a { color: #1d70b8; } a:visited { color: #4c2c92; }
 a:focus, button:focus-visible { outline: 3px solid #ffdd00; background: #ffdd00; color: #0b0c0c; }
 .block-container { max-width: 1400px; padding-top: 2.5rem; }
 @media (min-width: 768px) { .block-container { padding-left: 2rem; padding-right: 2rem; } }
-[data-testid="stCaptionContainer"] { color: #505a5f; }
+/* Streamlit's captions are grey at 60% opacity (3.9:1); GOV.UK's secondary text colour is 7:1 */
+[data-testid="stCaptionContainer"] { opacity: 1; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #505a5f; }
 .govuk-banner { background: #0b0c0c; color: #fff; padding: 10px 16px; margin-bottom: 12px;
                 border-bottom: 8px solid #1d70b8; font-weight: 700; font-size: 1.1rem; }
 .govuk-banner span { font-weight: 400; font-size: 0.95rem; margin-left: 12px; }

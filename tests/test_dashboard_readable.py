@@ -205,3 +205,16 @@ def test_blank_cells_say_what_they_mean(pages):
             for name in element.value.columns[element.value.isna().any()]:
                 if COLUMNS.get(name) and COLUMNS[name].blank:
                     assert f"{BLANK} means" in (config[name].get("help") or ""), (page, name)
+
+
+def test_the_accessibility_statement_lists_what_the_checks_accept():
+    """The README's statement and dashboard/accessibility.py (the list the browser test accepts) agree."""
+    from dashboard.accessibility import KNOWN_ISSUES
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    statement = readme.split("## Accessibility statement", 1)[1].split("\n## ", 1)[0]
+    for known in KNOWN_ISSUES:
+        assert f"`{known.rule}` in `{known.within}`" in statement, known.rule
+        assert known.why and known.where
+    listed = re.findall(r"^- `([a-z-]+)` in `", statement, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(k.rule for k in KNOWN_ISSUES), listed

@@ -56,13 +56,13 @@ illustrative = illustrative_notice(league, "Adoption rates, One Login plans, ret
                                    "come from ILLUSTRATIVE sample returns", column="returns_are_illustrative")
 # The key measures first, beside the department's name (pinned), so they show without scrolling sideways
 # at 1280 pixels; then the statuses, and the codes and links last.
-LEAGUE_COLUMNS = ["department_name", "platforms_used", "pay_live_services", "one_login_services", "apis_published",
-                  "notify_agreements_signed_2019", "returned_adoption_rate", "own_return_status",
-                  "organisations_to_chase", "reconciliation_differences", "one_login_plan", "pay_and_notify",
-                  "data_sharing", "returned_quarter", "organisation_type", "department_code", "open"]
-SHORT = {"platforms_used": "Platforms used (of 4)", "pay_live_services": "Pay services",
-         "one_login_services": "One Login services", "apis_published": "APIs",
-         "notify_agreements_signed_2019": "Notify (2019)", "returned_adoption_rate": "Adoption (returns)",
+KEY_COLUMNS = ["department_name", "platforms_used", "pay_live_services", "one_login_services", "apis_published",
+               "returned_adoption_rate", "own_return_status", "organisations_to_chase"]
+LEAGUE_COLUMNS = [*KEY_COLUMNS, "notify_agreements_signed_2019", "reconciliation_differences", "one_login_plan",
+                  "pay_and_notify", "data_sharing", "returned_quarter", "organisation_type", "department_code", "open"]
+SHORT = {"platforms_used": "Platforms (of 4)", "pay_live_services": "Pay services",
+         "one_login_services": "One Login", "apis_published": "APIs",
+         "notify_agreements_signed_2019": "Notify (2019)", "returned_adoption_rate": "Adoption rate",
          "own_return_status": "Own return", "organisations_to_chase": "To chase",
          "reconciliation_differences": "Pay differences"}
 league_table = shown.assign(
