@@ -13,8 +13,6 @@ BLUE, BLACK, GREEN, ORANGE, RED, GREY, PURPLE = ("#1d70b8", "#0b0c0c", "#00703c"
                                                  "#505a5f", "#4c2c92")
 PALETTE = [BLUE, ORANGE, GREEN, PURPLE, RED, GREY, "#28a197", "#912b88"]
 HEIGHT = 300
-
-
 def value_axis(kind: str, title: str | None, **more) -> alt.Axis:
     """The value axis: counts on whole numbers only, shares in per cent, per cents with a % sign."""
     if kind == "share":
@@ -112,7 +110,10 @@ def trajectory(actual: pd.DataFrame, *, baseline_date, baseline, deadline, targe
                             "label": f"Target {shown_target} by {date(deadline)}"}])
     target_point = alt.Chart(marker).mark_point(shape="diamond", size=160, filled=True, color=RED).encode(
         x="date:T", y="value:Q", tooltip=[alt.Tooltip("label:N", title="Target")])
-    target_label = alt.Chart(marker).mark_text(align="right", dx=-10, dy=-12, color=RED, fontWeight="bold").encode(
+    # the label reads away from the nearer edge, so it is never cut off
+    early = pd.notna(latest_date) and pd.Timestamp(deadline) < pd.Timestamp(latest_date)
+    target_label = alt.Chart(marker).mark_text(align="left" if early else "right", dx=10 if early else -10, dy=-12,
+                                               color=RED, fontWeight="bold").encode(
         x="date:T", y="value:Q", text="label:N")
     layers = [lines, target_point, target_label]
     if pd.notna(forecast_date):

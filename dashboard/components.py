@@ -200,7 +200,7 @@ def chart_block(title: str, chart, frame: pd.DataFrame, file_name: str, *, sourc
     st.subheader(title)
     if note:
         st.caption(note)
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(chart, width="stretch", alt=f"Chart: {title}. Its figures are in the table view below.")
     source_line(source, data_date, freshness=freshness, days_old=days_old, illustrative=illustrative,
                 monthly=monthly)
     with st.expander(f"Table view: {title}"):

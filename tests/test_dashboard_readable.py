@@ -218,3 +218,34 @@ def test_the_accessibility_statement_lists_what_the_checks_accept():
         assert known.why and known.where
     listed = re.findall(r"^- `([a-z-]+)` in `", statement, flags=re.MULTILINE)
     assert sorted(listed) == sorted(k.rule for k in KNOWN_ISSUES), listed
+
+
+def test_every_chart_has_a_text_alternative(pages):
+    for page, at in pages.items():
+        for chart in at.get("vega_lite_chart"):
+            assert chart.proto.alt.startswith("Chart: "), page
+
+
+def axis_of(chart, channel: str) -> dict:
+    spec = chart.to_dict()
+    layers = spec.get("layer", [spec])
+    return layers[0]["encoding"][channel].get("axis", {})
+
+
+def test_charts_show_shares_in_per_cent_and_counts_on_whole_numbers():
+    from dashboard import charts
+
+    over_time = pd.DataFrame({"date": pd.to_datetime(["2025-01-01", "2025-02-01"]), "value": [0.25, 0.7]})
+    share = axis_of(charts.line(over_time, "date", "value", y_kind="share"), "y")
+    assert share["format"] == "%" or share["format"].endswith("%")
+    count = axis_of(charts.line(over_time.assign(value=[1, 2]), "date", "value"), "y")
+    assert count["format"].endswith("d") and count["tickMinStep"] == 1
+    percent = axis_of(charts.trajectory(over_time.assign(value=[5.0, 5.3]), baseline_date=None, baseline=None,
+                                        deadline="2026-03-31", target=100, forecast_date=None,
+                                        latest_date="2025-02-01", latest_value=5.3, value_title="percent"), "y")
+    assert "%" in percent["labelExpr"]
+    bars = axis_of(charts.bars(pd.DataFrame({"department": ["A", "B"], "value": [3, 1]}), "department", "value"),
+                   "x")
+    assert bars["format"].endswith("d") and bars["tickMinStep"] == 1
+    tooltip = charts.line(over_time, "date", "value").to_dict()["encoding"]["tooltip"][0]
+    assert tooltip["format"] == "%-d %b %Y"  # 22 Dec 2025
