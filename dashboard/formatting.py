@@ -131,6 +131,7 @@ def for_csv(frame: pd.DataFrame, titles: dict[str, str] | None = None) -> pd.Dat
     """The frame as a download: the tables' headings, ISO dates (which spreadsheets read as dates), per cents
     as "53.3%", Yes/No, and empty cells empty."""
     titles = titles or {}
-    out = pd.DataFrame({titles.get(name, column(name).label): [csv_cell(column(name).kind, v) for v in frame[name]]
-                        for name in frame.columns}, index=range(len(frame)))
+    out = pd.DataFrame({i: [csv_cell(column(name).kind, v) for v in frame[name]]
+                        for i, name in enumerate(frame.columns)}, index=range(len(frame)))
+    out.columns = [titles.get(name, column(name).label) for name in frame.columns]
     return out

@@ -91,6 +91,9 @@ def table_problems(element) -> list[str]:
     config = config_of(element)
     placeholder = element.proto.placeholder if element.proto.HasField("placeholder") else "None"
     problems = []
+    headings = [heading(element, name) for name in frame.columns]
+    if len(set(headings)) < len(headings):
+        problems.append(f"two columns share a heading: {headings}")
     for name in frame.columns:
         values = frame[name]
         shown = heading(element, name)
