@@ -11,13 +11,13 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
-from dashboard.components import STYLE, date, escape, html
+from dashboard.components import STYLE, date, escape, html, timestamp
 from dashboard.snapshot import SnapshotMissing, snapshot_info
 
 PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="Common platform adoption tracker",
-                   layout="wide", initial_sidebar_state="expanded")
+                   layout="wide", initial_sidebar_state="auto")  # collapsed on narrow screens
 html(STYLE)
 
 navigation = st.navigation({
@@ -45,7 +45,7 @@ html('<div class="govuk-banner">Common platform adoption tracker'
 try:
     info = snapshot_info()
     st.sidebar.markdown(f"**Reporting date:** {date(info.as_of)}  \n"
-                        f"**Figures published:** {escape(info.published_at.replace('T', ' ')[:16])} UTC  \n"
+                        f"**Figures published:** {timestamp(info.published_at)} UTC  \n"
                         f"Snapshot {escape(info.version)}")
     navigation.run()
 except SnapshotMissing as missing:

@@ -6,14 +6,28 @@ Every page builds from these, so trust and accessibility rules hold on every scr
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import re
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.export import safe_csv
+from dashboard.formatting import (  # noqa: F401  (the pages import these from here)
+    BLANK,
+    GRID_FORMATS,
+    amount,
+    date,
+    for_csv,
+    for_table,
+    is_blank,
+    long_month,
+    month,
+    number,
+    percent,
+    signed,
+    timestamp,
+)
+from dashboard.labels import column
 from dashboard.snapshot import column_descriptions, platform_headlines
 
 # status word -> (symbol, GOV.UK colour class). Colour is never the only signal: the symbol and word are shown too.
@@ -41,7 +55,11 @@ html, body, p, li, h1, h2, h3, label, input, button { font-family: Arial, Helvet
 h1, h2, h3 { color: #0b0c0c; font-weight: 700; }
 a { color: #1d70b8; } a:visited { color: #4c2c92; }
 a:focus, button:focus-visible { outline: 3px solid #ffdd00; background: #ffdd00; color: #0b0c0c; }
-.block-container { max-width: 1200px; padding-top: 2.5rem; }
+.block-container { max-width: 1400px; padding-top: 2.5rem; }
+@media (min-width: 768px) { .block-container { padding-left: 2rem; padding-right: 2rem; } }
+/* Streamlit's captions are grey at 60% opacity (3.9:1); GOV.UK's secondary text colour is 7:1 */
+[data-testid="stCaptionContainer"] { opacity: 1; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #505a5f; }
 .govuk-banner { background: #0b0c0c; color: #fff; padding: 10px 16px; margin-bottom: 12px;
                 border-bottom: 8px solid #1d70b8; font-weight: 700; font-size: 1.1rem; }
 .govuk-banner span { font-weight: 400; font-size: 0.95rem; margin-left: 12px; }
@@ -57,51 +75,6 @@ a:focus, button:focus-visible { outline: 3px solid #ffdd00; background: #ffdd00;
 .source { color: #505a5f; font-size: 0.85rem; margin-top: -4px; }
 </style>
 """
-
-
-# ---------------------------------------------------------------- formatting
-def is_blank(value: object) -> bool:
-    return value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)) or (
-        not isinstance(value, (str, bytes)) and pd.isna(value) is True)
-
-
-def number(value: object, decimals: int = 0) -> str:
-    if is_blank(value):
-        return "–"
-    value = float(value)
-    if abs(value) >= 1_000_000_000:
-        return f"{value / 1_000_000_000:,.1f} billion"
-    if abs(value) >= 10_000_000:
-        return f"{value / 1_000_000:,.1f} million"
-    return f"{value:,.{decimals}f}"
-
-
-def percent(share: object, decimals: int = 1) -> str:
-    return "–" if is_blank(share) else f"{float(share) * 100:.{decimals}f}%"
-
-
-def date(value: object) -> str:
-    if is_blank(value):
-        return "–"
-    day = pd.Timestamp(value).date() if not isinstance(value, dt.date) else value
-    return f"{day.day} {day:%b %Y}"
-
-
-def amount(value: object, unit: str) -> str:
-    """A figure with its unit: percentages as 5.3%, counts as 1,603 services."""
-    if is_blank(value):
-        return "–"
-    return f"{float(value):.1f}%" if unit == "percent" else f"{number(value)} {unit}".strip()
-
-
-def month(value: object) -> str:
-    return "–" if is_blank(value) else f"{pd.Timestamp(value):%b %Y}"
-
-
-def signed(value: object, decimals: int = 0) -> str:
-    if is_blank(value):
-        return "no earlier figure"
-    return ("+" if float(value) > 0 else "") + number(value, decimals)
 
 
 # ---------------------------------------------------------------- status and trust
@@ -138,9 +111,10 @@ def page_header(title: str, answers: str) -> None:
 
 
 def source_line(source: str, data_date: object, *, freshness: object = None, days_old: object = None,
-                illustrative: bool = False) -> None:
+                illustrative: bool = False, monthly: bool = False) -> None:
     """Under every figure: where it comes from and how old it is, with a flag if stale or illustrative."""
-    parts = [f"Source: {escape(source)}", f"data to {date(data_date)}"]
+    when = f"figures for {month(data_date)}" if monthly else f"data to {date(data_date)}"
+    parts = [f"Source: {escape(source)}", when]
     flags = ""
     if str(freshness) == "stale":
         flags += f' {status_tag("stale")} <span>{"" if is_blank(days_old) else f"{int(days_old)} days old"}</span>'
@@ -166,39 +140,72 @@ def stale_notice(text: str) -> None:
 
 
 # ---------------------------------------------------------------- tables, downloads, charts
-def download(frame: pd.DataFrame, file_name: str, label: str = "Download CSV") -> None:
-    st.download_button(label, safe_csv(frame), file_name=file_name, mime="text/csv",
+def column_config(frame: pd.DataFrame, *, titles: dict[str, str] | None = None,
+                  descriptions: dict[str, str] | None = None, pinned: tuple[str, ...] = ()) -> dict:
+    """Each column's heading (from dashboard/labels.py), format, width and help, for st.dataframe."""
+    config = {}
+    for name in frame.columns:
+        entry = column(name)
+        described = (descriptions or {}).get(name)
+        notes = [described.replace("NULL", "empty") if described else None,
+                 f"{BLANK} means {entry.blank}." if entry.blank else None]
+        common = {"label": (titles or {}).get(name, entry.label), "help": " ".join(n for n in notes if n) or None,
+                  "width": entry.width, "pinned": True if name in pinned else None}
+        fmt = GRID_FORMATS.get(entry.kind)
+        if entry.kind in ("date", "month"):
+            config[name] = st.column_config.DateColumn(format=fmt, **common)
+        elif entry.kind == "timestamp":
+            config[name] = st.column_config.DatetimeColumn(format=fmt, **common)
+        elif fmt:
+            config[name] = st.column_config.NumberColumn(format=fmt, **common)
+        elif entry.kind == "link":
+            config[name] = st.column_config.LinkColumn(display_text="Open", **common)
+        else:
+            config[name] = st.column_config.TextColumn(**common)
+    return config
+
+
+def show_frame(frame: pd.DataFrame, *, alt: str, titles: dict[str, str] | None = None,
+               described_by: str | None = None, pinned: tuple[str, ...] = (), height: int | str = "auto") -> None:
+    """A table as people read it: labelled headings, formatted cells, "–" for an empty cell (its heading's
+    help says what it means there), and an accessible name."""
+    descriptions = column_descriptions(described_by) if described_by else None
+    st.dataframe(for_table(frame), hide_index=True, height=height, placeholder=BLANK, alt=alt,
+                 column_config=column_config(frame, titles=titles, descriptions=descriptions, pinned=pinned))
+
+
+def download(frame: pd.DataFrame, file_name: str, label: str = "Download CSV", *,
+             titles: dict[str, str] | None = None) -> None:
+    """A formula-safe CSV of the frame, under the same headings as the table."""
+    st.download_button(label, safe_csv(for_csv(frame, titles)), file_name=file_name, mime="text/csv",
                        key=f"download-{file_name}", on_click="ignore")
 
 
-def table(frame: pd.DataFrame, file_name: str, *, column_config: dict | None = None, height: int | str = "auto",
-          download_label: str = "Download CSV", described_by: str | None = None) -> None:
+def table(frame: pd.DataFrame, file_name: str, *, height: int | str = "auto", download_label: str = "Download CSV",
+          described_by: str | None = None, titles: dict[str, str] | None = None, alt: str | None = None,
+          pinned: tuple[str, ...] = ()) -> None:
     """A table with a formula-safe CSV download of exactly what it shows.
 
     ``described_by`` names the mart the columns come from: each column heading then carries the
     dbt project's one-line description of it as its help."""
-    config = dict(column_config or {})
-    if described_by:
-        descriptions = column_descriptions(described_by)
-        for column in frame.columns:
-            if column in descriptions and column not in config:
-                config[column] = st.column_config.Column(help=descriptions[column])
-    st.dataframe(frame, hide_index=True, column_config=config or None, height=height)
-    download(frame, file_name, download_label)
+    show_frame(frame, alt=alt or file_name.removesuffix(".csv").replace("-", " "), titles=titles,
+               described_by=described_by, pinned=pinned, height=height)
+    download(frame, file_name, download_label, titles=titles)
 
 
 def chart_block(title: str, chart, frame: pd.DataFrame, file_name: str, *, source: str, data_date: object,
                 freshness: object = None, days_old: object = None, illustrative: bool = False,
-                note: str | None = None) -> None:
+                note: str | None = None, titles: dict[str, str] | None = None, monthly: bool = False) -> None:
     """A chart with a headline title, its source and date, a table view and a CSV download."""
     st.subheader(title)
     if note:
         st.caption(note)
-    st.altair_chart(chart, width="stretch")
-    source_line(source, data_date, freshness=freshness, days_old=days_old, illustrative=illustrative)
+    st.altair_chart(chart, width="stretch", alt=f"Chart: {title}. Its figures are in the table view below.")
+    source_line(source, data_date, freshness=freshness, days_old=days_old, illustrative=illustrative,
+                monthly=monthly)
     with st.expander(f"Table view: {title}"):
-        st.dataframe(frame, hide_index=True)
-    download(frame, file_name, "Download the chart's data (CSV)")
+        show_frame(frame, alt=f"Table view: {title}", titles=titles)
+    download(frame, file_name, "Download the chart's data (CSV)", titles=titles)
 
 
 def headline(label: str, value: str, *, delta: str | None = None, help: str | None = None) -> None:
@@ -241,6 +248,6 @@ def trust_of(measures: pd.DataFrame, metric: str) -> dict:
 def measure_cards(frame: pd.DataFrame, per_row: int = 3) -> None:
     rows = list(frame.iterrows())
     for start in range(0, len(rows), per_row):
-        for column, (_, row) in zip(st.columns(per_row), rows[start:start + per_row], strict=False):
-            with column:
+        for place, (_, row) in zip(st.columns(per_row), rows[start:start + per_row], strict=False):
+            with place:
                 measure_card(row)

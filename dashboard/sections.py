@@ -24,8 +24,8 @@ def by_department(platform: str, measure: str, trust: dict, slug: str) -> pd.Dat
              f"of {number(frame['value'].sum())} across {len(frame)} departments")
     chart_block(title, charts.bars(top, "department", "value", value_title=measure), frame[
         ["department", "department_code", "value", "month"]], f"{slug}-by-department.csv", data_date=month,
-        **trust, note=f"The {min(TOP, len(frame))} largest departments, each with its agencies and "
-        "other bodies; the table has every department.")
+        monthly=True, **trust, note=f"The {min(TOP, len(frame))} largest departments, each with its agencies and "
+        "other bodies; the table has every department.", titles={"value": measure.capitalize()})
     return frame
 
 
@@ -37,7 +37,7 @@ def by_kind(platform: str, measure: str, trust: dict, slug: str) -> None:
     share = frame["value"].iloc[0] / frame["value"].sum()
     chart_block(f"{percent(share, 0)} of {platform} {measure} are {frame['kind'].iloc[0]}",
                 charts.bars(frame, "kind", "value", value_title=measure), frame, f"{slug}-by-sector.csv",
-                data_date=frame["month"].iloc[0], **trust,
+                data_date=frame["month"].iloc[0], monthly=True, **trust, titles={"value": measure.capitalize()},
                 note="By kind of organisation, from matching each organisation name to the GOV.UK register; "
                 "'unmatched' names could not be placed.")
 
@@ -53,7 +53,7 @@ def movers(platform: str, measure: str, trust: dict, slug: str) -> None:
     if moved.empty:
         st.subheader(f"No department's {measure} changed from {span}")
         source_line(trust["source"], frame["latest_month"].iloc[0], freshness=trust["freshness"],
-                    days_old=trust["days_old"])
+                    days_old=trust["days_old"], monthly=True)
         return
     top = moved.head(10).rename(columns={"department_name": "department"})
     title = f"{top['department'].iloc[0]} moved most on {platform} {measure}: {number(top['change'].iloc[0])} more"
@@ -61,7 +61,7 @@ def movers(platform: str, measure: str, trust: dict, slug: str) -> None:
                 frame.rename(columns={"department_name": "department"})[
                     ["department", "department_code", "value_then", "value_now", "change", "base_month",
                      "latest_month"]],
-                f"{slug}-movers.csv", data_date=frame["latest_month"].iloc[0], **trust,
+                f"{slug}-movers.csv", data_date=frame["latest_month"].iloc[0], monthly=True, **trust,
                 note=f"Change in each department's {measure}, {span}.")
 
 
@@ -73,8 +73,6 @@ def reported_by_departments(platform: str, slug: str) -> None:
         st.info(f"No department has returned figures for {platform} yet.")
         return
     illustrative = illustrative_notice(frame)
-    shown = frame.copy()
-    shown["adoption_rate"] = shown["adoption_rate"].map(percent)
-    table(shown, f"{slug}-returns.csv")
+    table(frame, f"{slug}-returns.csv", alt=f"What departments report for {platform}")
     source_line("Departments' quarterly returns (adoption = services live / services in scope)",
                 snapshot.returned_adoption_data_date(platform), illustrative=illustrative)

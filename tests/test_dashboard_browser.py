@@ -1,9 +1,12 @@
 """The dashboard in a real browser: `streamlit run` on localhost, driven by Playwright in Debian's
 headless Chromium (installed by .ci/run; no browser is downloaded).
 
-Every page must show real figures from the snapshot, no error, and no horizontal scrolling at 1280
-pixels; a full-page screenshot of each is saved under tests/screenshots/ (git-ignored). Then the
-pipeline publishes a new snapshot while the dashboard is serving, and neither side may fail.
+Every page must show real figures from the snapshot, no error, no horizontal scrolling at 1280
+pixels, and no axe-core violation of WCAG 2.2 A or AA other than those dashboard/accessibility.py
+lists (Streamlit's own markup); a full-page screenshot of each is saved under tests/screenshots/
+(git-ignored). At 390 pixels wide every page opens on its own content (the sidebar collapsed), with
+charts inside the screen; at 1280 the league table's key measures show without scrolling sideways.
+Then the pipeline publishes a new snapshot while the dashboard is serving, and neither side may fail.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
+from dashboard.accessibility import KNOWN_ISSUES, WCAG_TAGS
 from dashboard.components import number
 from pipelines.cli import streamlit_command
 from tests.conftest import AS_OF
@@ -31,6 +36,8 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update", "--disable-dev-shm-usage"]
 WIDTH = 1280
+NARROW = 390  # a phone held upright
+AXE = Axe()  # axe-core, bundled with the package: nothing is downloaded
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -123,6 +130,39 @@ def open_page(page, url: str, figure: str) -> None:
     page.get_by_text(figure).first.wait_for(timeout=30_000)
 
 
+def settle(page) -> None:
+    """Wait until the script has finished and nothing is faded as stale (a faded element fails contrast)."""
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')"
+                           " && !document.querySelector('[data-stale=true]')", timeout=60_000)
+    page.wait_for_timeout(300)
+
+
+def accessibility_problems(page) -> list[str]:
+    """axe-core's WCAG 2.2 A and AA violations on the page as it is now, less those dashboard/accessibility.py
+    accepts: a violation is accepted only where each element it names is inside the Streamlit element listed."""
+    results = AXE.run(page, options={"runOnly": {"type": "tag", "values": list(WCAG_TAGS)},
+                                     "resultTypes": ["violations"]}).response
+    problems = []
+    for violation in results["violations"]:
+        within = [known.within for known in KNOWN_ISSUES if known.rule == violation["id"]]
+        for node in violation["nodes"]:
+            accepted = bool(within) and len(node["target"]) == 1 and page.evaluate(
+                "([target, within]) => { const e = document.querySelector(target);"
+                " return !!e && within.some(s => e.closest(s) !== null); }", [node["target"][0], within])
+            if not accepted:
+                problems.append(f"{violation['id']} ({violation['impact']}): {violation['help']}; "
+                                f"{node['target']}: {node['html'][:160]}")
+    return problems
+
+
+def open_every_expander(page) -> None:
+    """Open each table view, so the checks see the tables too."""
+    for summary in page.locator('[data-testid="stExpander"] summary').all():
+        summary.click()
+    settle(page)
+
+
 def horizontal_overflow(page) -> int:
     return page.evaluate("""Math.max(...Array.from(document.querySelectorAll(
         'html, body, [data-testid=stApp], [data-testid=stAppViewContainer], [data-testid=stMain]'))
@@ -141,14 +181,72 @@ def full_screenshot(page, path: Path) -> None:
 
 def test_every_page_in_chromium(server, home, page):
     SCREENSHOTS.mkdir(exist_ok=True)
+    inaccessible = {}
     for path, figure in expected_figures(home).items():
         open_page(page, server["url"] + path, figure)
         assert page.locator('[data-testid="stException"]').count() == 0, path
         assert page.locator('[data-testid="stAlertContentError"]').count() == 0, path
         assert horizontal_overflow(page) <= 0, f"{path} scrolls sideways at {WIDTH} pixels"
+        settle(page)
+        inaccessible[path] = accessibility_problems(page)
+        open_every_expander(page)
+        inaccessible[path] += [f"with the table views open: {p}" for p in accessibility_problems(page)]
         name = path.strip("/").split("?")[0] or "overview"
         full_screenshot(page, SCREENSHOTS / f"{name}.png")
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 20_000
+    found = {path: problems for path, problems in inaccessible.items() if problems}
+    assert not found, "axe-core violations not in dashboard/accessibility.py:\n" + "\n".join(
+        f"{path}: {p}" for path, problems in found.items() for p in problems)
+
+
+def test_narrow_screen_opens_on_the_page_itself(server, home, browser):
+    """At 390 pixels the sidebar starts collapsed, the page's heading is on screen and uncovered, nothing
+    scrolls sideways, every chart fits the screen, and axe-core finds nothing new."""
+    context = browser.new_context(viewport={"width": NARROW, "height": 844}, device_scale_factor=2)
+    page = context.new_page()
+    problems = []
+    try:
+        for path, figure in expected_figures(home).items():
+            open_page(page, server["url"] + path, figure)
+            settle(page)
+            state = page.evaluate("""() => {
+                const sidebar = document.querySelector('[data-testid=stSidebar]').getBoundingClientRect();
+                const heading = document.querySelector('h1');
+                const box = heading.getBoundingClientRect();
+                const atCentre = document.elementFromPoint(box.left + Math.min(box.width, 120) / 2,
+                                                           box.top + box.height / 2);
+                const charts = Array.from(document.querySelectorAll('[data-testid=stVegaLiteChart]'))
+                    .map(chart => chart.querySelector('svg, canvas'))
+                    .filter(drawn => drawn).map(drawn => drawn.getBoundingClientRect())
+                    .map(r => [Math.round(r.left), Math.round(r.right), Math.round(r.width)]);
+                return {sidebarRight: sidebar.right, sidebarWidth: sidebar.width, top: box.top,
+                        bottom: box.bottom, covered: atCentre === null || !heading.contains(atCentre), charts};
+            }""")
+            if state["sidebarRight"] > 0 and state["sidebarWidth"] > 0:
+                problems.append(f"{path}: the sidebar is open on first load")
+            if not (0 <= state["top"] and state["bottom"] <= 844) or state["covered"]:
+                problems.append(f"{path}: the page's heading is off screen or covered: {state}")
+            if horizontal_overflow(page) > 0:
+                problems.append(f"{path}: scrolls sideways at {NARROW} pixels")
+            problems += [f"{path}: a chart is clipped ({left} to {right} px)" for left, right, width in state["charts"]
+                         if left < 0 or right > NARROW or width < 200]
+            problems += [f"{path} at {NARROW} px: {p}" for p in accessibility_problems(page)]
+            name = path.strip("/").split("?")[0] or "overview"
+            page.screenshot(path=str(SCREENSHOTS / f"narrow-{name}.png"))
+    finally:
+        context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_league_table_key_measures_show_at_1280_pixels(server, home, page):
+    """The grid draws only the columns on screen (and lists them in its accessible table): each key measure is
+    there, and so is the column after them, so none of them is cut off at the right."""
+    open_page(page, server["url"] + "/departments", expected_figures(home)["/departments"])
+    settle(page)
+    headings = page.locator('[data-testid="stDataFrame"]').first.locator("th").all_inner_texts()
+    key = ["Department", "Platforms (of 4)", "Pay services", "One Login", "APIs", "Adoption rate", "Own return",
+           "To chase"]
+    assert headings[:len(key)] == key and len(headings) > len(key), headings
 
 
 def test_status_is_never_colour_alone(server, home, page):

@@ -151,8 +151,8 @@ def test_department_page(app, snapshot):
     reconciliation = [d.value for d in at.dataframe if "reported_live" in d.value.columns][0]
     dvla = reconciliation[reconciliation["organisation_name"] == "Driver and Vehicle Licensing Agency"].iloc[0]
     assert (dvla.reported_live, dvla.published_live) == (9, 6)
-    peers = [d.value for d in at.dataframe if "their figure" in d.value.columns][0]
-    assert "Department for Transport" not in set(peers["department"])
+    peers = [d.value for d in at.dataframe if "peer_figure" in d.value.columns][0]
+    assert "Department for Transport" not in set(peers["peer_department"])
 
 
 def test_department_page_without_a_choice_asks_for_one(app):

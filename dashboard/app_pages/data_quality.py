@@ -18,6 +18,7 @@ from dashboard.components import (
     status_tag,
     status_text,
     table,
+    timestamp,
 )
 
 page_header("Data quality and sources", "where does every figure come from, how fresh is each source, did the "
@@ -40,7 +41,8 @@ def freshness_line(source) -> str:
 
 
 html("<ul>" + "".join(freshness_line(s) for s in sources.itertuples()) + "</ul>")
-table(sources.assign(freshness=sources["freshness"].map(status_text)), "sources.csv", described_by="marts.sources")
+table(sources.drop(columns=["as_of"]).assign(freshness=sources["freshness"].map(status_text)), "sources.csv",
+      described_by="marts.sources", alt="Every source and its freshness", pinned=("source",))
 
 st.header("Latest check results")
 checks = snapshot.check_results()
@@ -49,9 +51,10 @@ html("<p>" + " ".join(f"{status_tag(o)} {int(counts[o])}" for o in ["failed", "w
                       if o in counts) + "</p>")
 if not checks.empty and checks["evaluated_at"].notna().any():
     st.caption(f"Checked by the pipeline run that published these figures; last check at "
-               f"{checks['evaluated_at'].max():%d %b %Y %H:%M} UTC. Failed checks block the figures after them; "
+               f"{timestamp(checks['evaluated_at'].max())} UTC. Failed checks block the figures after them; "
                "warnings are published for people to act on.")
-table(checks.assign(outcome=checks["outcome"].map(status_text)), "check-results.csv")
+table(checks.assign(outcome=checks["outcome"].map(status_text)), "check-results.csv",
+      alt="The latest result of every data check", pinned=("check_name",))
 
 st.header("Quarantine: what was held back, and why")
 illustrative_notice(snapshot.return_submissions(), "The returns counted in this section and the next come, in "
@@ -60,28 +63,28 @@ problems = snapshot.quarantine_counts()
 rejected = snapshot.rejected_returns_count()
 st.markdown(f"**{int(rejected)} rejected returns** are kept in full, with **{int(problems['problems'].sum())} "
             "problems** in quarantine. Nothing is deleted: every file's bytes stay in the raw layer.")
-table(problems, "quarantine-counts.csv")
+table(problems, "quarantine-counts.csv", alt="Problems in quarantine by rule")
 
 st.header("Data quality of returns (Government Data Quality Framework)")
 quality = snapshot.returns_data_quality()
-table(quality.assign(score=quality["score"].map(percent)), "returns-data-quality.csv",
-      described_by="marts.return_data_quality")
+table(quality.drop(columns=["as_of"]), "returns-data-quality.csv", described_by="marts.return_data_quality",
+      alt="Data quality of returns by dimension")
 
 st.header("Matching platform organisation names to GOV.UK organisations")
 coverage = snapshot.organisation_match_coverage()
-table(coverage.assign(matched_share=coverage["matched_share"].map(percent),
-                      matched_share_excluding_outside=coverage["matched_share_excluding_outside"].map(percent)),
-      "matching-coverage.csv")
+table(coverage, "matching-coverage.csv", alt="How well each platform's organisation names are matched")
 st.caption("'Outside GOV.UK' are bodies that are not on the GOV.UK register (councils, police, NHS trusts): they "
            "count towards the platform but not towards any department.")
 trend = snapshot.organisation_match_trend("GOV.UK Pay")
 chart_block(f"{percent(trend['matched_share_excluding_outside'].iloc[-1], 0)} of GOV.UK Pay's services that could "
             "be matched to a GOV.UK organisation are matched",
-            charts.line(trend, "snapshot_date", "matched_share_excluding_outside", y_title="share matched"), trend,
+            charts.line(trend, "snapshot_date", "matched_share_excluding_outside", y_title="share matched",
+                        y_kind="share"), trend,
             "pay-matching-trend.csv", source="GOV.UK Pay performance data, matched by the tracker",
             data_date=trend["snapshot_date"].max())
 
 st.header("Where every figure comes from")
 lineage = snapshot.figure_sources()
-table(lineage.assign(freshness=lineage["freshness"].map(status_text)), "figure-sources.csv")
-source_line("marts.platform_headlines and marts.sources in the published snapshot", lineage["latest_date"].max())
+table(lineage.assign(freshness=lineage["freshness"].map(status_text)), "figure-sources.csv",
+      alt="Where every platform figure comes from", pinned=("platform",))
+source_line("the published snapshot's platform headlines and sources", lineage["latest_date"].max())

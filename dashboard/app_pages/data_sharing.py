@@ -38,6 +38,7 @@ if returned.empty:
     st.info("No department has returned data sharing figures yet.")
 else:
     illustrative = illustrative_notice(returned)
-    table(returned.drop(columns=["quarter_end"]), "data-sharing-returns.csv")
+    table(returned.drop(columns=["quarter_end"]), "data-sharing-returns.csv",
+          alt="Data sharing agreements and APIs from departments' returns")
     source_line("Departments' quarterly returns (agreements in force, APIs published)", returned["quarter_end"].max(),
                 illustrative=illustrative)

@@ -7,10 +7,12 @@ import streamlit as st
 
 from dashboard import snapshot
 from dashboard.components import (
+    date,
     escape,
     headline,
     html,
     illustrative_notice,
+    is_blank,
     number,
     page_header,
     percent,
@@ -50,8 +52,9 @@ with columns[3]:
 with columns[4]:
     headline("Adoption rate from returns", percent(row["returned_adoption_rate"]),
              help="Services live / services in scope, all platforms, latest quarter returned")
-source_line(f"GOV.UK Pay to {dates.loc['GOV.UK Pay', 'latest_date']:%d %b %Y}; One Login registry; API catalogue; "
-            f"Notify register (2019); returns ({row['returned_quarter'] or 'none'})",
+returned = "none" if is_blank(row["returned_quarter"]) else row["returned_quarter"]
+source_line(f"GOV.UK Pay to {date(dates.loc['GOV.UK Pay', 'latest_date'])}; One Login registry; API catalogue; "
+            f"Notify register (2019); returns ({returned})",
             dates["latest_date"].max(), illustrative=bool(row["returns_are_illustrative"]))
 
 st.subheader("Where it stands")
@@ -68,7 +71,8 @@ organisations = snapshot.department_organisations(code)
 if organisations.empty:
     st.info("No organisation in this department appears in the platforms' published figures.")
 else:
-    table(organisations, f"{code}-organisations.csv", described_by="marts.organisation_adoption")
+    table(organisations, f"{code}-organisations.csv", described_by="marts.organisation_adoption",
+          alt=f"{row['department_name']}: its organisations on the platforms", pinned=("organisation_name",))
     source_line("Platform figures matched to GOV.UK organisations", dates["latest_date"].max())
 
 returns = snapshot.department_submissions(code)
@@ -78,11 +82,12 @@ if returns.empty:
     st.info("This department and its agencies have sent no returns.")
 else:
     illustrative_notice(returns)
-    table(returns.assign(status=returns["status"].map(status_text)), f"{code}-returns.csv")
+    table(returns.assign(status=returns["status"].map(status_text)), f"{code}-returns.csv",
+          described_by="marts.return_submissions", alt=f"{row['department_name']}: returns history")
 if not status.empty:
     st.markdown("**Expected returns, latest quarters first**")
     table(status.assign(status=status["status"].map(status_text)), f"{code}-returns-status.csv",
-          described_by="marts.returns_status")
+          described_by="marts.returns_status", alt=f"{row['department_name']}: expected returns")
 
 st.subheader("Plans: services not yet live, from its latest returns")
 plans = snapshot.department_plans(code)
@@ -90,7 +95,8 @@ if plans.empty:
     st.info("No plans: this department and its agencies have no accepted return.")
 else:
     illustrative_notice(plans)
-    table(plans.assign(adoption_rate=plans["adoption_rate"].map(percent)), f"{code}-plans.csv")
+    table(plans, f"{code}-plans.csv", described_by="marts.return_adoption",
+          alt=f"{row['department_name']}: services not yet live")
 
 st.subheader("Reconciliation: returned Pay figures against GOV.UK Pay's own")
 reconciliation = snapshot.department_reconciliation(code)
@@ -98,7 +104,7 @@ if reconciliation.empty:
     st.info("Nothing to reconcile: no returned Pay figures for this department.")
 else:
     table(reconciliation.assign(outcome=reconciliation["outcome"].map(status_text)), f"{code}-reconciliation.csv",
-          described_by="marts.return_reconciliation")
+          described_by="marts.return_reconciliation", alt=f"{row['department_name']}: reconciliation with GOV.UK Pay")
 
 st.subheader("Who to ask: the departments furthest ahead on each platform")
 peers = []
@@ -109,7 +115,8 @@ for column, label in [("pay_live_services", "GOV.UK Pay live services"),
     others = league[(league["department_code"] != code) & league[column].notna() & (league[column] > 0)]
     for _, peer in others.sort_values(column, ascending=False).head(3).iterrows():
         value = percent(peer[column]) if column == "returned_adoption_rate" else number(peer[column])
-        peers.append({"platform measure": label, "department": peer["department_name"], "their figure": value,
-                      "this department": percent(row[column]) if column == "returned_adoption_rate"
+        peers.append({"peer_measure": label, "peer_department": peer["department_name"], "peer_figure": value,
+                      "own_figure": percent(row[column]) if column == "returned_adoption_rate"
                       else number(row[column])})
-table(pd.DataFrame(peers), f"{code}-peers.csv")
+table(pd.DataFrame(peers, columns=["peer_measure", "peer_department", "peer_figure", "own_figure"]),
+      f"{code}-peers.csv", alt="Departments furthest ahead on each platform")

@@ -6,10 +6,11 @@ import streamlit as st
 
 from dashboard import snapshot
 from dashboard.components import (
+    date,
     download,
     illustrative_notice,
     page_header,
-    percent,
+    show_frame,
     source_line,
     status_text,
 )
@@ -53,31 +54,30 @@ shown = shown.sort_values(SORTS[sort], ascending=False, na_position="last")
 st.subheader(f"{len(shown)} of {len(league)} departments")
 illustrative = illustrative_notice(league, "Adoption rates, One Login plans, return status and reconciliation "
                                    "come from ILLUSTRATIVE sample returns", column="returns_are_illustrative")
-table = shown.assign(
+# The key measures first, beside the department's name (pinned), so they show without scrolling sideways
+# at 1280 pixels; then the statuses, and the codes and links last.
+KEY_COLUMNS = ["department_name", "platforms_used", "pay_live_services", "one_login_services", "apis_published",
+               "returned_adoption_rate", "own_return_status", "organisations_to_chase"]
+LEAGUE_COLUMNS = [*KEY_COLUMNS, "notify_agreements_signed_2019", "reconciliation_differences", "one_login_plan",
+                  "pay_and_notify", "data_sharing", "returned_quarter", "organisation_type", "department_code", "open"]
+SHORT = {"platforms_used": "Platforms (of 4)", "pay_live_services": "Pay services",
+         "one_login_services": "One Login", "apis_published": "APIs",
+         "notify_agreements_signed_2019": "Notify (2019)", "returned_adoption_rate": "Adoption rate",
+         "own_return_status": "Own return", "organisations_to_chase": "To chase",
+         "reconciliation_differences": "Pay differences"}
+league_table = shown.assign(
     open="/department?department=" + shown["department_code"],
-    returned_adoption_rate=shown["returned_adoption_rate"].map(percent),
     one_login_plan=shown["one_login_plan"].map(status_text),
     pay_and_notify=shown["pay_and_notify"].map(status_text),
     data_sharing=shown["data_sharing"].map(status_text),
     own_return_status=shown["own_return_status"].map(status_text),
-)[["open", "department_name", "department_code", "organisation_type", "platforms_used", "pay_live_services",
-   "one_login_services", "apis_published", "notify_agreements_signed_2019", "returned_adoption_rate",
-   "returned_quarter", "one_login_plan", "pay_and_notify", "data_sharing", "own_return_status",
-   "organisations_to_chase", "reconciliation_differences"]]
-st.dataframe(table, hide_index=True, height=560, column_config={
-    "open": st.column_config.LinkColumn("Department page", display_text="Open"),
-    "department_name": st.column_config.TextColumn("Department", pinned=True),
-    "platforms_used": st.column_config.NumberColumn("Platforms used (of 4)"),
-    "pay_live_services": "Pay live services", "one_login_services": "One Login services",
-    "apis_published": "APIs published", "notify_agreements_signed_2019": "Notify agreements (2019)",
-    "returned_adoption_rate": "Adoption rate (returns)", "one_login_plan": "One Login plan",
-    "pay_and_notify": "Pay and Notify mandate", "data_sharing": "Data sharing",
-    "own_return_status": "Own return, current quarter", "organisations_to_chase": "Organisations to chase",
-    "reconciliation_differences": "Pay figures that differ",
-})
-download(table.drop(columns=["open"]), "department-league.csv", "Download this table (CSV)")
+)[LEAGUE_COLUMNS]
+show_frame(league_table, alt="League table of departments", titles=SHORT, pinned=("department_name",), height=560,
+           described_by="marts.department_league")
+download(league_table.drop(columns=["open"]), "department-league.csv", "Download this table (CSV)")
 source_line("GOV.UK Pay, One Login registry, API catalogue, Notify register (platform columns); departments' "
             "returns (adoption rate, plan, return status, differences)", dates["latest_date"].max(),
             illustrative=illustrative)
-st.caption("Platform figures: " + "; ".join(f"{r.platform} to {r.latest_date:%d %b %Y}" for r in dates.itertuples())
-           + ". Each department's figures include its agencies and other bodies. Select a column heading to sort.")
+st.caption("Platform figures: " + "; ".join(f"{r.platform} to {date(r.latest_date)}" for r in dates.itertuples())
+           + ". Each department's figures include its agencies and other bodies. Select a column heading to sort; "
+           "hover over a heading for what it counts.")

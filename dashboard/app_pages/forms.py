@@ -41,7 +41,7 @@ else:
     chart_block(f"{percent(last['forms_online_share'], 0)} of returning organisations' forms were online in "
                 f"{last['reporting_quarter']} ({number(last['forms_paper_only'])} still paper only)",
                 charts.line(overall, "quarter_end", "forms_online_share", y_title="share of forms online",
-                            points=True),
+                            points=True, y_kind="share"),
                 overall[["reporting_quarter", "forms_total", "forms_online", "forms_paper_only", "forms_online_share",
                          "organisations_reporting"]], "forms-online.csv", source="Departments' quarterly returns",
                 data_date=last["quarter_end"], illustrative=illustrative)
@@ -49,6 +49,6 @@ else:
     departments = forms[forms["level"] == "department"].sort_values("quarter_end").groupby("department_code").tail(1)
     shown = departments[["department_name", "reporting_quarter", "forms_total", "forms_online", "forms_paper_only",
                          "forms_online_share"]].sort_values("forms_online_share", ascending=False)
-    table(shown.assign(forms_online_share=shown["forms_online_share"].map(percent)), "forms-by-department.csv")
+    table(shown, "forms-by-department.csv", alt="Forms online by department, latest quarter each returned")
     source_line("Departments' quarterly returns", departments["quarter_end"].max(),
                 illustrative=illustrative)

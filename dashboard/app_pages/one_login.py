@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import charts, sections, snapshot
 from dashboard.components import (
     chart_block,
+    date,
     illustrative_notice,
     number,
     page_header,
@@ -22,7 +23,7 @@ page_header("GOV.UK One Login and GOV.UK Verify", "how many services use GOV.UK 
 trust = platform_overview("GOV.UK One Login", "one_login_services_onboarded")
 
 onboarded = snapshot.metric_history_to_reporting_date("one_login_services_onboarded")
-chart_block(f"{number(onboarded['value'].iloc[-1])} services onboarded by {onboarded['date'].iloc[-1]:%d %B %Y}",
+chart_block(f"{number(onboarded['value'].iloc[-1])} services onboarded by {date(onboarded['date'].iloc[-1])}",
             charts.line(onboarded, "date", "value", y_title="services onboarded"), onboarded,
             "one-login-services.csv", data_date=onboarded["date"].max(),
             note="Counted from the relying-party registry, which only starts on 5 February 2025: services "
@@ -42,7 +43,7 @@ else:
     st.markdown(f"**{int(latest['departments_with_plan'])} of {int(latest['expected_departments'])}** expected "
                 f"departments ({percent(latest['departments_with_plan_share'])}) reported One Login services live "
                 f"or planned in {latest['reporting_quarter']}; {int(latest['departments_returned'])} returned.")
-    table(plans, "one-login-plans.csv")
+    table(plans, "one-login-plans.csv", alt="Departments with a One Login adoption plan, by quarter")
 sections.reported_by_departments("GOV.UK One Login", "one-login")
 
 st.header("GOV.UK Verify: the history")

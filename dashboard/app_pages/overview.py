@@ -10,7 +10,6 @@ from dashboard.components import (
     amount,
     chart_block,
     date,
-    download,
     escape,
     html,
     is_blank,
@@ -19,6 +18,7 @@ from dashboard.components import (
     signed,
     status_tag,
     status_text,
+    table,
 )
 
 # Most urgent first: what needs action leads the page.
@@ -74,26 +74,28 @@ for _, target in targets.iterrows():
                                       deadline=target["deadline"], target=target["target"],
                                       forecast_date=target["forecast_date"], latest_date=target["latest_date"],
                                       latest_value=target["latest_value"], value_title=unit)
-            table = pd.concat([actual.assign(series="actual"), pd.DataFrame([
-                {"date": target["baseline_date"], "value": target["baseline"], "series": "baseline"},
-                {"date": target["deadline"], "value": target["target"], "series": "target"},
-                {"date": target["forecast_date"], "value": target["target"], "series": "forecast"}])])
+            points = pd.concat([actual.rename(columns={"date": "point_date"}).assign(series="Actual"), pd.DataFrame([
+                {"point_date": target["baseline_date"], "value": target["baseline"], "series": "Baseline"},
+                {"point_date": target["deadline"], "value": target["target"], "series": "Target"},
+                {"point_date": target["forecast_date"], "value": target["target"], "series": "Forecast"}])])
+            points = points.dropna(subset=["point_date", "value"])[["series", "point_date", "value"]]
             source = (f"{change['source_name']} ({change['publisher']})" if change is not None
                       else "Departments' returns")
             chart_block(f"{amount(target['latest_value'], unit)} on {date(target['latest_date'])}, against "
                         f"{amount(target['target'], unit)} due by {date(target['deadline'])}: "
-                        f"{status_text(target['status'])}", chart, table,
+                        f"{status_text(target['status'])}", chart, points,
                         f"target-{target['target_id']}.csv", source=source, data_date=target["latest_date"],
                         freshness=None if change is None else change["freshness"],
                         days_old=None if change is None else change["days_old"],
-                        illustrative=bool(target["uses_illustrative_data"]))
+                        illustrative=bool(target["uses_illustrative_data"]),
+                        titles={"value": "Per cent" if unit == "percent" else unit.capitalize() or "Figure"})
         html(f'<p class="source">Target source: <a href="{escape(target["source_url"])}">'
              f'{escape(target["source_note"])}</a></p>')
 
 st.subheader("Every target as a table")
-shown = targets[["title", "status", "strategy", "platform", "baseline", "baseline_date", "latest_value",
-                 "latest_date", "target", "deadline", "trajectory_today", "forecast_date", "forecast_basis",
-                 "uses_illustrative_data", "source_note", "source_url"]].copy()
+shown = targets[["title", "status", "platform", "unit", "baseline", "baseline_date", "latest_value", "latest_date",
+                 "target", "deadline", "trajectory_today", "forecast_date", "forecast_basis", "uses_illustrative_data",
+                 "strategy", "source_note", "source_url"]].copy()
 shown["status"] = shown["status"].map(status_text)
-st.dataframe(shown, hide_index=True)
-download(shown, "targets.csv", "Download every target (CSV)")
+table(shown, "targets.csv", download_label="Download every target (CSV)", described_by="marts.target_progress",
+      alt="Every target", pinned=("title",))

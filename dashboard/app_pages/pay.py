@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dashboard import charts, sections, snapshot
 from dashboard.components import chart_block, number, page_header, platform_overview
+from dashboard.labels import label
 
 page_header("GOV.UK Pay", "how many services take payments through GOV.UK Pay, how fast that is growing, "
             "which sectors and departments use it, and which departments moved most in the last year?")
@@ -13,7 +14,7 @@ trust = platform_overview("GOV.UK Pay", "pay_live_services")
 monthly = snapshot.pay_monthly()
 first, last = monthly.iloc[0], monthly.iloc[-1]
 long = monthly.melt(id_vars="month", value_vars=["live_services", "organisations"], var_name="measure")
-long["measure"] = long["measure"].str.replace("_", " ")
+long["measure"] = long["measure"].map(label)
 chart_block(f"Live services grew from {number(first['live_services'])} to {number(last['live_services'])} "
             f"between {first['month']:%B %Y} and {last['month']:%B %Y}",
             charts.line(long, "month", "value", series="measure", y_title="at month end"), monthly,

@@ -46,14 +46,16 @@ else:
                                                  "deadline", "days_late", "submissions", "rejected_submissions",
                                                  "last_status", "last_summary"]]
     table(chasing.assign(status=chasing["status"].map(status_text)), f"chasing-list-{quarter.replace(' ', '-')}.csv",
-          download_label="Download the chasing list (CSV)")
+          download_label="Download the chasing list (CSV)", described_by="marts.returns_status",
+          alt=f"Chasing list for {quarter}", pinned=("organisation_name",))
     source_line("Departments' returns received by the tracker, against data/returns/schedule.yaml", as_of,
                 illustrative=illustrative)
     st.markdown("**Every expected organisation this quarter**")
     everyone = current[["organisation_name", "organisation_code", "department_name", "status", "received_at",
                         "submission_ref", "days_late"]]
     table(everyone.assign(status=everyone["status"].map(status_text)), "returns-current-quarter.csv",
-          described_by="marts.returns_status")
+          described_by="marts.returns_status", alt=f"Every organisation expected to return for {quarter}",
+          pinned=("organisation_name",))
 
 st.header("Returns that failed validation")
 rejected = submissions[submissions["status"] == "rejected"]
@@ -73,12 +75,14 @@ else:
             for _, problem in mine.iterrows():
                 st.markdown(f"- Row {problem['row_number']}, column {problem['column_letter']} "
                             f"(`{problem['column_name']}`): {problem['message']}")
-    shown = problems[["submission_ref", "organisation_name", "reporting_quarter", "file_name", "received_at",
-                      "row_number", "column_letter", "column_name", "value", "rule", "message", "is_current"]]
+    shown = problems.rename(columns={"value": "value_sent"})[
+        ["submission_ref", "organisation_name", "reporting_quarter", "file_name", "received_at", "row_number",
+         "column_letter", "column_name", "value_sent", "rule", "message", "is_current"]]
     st.markdown("**Every problem found**")
-    table(shown, "return-problems.csv", described_by="marts.return_problems")
+    table(shown, "return-problems.csv", described_by="marts.return_problems", alt="Every problem found in a return")
 
 st.header("Every return received")
 table(submissions[["submission_ref", "organisation_name", "reporting_quarter", "status", "received_at", "file_name",
                    "channel", "summary", "is_current", "is_superseded", "duplicate_of", "is_illustrative"]].assign(
-    status=submissions["status"].map(status_text)), "returns-received.csv", described_by="marts.return_submissions")
+    status=submissions["status"].map(status_text)), "returns-received.csv", described_by="marts.return_submissions",
+    alt="Every return received")
