@@ -75,6 +75,7 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
             "version": version,
             "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "as_of": as_of.isoformat(),
+            "as_of_note": as_of_note(),
             "tables": counts,
         }
         con.execute("CREATE SCHEMA IF NOT EXISTS snapshot.meta")

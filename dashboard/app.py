@@ -44,7 +44,8 @@ html('<div class="govuk-banner">Common platform adoption tracker'
 
 try:
     info = snapshot_info()
-    st.sidebar.markdown(f"**Reporting date:** {date(info.as_of)}  \n"
+    st.sidebar.markdown(f"**Reporting date:** {date(info.as_of)}"
+                        + (f" ({escape(info.as_of_note)})" if info.as_of_note else "") + "  \n"
                         f"**Figures published:** {timestamp(info.published_at)} UTC  \n"
                         f"Snapshot {escape(info.version)}")
     navigation.run()

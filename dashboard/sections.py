@@ -18,13 +18,13 @@ def by_department(platform: str, measure: str, trust: dict, slug: str) -> pd.Dat
     if frame.empty:
         st.info(f"No department figures for {platform} ({measure}).")
         return frame
-    month = frame["month"].iloc[0]
+    data_date = frame["data_date"].max()  # the source's real last data point, never the month's end
     top = frame.head(TOP)
     title = (f"{top['department'].iloc[0]} leads on {platform} {measure}: {number(top['value'].iloc[0])}, "
              f"of {number(frame['value'].sum())} across {len(frame)} departments")
     chart_block(title, charts.bars(top, "department", "value", value_title=measure), frame[
-        ["department", "department_code", "value", "month"]], f"{slug}-by-department.csv", data_date=month,
-        monthly=True, **trust, note=f"The {min(TOP, len(frame))} largest departments, each with its agencies and "
+        ["department", "department_code", "value", "data_date"]], f"{slug}-by-department.csv", data_date=data_date,
+        **trust, note=f"The {min(TOP, len(frame))} largest departments, each with its agencies and "
         "other bodies; the table has every department.", titles={"value": measure.capitalize()})
     return frame
 
@@ -36,8 +36,9 @@ def by_kind(platform: str, measure: str, trust: dict, slug: str) -> None:
         return
     share = frame["value"].iloc[0] / frame["value"].sum()
     chart_block(f"{percent(share, 0)} of {platform} {measure} are {frame['kind'].iloc[0]}",
-                charts.bars(frame, "kind", "value", value_title=measure), frame, f"{slug}-by-sector.csv",
-                data_date=frame["month"].iloc[0], monthly=True, **trust, titles={"value": measure.capitalize()},
+                charts.bars(frame, "kind", "value", value_title=measure), frame.drop(columns=["month"]),
+                f"{slug}-by-sector.csv", data_date=frame["data_date"].max(), **trust,
+                titles={"value": measure.capitalize()},
                 note="By kind of organisation, from matching each organisation name to the GOV.UK register; "
                 "'unmatched' names could not be placed.")
 

@@ -36,13 +36,15 @@ class SnapshotInfo:
     version: str
     published_at: str
     as_of: str
+    as_of_note: str = ""  # why the reporting date is not today (the demo's date)
 
 
 def snapshot_info() -> SnapshotInfo:
     """The published version, read from the manifest the publish step writes after swapping the file in."""
     try:
         manifest = json.loads(manifest_path().read_text(encoding="utf-8"))
-        return SnapshotInfo(manifest["version"], manifest["published_at"], manifest["as_of"])
+        return SnapshotInfo(manifest["version"], manifest["published_at"], manifest["as_of"],
+                            manifest.get("as_of_note") or "")
     except (OSError, ValueError, KeyError):
         raise SnapshotMissing(
             "No published figures were found. Run `tracker run` (or `tracker demo`) to build and publish them."
@@ -99,6 +101,13 @@ def platform_latest_dates() -> pd.DataFrame:
     return _query("SELECT platform, latest_date FROM marts.platform_headlines WHERE is_headline")
 
 
+def definition_notes(metric: str) -> pd.DataFrame:
+    """Periods in which the source defined the measure differently (note, first and last date), oldest first."""
+    return _query("SELECT definition_note AS note, min(date) AS first_date, max(date) AS last_date "
+                  "FROM marts.metric_series WHERE metric = ? AND definition_note IS NOT NULL GROUP BY 1 ORDER BY 2",
+                  metric)
+
+
 def metric_history(metric: str) -> pd.DataFrame:
     """One measure over time (date, value), oldest first."""
     return _query("SELECT date, value FROM marts.metric_series WHERE metric = ? ORDER BY date", metric)
@@ -136,7 +145,8 @@ def department_figures_latest_month(platform: str, measure: str) -> pd.DataFrame
     """The latest month's figure per department, its agencies and other bodies summed (department,
     department_code, value, month), largest first."""
     return _query("""
-        SELECT department_name AS department, department_code, sum(value) AS value, max(month) AS month
+        SELECT department_name AS department, department_code, sum(value) AS value, max(month) AS month,
+               max(data_date) AS data_date
         FROM marts.adoption_by_department_month
         WHERE platform = ? AND measure = ? AND department_name IS NOT NULL
           AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
@@ -149,7 +159,7 @@ def organisation_kinds_latest_month(platform: str, measure: str) -> pd.DataFrame
     return _query("""
         SELECT CASE WHEN attribution = 'department' THEN 'central government departments and their bodies'
                     ELSE replace(attribution, 'not a GOV.UK organisation: ', '') END AS kind,
-               sum(value) AS value, max(month) AS month
+               sum(value) AS value, max(month) AS month, max(data_date) AS data_date
         FROM marts.adoption_by_department_month
         WHERE platform = ? AND measure = ?
           AND month = (SELECT max(month) FROM marts.adoption_by_department_month WHERE platform = ? AND measure = ?)
@@ -181,7 +191,8 @@ def returned_adoption_data_date(platform: str):
 def pay_monthly() -> pd.DataFrame:
     """GOV.UK Pay month by month: live services, organisations, payments and their value in the month."""
     return _query("SELECT month, live_services, organisations, payments_in_month, amount_gbp_in_month, "
-                  "last_version FROM marts.pay_monthly ORDER BY month")
+                  "last_version, is_partial, data_to, payments_not_shown, amount_gbp_not_shown "
+                  "FROM marts.pay_monthly WHERE last_version IS NOT NULL ORDER BY month")
 
 
 def pay_sectors_monthly() -> pd.DataFrame:
@@ -288,6 +299,12 @@ def return_problems() -> pd.DataFrame:
 def sources() -> pd.DataFrame:
     """Every source: publisher, origin, files kept, data dates and freshness; stale and closed sources first."""
     return _query("SELECT * FROM marts.sources ORDER BY freshness = 'fresh', source")
+
+
+def feed_problems() -> pd.DataFrame:
+    """Every file the latest run could not read (or the problem that kept a source at its last good figures)."""
+    return _query("SELECT s.name AS source_name, p.file_name, p.problem, p.consequence, p.sha256, p.found_at "
+                  "FROM marts.feed_problems p JOIN marts.sources s USING (source) ORDER BY s.name, p.file_name")
 
 
 def check_results() -> pd.DataFrame:

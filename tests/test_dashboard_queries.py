@@ -23,6 +23,9 @@ SQL = [
 NOT_QUERIES = {"published_dir", "snapshot_path", "snapshot_info"}  # where the snapshot is, and its version
 ARGUMENTS = {"platform": "GOV.UK Pay", "measure": "live services", "department_code": "D9",
              "metric": "pay_live_services", "table": "marts.sources"}
+ARGUMENTS_FOR = {"definition_notes": {"metric": "apis_published"}}  # the measure whose source changed definition
+# Empty on the shipped data, rightly: tests/test_cli.py and tests/test_bad_feeds.py fill it with a bad file.
+EMPTY_ON_SHIPPED_DATA = {"feed_problems": "every shipped file is readable"}
 
 
 def docstrings(tree: ast.AST) -> set[int]:
@@ -121,9 +124,10 @@ def test_every_query_function_runs_on_the_published_snapshot(name, built, monkey
     parameters = inspect.signature(function).parameters.values()
     required = [p.name for p in parameters if p.default is inspect.Parameter.empty]
     assert set(required) <= set(ARGUMENTS), f"{name} needs a sample argument for {set(required) - set(ARGUMENTS)}"
-    result = function(**{p: ARGUMENTS[p] for p in required})
+    result = function(**{p: ARGUMENTS_FOR.get(name, ARGUMENTS)[p] for p in required})
     if isinstance(result, pd.DataFrame):
-        assert not result.empty, f"{name}({', '.join(required)}) returned no rows on the shipped data"
+        assert result.empty == (name in EMPTY_ON_SHIPPED_DATA), \
+            f"{name}({', '.join(required)}) returned {len(result)} rows on the shipped data"
     else:
         assert not pd.isna(result), f"{name} returned no value on the shipped data"
 

@@ -166,11 +166,7 @@ def latest_dates(snapshot) -> dict[str, pd.Timestamp]:
 # The marts' own faults in data dates, reported to the marts' owners and being fixed there: (page, column or source
 # name), listed so the rest of this test still guards every page. Remove an entry once the marts are fixed (the test
 # passes either way).
-KNOWN_MART_FAULTS = {
-    ("data_sharing", "month"): "marts.adoption_by_department_month gives the API catalogue a month after its "
-                               "latest figure (Jan 2026 against 30 Apr 2025)",
-    ("data_sharing", "Cross-government API catalogue"): "the same month, in the by-department chart's source line",
-}
+KNOWN_MART_FAULTS: dict[tuple[str, str], str] = {}  # (page, column or source) -> why; none now
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -37,12 +37,26 @@ def freshness_line(source) -> str:
         line += ". "
     if source.closed_note:
         line += escape(source.closed_note)
+    if source.feed_status != "read in full":
+        line += f" {status_tag('warning')} The latest run {escape(source.feed_status)}: " \
+                f"{escape(source.feed_problem_summary or '')}"
     return line + "</li>"
 
 
 html("<ul>" + "".join(freshness_line(s) for s in sources.itertuples()) + "</ul>")
 table(sources.drop(columns=["as_of"]).assign(freshness=sources["freshness"].map(status_text)), "sources.csv",
       described_by="marts.sources", alt="Every source and its freshness", pinned=("source",))
+
+st.header("Files that could not be read")
+problems = snapshot.feed_problems()
+if problems.empty:
+    st.success("The latest run read every file of every source.")
+else:
+    st.warning(f"{len(problems)} problem(s) in the latest run. Each file named here was left out (its bytes are "
+               "kept), and the source's other files still count; where no single file explains a problem, the "
+               "source keeps its last good figures. Every other source was published.")
+    table(problems, "feed-problems.csv", described_by="marts.feed_problems",
+          alt="Files the latest run could not read, with the problem and what the tracker did")
 
 st.header("Latest check results")
 checks = snapshot.check_results()

@@ -15,6 +15,7 @@ from dashboard.components import (
     source_line,
     table,
 )
+from dashboard.formatting import date
 
 page_header("Data sharing", "how many APIs public bodies have published for others to use, who publishes them, "
             "how many organisations signed Notify's data sharing agreement, and what departments report?")
@@ -27,6 +28,9 @@ apis = snapshot.metric_history("apis_published")
 chart_block(f"{number(apis['value'].iloc[-1])} APIs in the cross-government catalogue by "
             f"{apis['date'].iloc[-1]:%B %Y}", charts.line(apis, "date", "value", y_title="APIs published"), apis,
             "apis-published.csv", data_date=apis["date"].max(), **trust)
+for change in snapshot.definition_notes("apis_published").itertuples():
+    st.info(f"**A change of definition, not of data sharing ({date(change.first_date)} to "
+            f"{date(change.last_date)}):** {change.note}")
 
 sections.by_department("Data sharing", "APIs published", trust, "apis")
 sections.by_kind("Data sharing", "APIs published", trust, "apis")

@@ -17,15 +17,22 @@ long = monthly.melt(id_vars="month", value_vars=["live_services", "organisations
 long["measure"] = long["measure"].map(label)
 chart_block(f"Live services grew from {number(first['live_services'])} to {number(last['live_services'])} "
             f"between {first['month']:%B %Y} and {last['month']:%B %Y}",
-            charts.line(long, "month", "value", series="measure", y_title="at month end"), monthly,
+            charts.line(long, "month", "value", series="measure", y_title="at month end"),
+            monthly[["month", "live_services", "organisations", "last_version"]],
             "pay-monthly.csv", data_date=last["last_version"], **trust)
 
 payments = monthly.dropna(subset=["payments_in_month"])
-chart_block(f"{number(payments['payments_in_month'].iloc[-1])} payments in {payments['month'].iloc[-1]:%B %Y}",
+latest = payments.iloc[-1]
+period = (f"1 to {latest['data_to'].day} {latest['month']:%B %Y} (partial month)" if latest["is_partial"]
+          else f"{latest['month']:%B %Y}")
+chart_block(f"{number(latest['payments_in_month'])} payments in {period}",
             charts.line(payments, "month", "payments_in_month", y_title="payments in the month"),
-            payments[["month", "payments_in_month", "amount_gbp_in_month"]], "pay-payments.csv",
-            data_date=last["last_version"], note="Differences between month-end totals since launch, which GOV.UK "
-            "Pay rounds to 0.1 million: a single month can be off by up to 100,000.", **trust)
+            payments[["month", "payments_in_month", "is_partial", "data_to"]], "pay-payments.csv",
+            data_date=last["data_to"], note="Payments in each month: the totals since launch estimated at each "
+            "month end on a straight line between the published versions either side, then differenced. GOV.UK Pay "
+            "rounds its totals to 0.1 million; a month is not shown where that rounding could put it out by more than "
+            "10%, and the last month runs only to the last figure. The value of payments per month is not shown: the "
+            "totals are rounded to £0.1 billion, more than a tenth of a month's value.", **trust)
 
 sectors = snapshot.pay_sectors_monthly()
 latest_sectors = sectors[sectors["month"] == sectors["month"].max()].sort_values("live_services", ascending=False)

@@ -31,7 +31,7 @@ SELECT s.source, s.name, array_to_string(s.platforms, ', ') AS platforms, s.publ
        CASE WHEN p.kept_last_good THEN 'kept at last good figures'
             WHEN p.files_left_out > 0 THEN 'files left out'
             ELSE 'read in full' END AS feed_status,
-       coalesce(p.files_left_out, 0) AS files_left_out, p.problems,
+       coalesce(p.files_left_out, 0) AS files_left_out, p.problems AS feed_problem_summary,
        {{ as_of() }} AS as_of
 FROM sources s LEFT JOIN dates d USING (source) LEFT JOIN files f USING (source) LEFT JOIN problems p USING (source)
 ORDER BY source

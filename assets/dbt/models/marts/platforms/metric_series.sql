@@ -21,6 +21,10 @@ notify AS (
     SELECT committed_at::DATE AS date, arg_max(owners_agreement_signed, committed_at) AS signed,
            arg_max(owners, committed_at) AS owners
     FROM {{ source('staging', 'notify_agreement_history') }} GROUP BY 1
+    UNION ALL  -- the register itself, the last version before it moved into Notify's database
+    SELECT max(as_of), count(*) FILTER (WHERE agreement_signed), count(*)
+    FROM {{ source('staging', 'notify_organisations') }}
+    HAVING max(as_of) > (SELECT max(committed_at::DATE) FROM {{ source('staging', 'notify_agreement_history') }})
 ),
 series AS (
 SELECT *, false AS is_illustrative FROM (
