@@ -20,7 +20,7 @@ import re
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import FeedReader, Parsed, staging_tables_asset
+from assets.staging import NOTHING_TO_READ, FeedReader, Parsed, staging_tables_asset
 from tracker.organisation_names import load_aliases
 from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
@@ -115,7 +115,7 @@ def build_catalogue_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str,
             names |= value
     versions = {n: v for n, (_f, v) in parsed.items() if n != VERSIONS_FILE and not n.startswith(ORGANISATIONS_PREFIX)}
     if not versions:
-        raise FeedError("data/data_sharing", "no readable catalogue version: the source keeps its last good figures.")
+        raise FeedError("data/data_sharing/catalogue_versions", NOTHING_TO_READ)
     pubs = publications([parsed[n][0] for n in versions], listed)
     shown = visible(pubs, settings.as_of_date())
     known = {aliases.api_provider_key(a["provider"]) for v in versions.values() for a in v["apis"] if a["well_formed"]}

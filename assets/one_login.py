@@ -127,7 +127,7 @@ def replay(events: list[dict], final_keys: set[str]) -> tuple[dict[str, dict], l
     """Events in order -> each client's periods in the registry and offboarded dates.
 
     A rename whose key is new moves the service from the key it replaces: the one
-    in the registry that no later event and no final snapshot names (the same
+    in the registry that no later event and no registry snapshot names (the same
     service name first, if several could be).
     """
     ordered = sorted(events, key=lambda e: (e["event_at"], e["row"]))
@@ -183,6 +183,32 @@ def replay(events: list[dict], final_keys: set[str]) -> tuple[dict[str, dict], l
     return clients, replayed
 
 
+def _date_in(file_name: str) -> dt.date | None:
+    match = re.search(r"\d{4}-\d{2}-\d{2}", file_name)
+    return dt.date.fromisoformat(match[0]) if match else None
+
+
+def snapshot_events(rows: list[dict], clients: dict[str, dict], dated: dt.date, row: int) -> list[dict]:
+    """The changes a registry snapshot shows against the replayed state, as events on the snapshot's date."""
+    at = dt.datetime.combine(dated, dt.time(12), LONDON)
+    listed = {r["client_key"]: r for r in rows}
+    changes = []
+    for key, r in listed.items():
+        c = clients.get(key)
+        if c is None or not c["in_registry"]:
+            changes.append((key, r["service_name"], "added" if c is None else "restored"))
+            if r["is_offboarded"]:
+                changes.append((key, r["service_name"], "offboarded"))
+        elif r["is_offboarded"] and c["offboarded_at"] is None:
+            changes.append((key, r["service_name"], "offboarded"))
+        elif not r["is_offboarded"] and c["offboarded_at"] is not None:
+            changes.append((key, r["service_name"], "restored"))
+    changes += [(key, c.get("service_name", ""), "removed") for key, c in clients.items()
+                if c["in_registry"] and key not in listed]
+    return [{"client_key": k, "service_name": n, "event": e, "event_at": at, "row": row + i}
+            for i, (k, n, e) in enumerate(changes)]
+
+
 def _london(moment: dt.datetime | None) -> dt.date | None:
     return moment.astimezone(LONDON).date() if moment else None
 
@@ -191,13 +217,24 @@ def build_one_login_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str,
     aliases = load_aliases(settings.data)
     as_of = settings.as_of_date()
     registries = sorted((n, v) for n, (_f, v) in parsed.items() if "registry" in v)  # dated names: the last is newest
-    events = [e for _n, (_f, v) in sorted(parsed.items()) if "events" in v for e in v["events"]]
+    unique = {(e["client_key"], e["event"], e["event_at"]): e for _n, (_f, v) in sorted(parsed.items())
+              if "events" in v for e in v["events"]}  # a history exported again repeats earlier events
+    events = [e for e in unique.values() if _london(e["event_at"]) <= as_of]
     if not registries and not events:
         raise FeedError("data/one_login", "no readable registry or event history: the source keeps its last "
                         "good figures.")
     registry = {r["client_key"]: r for r in (registries[-1][1]["registry"] if registries else [])}
+    known = {r["client_key"] for _n, v in registries for r in v["registry"]}  # never the key a rename replaced
     if events:
-        clients, replayed = replay([e for e in events if _london(e["event_at"]) <= as_of], set(registry))
+        clients, replayed = replay(events, known)
+        # a registry snapshot newer than the history adds what changed by its date, never rewrites before it
+        last_event = max(_london(e["event_at"]) for e in events)
+        for name, value in registries:
+            dated = _date_in(name)
+            if dated is None or not last_event < dated <= as_of:
+                continue
+            events += snapshot_events(value["registry"], clients, dated, row=len(events) + 2)
+            clients, replayed = replay(events, known)
     else:  # a registry alone: each client from when it was first added, offboarded at an unknown date
         clients = {k: {"periods": [[r["first_added"], None]], "first_seen": r["first_added"], "in_registry": True,
                        "offboarded_at": None, "service_name": r["service_name"]} for k, r in registry.items()}

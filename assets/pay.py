@@ -16,7 +16,7 @@ import json
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import FeedReader, Parsed, staging_tables_asset
+from assets.staging import NOTHING_TO_READ, FeedReader, Parsed, staging_tables_asset
 from tracker.parsing import FeedError, parse_long_date, parse_quantity, require_int, require_keys
 from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE, parse_versions, publications, visible
@@ -90,7 +90,7 @@ def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.Da
     listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
     snapshots = {name: p for name, (_f, p) in parsed.items() if name != VERSIONS_FILE}
     if not snapshots:
-        raise FeedError("data/pay/snapshots", "no readable snapshot: the source keeps its last good figures.")
+        raise FeedError("data/pay/snapshots", NOTHING_TO_READ)
     pubs = publications([f for name, (f, _p) in parsed.items() if name in snapshots], listed)
     shown = visible(pubs, settings.as_of_date())
     current: dict = {}

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from tracker.resources import TrackerConfig
-from tracker.warehouse import SourceFile, connect, ensure_schemas, raw_files_table, read_source_files, store_raw_files
+from tracker.warehouse import SourceFile, connect, ensure_schemas, raw_files_table, store_raw_files
 
 OWNERS = ["team:cddo-adoption-tracker"]
+
+
+def open_files(paths: list[Path]) -> tuple[list[SourceFile], list[str]]:
+    """Each regular file's bytes; a file the system will not open is named, and the others still count."""
+    files, unopened = [], []
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            files.append(SourceFile(path, path.read_bytes()))
+        except OSError as err:
+            unopened.append(f"{path.name}: {err.strerror or err}")
+    return files, unopened
 
 
 def raw_files_asset(
@@ -28,11 +43,17 @@ def raw_files_asset(
         description=f"{description} Stored byte for byte in raw.{source}_files with sha256 "
         "and arrival time; nothing here is ever deleted.",
     )
-    def _raw(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        files = read_source_files(settings.data / folder, pattern)
-        newest = files[-1].name
+    def _raw(context, settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
+        files, unopened = open_files(sorted((settings.data / folder).glob(pattern)))
+        newest = files[-1].name if files else "none"
+        if not files:  # the staging asset then keeps the source's last good figures and says why
+            context.log.warning(f"No input files matching '{pattern}' in {settings.data / folder}: the source "
+                                "keeps its last good figures. Check TRACKER_DATA_DIR points at the data folder.")
         if also:
-            files = [*files, *(SourceFile(p, p.read_bytes()) for p in sorted(settings.data.glob(also)))]
+            more, unopened_too = open_files(sorted(settings.data.glob(also)))
+            files, unopened = [*files, *more], [*unopened, *unopened_too]
+        for problem in unopened:
+            context.log.warning(f"Not stored: {problem}")
         with connect(warehouse) as con:
             ensure_schemas(con)
             new = store_raw_files(con, source, files, origin=f"data/{folder}/{pattern}")
@@ -47,6 +68,7 @@ def raw_files_asset(
                 "files kept in all": int(kept[0]),
                 "bytes kept": int(kept[1] or 0),
                 "newest file": newest,
+                "files that could not be opened": "; ".join(unopened) or "none",
             }
         )
 

@@ -41,6 +41,8 @@ ExtraMetadata = Callable[[Frames], Mapping[str, dict]]
 LEFT_OUT = "file left out; the source's other files still count"
 KEPT = "the source keeps its last good figures"
 MAX_REBUILDS = 5
+NOTHING_TO_READ = ("no file to read: the folder is empty or none of its files could be read, so the source keeps its "
+                   "last good figures.")
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,13 @@ class FeedReader:
 
 def whole_source(build: Callable[[list[SourceFile], TrackerConfig], Frames]) -> FeedReader:
     """For reference sources read as one set of files: any problem keeps the last good tables."""
-    return FeedReader(parse=lambda f, _settings: f,
-                      assemble=lambda parsed, settings: build([f for f, _ in parsed.values()], settings))
+
+    def assemble(parsed: Parsed, settings: TrackerConfig) -> Frames:
+        if not parsed:
+            raise FeedError("the source's folder", NOTHING_TO_READ)
+        return build([f for f, _ in parsed.values()], settings)
+
+    return FeedReader(parse=lambda f, _settings: f, assemble=assemble)
 
 
 @dataclass
@@ -169,6 +176,9 @@ def staging_tables_asset(
                         break
                     for p in q.problems:
                         parsed.pop(p.file_name, None)
+            if not written and all(p.consequence != KEPT for p in problems):
+                problems.append(Problem(None, None, f"more than {MAX_REBUILDS} rounds of versions broke its rules",
+                                        KEPT))
             _record_problems(con, source, problems)
             present = {t for (t,) in con.execute(
                 "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}

@@ -218,7 +218,7 @@ def measure_card(row: pd.Series) -> None:
     unit = row["measure"]
     delta = None
     if not is_blank(row["previous_value"]):
-        delta = f"{signed(row['change'])} since {date(row['previous_period_end'])}"
+        delta = f"{signed(row['change'])} since {date(row['previous_date'])}"
     shown = (f"{row['latest_value']:.1f}%" if "%" in unit and not is_blank(row["latest_value"])
              else number(row["latest_value"]))
     headline(f"{row['platform']}: {unit}", shown, delta=delta)

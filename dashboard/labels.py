@@ -165,6 +165,7 @@ COLUMNS: dict[str, Column] = {
     "trajectory_today": _c("Trajectory says today", "number", blank="no trajectory"),
     "forecast_date": _c("Forecast to reach it", "date", blank="no forecast"),
     "forecast_basis": _c("Forecast basis", blank="no figure to forecast from"),
+    "status_note": _c("Note", blank="nothing to add"),
     "source_note": _c("Published in"),
     "source_url": _c("Link to source"),
     # ------------------------------------------------------------ sources and checks

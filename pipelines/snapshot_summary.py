@@ -16,9 +16,10 @@ def headline_figures(snapshot: Path) -> list[str]:
             "'one_login_services_onboarded', 'verify_accounts_cumulative', 'notify_agreements_signed', "
             "'apis_published') GROUP BY ALL ORDER BY platform, measure"
         ).fetchall()
-        statuses = con.execute(
-            "SELECT status, count(*) FROM marts.target_progress GROUP BY 1 ORDER BY 2 DESC"
-        ).fetchall()
+        by_status = ("SELECT status, count(*) FROM marts.target_progress WHERE counts_in_headline = ? "
+                     "GROUP BY 1 ORDER BY 2 DESC, 1")
+        statuses = con.execute(by_status, [True]).fetchall()
+        apart = con.execute(by_status, [False]).fetchall()
         coverage = con.execute(
             "SELECT matched_share, matched_share_excluding_outside FROM staging.organisation_match_coverage "
             "WHERE platform = 'GOV.UK Pay' ORDER BY snapshot_date DESC LIMIT 1"
@@ -27,6 +28,9 @@ def headline_figures(snapshot: Path) -> list[str]:
         con.close()
     lines = [f"{platform}: {value:,.0f} {measure} ({date})" for platform, measure, value, date in latest]
     lines.append("Targets: " + ", ".join(f"{n} {status}" for status, n in statuses))
+    if apart:
+        lines.append("Targets judged only on ILLUSTRATIVE sample returns (counted apart): "
+                     + ", ".join(f"{n} {status}" for status, n in apart))
     if coverage:
         lines.append(
             f"Pay organisation matching: {coverage[0]:.0%} of services matched to GOV.UK organisations "

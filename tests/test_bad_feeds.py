@@ -7,6 +7,7 @@ Feed files here are written by the tests, never added to the shipped data.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -193,11 +194,70 @@ def test_forms_file_without_metrics_is_quarantined(tmp_path, data_copy):
     assert query(home, "SELECT count(*) FROM staging.forms_metrics")[0][0] == 45
 
 
-def test_empty_feed_folder_fails_clearly(tmp_path, data_copy):
-    from pipelines.cli import failure_messages
-
+def test_an_empty_feed_folder_keeps_the_last_good_figures_and_says_why(pay_home, data_copy):
+    before = query(pay_home, "SELECT count(*) FROM staging.pay_snapshots")
     for path in (data_copy / "pay" / "snapshots").glob("*.json"):
         path.unlink()
-    result = run(PAY, tmp_path / "home", data_copy)
-    assert not result.success
-    assert "No input files matching '*.json'" in failure_messages(result)[0]
+    result = run(PAY, pay_home, data_copy)
+    assert result.success
+    assert query(pay_home, "SELECT count(*) FROM staging.pay_snapshots") == before
+    (file_name, problem, consequence), = query(
+        pay_home, "SELECT file_name, problem, consequence FROM quarantine.pay_feed_problems")
+    assert file_name == "data/pay/snapshots" and "the folder is empty" in problem and "last good" in consequence
+    assert query(pay_home, "SELECT count(*) FROM raw.pay_files") == [(241,)]  # nothing deleted
+
+
+def test_what_is_not_a_file_is_passed_over_and_the_others_count(pay_home, data_copy):
+    before = query(pay_home, "SELECT count(*) FROM raw.pay_files")[0][0]
+    (data_copy / "pay" / "snapshots" / "2026-01-05_folder.json").mkdir()
+    (data_copy / "pay" / "snapshots" / "2026-01-06_dangling.json").symlink_to(data_copy / "no-such-file")
+    write_pay(data_copy, "2026-01-12_cafef00d.json", GOOD | {"dateUpdated": "12 January 2026"})
+    assert run(PAY, pay_home, data_copy).success
+    assert query(pay_home, "SELECT count(*) FROM raw.pay_files")[0][0] == before + 1
+
+
+def test_a_whole_source_folder_empty_keeps_its_figures(tmp_path, data_copy):
+    home = tmp_path / "home"
+    assert run([verify.verify_files, verify.verify_accounts], home, data_copy).success
+    for path in (data_copy / "verify").glob("*.csv"):
+        path.unlink()
+    assert run([verify.verify_files, verify.verify_accounts], home, data_copy).success
+    (problem,), = query(home, "SELECT problem FROM quarantine.verify_feed_problems")
+    assert "the folder is empty" in problem
+    assert query(home, "SELECT count(*) FROM staging.verify_accounts")[0][0] > 0
+
+
+def test_a_newer_one_login_registry_adds_to_history_and_rewrites_none_of_it(tmp_path, data_copy):
+    import csv
+
+    from assets import one_login
+
+    assets = [one_login.one_login_files, one_login.one_login_services, feed_readable_check("one_login")]
+    home = tmp_path / "home"
+    assert run(assets, home, data_copy, as_of="2026-04-30").success
+    before = query(home, "SELECT client_key, live_from, live_until FROM staging.one_login_periods ORDER BY ALL")
+    source = data_copy / "one_login" / "relying_party_registry_2025-12-31.csv"
+    with source.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    kept = [r for r in rows if r["client_key"] != "CMAD"]  # CMAD gone by 31 Mar 2026
+    for r in kept:
+        if r["client_key"] == "PDPConnect":
+            r["is_offboarded"] = "true"
+    kept.append(kept[0] | {"client_key": "dwpNewService2026", "service_name": "A new DWP service",
+                           "is_offboarded": "false"})
+    with (data_copy / "one_login" / "relying_party_registry_2026-03-31.csv").open("w", encoding="utf-8",
+                                                                                  newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    assert run(assets, home, data_copy, as_of="2026-04-30").success
+    after = query(home, "SELECT client_key, live_from, live_until FROM staging.one_login_periods ORDER BY ALL")
+    day = dt.date(2026, 3, 31)
+    changed = set(after) - set(before)
+    assert ("dwpNewService2026", day, None) in changed
+    assert {(k, f, u) for k, f, u in changed if k in ("CMAD", "PDPConnect")} == {
+        (k, f, day) for k, f, u in before if k in ("CMAD", "PDPConnect")}
+    assert set(before) - set(after) == {(k, f, u) for k, f, u in before if k in ("CMAD", "PDPConnect")}
+    # and as of a date before the new registry, nothing of it counts
+    assert run(assets, home, data_copy, as_of="2026-03-30").success
+    assert query(home, "SELECT client_key, live_from, live_until FROM staging.one_login_periods ORDER BY ALL") == before

@@ -75,3 +75,17 @@ def test_dagster_validates_the_workspace(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "All code locations passed validation" in result.stderr + result.stdout
+
+
+def test_the_demo_reports_a_month_after_the_quarter_its_data_ends(tmp_path):
+    import datetime as dt
+
+    from pipelines.cli import demo_as_of
+    from tests.conftest import DATA
+
+    assert demo_as_of(DATA) == dt.date(2026, 1, 31)  # the shipped archives end in December 2025
+    for last, expected in [("2026-02-15", "2026-04-30"), ("2026-03-31", "2026-04-30"), ("2026-10-01", "2027-01-31")]:
+        folder = tmp_path / last / "pay" / "snapshots"
+        folder.mkdir(parents=True)
+        (folder / f"{last}_abcdef12.json").write_text("{}")
+        assert demo_as_of(tmp_path / last) == dt.date.fromisoformat(expected)

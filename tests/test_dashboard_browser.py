@@ -251,7 +251,9 @@ def test_league_table_key_measures_show_at_1280_pixels(server, home, page):
 
 def test_status_is_never_colour_alone(server, home, page):
     open_page(page, server["url"] + "/", expected_figures(home)["/"])
+    settle(page)  # the page before may still be on screen: wait until this one has finished drawing
     tags = page.locator("strong.tag")
+    tags.first.wait_for(timeout=30_000)
     assert tags.count() > 10
     for text in tags.all_inner_texts():
         assert text.strip()[0] in "✓✗!?–…■I", text  # a symbol, then a word

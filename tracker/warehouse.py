@@ -99,6 +99,8 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str) 
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} {RAW_FILES_COLUMNS}")
         before = _count(con, table)
         con.execute(f"UPDATE {table} SET in_latest_listing = false")
+        if frame.empty:
+            return 0
         con.register("_incoming_files", frame)
         con.execute(
             f"INSERT INTO {table} SELECT * FROM _incoming_files "

@@ -32,9 +32,15 @@ targets = snapshot.target_progress()
 targets["order"] = targets["status"].map({s: i for i, s in enumerate(STATUS_ORDER)}).fillna(len(STATUS_ORDER))
 targets = targets.sort_values(["order", "deadline"])
 headlines = snapshot.all_platform_headlines()
-counts = targets["status"].value_counts()
+headline = targets[targets["counts_in_headline"]]
+counts = headline["status"].value_counts()
 summary = " ".join(f"{status_tag(s)} {int(counts[s])}" for s in STATUS_ORDER if s in counts)
-html(f"<p><strong>{len(targets)} targets:</strong> {summary}</p>")
+html(f"<p><strong>{len(headline)} targets judged on published figures:</strong> {summary}</p>")
+apart = targets[~targets["counts_in_headline"]]
+if not apart.empty:
+    html("<p><strong>Judged only on ILLUSTRATIVE sample returns, so counted apart:</strong> "
+         + " ".join(f"{status_tag(s)} {escape(t)}" for s, t in zip(apart["status"], apart["title"], strict=True))
+         + "</p>")
 
 st.header("Platforms")
 measure_cards(headlines[headlines["is_headline"]].sort_values("platform"))
@@ -49,15 +55,17 @@ for _, target in targets.iterrows():
              f" · deadline {date(target['deadline'])}</p>")
         unit = target["unit"] or ""
         if is_blank(target["latest_value"]):
-            reason = ("No published figure tracks this target, so the tracker does not invent one."
+            reason = (target["status_note"] if not is_blank(target["status_note"]) else
+                      "No published figure tracks this target, so the tracker does not invent one."
                       if target["status"] == "not measured" else
                       "This target is measured from departments' returns, and none has reported a figure yet.")
             st.markdown(f"**Target:** {amount(target['target'], unit)} by {date(target['deadline'])}. {reason}")
         else:
             change = changes.loc[target["tracked_by"]] if target["tracked_by"] in changes.index else None
             since = ("" if change is None or is_blank(change["previous_value"])
-                     else f" ({signed(change['change'])} since {date(change['previous_period_end'])})")
-            forecast = ("–" if is_blank(target["forecast_date"])
+                     else f" ({signed(change['change'])} since {date(change['previous_date'])})")
+            forecast = ("none: the service has closed" if target["forecast_basis"] == "service closed"
+                        else "–" if is_blank(target["forecast_date"])
                         else f"{date(target['forecast_date'])} ({target['forecast_basis']})")
             baseline = ("no baseline or trajectory: the target is a share of all departments, judged on the "
                         "latest figure" if is_blank(target["baseline"])
@@ -68,7 +76,8 @@ for _, target in targets.iterrows():
                 f"**Target:** {amount(target['target'], unit)} by {date(target['deadline'])}"
                 f" · **trajectory says today:** {amount(target['trajectory_today'], unit)}"
                 f" · **forecast to reach it:** {forecast}  \n"
-                f"**Baseline:** {baseline}")
+                f"**Baseline:** {baseline}"
+                + ("" if is_blank(target["status_note"]) else f"  \n{target['status_note']}"))
             actual = series[series["metric"] == target["tracked_by"]][["date", "value"]]
             chart = charts.trajectory(actual, baseline_date=target["baseline_date"], baseline=target["baseline"],
                                       deadline=target["deadline"], target=target["target"],
@@ -94,7 +103,8 @@ for _, target in targets.iterrows():
 
 st.subheader("Every target as a table")
 shown = targets[["title", "status", "platform", "unit", "baseline", "baseline_date", "latest_value", "latest_date",
-                 "target", "deadline", "trajectory_today", "forecast_date", "forecast_basis", "uses_illustrative_data",
+                 "target", "deadline", "trajectory_today", "forecast_date", "forecast_basis", "status_note",
+                 "uses_illustrative_data",
                  "strategy", "source_note", "source_url"]].copy()
 shown["status"] = shown["status"].map(status_text)
 table(shown, "targets.csv", download_label="Download every target (CSV)", described_by="marts.target_progress",
