@@ -43,7 +43,7 @@ def latest_check_results(instance, check_keys, descriptions: dict | None = None)
     for key in sorted(check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         record = records.get(key)
         evaluation = record.evaluation if record else None
-        if evaluation is None:
+        if evaluation is None or not hasattr(evaluation, "severity"):  # not run, or only planned so far
             rows.append((key.name, key.asset_key.to_user_string(), (descriptions or {}).get(key), None, None,
                          "not run", None, None, None))
             continue

@@ -66,12 +66,19 @@ def run_pipeline(as_of: str | None = None) -> int:
     import dagster as dg  # heavy: imported only when a run is asked for
 
     from pipelines.definitions import defs
+    from tracker.run_lock import RunLocked, run_lock
 
     job = defs.resolve_job_def("refresh_all")
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False
-        )
+    try:
+        with run_lock(on_wait=lambda who: print(f"Another run is writing the warehouse ({who or 'holder unknown'}): "
+                                                "waiting for it to finish ...", flush=True)), \
+                dg.DagsterInstance.get() as instance:
+            result = job.execute_in_process(
+                instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False
+            )
+    except RunLocked as locked:
+        print(f"\n{locked}")
+        return 1
     elapsed = time.monotonic() - started
     materialised = len(result.get_asset_materialization_events())
     checks = result.get_asset_check_evaluations()

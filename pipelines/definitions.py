@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from assets import (
     data_sharing,
@@ -24,7 +23,7 @@ from checks import platform_checks, return_checks
 from pipelines.progress import progress_logger
 from pipelines.sensors import ingest_returns_job, return_inbox_sensor
 from tracker import settings
-from tracker.resources import TrackerConfig
+from tracker.resources import TrackerConfig, TrackerWarehouse
 
 all_assets = [
     *dg.load_assets_from_modules(
@@ -53,7 +52,7 @@ def resources() -> dict:
     home = settings.tracker_home()
     home.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": DuckDBResource(database=str(settings.warehouse_path())),
+        "warehouse": TrackerWarehouse(database=str(settings.warehouse_path()), lock_home=str(home)),
         "dbt": marts.dbt_resource(),
         "settings": TrackerConfig(
             data_dir=str(settings.data_dir()), home_dir=str(home), as_of=settings.as_of()

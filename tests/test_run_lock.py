@@ -1,0 +1,99 @@
+"""One writer always: runs take TRACKER_HOME/run.lock, which the operating system releases when its holder dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import pytest
+
+from tests.conftest import PROJECT, make_resources
+from tracker.resources import TrackerWarehouse
+from tracker.run_lock import RunLocked, acquire, lock_path, release, run_lock
+
+HOLD = "import sys, time; from pathlib import Path; from tracker.run_lock import acquire; " \
+       "acquire(Path(sys.argv[1])); print('held', flush=True); time.sleep(120)"
+
+
+@pytest.fixture()
+def holder(tmp_path):
+    """Another process holding the lock on tmp_path/home until killed."""
+    home = tmp_path / "home"
+    process = subprocess.Popen([sys.executable, "-c", HOLD, str(home)], cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    yield home, process
+    process.kill()
+    process.wait()
+
+
+def test_a_second_writer_stops_with_a_plain_sentence_naming_the_holder(holder):
+    home, process = holder
+    started = time.monotonic()
+    with pytest.raises(RunLocked) as stopped:
+        acquire(home, wait=1.0)
+    assert time.monotonic() - started >= 1.0
+    assert f"pid {process.pid}" in str(stopped.value) and "Run it again" in str(stopped.value)
+
+
+def test_a_killed_holder_leaves_nothing_locked(holder):
+    home, process = holder
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    with run_lock(home, wait=2.0):
+        assert f"pid {os.getpid()}" in lock_path(home).read_text()
+    assert lock_path(home).read_text() == ""  # released, and says no one holds it
+
+
+def test_the_lock_is_re_entrant_within_a_process(tmp_path):
+    acquire(tmp_path, wait=0)
+    acquire(tmp_path, wait=0)  # tracker run takes it, then the run's warehouse resource takes it again
+    release(tmp_path)
+    probe = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from tracker.run_lock "
+                            "import acquire; acquire(Path(sys.argv[1]), wait=0)", str(tmp_path)], cwd=PROJECT,
+                           capture_output=True, text=True)
+    assert probe.returncode != 0 and "Another run is writing the warehouse" in probe.stderr  # still held once
+    release(tmp_path)
+    probe = subprocess.run(probe.args, cwd=PROJECT, capture_output=True, text=True)
+    assert probe.returncode == 0, probe.stderr
+
+
+def test_a_run_whose_warehouse_is_locked_fails_plainly_and_writes_nothing(holder, monkeypatch):
+    """A run launched by the daemon takes the lock through its warehouse resource."""
+    from assets.declarations import declarations
+
+    home, process = holder
+    monkeypatch.setenv("TRACKER_RUN_WAIT_SECONDS", "0")
+    resources = make_resources(home) | {
+        "warehouse": TrackerWarehouse(database=str(home / "warehouse.duckdb"), lock_home=str(home))}
+    result = dg.materialize([declarations], resources=resources, raise_on_error=False)
+    assert not result.success
+    messages = " ".join(repr(e.event_specific_data) for e in result.all_events if e.is_failure)
+    assert "Another run is writing the warehouse" in messages and f"pid {process.pid}" in messages
+    assert not (home / "warehouse.duckdb").exists()
+
+
+def test_two_tracker_runs_at_once_one_waits_for_the_other(tmp_path):
+    home = tmp_path / "home"
+    env = {**os.environ, "TRACKER_HOME": str(home)}
+    command = [sys.executable, "-m", "pipelines.cli", "run", "--as-of", "2026-01-31"]
+    first = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    deadline = time.monotonic() + 120
+    while not (lock_path(home).exists() and lock_path(home).read_text().startswith("pid")):
+        assert time.monotonic() < deadline and first.poll() is None, "the first run never took the lock"
+        time.sleep(0.2)
+    impatient = subprocess.run(command, cwd=PROJECT, env={**env, "TRACKER_RUN_WAIT_SECONDS": "0"},
+                               capture_output=True, text=True, timeout=300)
+    assert impatient.returncode == 1
+    assert "Another run is writing the warehouse" in impatient.stdout and "Traceback" not in impatient.stdout + \
+        impatient.stderr
+    patient = subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+    output, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, output
+    assert patient.returncode == 0, patient.stdout + patient.stderr
+    assert "Published snapshot" in output and "Published snapshot" in patient.stdout
+    assert lock_path(home).read_text() == ""
