@@ -20,11 +20,11 @@ import re
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import NOTHING_TO_READ, FeedReader, Parsed, staging_tables_asset
+from assets.staging import FeedReader, Parsed, staging_tables_asset, versioned
 from tracker.organisation_names import load_aliases
 from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
-from tracker.versions import VERSIONS_FILE, parse_versions, publications, visible
+from tracker.versions import VERSIONS_FILE, parse_versions
 from tracker.warehouse import SourceFile
 
 SOURCE = "data_sharing"
@@ -108,16 +108,12 @@ def parse_data_sharing_file(file: SourceFile, _settings: TrackerConfig) -> objec
 
 def build_catalogue_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame]:
     aliases = load_aliases(settings.data)
-    listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
     names: dict[str, str] = {}
     for name, (_f, value) in parsed.items():
         if name.startswith(ORGANISATIONS_PREFIX):
             names |= value
-    versions = {n: v for n, (_f, v) in parsed.items() if n != VERSIONS_FILE and not n.startswith(ORGANISATIONS_PREFIX)}
-    if not versions:
-        raise FeedError("data/data_sharing/catalogue_versions", NOTHING_TO_READ)
-    pubs = publications([parsed[n][0] for n in versions], listed)
-    shown = visible(pubs, settings.as_of_date())
+    versions, pubs, shown = versioned(parsed, "data/data_sharing/catalogue_versions", settings.as_of_date(),
+                                      is_version=lambda name: not name.startswith(ORGANISATIONS_PREFIX))
     known = {aliases.api_provider_key(a["provider"]) for v in versions.values() for a in v["apis"] if a["well_formed"]}
     known.discard("")
 

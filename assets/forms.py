@@ -14,10 +14,10 @@ import datetime as dt
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import NOTHING_TO_READ, FeedReader, Parsed, staging_table_asset
-from tracker.parsing import FeedError, parse_long_date, read_yaml_feed, require_int, require_keys
+from assets.staging import FeedReader, Parsed, staging_table_asset, versioned
+from tracker.parsing import parse_long_date, read_yaml_feed, require_int, require_keys
 from tracker.resources import TrackerConfig
-from tracker.versions import VERSIONS_FILE, parse_versions, publications, visible
+from tracker.versions import VERSIONS_FILE, parse_versions
 from tracker.warehouse import SourceFile
 
 SOURCE = "forms"
@@ -59,12 +59,7 @@ def parse_forms_file(file: SourceFile, _settings: TrackerConfig) -> dict:
 
 
 def build_forms_table(parsed: Parsed, settings: TrackerConfig) -> pd.DataFrame:
-    listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
-    snapshots = {name: p for name, (_f, p) in parsed.items() if name != VERSIONS_FILE}
-    if not snapshots:
-        raise FeedError("data/forms/snapshots", NOTHING_TO_READ)
-    pubs = publications([f for name, (f, _p) in parsed.items() if name in snapshots], listed)
-    shown = visible(pubs, settings.as_of_date())
+    snapshots, pubs, shown = versioned(parsed, "data/forms/snapshots", settings.as_of_date())
     day_figure = {pubs[name].published_on: name for name in shown}  # in publication order: the last wins
     rows = []
     for name, p in sorted(snapshots.items(), key=lambda kv: (pubs[kv[0]].published_at, pubs[kv[0]].order)):

@@ -15,9 +15,7 @@ the first date seen is a lower bound for services onboarded earlier.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from urllib.parse import urlparse
 
@@ -26,7 +24,7 @@ import pandas as pd
 from assets.raw import raw_files_asset
 from assets.staging import FeedReader, Parsed, staging_tables_asset
 from tracker.organisation_names import INTERNAL, OrganisationAliases, load_aliases
-from tracker.parsing import FeedError, read_csv_feed
+from tracker.parsing import FeedError, read_csv_feed, read_csv_rows
 from tracker.resources import TrackerConfig
 from tracker.versions import LONDON
 from tracker.warehouse import SourceFile
@@ -96,12 +94,7 @@ def parse_registry(file: SourceFile) -> list[dict]:
 
 
 def parse_events(file: SourceFile) -> list[dict]:
-    try:
-        rows = list(csv.DictReader(io.StringIO(file.content.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise FeedError(file.name, f"the event history is not a readable CSV ({err}).") from None
-    if not rows or any(c not in rows[0] for c in EVENT_COLUMNS):
-        raise FeedError(file.name, f"the event history needs the columns {', '.join(EVENT_COLUMNS)}.")
+    rows = read_csv_rows(file, EVENT_COLUMNS, "the event history")
     events = []
     for i, r in enumerate(rows, start=2):
         kind = (r["event"] or "").strip().lower()

@@ -16,10 +16,10 @@ import json
 import pandas as pd
 
 from assets.raw import raw_files_asset
-from assets.staging import NOTHING_TO_READ, FeedReader, Parsed, staging_tables_asset
+from assets.staging import FeedReader, Parsed, staging_tables_asset, versioned
 from tracker.parsing import FeedError, parse_long_date, parse_quantity, require_int, require_keys
 from tracker.resources import TrackerConfig
-from tracker.versions import VERSIONS_FILE, parse_versions, publications, visible
+from tracker.versions import VERSIONS_FILE, parse_versions
 from tracker.warehouse import SourceFile
 
 SOURCE = "pay"
@@ -87,12 +87,7 @@ def parse_pay_file(file: SourceFile, _settings: TrackerConfig) -> dict:
 
 def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame]:
     """Versions in order of publication; for each dateUpdated the version published last is its figure."""
-    listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
-    snapshots = {name: p for name, (_f, p) in parsed.items() if name != VERSIONS_FILE}
-    if not snapshots:
-        raise FeedError("data/pay/snapshots", NOTHING_TO_READ)
-    pubs = publications([f for name, (f, _p) in parsed.items() if name in snapshots], listed)
-    shown = visible(pubs, settings.as_of_date())
+    snapshots, pubs, shown = versioned(parsed, "data/pay/snapshots", settings.as_of_date())
     current: dict = {}
     for name in shown:  # in order of publication, so the last published version of a date wins
         current[snapshots[name]["date_updated"]] = name

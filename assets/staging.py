@@ -33,6 +33,7 @@ from assets.raw import OWNERS
 from checks.platform_checks import ERROR, RULES, feed_problems_table
 from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
+from tracker.versions import VERSIONS_FILE, publications, visible
 from tracker.warehouse import SourceFile, connect, load_listed_files, tables_metadata
 
 Frames = dict[str, pd.DataFrame]
@@ -51,6 +52,19 @@ class FeedReader:
 
     parse: Callable[[SourceFile, TrackerConfig], Any]
     assemble: Callable[[Parsed, TrackerConfig], Frames]
+
+
+def versioned(parsed: Parsed, folder: str, as_of: dt.date, is_version=lambda name: True):
+    """A versioned source's parsed files -> (each version's parse, when each was published, the public ones).
+
+    Raises FeedError when no version could be read, so the source keeps its last good figures.
+    """
+    listed = parsed.get(VERSIONS_FILE, (None, {}))[1]
+    versions = {name: p for name, (_f, p) in parsed.items() if name != VERSIONS_FILE and is_version(name)}
+    if not versions:
+        raise FeedError(folder, NOTHING_TO_READ)
+    pubs = publications([parsed[name][0] for name in versions], listed)
+    return versions, pubs, visible(pubs, as_of)
 
 
 def whole_source(build: Callable[[list[SourceFile], TrackerConfig], Frames]) -> FeedReader:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 import re
@@ -128,6 +129,17 @@ def read_csv_feed(file, columns: list[str], sep: str = ",", what: str = "the fil
     if frame.empty:
         raise FeedError(file.name, f"{what} has a header but no rows.")
     return frame
+
+
+def read_csv_rows(file, columns: tuple[str, ...] | list[str], what: str) -> list[dict[str, str]]:
+    """A small published CSV as rows of text, refused whole (naming the file) if unreadable or short of columns."""
+    try:
+        rows = list(csv.DictReader(io.StringIO(file.content.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise FeedError(file.name, f"{what} is not a readable CSV ({err}).") from None
+    if not rows or any(c not in rows[0] for c in columns):
+        raise FeedError(file.name, f"{what} needs the columns {', '.join(columns)}.")
+    return rows
 
 
 def read_yaml_feed(file) -> object:

@@ -14,13 +14,11 @@ time the commit reached the publisher's main line. Rules, in one place:
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from tracker.parsing import FeedError, date_from_file_name
+from tracker.parsing import FeedError, date_from_file_name, read_csv_rows
 from tracker.warehouse import SourceFile
 
 VERSIONS_FILE = "versions.csv"
@@ -44,12 +42,7 @@ class Publication:
 
 def parse_versions(file: SourceFile) -> dict[str, dict]:
     """versions.csv -> {file name: row}; unreadable or incomplete lists are refused whole."""
-    try:
-        rows = list(csv.DictReader(io.StringIO(file.content.decode("utf-8-sig"))))
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise FeedError(file.name, f"the list of versions is not a readable CSV ({err}).") from None
-    if not rows or any(c not in rows[0] for c in REQUIRED_COLUMNS):
-        raise FeedError(file.name, f"the list of versions needs the columns {', '.join(REQUIRED_COLUMNS)}.")
+    rows = read_csv_rows(file, REQUIRED_COLUMNS, "the list of versions")
     listed = {}
     for number, row in enumerate(rows, start=2):
         try:

@@ -117,3 +117,19 @@ ORDER BY {{ period }}
 {% macro pay_rounding_unit(column) -%}
     CASE WHEN {{ column }} >= 1e9 THEN 1e8 ELSE 1e5 END
 {%- endmacro %}
+
+
+{#- GOV.UK Pay's flows per period ('month' or 'quarter') from its current versions. -#}
+{% macro pay_flows(period) %}
+{{ interpolated_flows(
+    relation="(SELECT date_updated, services AS live_services, organisations, payments_cumulative, amount_gbp_cumulative
+               FROM " ~ source('staging', 'pay_snapshots') ~ " WHERE is_current_version)",
+    period=period,
+    date_column='date_updated',
+    cumulatives=[
+        {'column': 'payments_cumulative', 'flow': 'payments', 'unit': pay_rounding_unit('payments_cumulative')},
+        {'column': 'amount_gbp_cumulative', 'flow': 'amount_gbp', 'unit': pay_rounding_unit('amount_gbp_cumulative')},
+    ],
+    stocks=['live_services', 'organisations'],
+) }}
+{% endmacro %}
