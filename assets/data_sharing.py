@@ -72,6 +72,9 @@ def parse_catalogue_version(file: SourceFile) -> dict:
         def field(column: str, row: list[str] = row) -> str:
             return row[at[column]].strip() if at[column] < len(row) else ""
 
+        if not field("name"):
+            malformed += well_formed  # an API without a name cannot be told apart from another: not counted
+            continue
         candidates = [c.strip() for c in row[at["name"] + 1:] if _PROVIDER_ID.match(c.strip())]
         apis.append({
             "row": number,

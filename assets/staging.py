@@ -78,6 +78,12 @@ def whole_source(build: Callable[[list[SourceFile], TrackerConfig], Frames]) -> 
     return FeedReader(parse=lambda f, _settings: f, assemble=assemble)
 
 
+def unexpected(err: Exception) -> str:
+    """A problem the parser did not foresee, in words; the details go to the run's log for a developer."""
+    return (f"the tracker could not read it ({type(err).__name__}); a developer can find the details in the run's "
+            "log in Dagster. Check the file is the format this source publishes.")
+
+
 @dataclass
 class Problem:
     file_name: str | None
@@ -174,6 +180,9 @@ def staging_tables_asset(
                     parsed[f.name] = (f, reader.parse(f, settings))
                 except FeedError as err:
                     problems.append(Problem(f.name, f.sha256, err.problem, LEFT_OUT))
+                except Exception as err:  # noqa: BLE001 - one file's surprise must never stop the source
+                    context.log.exception(f"{feed_label}: {f.name} could not be parsed")
+                    problems.append(Problem(f.name, f.sha256, unexpected(err), LEFT_OUT))
             written = False
             for _ in range(MAX_REBUILDS):
                 try:
@@ -190,6 +199,10 @@ def staging_tables_asset(
                         break
                     for p in q.problems:
                         parsed.pop(p.file_name, None)
+                except Exception as err:  # noqa: BLE001 - the source keeps its last good figures, the run goes on
+                    context.log.exception(f"{feed_label}: the files could not be put together")
+                    problems.append(Problem(None, None, unexpected(err), KEPT))
+                    break
             if not written and all(p.consequence != KEPT for p in problems):
                 problems.append(Problem(None, None, f"more than {MAX_REBUILDS} rounds of versions broke its rules",
                                         KEPT))

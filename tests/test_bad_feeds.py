@@ -261,3 +261,51 @@ def test_a_newer_one_login_registry_adds_to_history_and_rewrites_none_of_it(tmp_
     # and as of a date before the new registry, nothing of it counts
     assert run(assets, home, data_copy, as_of="2026-03-30").success
     assert query(home, "SELECT client_key, live_from, live_until FROM staging.one_login_periods ORDER BY ALL") == before
+
+
+HOSTILE = {
+    "pay/snapshots/2026-01-05_hostile.json": [
+        b"[" * 100_000,  # nesting deep enough to exhaust the parser's recursion
+        b"\x00\xff\xfe garbage",
+        json.dumps(GOOD | {"numberOfServices": float("nan")}).encode(),
+        json.dumps(GOOD | {"numberOfServices": 1e400}).encode(),
+        json.dumps(GOOD | {"serviceCountByOrganisation": {"A": {"nested": 1}}}).encode(),
+        json.dumps(GOOD | {"dateUpdated": ["5 January 2026"]}).encode(),
+        "\ufeff".encode() + json.dumps(GOOD | {"numberOfServices": "٢"}).encode(),  # an Arabic-Indic digit
+    ],
+    "forms/snapshots/2026-01-05_hostile.yml": [
+        b"performance_metrics: [1, 2, 3]\n",
+        b"performance_metrics:\n  organisations: *anchor\n",
+        b"a: &a [*a]\n",
+        b"performance_metrics:\n  organisations: 1\n  published: 2\n  submissions: 1e400\n",
+        b"\xff\xfe\x00p\x00e\x00r",
+    ],
+    "data_sharing/catalogue_versions/2026-01-05_hostile.csv": [
+        b"",
+        b"dateAdded,url,name\n2026-01-05,https://x,y\n",
+        b"\x00\x01\x02",
+        b'dateAdded,url,name,provider\n2026-01-05,"unterminated,quote,x\n',
+    ],
+    "one_login/registry_events_2026-01-05.csv": [
+        b"client_key,service_name,event,event_at\nx,y,exploded,2026-01-05T00:00:00\n",
+        b"client_key,service_name,event,event_at\nx,y,added,yesterday\n",
+        b"\x89PNG",
+    ],
+}
+
+
+@pytest.mark.parametrize(("path", "content"), [(p, c) for p, cs in HOSTILE.items() for c in cs])
+def test_hostile_feed_files_are_left_out_by_name_and_never_stop_the_run(tmp_path, data_copy, path, content):
+    from assets import data_sharing, one_login
+
+    source = path.split("/")[0]
+    module = {"pay": pay, "forms": forms, "data_sharing": data_sharing, "one_login": one_login}[source]
+    assets = [a for a in vars(module).values() if isinstance(a, dg.AssetsDefinition)]
+    assets.append(feed_readable_check(source))
+    (data_copy / path).write_bytes(content)
+    home = tmp_path / "home"
+    result = run(assets, home, data_copy)
+    assert result.success
+    rows = query(home, f"SELECT file_name, problem FROM quarantine.{source}_feed_problems")
+    assert [r[0] for r in rows] == [path.split("/")[-1]], rows
+    assert "Traceback" not in rows[0][1] and rows[0][1].strip()

@@ -21,7 +21,8 @@ _SCALES = {
     "bn": 1_000_000_000,
     "b": 1_000_000_000,
 }
-_QUANTITY = re.compile(r"^\s*£?\s*(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?P<scale>[a-z]*)\.?\s*$", re.I)
+_QUANTITY = re.compile(r"^\s*£?\s*(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?P<scale>[a-z]*)\.?\s*$",
+                       re.I | re.ASCII)
 
 
 class FeedError(ValueError):
@@ -88,7 +89,7 @@ def date_from_file_name(file_name: str) -> dt.date | None:
     return dt.date.fromisoformat(match[1]) if match else None
 
 
-_WHOLE = re.compile(r"^\s*(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?\s*$")
+_WHOLE = re.compile(r"^\s*(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?\s*$", re.ASCII)  # 0-9 only
 
 
 def require_int(value: object, file_name: str, key: str) -> int:
