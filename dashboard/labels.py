@@ -194,6 +194,8 @@ COLUMNS: dict[str, Column] = {
     "found_at": _c("Found (UTC)", "timestamp"),
     "sha256": _c("SHA-256 of the file", "code", blank="no single file"),
     "data_date": _c("Figures as of", "date", data_date=True),
+    "counted": _c("What the figure counts"),
+    "definition_note": _c("Change of definition", blank="none"),
     "is_partial": _c("Partial period", "flag"),
     "data_to": _c("Figures to", "date", data_date=True),
     "check_name": _c("Check", "code"),

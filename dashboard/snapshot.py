@@ -109,8 +109,10 @@ def definition_notes(metric: str) -> pd.DataFrame:
 
 
 def metric_history(metric: str) -> pd.DataFrame:
-    """One measure over time (date, value), oldest first."""
-    return _query("SELECT date, value FROM marts.metric_series WHERE metric = ? ORDER BY date", metric)
+    """One measure over time (date, value, and the source's note where it defined the measure differently), oldest
+    first."""
+    return _query("SELECT date, value, definition_note FROM marts.metric_series WHERE metric = ? ORDER BY date",
+                  metric)
 
 
 def metric_history_to_reporting_date(metric: str) -> pd.DataFrame:
