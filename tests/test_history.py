@@ -163,3 +163,14 @@ def test_a_versions_list_that_cannot_be_read_is_named():
         parse_versions(SourceFile(Path("versions.csv"), b"file,published_at\nx.json,yesterday\n"))
     with pytest.raises(FeedError, match="needs the columns file, published_at"):
         parse_versions(SourceFile(Path("versions.csv"), b"name,when\n"))
+
+
+def test_no_headline_change_is_drawn_across_a_change_of_definition(warehouse):
+    con, _ = warehouse
+    previous, change = con.execute("SELECT previous_date, change FROM marts.platform_headlines "
+                                   "WHERE metric = 'apis_published'").fetchone()
+    # the latest figure (2 Sep 2025) counts the whole catalogue; every figure of the quarter before counted the file
+    # only, so the 95 NHS and FSA APIs returning to the file are not shown as a rise
+    assert previous is None and change is None
+    pay = con.execute("SELECT change FROM marts.platform_headlines WHERE metric = 'pay_live_services'").fetchone()[0]
+    assert pay is not None  # a series without a change of definition still shows its change

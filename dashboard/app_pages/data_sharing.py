@@ -26,9 +26,13 @@ notify = snapshot.platform_headlines("GOV.UK Notify")
 measure_cards(notify[notify["metric"] == "notify_agreements_signed"])
 
 apis = snapshot.metric_history("apis_published")
-# a period the source defined differently is its own line, so its fall and rise do not read as real
-apis["counted"] = apis["definition_note"].map(
-    lambda note: "In the catalogue file" if pd.isna(note) else "In the file only: more were drawn from elsewhere")
+# each run of figures defined one way is its own line, so a change of definition never reads as a fall or a rise
+runs = apis["definition_note"].fillna("").ne(apis["definition_note"].fillna("").shift()).cumsum()
+spans = apis.groupby(runs)["date"].agg(["min", "max"])
+apis["counted"] = [
+    ("In the catalogue file" if pd.isna(note) else "The file only (more were drawn from elsewhere)")
+    + f", {spans.loc[run, 'min']:%b %Y} to {spans.loc[run, 'max']:%b %Y}"
+    for note, run in zip(apis["definition_note"], runs, strict=True)]
 chart_block(f"{number(apis['value'].iloc[-1])} APIs in the cross-government catalogue by "
             f"{apis['date'].iloc[-1]:%B %Y}",
             charts.line(apis, "date", "value", series="counted", y_title="APIs published"),

@@ -2,17 +2,20 @@ WITH sources AS (SELECT * FROM {{ source('staging', 'sources') }}),
 series AS (SELECT * FROM {{ ref('metric_series') }} WHERE date <= {{ as_of() }}),
 latest AS (
     SELECT platform, metric, measure, max(date) AS latest_date, arg_max(value, date) AS latest_value,
-           arg_max(is_illustrative, date) AS is_illustrative
+           arg_max(is_illustrative, date) AS is_illustrative,
+           arg_max_null(definition_note, date) AS definition_note  -- NULL is a value here: no change of definition
     FROM series GROUP BY ALL
 ),
 previous AS (
     -- the previous period: the last figure dated inside the quarter before the latest figure's; none there
-    -- (a half-yearly or yearly series), no change: a half year is never compared with a whole year
+    -- (a half-yearly or yearly series), no change: a half year is never compared with a whole year; nor is a
+    -- figure the source defined differently (the API catalogue's file before 6 Aug 2025)
     SELECT l.metric, (date_trunc('quarter', l.latest_date) - INTERVAL 1 DAY)::DATE AS previous_period_end,
            max(s.date) AS previous_date, arg_max(s.value, s.date) AS previous_value
     FROM latest l LEFT JOIN series s
       ON s.metric = l.metric AND s.date < date_trunc('quarter', l.latest_date)
      AND s.date >= date_trunc('quarter', l.latest_date) - INTERVAL 3 MONTH
+     AND s.definition_note IS NOT DISTINCT FROM l.definition_note
     GROUP BY ALL
 )
 SELECT l.platform, l.metric, l.measure, l.metric IN ('pay_live_services', 'notify_agreements_signed', 'one_login_services_onboarded', 'verify_accounts_cumulative', 'forms_live_forms', 'apis_published') AS is_headline,
