@@ -265,9 +265,12 @@ def describe(path: Path, root: Path | None = None) -> InboxFile:
     provisional = submission_reference(folder, path.name, _identity_hash(path, info))
     refusal = None
     kind = _kind(info.st_mode)
-    if stat.S_ISLNK(info.st_mode) or (kind and not in_place):
+    if stat.S_ISLNK(info.st_mode):
         refusal = (f"'{name}' was not read: it is {kind}. Only a file saved in the organisation's inbox folder "
                    "is taken; send the return file itself.")
+    elif len(parts) == 1 and stat.S_ISDIR(info.st_mode):
+        refusal = (f"'{name}' was not read: its name is not an organisation code (capital letters and digits, like "
+                   "D10), so it is not an organisation's folder. Send returns with tracker submit or the upload page.")
     elif not in_place:
         where = (f"it is in a folder inside {folder}'s folder" if folder != NO_ORGANISATION and len(parts) > 2
                  else "it is not in an organisation's folder (returns/inbox/<organisation code>/)")
