@@ -5,9 +5,21 @@ the exact bytes (``raw.return_files``, once per sha256), the receipt and its
 outcome (``audit.return_submissions``, every arrival, never deleted), every
 problem found (``quarantine.return_problems``) and, only for a valid return,
 the organisation's figures for that quarter (``staging.department_returns``,
-delete-then-insert). The file then moves to the archive. The same bytes sent
-again are recorded as a duplicate and change nothing; a corrected file is a
-new submission and, if valid, replaces the earlier figures.
+delete-then-insert). The file then moves to the archive: exactly the bytes that
+were read and judged. A duplicate means "the same return already counts": the
+same organisation's identical bytes, already its return in force, are recorded
+as a duplicate and change nothing. Anything else is processed on its own: the
+same bytes from another organisation are judged as that organisation's return,
+bytes sent again after a rejection are checked again, and an earlier return sent
+again becomes the return in force again (its summary says so). A corrected file
+is a new submission and, if valid, replaces the earlier figures.
+
+Nothing in the inbox can fail the run or hold up another file: an entry that is
+not a regular file of an organisation's folder (a link, a pipe, a device, a
+folder, a hidden file, a stray file) or whose sidecar is not the tracker's is
+refused without being read (tracker/return_inbox.py); a file over the size
+limit is not read past it; and an unexpected error while checking or recording
+one file is recorded as that file's rejection, in plain words.
 
 Each file is accepted or rejected by the native evaluator of the contract's
 rules (``checks/return_validation.py``). Then the rows the run accepted are

@@ -241,3 +241,17 @@ def test_pending_lists_without_reading_any_return(returns_home, monkeypatch):
 
     monkeypatch.setattr(inbox, "read_regular_file", only_sidecars)
     assert {f.path.name.split("__")[-1] for f in pending(returns_home)} == {"q3.csv", "by-hand.csv"}
+
+
+def test_a_stray_json_with_no_file_is_taken_once_deliver_has_had_time(returns_home):
+    folder = inbox_dir(returns_home) / "D10"
+    folder.mkdir(parents=True)
+    fresh = folder / "fresh.csv.json"  # deliver writes the sidecar first: its file may be a moment behind
+    fresh.write_bytes(b"{}")
+    old = folder / "notes.json"
+    old.write_bytes(b'{"a": 1}')
+    os.utime(old, (0, 0))
+    assert [f.path.name for f in pending(returns_home)] == ["notes.json"]
+    assert ingest(returns_home).success
+    assert statuses(returns_home)["notes.json"][1] == "rejected"
+    assert fresh.exists()

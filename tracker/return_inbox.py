@@ -11,6 +11,15 @@ folder by hand is taken as sent by that folder's organisation, through
 "inbox folder". Files are written under a hidden temporary name and renamed
 into place, so a reader never sees half a file. Dagster-free: the command line
 and the dashboard's upload page use it too.
+
+Only regular files directly in an organisation's folder are read, once, without
+following links (O_NOFOLLOW) and no further than the size limit. Anything else
+found in the inbox (a link, a pipe or device, a folder inside a folder, a hidden
+file, a file outside any organisation's folder, a folder that is not an
+organisation code) and any file whose sidecar is not the JSON the tracker wrote
+is listed with a ``refusal``: recorded, and moved to the archive as it is,
+never read. A file whose bytes no longer match its sidecar's sha256 was changed
+after it was submitted, and is refused too.
 """
 
 from __future__ import annotations
@@ -65,6 +74,7 @@ SIDECAR_LIMIT = 64 * 1024  # what tracker submit writes is a few hundred bytes
 PARTIAL = ".partial"  # the temporary name a file is written under before it is renamed into place
 HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 REFERENCE_PATTERN = re.compile(r"^R-[0-9A-F]{10}$")
+ORPHAN_SIDECAR_SECONDS = 600
 NO_ORGANISATION = "(none)"  # the sender recorded for an entry that is not in an organisation's folder
 REFUSED_FOLDER = "_refused"  # the archive folder for entries that are not in an organisation's folder
 
@@ -205,7 +215,7 @@ def pending(home: Path) -> list[InboxFile]:
             continue
         if stat.S_ISDIR(info.st_mode) and ORGANISATION_FOLDER.match(entry.name):
             for inner in _entries(entry):
-                if not (inner.name.endswith(SIDECAR) or _being_written(inner)):
+                if not (_is_sidecar(inner) or _being_written(inner)):
                     found.append(_described(inner, root))
         else:
             found.append(_described(entry, root))
@@ -224,6 +234,19 @@ def _entries(folder: Path) -> list[Path]:
         return sorted(Path(e.path) for e in os.scandir(folder))
     except (FileNotFoundError, NotADirectoryError):
         return []
+
+
+def _is_sidecar(path: Path) -> bool:
+    """A sidecar goes with its file. One with no file beside it for longer than ``deliver`` takes to write the
+    file (it writes the sidecar first) is not a sidecar but a stray .json, taken (and refused) like any file."""
+    if not path.name.endswith(SIDECAR):
+        return False
+    if os.path.lexists(path.with_name(path.name[: -len(SIDECAR)])):
+        return True
+    try:
+        return path.lstat().st_mtime > dt.datetime.now(dt.UTC).timestamp() - ORPHAN_SIDECAR_SECONDS
+    except FileNotFoundError:
+        return True
 
 
 def _being_written(path: Path) -> bool:
