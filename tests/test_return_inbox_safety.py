@@ -255,3 +255,16 @@ def test_a_stray_json_with_no_file_is_taken_once_deliver_has_had_time(returns_ho
     assert ingest(returns_home).success
     assert statuses(returns_home)["notes.json"][1] == "rejected"
     assert fresh.exists()
+
+
+def test_an_unreadable_rejection_is_put_right_by_a_later_accepted_return(returns_home):
+    from checks.return_checks import RETURN_RULES
+
+    deliver(returns_home, b"\x00\x01 not a return", "first.csv", "D10", "test")
+    (inbox_dir(returns_home) / "stray.csv").write_bytes(GOOD)  # no organisation: stays to be looked at
+    assert ingest(returns_home).success
+    rule = next(r for r in RETURN_RULES if r.name == "rejected_returns_put_right")
+    assert sorted(o for _, o, *_ in query(returns_home, rule.sql)) == ["(none)", "D10"]
+    deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    assert ingest(returns_home).success
+    assert [o for _, o, *_ in query(returns_home, rule.sql)] == ["(none)"]
