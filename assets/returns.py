@@ -5,9 +5,21 @@ the exact bytes (``raw.return_files``, once per sha256), the receipt and its
 outcome (``audit.return_submissions``, every arrival, never deleted), every
 problem found (``quarantine.return_problems``) and, only for a valid return,
 the organisation's figures for that quarter (``staging.department_returns``,
-delete-then-insert). The file then moves to the archive. The same bytes sent
-again are recorded as a duplicate and change nothing; a corrected file is a
-new submission and, if valid, replaces the earlier figures.
+delete-then-insert). The file then moves to the archive: exactly the bytes that
+were read and judged. A duplicate means "the same return already counts": the
+same organisation's identical bytes, already its return in force, are recorded
+as a duplicate and change nothing. Anything else is processed on its own: the
+same bytes from another organisation are judged as that organisation's return,
+bytes sent again after a rejection are checked again, and an earlier return sent
+again becomes the return in force again (its summary says so). A corrected file
+is a new submission and, if valid, replaces the earlier figures.
+
+Nothing in the inbox can fail the run or hold up another file: an entry that is
+not a regular file of an organisation's folder (a link, a pipe, a device, a
+folder, a hidden file, a stray file) or whose sidecar is not the tracker's is
+refused without being read (tracker/return_inbox.py); a file over the size
+limit is not read past it; and an unexpected error while checking or recording
+one file is recorded as that file's rejection, in plain words.
 
 Each file is accepted or rejected by the native evaluator of the contract's
 rules (``checks/return_validation.py``). Then the rows the run accepted are
@@ -20,6 +32,7 @@ the materialisation's metadata.
 # No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -28,10 +41,21 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from checks.return_contract import COLUMN_NAMES, Quarter, column_letter, open_quarters, table_ddl
+from checks.return_contract import COLUMN_NAMES, MAX_FILE_BYTES, Quarter, column_letter, open_quarters, table_ddl
 from checks.return_validation import REJECTED, validate_return
 from tracker.resources import TrackerConfig
-from tracker.return_inbox import InboxFile, archive, content_hash, file_hash, inbox_file, pending
+from tracker.return_inbox import (
+    InboxEntryRefused,
+    InboxFile,
+    InboxFileTooLarge,
+    archive,
+    content_hash,
+    file_hash,
+    inbox_file,
+    pending,
+    printable,
+    submission_reference,
+)
 from tracker.warehouse import (
     connect,
     ensure_schemas,
@@ -161,7 +185,11 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
 
         def take(batch: list[InboxFile]) -> None:
             for file in batch:
-                status, rows = ingest_file(con, settings, file, known)
+                status, rows = ingest_file(con, settings, file, known, context.log)
+                if status is None:
+                    context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another run "
+                                     "took it.")
+                    continue
                 outcomes[status] = outcomes.get(status, 0) + 1
                 if rows is not None:
                     accepted.append((file.reference, file.organisation_code, rows))
@@ -170,7 +198,7 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         take(files)
         if config.files:  # also clear copies of files already received (the sensor starts no run for them)
             stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
-            copies = [f for f in pending(settings.home) if file_hash(f.path) in stored]
+            copies = [f for f in pending(settings.home) if f.refusal is None and _hash_or_none(f) in stored]
             take(copies)
             files += copies
         gx_summary = validate_accepted_with_gx(con, context, accepted, known, settings.as_of_date())
@@ -181,21 +209,46 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | summary)
 
 
-def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) -> tuple[str, pd.DataFrame | None]:
-    """Validate one inbox file and record everything about it in one transaction; then archive it.
+REFUSED_RULE = "not_read"  # the rule of a problem recorded for an inbox entry refused without being read
+UNEXPECTED_RULE = "could_not_check"  # the rule recorded when checking or recording a file failed unexpectedly
 
-    Returns the outcome, and the typed rows when the return was accepted (for Great Expectations after the batch).
+
+def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
+                log=None) -> tuple[str | None, pd.DataFrame | None]:
+    """Validate one inbox entry and record everything about it in one transaction; then archive it.
+
+    Returns the outcome (None when the entry had gone: another run took it), and the typed rows when the
+    return was accepted (for Great Expectations after the batch). Nothing about one entry can stop the
+    batch: an entry that is not a regular file of the inbox is refused unread, and any unexpected error
+    while reading, checking or recording a file becomes that file's rejection, said plainly. Only a
+    warehouse that cannot record even that fails the run (the file then stays in the inbox).
     """
-    content = file.read()
-    sha = content_hash(content)
+    content, refusal, rule = None, file.refusal, REFUSED_RULE
+    if refusal is None:
+        try:
+            content = file.read(MAX_FILE_BYTES)
+        except FileNotFoundError:
+            return None, None
+        except InboxFileTooLarge as err:
+            refusal, rule = f"The file is not kept: {err}", "file"
+        except InboxEntryRefused as err:  # replaced by something else since it was listed
+            refusal = f"'{file.original_name}' was not read: it is {err}. Send the return file itself."
+        except OSError as err:
+            refusal = (f"'{file.original_name}' could not be opened ({printable(err.strerror or 'unreadable')}). "
+                       "Save it again and send it.")
+    sha = content_hash(content if content is not None else b"")
+    if content is not None and file.sha256 is None:  # dropped in by hand: its reference comes from its bytes
+        file = replace(file, reference=submission_reference(file.organisation_code, file.path.name, sha))
+    if content is not None and file.sha256 is not None and file.sha256 != sha:
+        refusal, rule = (f"'{file.original_name}' is not the file that was submitted: its content changed after "
+                         "it was received (its sha256 differs from the one recorded on arrival). Send the return "
+                         "again."), "file_changed"
     seen = con.execute("SELECT status FROM audit.return_submissions WHERE submission_ref = ?",
                        [file.reference]).fetchone()
     if seen:  # recorded by an earlier run that stopped before archiving: finish the move only
-        archive(settings.home, file)
+        _archive(con, settings, file, content, log)
         return seen[0], None
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    first = con.execute("SELECT submission_ref, return_organisation_code, reporting_quarter "
-                        "FROM audit.return_submissions WHERE sha256 = ? ORDER BY received_at LIMIT 1", [sha]).fetchone()
     submission = {
         "submission_ref": file.reference, "sha256": sha, "file_name": file.original_name,
         "organisation_code": file.organisation_code, "channel": file.channel,
@@ -204,15 +257,25 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
         "warnings": "[]", "duplicate_of": None, "archived_as": None, "gx_result": None,
     }
     problems: list[dict] = []
-    accepted = None
-    if first:
-        submission |= {"status": "duplicate", "duplicate_of": first[0], "return_organisation_code": first[1],
-                       "reporting_quarter": first[2],
-                       "summary": f"The same file as {first[0]}, already received: nothing changed."}
-    else:
-        report = validate_return(content, file.original_name, known, settings.as_of_date(),
-                                 submitter=file.organisation_code)
-        code, quarter = report.key
+    accepted = report = None
+    current = None if refusal else _current_with_same_bytes(con, sha, file.organisation_code)
+    if current:
+        submission |= {"status": "duplicate", "duplicate_of": current[0], "return_organisation_code": current[1],
+                       "reporting_quarter": current[2],
+                       "summary": f"The same file as {current[0]}, already {file.organisation_code}'s return in force "
+                                  f"for {current[2]}: nothing changed."}
+    elif refusal is None:
+        try:
+            report = validate_return(content, file.original_name, known, settings.as_of_date(),
+                                     submitter=file.organisation_code)
+            code, quarter = report.key
+        except Exception as err:  # noqa: BLE001  the file's rejection, not the run's failure
+            _log_unexpected(log, file, "checking", err)
+            refusal, rule, report = _unexpected_message(file, "checked"), UNEXPECTED_RULE, None
+    if refusal is not None:
+        submission |= _rejection(refusal)
+        problems = [_problem_row(file.reference, rule, refusal, now)]
+    elif report is not None:
         submission |= {
             "status": report.status, "return_organisation_code": code, "reporting_quarter": quarter,
             "problem_count": len(report.problems), "warning_count": len(report.warnings),
@@ -232,19 +295,91 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str]) 
         if report.status != REJECTED:
             accepted = report.returns.assign(submission_ref=file.reference, received_at=file.received_at,
                                              is_illustrative=file.is_illustrative)
+            earlier = con.execute(
+                "SELECT submission_ref FROM audit.return_submissions WHERE sha256 = ? AND organisation_code = ? "
+                "AND status IN ('accepted', 'accepted with warnings') ORDER BY received_at DESC LIMIT 1",
+                [sha, file.organisation_code]).fetchone()
+            if earlier:  # an earlier return sent again on purpose: say so in the audit trail
+                submission["summary"] += (f" The same file as {earlier[0]}, received earlier: its figures are the "
+                                          "return in force again.")
+    try:
+        _record(con, submission, problems, accepted, content, file)
+    except Exception as err:  # noqa: BLE001  the transaction rolled back: record the file as not recorded
+        _log_unexpected(log, file, "recording", err)
+        refusal = _unexpected_message(file, "recorded")
+        submission |= _rejection(refusal) | {"return_organisation_code": None, "reporting_quarter": None,
+                                             "warning_count": 0, "warnings": "[]", "duplicate_of": None}
+        accepted = None
+        _record(con, submission, [_problem_row(file.reference, UNEXPECTED_RULE, refusal, now)], None, None, file)
+    _archive(con, settings, file, content, log)
+    return submission["status"], None if accepted is None else report.returns
+
+
+def _current_with_same_bytes(con, sha: str, organisation: str) -> tuple | None:
+    """The organisation's return in force made of these same bytes, if there is one (a true duplicate)."""
+    return con.execute(
+        f"SELECT r.submission_ref, r.organisation_code, r.reporting_quarter FROM {RETURNS_TABLE} r "
+        "JOIN audit.return_submissions s USING (submission_ref) WHERE s.sha256 = ? AND s.organisation_code = ? "
+        "AND r.organisation_code = ? ORDER BY r.received_at DESC LIMIT 1", [sha, organisation, organisation]
+    ).fetchone()
+
+
+def _rejection(message: str) -> dict:
+    return {"status": REJECTED, "problem_count": 1, "summary": f"The file: {message}"}
+
+
+def _problem_row(reference: str, rule: str, message: str, now: dt.datetime) -> dict:
+    return {"submission_ref": reference, "row_number": None, "column_letter": None, "column_name": None,
+            "value": None, "rule": rule, "message": message, "row_values": None, "found_at": now}
+
+
+def _unexpected_message(file: InboxFile, done: str) -> str:
+    return (f"'{file.original_name}' could not be {done}: the tracker met a problem it did not expect with this file. "
+            f"Save it again from the template and send it; if the same happens again, tell CDDO, quoting "
+            f"{file.reference}.")
+
+
+def _log_unexpected(log, file: InboxFile, doing: str, err: BaseException) -> None:
+    if log is not None:
+        log.error(f"{file.reference} {file.original_name} from {file.organisation_code}: unexpected error while "
+                  f"{doing} it, recorded as a rejection: {type(err).__name__}: {printable(str(err), 300)}")
+
+
+def _record(con, submission: dict, problems: list[dict], accepted: pd.DataFrame | None, content: bytes | None,
+            file: InboxFile) -> None:
     with transaction(con):
-        if not first:
-            con.execute("INSERT INTO raw.return_files VALUES (?, ?, ?, ?, ?, ?)",
-                        [sha, len(content), content, file.original_name, file.organisation_code, file.received_at])
+        if content is not None:
+            con.execute("INSERT OR IGNORE INTO raw.return_files VALUES (?, ?, ?, ?, ?, ?)",
+                        [submission["sha256"], len(content), content, file.original_name, file.organisation_code,
+                         file.received_at])
         insert_rows(con, "audit.return_submissions", pd.DataFrame([submission]))
         if problems:
             insert_rows(con, "quarantine.return_problems", pd.DataFrame(problems))
         if accepted is not None:
             _replace_return(con, accepted)
-    archived = archive(settings.home, file)
+
+
+def _archive(con, settings: TrackerConfig, file: InboxFile, content: bytes | None, log) -> None:
+    """Move the entry to the archive (the bytes judged, or the unread entry itself); a failure to move is logged
+    and the next run finishes it, as the entry is already recorded."""
+    try:
+        archived = archive(settings.home, file, content)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        if log is not None:
+            log.warning(f"{file.reference} was recorded but could not be moved to the archive "
+                        f"({printable(err.strerror or str(err))}): the next run moves it.")
+        return
     con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
-                [str(archived.relative_to(settings.home)), file.reference])
-    return submission["status"], None if accepted is None else report.returns
+                [printable(str(archived.relative_to(settings.home)), 400), file.reference])
+
+
+def _hash_or_none(file: InboxFile) -> str | None:
+    try:
+        return file_hash(file.path)
+    except OSError:
+        return None
 
 
 def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: list[tuple[str, str, pd.DataFrame]],

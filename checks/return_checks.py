@@ -60,11 +60,13 @@ def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBR
 
 RETURN_RULES = [
     Rule(("audit", "return_submissions"), "rejected_returns_put_right",
-         "Every rejected return has been followed by an accepted one for the same organisation and quarter.",
+         "Every rejected return has been followed by an accepted one for the same organisation and quarter (for a "
+         "file whose quarter could not be read, by any later accepted return from the same organisation).",
          "SELECT s.submission_ref, s.organisation_code, s.reporting_quarter, s.file_name, s.summary "
          "FROM audit.return_submissions s WHERE s.status = 'rejected' AND NOT EXISTS (SELECT 1 FROM "
          "staging.department_returns r WHERE r.organisation_code = s.organisation_code "
-         "AND r.reporting_quarter = s.reporting_quarter AND r.received_at > s.received_at) "
+         "AND (s.reporting_quarter IS NULL OR r.reporting_quarter = s.reporting_quarter) "
+         "AND r.received_at > s.received_at) "
          "ORDER BY s.received_at DESC", WARN),
     Rule(("marts", "return_plausibility"), "returns_plausible_quarter_on_quarter",
          f"No returned figure falls or rises by more than {PLAUSIBLE_CHANGE_SHARE:.0%} (and by more than "

@@ -64,6 +64,19 @@ def timestamp(value: object) -> str:
     return f"{date(moment)}, {moment:%H:%M}"
 
 
+UK = "Europe/London"
+
+
+def uk_timestamp(value: object) -> str:
+    """A moment stored in UTC, as people in the UK read it: 22 Dec 2025, 14:05 UK time (GMT in winter, BST in
+    summer: 30 Jul 2025 23:30 UTC is 31 Jul 2025, 00:30 UK time). A value with a time zone is converted from it."""
+    if is_blank(value):
+        return BLANK
+    moment = pd.Timestamp(value)
+    moment = (moment.tz_localize("UTC") if moment.tzinfo is None else moment).tz_convert(UK)
+    return f"{date(moment)}, {moment:%H:%M} UK time"
+
+
 def month(value: object) -> str:
     return BLANK if is_blank(value) else f"{pd.Timestamp(value):%b %Y}"
 

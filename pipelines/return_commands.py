@@ -7,6 +7,8 @@ laptop with only the project installed.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from pathlib import Path
 
 import duckdb
@@ -14,7 +16,7 @@ import yaml
 
 from checks.return_contract import MAX_FILE_BYTES
 from tracker import settings
-from tracker.return_inbox import archived_hashes, content_hash, deliver
+from tracker.return_inbox import archived_hashes, content_hash, deliver, printable
 
 SAMPLES_DIR = Path("returns") / "samples"
 SAMPLES_MANIFEST = "samples.yaml"
@@ -48,19 +50,47 @@ def known_organisations() -> dict[str, str]:
 
 
 def _read(path: str) -> tuple[bytes, str] | None:
-    file = Path(path)
-    if not file.is_file():
-        print(f"tracker: there is no file at {path}.")
+    """The file's bytes, read once and no further than the size limit; None (having said why) if it cannot be."""
+    shown = printable(path, 200)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        print(f"tracker: there is no file at {shown}.")
         return None
-    if file.stat().st_size > MAX_FILE_BYTES:
-        print(f"{file.name}: the file is {file.stat().st_size / 1_048_576:.1f} MB; the limit is "
+    except OSError as err:
+        print(f"tracker: {shown} cannot be opened ({printable(err.strerror or 'unreadable')}).")
+        return None
+    name = printable(Path(path).name)
+    if not stat.S_ISREG(info.st_mode):
+        print(f"tracker: {shown} is not a file (it is a folder, a device or a pipe). Name the return file itself.")
+        return None
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        print(f"tracker: {shown} cannot be read ({printable(err.strerror or 'unreadable')}).")
+        return None
+    if len(content) > MAX_FILE_BYTES:
+        size = max(info.st_size, len(content))
+        print(f"{name}: the file is {size / 1_048_576:.1f} MB; the limit is "
               f"{MAX_FILE_BYTES // 1_048_576} MB. A return is one row of figures: start again from the template.")
         return None
-    return file.read_bytes(), file.name
+    return content, name
 
 
 def validate(path: str, organisation: str | None = None) -> int:
-    """Exit 0 if the return is valid; otherwise list each problem and exit 1."""
+    """Exit 0 if the return is valid; otherwise list each problem and exit 1. Never a traceback: anything
+    unexpected while checking is said in one plain sentence naming the file (exit 1)."""
+    try:
+        return _validate(path, organisation)
+    except Exception:  # noqa: BLE001  the boundary a department analyst sees
+        print(f"{printable(Path(path).name)}: the tracker could not check this file: it met a problem it did not "
+              "expect while reading it. Save the return again from the template (as .xlsx or CSV UTF-8) and check "
+              "it again; if the same happens, send the file to CDDO.")
+        return 1
+
+
+def _validate(path: str, organisation: str | None = None) -> int:
     read = _read(path)
     if read is None:
         return 1

@@ -102,3 +102,70 @@ def test_validate_does_not_import_great_expectations(tmp_path):
                     if line.startswith("import time:")}
         assert "checks.return_rules" in imported  # the -X importtime listing is there, and the evaluator ran
         assert not {name for name in imported if name.split(".")[0] == "great_expectations"}, sample
+
+
+def _damaged_workbooks() -> dict[str, bytes]:
+    """Workbooks that open as a zip but break inside the sheet (openpyxl parses them lazily, in iter_rows)."""
+    import zipfile
+
+    good = (SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q3.xlsx").read_bytes()
+    source = zipfile.ZipFile(io.BytesIO(good))
+    sheet = next(n for n in source.namelist() if n.startswith("xl/worksheets/sheet"))
+
+    def rebuilt(change) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            for item in source.infolist():
+                data = change(item.filename, source.read(item.filename))
+                if data is not None:
+                    target.writestr(item.filename, data)
+        return out.getvalue()
+
+    return {
+        "cut-short.xlsx": rebuilt(lambda n, d: d[: len(d) // 2] if n == sheet else d),
+        "no-worksheet.xlsx": rebuilt(lambda n, d: None if n == sheet else d),
+        "bad-shared-string.xlsx": rebuilt(lambda n, d: d.replace(b"<v>", b"<v>99999", 1) if n == sheet else d),
+        "garbage-sheet.xlsx": rebuilt(lambda n, d: b"\x00\xff<<not xml" if n == sheet else d),
+    }
+
+
+def test_validate_never_prints_a_traceback(tmp_path):
+    """Damaged workbooks, a folder, a pipe, an unreadable file: one plain sentence naming the file, exit 1."""
+    cases = []
+    for name, content in _damaged_workbooks().items():
+        (tmp_path / name).write_bytes(content)
+        cases.append(name)
+    (tmp_path / "folder.csv").mkdir()
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "locked.csv").write_bytes(b"x")
+    (tmp_path / "locked.csv").chmod(0)
+    cases += ["folder.csv", "pipe.csv", "locked.csv"]
+    for name in cases:
+        result = tracker("validate", str(tmp_path / name), home=tmp_path)
+        said = result.stdout + result.stderr
+        assert result.returncode == 1, (name, said)
+        assert "Traceback" not in said and "Error:" not in said and "Exception" not in said, (name, said)
+        assert name in said, (name, said)
+
+
+def test_validate_turns_an_unexpected_error_into_one_sentence(tmp_path, monkeypatch, capsys):
+    import checks.return_validation as validation
+    from pipelines import return_commands
+
+    sample = SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q2.csv"
+    monkeypatch.setattr(return_commands, "known_organisations", lambda: {"D10": "DWP"})
+    monkeypatch.setattr(validation, "validate_return", lambda *a, **k: (_ for _ in ()).throw(KeyError("xl/x.xml")))
+    assert return_commands.validate(str(sample)) == 1
+    said = capsys.readouterr().out
+    assert said.startswith(f"{sample.name}: the tracker could not check this file")
+    assert "KeyError" not in said and "xl/x.xml" not in said
+
+
+def test_validate_reads_no_further_than_the_limit(tmp_path, monkeypatch, capsys):
+    from checks.return_contract import MAX_FILE_BYTES
+    from pipelines import return_commands
+
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"x" * (MAX_FILE_BYTES + 10))
+    assert return_commands.validate(str(big)) == 1
+    assert "the limit is 2 MB" in capsys.readouterr().out

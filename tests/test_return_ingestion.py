@@ -111,16 +111,49 @@ def test_a_return_for_another_organisation_is_refused(returns_home):
     assert query(returns_home, "SELECT count(*) FROM staging.department_returns") == [(0,)]
 
 
-def test_a_failed_write_leaves_nothing_half_done(returns_home, monkeypatch):
+def test_a_failed_write_of_the_figures_is_that_files_rejection_and_the_same_bytes_count_when_sent_again(
+        returns_home, monkeypatch):
+    import assets.returns as returns
+
+    sent = deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
+    other = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "hmcts.csv", "EA73", "test", now=at(1))
+
+    def broken(con, accepted):
+        con.execute("DELETE FROM staging.department_returns")
+        if accepted.iloc[0]["organisation_code"] == "D10":
+            raise OSError("disk full")
+        returns.insert_rows(con, returns.RETURNS_TABLE, accepted)
+
+    monkeypatch.setattr(returns, "_replace_return", broken)
+    assert ingest(returns_home).success  # one file's failure is that file's, not the run's
+    assert query(returns_home, "SELECT organisation_code FROM staging.department_returns") == [("EA73",)]
+    (status, summary), = query(returns_home, "SELECT status, summary FROM audit.return_submissions WHERE "
+                                             "submission_ref = ?", [sent.reference])
+    assert status == "rejected" and "could not be recorded" in summary and sent.reference in summary
+    assert "disk full" not in summary and "OSError" not in summary  # plain words, no Python error
+    assert query(returns_home, "SELECT rule FROM quarantine.return_problems WHERE submission_ref = ?",
+                 [sent.reference]) == [("could_not_check",)]
+    assert query(returns_home, "SELECT status FROM audit.return_submissions WHERE submission_ref = ?",
+                 [other.reference]) == [("accepted",)]
+    assert not sent.path.exists() and not other.path.exists()
+    monkeypatch.undo()
+    again = deliver(returns_home, CORRECTED, "q3-again.csv", "D10", "test", now=at(30))
+    assert ingest(returns_home).success  # the same bytes, rejected for a reason that was not the file: taken again
+    assert query(returns_home, "SELECT status FROM audit.return_submissions WHERE submission_ref = ?",
+                 [again.reference]) == [("accepted",)]
+    assert query(returns_home, "SELECT submission_ref FROM staging.department_returns WHERE organisation_code = "
+                 "'D10'") == [(again.reference,)]
+
+
+def test_a_warehouse_that_cannot_record_anything_fails_the_run_and_keeps_the_file(returns_home, monkeypatch):
     import assets.returns as returns
 
     sent = deliver(returns_home, CORRECTED, "q3.csv", "D10", "test")
 
-    def broken(con, accepted):
-        con.execute("DELETE FROM staging.department_returns")
+    def broken(con, table, frame):
         raise OSError("disk full")
 
-    monkeypatch.setattr(returns, "_replace_return", broken)
+    monkeypatch.setattr(returns, "insert_rows", broken)
     assert not ingest(returns_home, raise_on_error=False).success
     for table in ("raw.return_files", "audit.return_submissions", "staging.department_returns"):
         assert query(returns_home, f"SELECT count(*) FROM {table}") == [(0,)], table

@@ -11,15 +11,26 @@ folder by hand is taken as sent by that folder's organisation, through
 "inbox folder". Files are written under a hidden temporary name and renamed
 into place, so a reader never sees half a file. Dagster-free: the command line
 and the dashboard's upload page use it too.
+
+Only regular files directly in an organisation's folder are read, once, without
+following links (O_NOFOLLOW) and no further than the size limit. Anything else
+found in the inbox (a link, a pipe or device, a folder inside a folder, a hidden
+file, a file outside any organisation's folder, a folder that is not an
+organisation code) and any file whose sidecar is not the JSON the tracker wrote
+is listed with a ``refusal``: recorded, and moved to the archive as it is,
+never read. A file whose bytes no longer match its sidecar's sha256 was changed
+after it was submitted, and is refused too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,9 +50,91 @@ class InboxFile:
     is_illustrative: bool
     received_at: dt.datetime
     reference: str
+    sha256: str | None = None  # what the sidecar says was submitted (None: dropped in by hand)
+    refusal: str | None = None  # why the entry is refused without its content being read
 
-    def read(self) -> bytes:
-        return self.path.read_bytes()
+    def read(self, limit: int | None = None) -> bytes:
+        """The file's bytes, read once without following a link; see ``read_regular_file``."""
+        return read_regular_file(self.path, limit)
+
+
+class InboxEntryRefused(ValueError):
+    """An inbox entry that is not a regular file of its own (a link, a device, a folder...): not read."""
+
+
+class InboxFileTooLarge(InboxEntryRefused):
+    def __init__(self, size: int, limit: int):
+        super().__init__(f"The file is {size / 1_048_576:.1f} MB; the limit is {limit // 1_048_576} MB. A return is "
+                         "one row of figures: start again from the template.")
+        self.size = size
+
+
+READ_CHUNK = 1 << 16
+SIDECAR_LIMIT = 64 * 1024  # what tracker submit writes is a few hundred bytes
+PARTIAL = ".partial"  # the temporary name a file is written under before it is renamed into place
+HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+REFERENCE_PATTERN = re.compile(r"^R-[0-9A-F]{10}$")
+ORPHAN_SIDECAR_SECONDS = 600
+NO_ORGANISATION = "(none)"  # the sender recorded for an entry that is not in an organisation's folder
+REFUSED_FOLDER = "_refused"  # the archive folder for entries that are not in an organisation's folder
+
+
+def printable(text: str, limit: int = 120) -> str:
+    """A name or value as it can be shown and stored: control characters and undecodable bytes as escapes."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def _kind(mode: int) -> str | None:
+    """What an entry is, when it is not a regular file (None when it is)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a link (shortcut) to another file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return "not a regular file"
+
+
+def read_regular_file(path: Path, limit: int | None = None) -> bytes:
+    """Read a regular file once, never following a link nor waiting on a pipe; at most ``limit`` bytes.
+
+    Raises InboxEntryRefused for anything but a regular file, InboxFileTooLarge past the limit (without
+    reading the rest), and OSError when it cannot be opened (FileNotFoundError: taken by another run).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+            raise InboxEntryRefused(_kind(stat.S_IFLNK)) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        kind = _kind(info.st_mode)
+        if kind:
+            raise InboxEntryRefused(kind)
+        if limit is not None and info.st_size > limit:
+            raise InboxFileTooLarge(info.st_size, limit)
+        chunks, total = [], 0
+        while True:
+            chunk = os.read(fd, READ_CHUNK)
+            if not chunk:
+                break
+            total += len(chunk)
+            if limit is not None and total > limit:  # grew while being read
+                raise InboxFileTooLarge(max(total, os.fstat(fd).st_size), limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def content_hash(content: bytes) -> str:
@@ -49,14 +142,26 @@ def content_hash(content: bytes) -> str:
 
 
 def file_hash(path: Path) -> str:
-    """sha256 of a file, read in chunks (a file dropped in the inbox may be large)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    """sha256 of a regular file, read in chunks without following a link; for any other entry (a link, a
+    pipe, a folder), a hash of where and what it is, so that it still has a key of its own and is never read."""
+    info = os.lstat(path)
+    if stat.S_ISREG(info.st_mode):
+        try:
+            return content_hash(read_regular_file(path))
+        except InboxEntryRefused:
+            info = os.lstat(path)  # replaced by something else since: key it as that
+    return _identity_hash(Path(path), info)
+
+
+def _identity_hash(path: Path, info: os.stat_result) -> str:
+    identity = f"not read|{path.parent.name}/{path.name}|{info.st_mode}|{info.st_ino}|{info.st_mtime_ns}"
+    return hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def submission_reference(organisation_code: str, stored_name: str, sha256: str) -> str:
     """A short reference a department can quote: the same arrival always gets the same one."""
-    digest = hashlib.sha256(f"{organisation_code}/{stored_name}|{sha256}".encode()).hexdigest()
+    arrival = f"{organisation_code}/{stored_name}|{sha256}".encode("utf-8", "surrogateescape")
+    digest = hashlib.sha256(arrival).hexdigest()
     return f"R-{digest[:10].upper()}"
 
 
@@ -93,54 +198,184 @@ def deliver(home: Path, content: bytes, original_name: str, organisation_code: s
 
 
 def pending(home: Path) -> list[InboxFile]:
-    """Every file waiting in the inbox, oldest first (hidden and half-written files are skipped)."""
-    found = []
-    for folder in sorted(p for p in inbox_dir(home).glob("*") if p.is_dir()):
-        for path in sorted(folder.iterdir()):
-            if path.name.startswith(".") or path.name.endswith(SIDECAR) or not path.is_file():
-                continue
-            found.append(describe(path))
-    return sorted(found, key=lambda f: (f.received_at, f.path.name))
+    """Every entry waiting in the inbox, oldest first; none of them is read here.
+
+    Regular files directly in an organisation's folder are returns. Everything else found there or at the
+    top of the inbox (links, pipes, devices, folders within folders, hidden files, a folder that is not an
+    organisation code, a file outside any organisation's folder) is listed refused, to be recorded and moved
+    to the archive without being read. Sidecars go with their file; a file still being written by ``deliver``
+    (a hidden ``.partial``) is left alone.
+    """
+    root = inbox_dir(home)
+    found: list[InboxFile | None] = []
+    for entry in _entries(root):
+        try:
+            info = entry.lstat()
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and ORGANISATION_FOLDER.match(entry.name):
+            for inner in _entries(entry):
+                if not (_is_sidecar(inner) or _being_written(inner)):
+                    found.append(_described(inner, root))
+        else:
+            found.append(_described(entry, root))
+    return sorted((f for f in found if f is not None), key=lambda f: (f.received_at, f.path.name))
+
+
+def _described(path: Path, root: Path) -> InboxFile | None:
+    try:
+        return describe(path, root)
+    except FileNotFoundError:  # taken by a run between listing and looking
+        return None
+
+
+def _entries(folder: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _is_sidecar(path: Path) -> bool:
+    """A sidecar goes with its file. One with no file beside it for longer than ``deliver`` takes to write the
+    file (it writes the sidecar first) is not a sidecar but a stray .json, taken (and refused) like any file."""
+    if not path.name.endswith(SIDECAR):
+        return False
+    if os.path.lexists(path.with_name(path.name[: -len(SIDECAR)])):
+        return True
+    try:
+        return path.lstat().st_mtime > dt.datetime.now(dt.UTC).timestamp() - ORPHAN_SIDECAR_SECONDS
+    except FileNotFoundError:
+        return True
+
+
+def _being_written(path: Path) -> bool:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return True
+    return path.name.startswith(".") and path.name.endswith(PARTIAL) and stat.S_ISREG(info.st_mode)
 
 
 def inbox_file(home: Path, path: str | Path) -> InboxFile | None:
-    """The inbox file at ``path`` if it is still waiting (it may already have been processed)."""
+    """The inbox entry at ``path`` if it is still waiting (it may already have been processed).
+
+    Judged by where the name is, not where a link points: nothing is resolved or read here.
+    """
+    root = Path(os.path.normpath(os.path.abspath(inbox_dir(home))))
+    path = Path(os.path.normpath(os.path.abspath(path)))
+    if root not in path.parents or path.name.endswith(SIDECAR) or not os.path.lexists(path):
+        return None
+    if path.parent == root and path.is_dir() and not path.is_symlink() and ORGANISATION_FOLDER.match(path.name):
+        return None  # an organisation's folder itself
+    return _described(path, root)
+
+
+def describe(path: Path, root: Path | None = None) -> InboxFile:
+    """What is known about an inbox entry without reading it: who sent it, when, and whether it is refused.
+
+    ``root`` is the inbox folder (the entry's grandparent when not given). Raises FileNotFoundError when the
+    entry has gone (taken by another run).
+    """
     path = Path(path)
-    inside = inbox_dir(home).resolve() in path.resolve().parents
-    return describe(path) if inside and path.is_file() else None
+    root = Path(root) if root is not None else path.parent.parent
+    info = path.lstat()
+    parts = path.relative_to(root).parts if root in path.parents else (path.name,)
+    in_place = len(parts) == 2 and bool(ORGANISATION_FOLDER.match(parts[0])) and not (root / parts[0]).is_symlink()
+    folder = parts[0] if len(parts) >= 2 and ORGANISATION_FOLDER.match(parts[0]) else NO_ORGANISATION
+    name = printable(path.name)
+    received = dt.datetime.fromtimestamp(info.st_mtime, dt.UTC).replace(tzinfo=None)
+    provisional = submission_reference(folder, path.name, _identity_hash(path, info))
+    refusal = None
+    kind = _kind(info.st_mode)
+    if stat.S_ISLNK(info.st_mode):
+        refusal = (f"'{name}' was not read: it is {kind}. Only a file saved in the organisation's inbox folder "
+                   "is taken; send the return file itself.")
+    elif len(parts) == 1 and stat.S_ISDIR(info.st_mode):
+        refusal = (f"'{name}' was not read: its name is not an organisation code (capital letters and digits, like "
+                   "D10), so it is not an organisation's folder. Send returns with tracker submit or the upload page.")
+    elif not in_place:
+        where = (f"it is in a folder inside {folder}'s folder" if folder != NO_ORGANISATION and len(parts) > 2
+                 else "it is not in an organisation's folder (returns/inbox/<organisation code>/)")
+        refusal = f"'{name}' was not read: {where}. Send the return with tracker submit or the upload page."
+    elif kind:
+        refusal = (f"'{name}' was not read: it is {kind}. Only a file saved in the organisation's inbox folder "
+                   "is taken; send the return file itself.")
+    elif path.name.startswith("."):
+        refusal = (f"'{name}' was not read: it is a hidden file (its name starts with a dot). Send the return "
+                   "under its own name.")
+    sidecar, problem = ({}, None) if refusal else _sidecar(path, folder)
+    if problem:
+        refusal = (f"'{name}' was not read: {problem} Send the return again with tracker submit or the upload "
+                   "page.")
+    if refusal or not sidecar:
+        return InboxFile(path, folder, name, "inbox folder", False, received, provisional, None, refusal)
+    return InboxFile(path, folder, printable(sidecar["original_name"]), printable(sidecar["channel"], 80),
+                     sidecar["is_illustrative"], sidecar["received_at"], sidecar["reference"], sidecar["sha256"])
 
 
-def describe(path: Path) -> InboxFile:
-    folder = path.parent.name
+def _sidecar(path: Path, folder: str) -> tuple[dict, str | None]:
+    """The file's sidecar, checked: ({}, None) when there is none; (fields, None); or ({}, what is wrong)."""
     sidecar_path = path.with_name(path.name + SIDECAR)
-    received = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
-    sidecar: dict = {}
-    if sidecar_path.is_file():
-        try:
-            sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
-        except (ValueError, OSError):
-            sidecar = {}
-    if sidecar.get("received_at"):
-        received = dt.datetime.fromisoformat(sidecar["received_at"])
-    reference = sidecar.get("reference") or submission_reference(folder, path.name, file_hash(path))
-    return InboxFile(path, folder, sidecar.get("original_name") or path.name,
-                     sidecar.get("channel") or "inbox folder", bool(sidecar.get("is_illustrative")), received,
-                     reference)
+    if not os.path.lexists(sidecar_path):
+        return {}, None
+    what = f"its sidecar {printable(sidecar_path.name)} (who sent it and when)"
+    try:
+        doc = json.loads(read_regular_file(sidecar_path, SIDECAR_LIMIT).decode("utf-8"))
+    except InboxFileTooLarge:
+        return {}, f"{what} is far larger than the tracker writes."
+    except InboxEntryRefused as err:
+        return {}, f"{what} is {err}."
+    except OSError:
+        return {}, f"{what} could not be opened."
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, nested beyond reason
+        return {}, f"{what} is not valid JSON."
+    if not isinstance(doc, dict):
+        return {}, f"{what} is not the JSON object the tracker writes."
+    wrong = []
+    for key, kind in (("organisation_code", str), ("original_name", str), ("channel", str),
+                      ("is_illustrative", bool), ("received_at", str), ("reference", str), ("sha256", str)):
+        if not isinstance(doc.get(key), kind):
+            wrong.append(key)
+    if wrong:
+        return {}, f"{what} lacks or mistypes {', '.join(wrong)}."
+    if doc["organisation_code"] != folder:
+        return {}, f"{what} names {printable(doc['organisation_code'], 20)}, not the folder's {folder}."
+    try:
+        received = dt.datetime.fromisoformat(doc["received_at"])
+    except ValueError:
+        return {}, f"{what} has a received_at that is not a date and time."
+    if received.tzinfo is not None:
+        received = received.astimezone(dt.UTC).replace(tzinfo=None)
+    if not HASH_PATTERN.match(doc["sha256"]) or doc["reference"] != submission_reference(folder, path.name,
+                                                                                         doc["sha256"]):
+        return {}, f"{what} does not match the file it sits beside (its reference or sha256 is not the tracker's)."
+    return doc | {"received_at": received}, None
 
 
-def archive(home: Path, file: InboxFile) -> Path:
-    """Move a processed file (and its sidecar) out of the inbox; never overwrites an archived file."""
-    folder = archive_dir(home) / file.path.parent.name
+def archive(home: Path, file: InboxFile, content: bytes | None = None) -> Path:
+    """Move a processed entry (and its sidecar) out of the inbox; never overwrites an archived file.
+
+    With ``content`` (the bytes that were read and judged), exactly those bytes are archived and the inbox
+    file removed; without, the entry itself is moved as it is (a link stays a link, a folder a folder),
+    never read.
+    """
+    code = file.organisation_code
+    folder = archive_dir(home) / (code if ORGANISATION_FOLDER.match(code) else REFUSED_FOLDER)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / file.path.name
     counter = 1
-    while target.exists():
+    while os.path.lexists(target) or os.path.lexists(target.with_name(target.name + SIDECAR)):
         target = folder / f"{file.path.name}.{counter}"
         counter += 1
     sidecar = file.path.with_name(file.path.name + SIDECAR)
-    if sidecar.exists():
+    if content is not None:
+        _write_atomically(target, content)
+        os.unlink(file.path)
+    else:
+        os.replace(file.path, target)
+    if os.path.lexists(sidecar):
         os.replace(sidecar, target.with_name(target.name + SIDECAR))
-    os.replace(file.path, target)
     return target
 
 
@@ -149,7 +384,7 @@ def archived_hashes(home: Path) -> set[str]:
     hashes = set()
     for sidecar in archive_dir(home).glob(f"*/*{SIDECAR}"):
         try:
-            hashes.add(json.loads(sidecar.read_text(encoding="utf-8")).get("sha256"))
-        except (ValueError, OSError):
+            hashes.add(json.loads(read_regular_file(sidecar, SIDECAR_LIMIT)).get("sha256"))
+        except (ValueError, OSError, AttributeError, RecursionError):
             continue
     return hashes

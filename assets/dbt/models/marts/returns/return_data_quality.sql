@@ -2,7 +2,7 @@ WITH current_quarter AS (SELECT * FROM {{ source('staging', 'reporting_quarters'
 status AS (SELECT * FROM {{ ref('returns_status') }} WHERE is_current_quarter AND expected),
 submissions AS (SELECT * FROM {{ source('audit', 'return_submissions') }}),
 accepted AS (
-    SELECT r.*, q.deadline, q.deadline_passed FROM {{ source('staging', 'department_returns') }} r
+    SELECT r.*, q.deadline_passed FROM {{ ref('returns_in_context') }} r
     JOIN {{ source('staging', 'reporting_quarters') }} q USING (reporting_quarter)
 ),
 measures AS (
@@ -41,7 +41,7 @@ measures AS (
     FROM {{ ref('return_plausibility') }}
     UNION ALL
     SELECT 'timeliness', 'accepted returns received by their deadline',
-           count(*) FILTER (WHERE received_at::DATE <= deadline), count(*),
+           count(*) FILTER (WHERE received_on_uk_date <= deadline), count(*),
            'returns for quarters whose deadline has passed'
     FROM accepted WHERE deadline_passed
     UNION ALL

@@ -23,21 +23,21 @@ tried AS (
 )
 SELECT g.organisation_code, o.name AS organisation_name, o.department_code, o.department_name, g.expected,
        q.reporting_quarter, q.quarter_end, q.deadline, q.is_latest_ended AS is_current_quarter,
-       CASE WHEN r.submission_ref IS NOT NULL AND r.received_at::DATE <= q.deadline THEN 'received'
+       CASE WHEN r.submission_ref IS NOT NULL AND r.received_on_uk_date <= q.deadline THEN 'received'
             WHEN r.submission_ref IS NOT NULL THEN 'received late'
             WHEN t.rejected_submissions > 0 AND q.deadline_passed THEN 'rejected, overdue'
             WHEN t.rejected_submissions > 0 THEN 'rejected, resubmission due'
             WHEN q.deadline_passed THEN 'missing'
             ELSE 'due' END AS status,
        r.received_at, r.submission_ref, r.is_illustrative,
-       greatest(date_diff('day', q.deadline, coalesce(r.received_at::DATE, {{ as_of() }})), 0) AS days_late,
+       greatest(date_diff('day', q.deadline, coalesce(r.received_on_uk_date, {{ as_of() }})), 0) AS days_late,
        coalesce(t.submissions, 0) AS submissions, coalesce(t.rejected_submissions, 0) AS rejected_submissions,
        t.last_status, t.last_summary,
        g.expected AND r.submission_ref IS NULL AND q.deadline_passed AS needs_chasing,
        {{ as_of() }} AS as_of
 FROM organisations g CROSS JOIN quarters q
 LEFT JOIN orgs o ON o.organisation_code = g.organisation_code
-LEFT JOIN {{ source('staging', 'department_returns') }} r ON r.organisation_code = g.organisation_code
+LEFT JOIN {{ ref('returns_in_context') }} r ON r.organisation_code = g.organisation_code
      AND r.reporting_quarter = q.reporting_quarter
 LEFT JOIN tried t ON t.organisation_code = g.organisation_code AND t.reporting_quarter = q.reporting_quarter
 WHERE g.expected OR r.submission_ref IS NOT NULL OR t.submissions > 0

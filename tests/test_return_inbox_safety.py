@@ -1,0 +1,270 @@
+"""Only regular files that belong to the inbox are read; nothing in the inbox can fail a run or block another file.
+
+Each entry below is put in the inbox beside a valid return, and one ingestion run takes them all: the valid
+return lands, each odd entry is recorded as rejected with a plain reason, without its target or content
+being read, and is moved to the archive as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from checks.return_contract import MAX_FILE_BYTES
+from tests.conftest import ingest, query
+from tests.returns_helpers import VALID, csv_bytes, row
+from tracker.return_inbox import archive_dir, deliver, describe, inbox_dir, pending, read_regular_file
+
+GOOD = csv_bytes(VALID)
+SECRET = b"root:x:0:0:SECRET-LINE-NOT-TO-BE-SHOWN\n"
+
+
+def statuses(home) -> dict[str, tuple[str, str, str]]:
+    rows = query(home, "SELECT file_name, organisation_code, status, summary FROM audit.return_submissions")
+    # a refused file is recorded under its name in the inbox (its sidecar, which names it, was not trusted)
+    return {name.split("__")[-1]: (org, status, summary) for name, org, status, summary in rows}
+
+
+def everything_recorded(home) -> str:
+    """Every text the warehouse keeps about the run, to look for what must never have been read."""
+    rows = query(home, "SELECT * FROM audit.return_submissions") + query(home, "SELECT * FROM "
+                                                                        "quarantine.return_problems")
+    return repr(rows)
+
+
+def test_links_pipes_folders_hidden_and_stray_files_are_refused_unread(returns_home, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    secret = outside / "passwd"
+    secret.write_bytes(SECRET)
+    valid_elsewhere = outside / "valid.csv"
+    valid_elsewhere.write_bytes(GOOD)
+    good = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    d10 = inbox_dir(returns_home) / "D10"
+    ea73 = inbox_dir(returns_home) / "EA73"
+    ea73.mkdir()
+    (d10 / "passwd.csv").symlink_to(secret)
+    (d10 / "elsewhere.csv").symlink_to(valid_elsewhere)
+    (ea73 / "inside.csv").symlink_to(good.path)  # a link to another file in the inbox
+    (d10 / "dangling.csv").symlink_to(outside / "nothing-here.csv")
+    os.mkfifo(d10 / "pipe.csv")
+    (d10 / "sub").mkdir()
+    (d10 / "sub" / "nested.csv").write_bytes(GOOD)
+    (d10 / ".hidden.csv").write_bytes(GOOD)
+    (d10 / ".being-written.csv.partial").write_bytes(GOOD[:10])  # deliver's temporary name: left alone
+    (inbox_dir(returns_home) / "loose.csv").write_bytes(GOOD)  # not in any organisation's folder
+    (inbox_dir(returns_home) / "d10").mkdir()  # not an organisation code
+    (inbox_dir(returns_home) / "d10" / "lower.csv").write_bytes(GOOD)
+    (inbox_dir(returns_home) / "EA74").symlink_to(outside)  # an organisation's folder that is a link
+
+    assert ingest(returns_home).success
+    seen = statuses(returns_home)
+    assert seen.pop("q3.csv")[1] == "accepted"
+    expected = {"passwd.csv": "link", "elsewhere.csv": "link", "inside.csv": "link", "dangling.csv": "link",
+                "pipe.csv": "pipe", "sub": "folder", ".hidden.csv": "hidden", "loose.csv": "organisation's folder",
+                "d10": "organisation's folder", "EA74": "link"}
+    assert set(seen) == set(expected)
+    for name, words in expected.items():
+        org, status, summary = seen[name]
+        assert status == "rejected" and words in summary and "was not read" in summary, (name, summary)
+    assert seen["inside.csv"][0] == "EA73" and seen["loose.csv"][0] == "(none)"
+    assert "SECRET" not in everything_recorded(returns_home)
+    assert query(returns_home, "SELECT count(*) FROM raw.return_files") == [(1,)]  # only the valid return's bytes
+    assert query(returns_home, "SELECT submission_ref FROM staging.department_returns") == [(good.reference,)]
+    assert secret.read_bytes() == SECRET and valid_elsewhere.read_bytes() == GOOD  # the targets untouched
+    archived = archive_dir(returns_home)
+    assert (archived / "D10" / "passwd.csv").is_symlink()  # moved as it is, never read
+    assert (archived / "_refused" / "EA74").is_symlink()
+    left = sorted(p.name for p in inbox_dir(returns_home).rglob("*") if not p.is_dir())
+    assert left == [".being-written.csv.partial"]
+
+
+def test_a_sidecar_that_is_not_the_trackers_json_refuses_its_file_only(returns_home):
+    good = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    bad_sidecars = {
+        "not-json": b"{not json",
+        "a-list": b"[1, 2, 3]",
+        "not-utf8": b"\xff\xfe{}",
+        "deep": b"[" * 100_000 + b"]" * 100_000,
+        "huge-number": b'{"received_at": ' + b"9" * 5000 + b"}",
+        "wrong-types": json.dumps({"organisation_code": "EA73", "original_name": 5, "channel": None,
+                                   "is_illustrative": "yes", "received_at": [], "reference": 1,
+                                   "sha256": {}}).encode(),
+        "bad-date": None, "other-org": None, "forged-reference": None, "aware-date": None,
+    }
+    sent = {}
+    for label, content in bad_sidecars.items():
+        stored = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), f"{label}.csv", "EA73", "test")
+        sidecar = stored.path.with_name(stored.path.name + ".json")
+        doc = json.loads(sidecar.read_text())
+        if label == "bad-date":
+            content = json.dumps(doc | {"received_at": "yesterday"}).encode()
+        elif label == "other-org":
+            content = json.dumps(doc | {"organisation_code": "D10"}).encode()
+        elif label == "forged-reference":
+            content = json.dumps(doc | {"reference": good.reference}).encode()
+        elif label == "aware-date":  # a time zone written in: accepted, converted to UTC
+            content = json.dumps(doc | {"received_at": "2026-01-20T10:00:00+01:00"}).encode()
+        sidecar.write_bytes(content)
+        sent[f"{label}.csv"] = stored
+    assert ingest(returns_home).success
+    seen = statuses(returns_home)
+    assert seen["q3.csv"][1] == "accepted"
+    assert seen["aware-date.csv"][1] == "accepted"
+    assert query(returns_home, "SELECT received_at::VARCHAR FROM audit.return_submissions WHERE file_name = "
+                 "'aware-date.csv'") == [("2026-01-20 09:00:00",)]
+    for name in sent:
+        if name != "aware-date.csv":
+            org, status, summary = seen[name]
+            assert status == "rejected" and "sidecar" in summary and "Traceback" not in summary, (name, summary)
+    assert query(returns_home, "SELECT count(*) FROM audit.return_submissions") == [(len(sent) + 1,)]
+    assert not any(p for p in inbox_dir(returns_home).rglob("*") if p.is_file())
+
+
+def test_a_sidecar_that_is_a_link_is_not_followed(returns_home, tmp_path):
+    stored = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    sidecar = stored.path.with_name(stored.path.name + ".json")
+    real = tmp_path / "real.json"
+    real.write_bytes(sidecar.read_bytes())
+    sidecar.unlink()
+    sidecar.symlink_to(real)
+    assert describe(stored.path).refusal and "link" in describe(stored.path).refusal
+    assert ingest(returns_home).success
+    assert statuses(returns_home)["q3.csv"][1] == "rejected"
+
+
+def test_a_file_replaced_after_submission_is_detected(returns_home):
+    stored = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    stored.path.write_bytes(csv_bytes(row(pay_services_live="9")))  # changed in the inbox after it arrived
+    assert ingest(returns_home).success
+    org, status, summary = statuses(returns_home)["q3.csv"]
+    assert status == "rejected" and "changed after it was received" in summary
+    assert query(returns_home, "SELECT count(*) FROM staging.department_returns") == [(0,)]
+    # the bytes judged are the bytes kept, in the warehouse and in the archive
+    kept, = query(returns_home, "SELECT content FROM raw.return_files")
+    archived = next(p for p in (archive_dir(returns_home) / "D10").iterdir() if not p.name.endswith(".json"))
+    assert bytes(kept[0]) == archived.read_bytes() == csv_bytes(row(pay_services_live="9"))
+
+
+def test_an_oversized_file_is_not_read_past_the_limit(returns_home, monkeypatch):
+    import tracker.return_inbox as inbox
+
+    too_big = GOOD + b" " * (MAX_FILE_BYTES + 1 - len(GOOD))
+    stored = deliver(returns_home, too_big, "big.csv", "D10", "test")
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr(inbox.os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    assert ingest(returns_home).success
+    assert sum(reads) <= MAX_FILE_BYTES + 1  # stopped at the limit (in fact, never started: its size says)
+    org, status, summary = statuses(returns_home)["big.csv"]
+    assert status == "rejected" and "the limit is 2 MB" in summary
+    assert query(returns_home, "SELECT count(*) FROM raw.return_files") == [(0,)]
+    archived = archive_dir(returns_home) / "D10" / stored.path.name
+    assert archived.stat().st_size == len(too_big)  # nothing lost: moved whole to the archive
+
+
+def test_read_regular_file_stops_at_the_limit_for_a_growing_file(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"x" * 100)
+    assert read_regular_file(path, 100) == b"x" * 100
+    with pytest.raises(ValueError, match="the limit is"):
+        read_regular_file(path, 99)
+    link = tmp_path / "link.csv"
+    link.symlink_to(path)
+    with pytest.raises(ValueError, match="link"):
+        read_regular_file(link)
+
+
+def test_a_name_that_is_not_text_is_recorded_printably(returns_home):
+    folder = inbox_dir(returns_home) / "D10"
+    folder.mkdir(parents=True)
+    odd = os.fsdecode(b"q3-\xff\x1b[31m.csv")
+    (folder / odd).write_bytes(GOOD)
+    assert ingest(returns_home).success
+    (name, status), = query(returns_home, "SELECT file_name, status FROM audit.return_submissions")
+    assert status == "accepted" and "\x1b" not in name and "\\x1b" in name
+
+
+def test_an_unexpected_error_checking_one_file_is_its_rejection_and_the_batch_goes_on(returns_home, monkeypatch):
+    import assets.returns as returns
+
+    first = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "boom.csv", "EA73", "test")
+    second = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    real = returns.validate_return
+
+    def flaky(content, name, *args, **kwargs):
+        if name == "boom.csv":
+            raise KeyError("sheet1.xml")  # what a damaged workbook did inside openpyxl's iter_rows
+        return real(content, name, *args, **kwargs)
+
+    monkeypatch.setattr(returns, "validate_return", flaky)
+    assert ingest(returns_home).success
+    seen = statuses(returns_home)
+    org, status, summary = seen["boom.csv"]
+    assert status == "rejected" and "could not be checked" in summary and first.reference in summary
+    assert "KeyError" not in summary and "sheet1.xml" not in summary
+    assert seen["q3.csv"][1] == "accepted"
+    assert query(returns_home, "SELECT submission_ref FROM staging.department_returns") == [(second.reference,)]
+    assert query(returns_home, "SELECT rule FROM quarantine.return_problems") == [("could_not_check",)]
+
+
+def test_the_sensor_keys_a_link_without_reading_it(returns_home, tmp_path):
+    from tests.test_return_ingestion import tick
+
+    secret = tmp_path / "passwd"
+    secret.write_bytes(SECRET)
+    folder = inbox_dir(returns_home) / "D10"
+    folder.mkdir(parents=True)
+    (folder / "passwd.csv").symlink_to(secret)
+    (folder / "other.csv").symlink_to(secret)
+    runs, _ = tick(returns_home)
+    assert len(runs) == 2  # each link has a key of its own, and is not read to get it
+    for request in runs:
+        files = request.run_config["ops"]["department_returns"]["config"]["files"]
+        assert ingest(returns_home, files).success
+    assert [s for _, s, _ in statuses(returns_home).values()] == ["rejected", "rejected"]
+    assert not pending(returns_home)
+
+
+def test_pending_lists_without_reading_any_return(returns_home, monkeypatch):
+    import tracker.return_inbox as inbox
+
+    deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    (inbox_dir(returns_home) / "D10" / "by-hand.csv").write_bytes(GOOD)
+    real = inbox.read_regular_file
+
+    def only_sidecars(path, limit=None):
+        assert str(path).endswith(".json"), f"{path} read while listing"
+        return real(path, limit)
+
+    monkeypatch.setattr(inbox, "read_regular_file", only_sidecars)
+    assert {f.path.name.split("__")[-1] for f in pending(returns_home)} == {"q3.csv", "by-hand.csv"}
+
+
+def test_a_stray_json_with_no_file_is_taken_once_deliver_has_had_time(returns_home):
+    folder = inbox_dir(returns_home) / "D10"
+    folder.mkdir(parents=True)
+    fresh = folder / "fresh.csv.json"  # deliver writes the sidecar first: its file may be a moment behind
+    fresh.write_bytes(b"{}")
+    old = folder / "notes.json"
+    old.write_bytes(b'{"a": 1}')
+    os.utime(old, (0, 0))
+    assert [f.path.name for f in pending(returns_home)] == ["notes.json"]
+    assert ingest(returns_home).success
+    assert statuses(returns_home)["notes.json"][1] == "rejected"
+    assert fresh.exists()
+
+
+def test_an_unreadable_rejection_is_put_right_by_a_later_accepted_return(returns_home):
+    from checks.return_checks import RETURN_RULES
+
+    deliver(returns_home, b"\x00\x01 not a return", "first.csv", "D10", "test")
+    (inbox_dir(returns_home) / "stray.csv").write_bytes(GOOD)  # no organisation: stays to be looked at
+    assert ingest(returns_home).success
+    rule = next(r for r in RETURN_RULES if r.name == "rejected_returns_put_right")
+    assert sorted(o for _, o, *_ in query(returns_home, rule.sql)) == ["(none)", "D10"]
+    deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    assert ingest(returns_home).success
+    assert [o for _, o, *_ in query(returns_home, rule.sql)] == ["(none)"]
