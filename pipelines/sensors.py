@@ -1,10 +1,12 @@
-"""The returns inbox sensor: one run per new file, keyed by the file's content hash.
+"""The returns inbox sensor: one run per new arrival, keyed by who sent it and what it is, never by reading it.
 
-The cursor remembers the sha256 of every file already asked for, so the same
-bytes sent twice start one run (the second copy is recorded as a duplicate by
-the next ingestion), a corrected file (new bytes) starts its own run, and a file
-that lands while a run is going is simply found on the next tick. The run key is
-the hash too, so Dagster itself never launches two runs for the same bytes.
+The cursor remembers the key of every arrival already asked for (tracker/return_inbox.py
+``arrival_key``: the organisation, the submission reference and the sidecar's sha256,
+or where and when a hand-dropped file landed), so one arrival seen on two ticks starts
+one run, while the same bytes from another organisation, or sent again after a
+rejection, start their own. A file that lands while a run is going is found on the
+next tick. The run key is the same key, so Dagster never launches two runs for one
+arrival. Nothing is read or hashed here: a large file costs a tick nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import json
 import dagster as dg
 
 from tracker.resources import TrackerConfig
-from tracker.return_inbox import file_hash, pending
+from tracker.return_inbox import arrival_key, pending
 
 INGEST_OP = "department_returns"
-REMEMBERED_HASHES = 10_000  # far more returns than arrive between two ticks
+REMEMBERED_ARRIVALS = 10_000  # far more returns than arrive between two ticks
 
 ingest_returns_job = dg.define_asset_job(
     "ingest_returns",
@@ -36,20 +38,17 @@ def return_inbox_sensor(context: dg.SensorEvaluationContext, settings: TrackerCo
     seen = set(requested)
     runs = []
     for file in pending(settings.home):
-        try:
-            sha = file_hash(file.path)
-        except OSError:  # moved by a run between listing and reading: it is being handled
+        key = arrival_key(file)
+        if key in seen:
             continue
-        if sha in seen:
-            continue
-        seen.add(sha)
-        requested.append(sha)
+        seen.add(key)
+        requested.append(key)
         runs.append(dg.RunRequest(
-            run_key=sha,
+            run_key=key,
             run_config={"ops": {INGEST_OP: {"config": {"files": [str(file.path)]}}}},
             tags={"organisation": file.organisation_code, "submission": file.reference},
         ))
-    context.update_cursor(json.dumps({"requested": requested[-REMEMBERED_HASHES:]}))
+    context.update_cursor(json.dumps({"requested": requested[-REMEMBERED_ARRIVALS:]}))
     if not runs:
         return dg.SkipReason("No new return files in the inbox.")
     return runs

@@ -36,19 +36,32 @@ def at(minutes: int) -> dt.datetime:
     return dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC) + dt.timedelta(minutes=minutes)
 
 
-def test_same_bytes_twice_start_one_run(returns_home):
+def test_one_arrival_seen_on_two_ticks_starts_one_run(returns_home):
     deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
     runs, cursor = tick(returns_home)
     assert len(runs) == 1
-    deliver(returns_home, CORRECTED, "q3-again.csv", "D10", "test", now=at(5))
     again, cursor = tick(returns_home, cursor)
-    assert again == []  # the same bytes: no second run
+    assert again == []  # the same arrival: no second run
     assert runs[0].run_key == json.loads(cursor)["requested"][0]
+
+
+def test_each_arrival_of_the_same_bytes_is_its_own_and_the_copy_is_a_duplicate(returns_home):
+    deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
+    runs, cursor = tick(returns_home)
+    deliver(returns_home, CORRECTED, "q3-again.csv", "D10", "test", now=at(5))
+    other = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "ea73.csv", "EA73", "test", now=at(6))
+    more, cursor = tick(returns_home, cursor)
+    assert len(more) == 2  # a new arrival each: the same bytes again, and another organisation's return
+    assert {r.tags["organisation"] for r in more} == {"D10", "EA73"}
     assert run_requested(returns_home, runs[0]).success
+    for request in more:  # the first run already took the waiting copy: the later runs find it gone, and succeed
+        assert run_requested(returns_home, request).success
     statuses = sorted(s for (s,) in query(returns_home, "SELECT status FROM audit.return_submissions"))
-    assert statuses == ["accepted", "duplicate"]  # the copy was recorded and archived by the same run
-    assert query(returns_home, "SELECT count(*) FROM staging.department_returns") == [(1,)]
-    assert query(returns_home, "SELECT count(*) FROM raw.return_files") == [(1,)]
+    assert statuses == ["accepted", "accepted", "duplicate"]  # the copy was recorded as the same return again
+    assert sorted(query(returns_home, "SELECT organisation_code FROM staging.department_returns")) == [
+        ("D10",), ("EA73",)]
+    assert query(returns_home, "SELECT count(*) FROM audit.return_submissions WHERE submission_ref = ?",
+                 [other.reference]) == [(1,)]
 
 
 def test_a_corrected_file_supersedes_the_earlier_one(returns_home):

@@ -158,6 +158,18 @@ def _identity_hash(path: Path, info: os.stat_result) -> str:
     return hashlib.sha256(identity.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def arrival_key(file: InboxFile) -> str:
+    """What makes an arrival new, without reading it: its sender, its reference and what the sidecar says it is
+    (or, for a file dropped in by hand, where and when it landed). The same bytes from another organisation, or
+    sent again after a rejection, are new arrivals; the same arrival seen on two ticks is not."""
+    try:
+        what = file.sha256 or _identity_hash(file.path, os.lstat(file.path))
+    except OSError:
+        what = "gone"
+    arrival = f"{file.organisation_code}|{file.reference}|{what}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(arrival).hexdigest()
+
+
 def submission_reference(organisation_code: str, stored_name: str, sha256: str) -> str:
     """A short reference a department can quote: the same arrival always gets the same one."""
     arrival = f"{organisation_code}/{stored_name}|{sha256}".encode("utf-8", "surrogateescape")
