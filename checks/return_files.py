@@ -414,7 +414,7 @@ def _content_types(archive: zipfile.ZipFile) -> dict[str, str]:
         return {}
     types = {}
     for element, attributes in re.findall(rb"<(?:\w+:)?(Default|Override)\b([^>]*)>", body):
-        values = {k.lower(): v.decode("utf-8", "replace")
+        values = {k.decode().lower(): v.decode("utf-8", "replace")
                   for k, v in re.findall(rb"(\w+)\s*=\s*[\"']([^\"']*)[\"']", attributes)}
         if element == b"Default" and "extension" in values:
             types["." + values["extension"].lower()] = values.get("contenttype", "")

@@ -82,7 +82,7 @@ class Problem:
     def where(self) -> str:
         """Where in the file: 'Row 2, column C (...)', with the sheet first for a workbook."""
         if self.row is None:
-            return "The file" if self.sheet is None else f"The workbook ('{shown(self.sheet)}' sheet read)"
+            return "The file"  # a message about the whole file names the sheet itself when one was read
         place = f"Row {self.row}"
         if self.column is not None:
             place += f", column {column_letter(COLUMN_NAMES.index(self.column))} ({self.column})"
