@@ -94,7 +94,9 @@ class Problem:
 
     def located(self) -> str:
         """The same, naming the file first: for any line read apart from the file's own heading (logs, summaries)."""
-        return f"{shown(self.file)}: {self.describe()}" if self.file else self.describe()
+        if not self.file:
+            return self.describe()
+        return f"{shown(self.file)}: {self.message if self.row is None else self.describe()}"
 
 
 @dataclass
@@ -229,7 +231,10 @@ def _parse_cell(name: str, text: str, row: int) -> tuple[object, Problem | None]
         if match is None:
             message = MESSAGES["whole_number"].format(value=shown(text), example=column.example)
             return None, Problem("whole_number", message, row, name, text)
-        return int(match[1] + match[2].replace(",", "")), None
+        digits = match[1] + match[2].replace(",", "")
+        if len(match[2].replace(",", "").lstrip("0")) > 15:  # beyond every maximum: a float ("too large" says so)
+            return float(digits), None
+        return int(digits), None
     if column.kind == CODE:
         return text.upper(), None
     if column.kind == QUARTER:
