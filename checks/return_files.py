@@ -39,8 +39,6 @@ SHOWN_CHARACTERS = 60  # how much of a value a message repeats
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: how VBA projects and OLE objects are kept
 # Sheets of the template that are never read: they may hold anything, and may be hidden.
 TEMPLATE_ONLY_SHEETS = (GUIDANCE_SHEET, LISTS_SHEET)
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
-                          "\ufeff\ufff9-\ufffb\ud800-\udfff]")
 _NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
@@ -71,14 +69,18 @@ class ReturnTable:
 def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
     """A value as a message may repeat it: shortened, and every control or invisible character as an escape.
 
-    Terminal escape sequences, line breaks, bidirectional overrides and zero-width characters are shown as
-    ``\\x1b``, ``\\n``, ``\\u202e``..., so what the message says is what the cell holds, and nothing runs.
+    Every character Python does not count as printable (controls, terminal escape sequences, line breaks,
+    bidirectional overrides, zero-width and non-breaking spaces, lone surrogates) is shown as ``\\x1b``,
+    ``\\n``, ``\\u202e``..., so what the message says is what the cell holds, and nothing runs.
     """
     text = str(value)
     if len(text) > limit:
         text = f"{text[:limit]}... ({len(text):,} characters)"
-    return _UNPRINTABLE.sub(lambda m: _NAMED_ESCAPES.get(m[0]) or (
-        f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}"), text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _NAMED_ESCAPES.get(c) or (
+        f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+        for c in text)
 
 
 def read_return_file(content: bytes, file_name: str) -> ReturnTable:
