@@ -315,7 +315,7 @@ def _hidden_words(sheet) -> str:
 
 
 def _has_data(sheet, budget: list[int]) -> bool:
-    """Whether any cell of the sheet holds something; a sheet that cannot be read is treated as holding data."""
+    """Whether any cell of the sheet holds something; a sheet that cannot be read refuses the workbook."""
     try:
         for row in sheet.iter_rows(values_only=True):
             budget[0] -= len(row)
@@ -326,8 +326,11 @@ def _has_data(sheet, budget: list[int]) -> bool:
                 return True
     except ReturnFileError:
         raise
-    except Exception:  # noqa: BLE001
-        return True
+    except Exception as err:  # noqa: BLE001  (what you cannot see cannot be trusted: refuse the workbook)
+        raise ReturnFileError(f"The workbook's '{shown(sheet.title)}' sheet is damaged and cannot be read "
+                              f"({_kind_of(err)}), so what the workbook holds cannot be checked. Save the workbook "
+                              "again from Excel as Excel Workbook (.xlsx), or copy the figures into a fresh "
+                              "template.", sheet.title) from None
     return False
 
 

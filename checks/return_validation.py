@@ -61,6 +61,12 @@ class Normalisation:
     as_read: str  # the cell exactly as read from the file
     as_understood: str  # the value checked and kept
 
+    def record(self) -> dict[str, object]:
+        """JSON-ready, for the audit trail: row, column, column_letter, as_read, as_understood."""
+        return {"row": self.row, "column": self.column,
+                "column_letter": column_letter(COLUMN_NAMES.index(self.column)),
+                "as_read": self.as_read, "as_understood": self.as_understood}
+
     def describe(self) -> str:
         return (f"Row {self.row}, column {column_letter(COLUMN_NAMES.index(self.column))} ({self.column}): "
                 f"'{shown(self.as_read)}' read as '{shown(self.as_understood)}'")

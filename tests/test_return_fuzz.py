@@ -154,6 +154,8 @@ def _sheet_parts(parts: dict[str, bytes]) -> list[str]:
 
 def _xlsx_retype(rng: random.Random, parts: dict[str, bytes]) -> None:
     name = "xl/worksheets/sheet1.xml"
+    if name not in parts:
+        return
     sheet = parts[name]
     cells = list(re.finditer(rb'<c r="([A-Z]+)2"([^>]*)>(.*?)</c>', sheet))
     for match in rng.sample(cells, min(len(cells), rng.choice([1, 2, 3]))):
@@ -167,8 +169,10 @@ def _xlsx_retype(rng: random.Random, parts: dict[str, bytes]) -> None:
 
 
 def _xlsx_sheet_state(rng: random.Random, parts: dict[str, bytes]) -> None:
-    book = parts["xl/workbook.xml"]
+    book = parts.get("xl/workbook.xml", b"")
     sheets = list(re.finditer(rb"<sheet [^>]*?/>", book))
+    if not sheets:
+        return
     target = rng.choice(sheets)
     change = rng.randrange(5)
     if change == 0:

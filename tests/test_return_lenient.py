@@ -68,6 +68,8 @@ def test_a_rejected_return_keeps_no_normalisations():
 
 def test_normalisations_describe_themselves():
     report = normalised(pay_transactions="425,000.00")
+    assert report.normalisations[0].record() == {"row": 2, "column": "pay_transactions", "column_letter": "N",
+                                                 "as_read": "425,000.00", "as_understood": "425000"}
     assert report.normalisations[0].describe() == (
         "Row 2, column N (pay_transactions): '425,000.00' read as '425000'")
 
