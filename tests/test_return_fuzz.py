@@ -266,10 +266,10 @@ def variants(seed: int, count: int):
     """(file name, bytes) for ``count`` damaged returns, about half workbooks; the same for the same seed."""
     rng = random.Random(seed)
     for i in range(count):
-        if i % 2 == 0:
-            yield f"fuzz-{i}.xlsx", _xlsx_variant(rng)
-        else:
-            yield f"fuzz-{i}.csv", _csv_variant(rng)
+        name, content = (f"fuzz-{i}.xlsx", _xlsx_variant(rng)) if i % 2 == 0 else (f"fuzz-{i}.csv", _csv_variant(rng))
+        if rng.random() < 0.05:  # sent under the other kind's name
+            name = name.replace(".xlsx", ".tmp").replace(".csv", ".xlsx").replace(".tmp", ".csv")
+        yield name, content
 
 
 # --- What every file must get ----------------------------------------------------------------------------------
