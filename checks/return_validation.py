@@ -87,8 +87,8 @@ class Problem:
     @property
     def where(self) -> str:
         """Where in the file: 'Row 2, column C (...)', with the sheet first for a workbook."""
-        if self.row is None:
-            return "The file"  # a message about the whole file names the sheet itself when one was read
+        if self.row is None:  # a message from reading the file names the sheet itself when one was read
+            return "The file" if self.sheet is None or self.rule == "file" else f"The '{shown(self.sheet)}' sheet"
         place = f"Row {self.row}"
         if self.column is not None:
             place += f", column {column_letter(COLUMN_NAMES.index(self.column))} ({self.column})"

@@ -391,3 +391,8 @@ def test_workbook_messages_name_the_sheet():
     assert "on the 'Return' sheet" in formula.problems[0].message
     assert formula.problems[0].sheet == "Return" and formula.sheet == "Return"
     assert formula.problems[0].located().startswith("r.xlsx: ")
+
+
+def test_two_rows_in_a_workbook_name_the_sheet():
+    report = check(xlsx_bytes(VALID, row(organisation_code="EA73")), "r.xlsx")
+    assert report.problems[0].describe().startswith("The 'Return' sheet: The file has 2 rows of figures")
