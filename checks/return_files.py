@@ -405,7 +405,7 @@ def _active_content(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) ->
                     add("embedded objects (OLE)", name)
         elif lower.startswith("xl/worksheets/") and lower.endswith(".xml"):
             body = archive.read(member)
-            if b"oleObject" in body:
+            if re.search(rb"<(?:\w+:)?oleObjects?\b", body):
                 add("embedded objects (OLE)", name)
     return [f"{what} in {', '.join(repr(shown(p)) for p in sorted(set(parts))[:3])}"
             + (" and other parts" if len(set(parts)) > 3 else "") for what, parts in found.items()]

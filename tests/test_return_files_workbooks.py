@@ -396,3 +396,9 @@ def test_workbook_messages_name_the_sheet():
 def test_two_rows_in_a_workbook_name_the_sheet():
     report = check(xlsx_bytes(VALID, row(organisation_code="EA73")), "r.xlsx")
     assert report.problems[0].describe().startswith("The 'Return' sheet: The file has 2 rows of figures")
+
+
+def test_words_that_name_active_content_in_a_note_are_only_words():
+    note = "Our oleObject, ddeLink, vbaProject.bin and externalLinks are all retired."
+    report = check(xlsx_bytes(row(blockers_note=note)), "r.xlsx")
+    assert report.status == ACCEPTED, [p.describe() for p in report.problems]
