@@ -274,7 +274,8 @@ def _read_book(book) -> ReturnTable:
     elsewhere = [s for s in with_data if s is not sheet]
     hidden = [s for s in elsewhere if _state(s) != "visible"]
     if hidden:
-        found = ", ".join(f"'{shown(s.title)}' ({_hidden_words(s)})" for s in hidden)
+        found = ", ".join(f"'{shown(s.title)}'" + (f" ({_hidden_words(s)})" if _state(s) == "veryHidden" else "")
+                          for s in hidden)
         raise ReturnFileError(f"The workbook has data on hidden sheet{'s' if len(hidden) > 1 else ''} {found}; only "
                               f"the '{title}' sheet is read, and a return must show everything it holds. Delete the "
                               "hidden sheets (right-click a sheet tab > Unhide, then Delete) and save.", sheet.title)

@@ -226,7 +226,7 @@ def test_a_hidden_sheet_with_other_figures_is_refused():
 def test_a_hidden_sheet_with_data_beside_the_return_is_refused():
     content = workbook(("Return", return_rows(), "visible"), ("Workings", [["secret", 1]], "hidden"))
     said = rejection(content)
-    assert "hidden sheet 'Workings' (hidden)" in said and "only the 'Return' sheet is read" in said
+    assert "data on hidden sheet 'Workings'; only" in said and "only the 'Return' sheet is read" in said
 
 
 def test_a_very_hidden_sheet_with_data_is_refused():
