@@ -1,10 +1,11 @@
 """Randomly damaged returns through the validator: never an exception, only clean, printable rejections.
 
-A seeded generator (no Hypothesis: nothing to add to the lock file) makes at least 1,000 variants per run of the
-shipped sample workbook and a sample CSV: cut short, bytes flipped or inserted, cells retyped, sheets hidden,
-renamed, reordered or removed, parts of the zip removed or added, encodings changed. Each goes through
-``read_return_file`` (which may only raise ``ReturnFileError``) and ``validate_return`` (which may not raise at
-all), and every message must be printable, free of Python's words, and not the tracker's own-fault message.
+A seeded generator (no Hypothesis: nothing to add to the lock file) makes at least 1,000 variants per run of
+the shipped sample workbook, the Excel template filled in (with its Lists and Guidance sheets) and a sample
+CSV: cut short, bytes flipped or inserted, cells retyped, sheets hidden, renamed, reordered or removed, parts
+of the zip removed or added, encodings changed. Each goes through ``read_return_file`` (which may only raise
+``ReturnFileError``) and ``validate_return`` (which may not raise at all), and every message must be
+printable, free of Python's words, and not the tracker's own-fault message.
 
 A variant that fails is written to ``tests/corpus/returns/`` (named by its sha256) before the test fails;
 ``test_the_corpus_replays`` runs every saved file on every run, so a fixed failure stays fixed. Set
@@ -62,7 +63,27 @@ def _zip(parts: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-XLSX_PARTS = _members(SAMPLE_XLSX)
+def _filled_template() -> bytes:
+    """The Excel template (Return, Lists and Guidance sheets, drop-downs) with row 2 filled in."""
+    import datetime as dt
+
+    from openpyxl import load_workbook
+
+    from checks.return_contract import COLUMN_NAMES
+    from checks.return_templates import xlsx_template
+    from tests.returns_helpers import VALID
+
+    book = load_workbook(io.BytesIO(xlsx_template([("D10", "Department for Work and Pensions")], dt.date(2026, 1, 15))))
+    for i, name in enumerate(COLUMN_NAMES, start=1):
+        value = VALID[name]
+        book["Return"].cell(2, i, int(value) if value.isdigit() else (value or None))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+FILLED_TEMPLATE = _filled_template()
+XLSX_BASES = [(SAMPLE_XLSX, _members(SAMPLE_XLSX)), (FILLED_TEMPLATE, _members(FILLED_TEMPLATE))]
 
 
 # --- Damage of any bytes -------------------------------------------------------------------------------------
@@ -244,9 +265,10 @@ XLSX_PART_DAMAGE = [_xlsx_retype, _xlsx_retype, _xlsx_retype, _xlsx_sheet_state,
 
 
 def _xlsx_variant(rng: random.Random) -> bytes:
+    content, parts = rng.choice(XLSX_BASES)
     if rng.random() < 0.2:
-        return rng.choice(BYTE_DAMAGE)(rng, SAMPLE_XLSX)
-    parts = dict(XLSX_PARTS)
+        return rng.choice(BYTE_DAMAGE)(rng, content)
+    parts = dict(parts)
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         if parts:
             rng.choice(XLSX_PART_DAMAGE)(rng, parts)
