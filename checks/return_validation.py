@@ -151,8 +151,8 @@ def validate_return(
     except Exception:  # a bug, not the sender's fault: still one file's plain rejection, never a failed run
         log.exception("checking return file %r failed", file_name)
         report.problems = [Problem(UNCHECKED, "The file could not be checked because of a fault in the tracker, "
-                                   "not in the file. It has been kept; CDDO will check it and tell you if you need to "
-                                   "send it again.", file=file_name, sheet=report.sheet)]
+                                   "not in the file. Nothing in it was taken: ask CDDO to look at it, quoting the "
+                                   "file's name.", file=file_name, sheet=report.sheet)]
         report.returns = None
     return report
 

@@ -157,3 +157,17 @@ def test_shown():
 def test_valid_files_still_pass():
     assert check(csv_bytes(VALID)).status == ACCEPTED
     assert check(xlsx_bytes(VALID), "r.xlsx").status == ACCEPTED
+
+
+def test_a_fault_in_the_tracker_is_one_plain_rejection(monkeypatch):
+    """The last line of defence: a bug while checking is logged, and the file gets a sentence, not a traceback."""
+    import checks.return_validation as validation
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(validation, "rule_frame", broken)
+    report = check(csv_bytes(VALID), "r.csv")
+    assert report.status == REJECTED and report.returns is None
+    assert [p.rule for p in report.problems] == [validation.UNCHECKED]
+    assert "fault in the tracker, not in the file" in said(report)
