@@ -78,6 +78,33 @@ class Quarter:
         return Quarter(self.year - 1, 4) if self.number == 1 else Quarter(self.year, self.number - 1)
 
 
+# The ways analysts write a financial-year quarter, all understood as "2025-26 Q3": the years joined by a
+# hyphen, slash or dash, the second year as two or four digits, the quarter before or after, any case, any spaces.
+_QUARTER_YEARS = r"(\d{4})\s*[-/\u2010-\u2015\u2212]\s*(\d{4}|\d{2})"
+_QUARTER_SPELLINGS = (re.compile(rf"^{_QUARTER_YEARS}\s*q\s*([1-4])$", re.IGNORECASE),
+                      re.compile(rf"^q\s*([1-4])\s*{_QUARTER_YEARS}$", re.IGNORECASE))
+QUARTER_SPELLINGS_ACCEPTED = "2025-26 Q3, 2025/26 Q3, Q3 2025-26, 2025-26 q3, 2025-2026 Q3 or 2025\u201326 Q3"
+
+
+def normalise_quarter(text: str) -> str:
+    """A quarter as the contract writes it ("2025-26 Q3") when ``text`` is a common spelling of one, else ``text``.
+
+    Only spellings whose two years follow each other are understood; anything else is returned as it is, so
+    the quarter rule says it is not a reporting quarter.
+    """
+    squeezed = " ".join(text.split())
+    for number, pattern in enumerate(_QUARTER_SPELLINGS):
+        match = pattern.match(squeezed)
+        if not match:
+            continue
+        quarter, first, second = (match[3], match[1], match[2]) if number == 0 else match.groups()
+        start = int(first)
+        if int(second) % (100 if len(second) == 2 else 10_000) == (start + 1) % (100 if len(second) == 2 else 10_000):
+            return Quarter(start, int(quarter)).label
+        return squeezed
+    return squeezed
+
+
 def open_quarters(as_of: dt.date) -> list[str]:
     """Every quarter a return may be for on ``as_of``: started, and not older than FIRST_QUARTER."""
     quarter, last, labels = Quarter.parse(FIRST_QUARTER), Quarter.containing(as_of), []

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 from checks.return_contract import (
     ACCEPTED_EXTENSIONS,
     COLUMN_NAMES,
+    GUIDANCE_SHEET,
+    LISTS_SHEET,
     MAX_FILE_BYTES,
+    MAX_NOTE_CHARACTERS,
     MAX_XLSX_UNCOMPRESSED_BYTES,
     TEMPLATE_SHEET,
     WARNINGS,
@@ -30,29 +35,66 @@ from checks.return_contract import (
 
 MAX_CELLS_READ = 200_000  # far beyond a one-row return; stops a huge sheet being walked
 MAX_COMPRESSION_RATIO = 200
+SHOWN_CHARACTERS = 60  # how much of a value a message repeats
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: how VBA projects and OLE objects are kept
+# Sheets of the template that are never read: they may hold anything, and may be hidden.
+TEMPLATE_ONLY_SHEETS = (GUIDANCE_SHEET, LISTS_SHEET)
+_NAMED_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 class ReturnFileError(ValueError):
-    """The file as a whole cannot be read as a return; the message says why and what to do."""
+    """The file as a whole cannot be read as a return; the message says why and what to do.
+
+    ``sheet``: for a workbook, the sheet that was read (or was being read), when there was one.
+    """
+
+    def __init__(self, message: str, sheet: str | None = None) -> None:
+        super().__init__(message)
+        self.sheet = sheet
 
 
 @dataclass
 class ReturnTable:
-    """The header and the data rows as text, with each row's spreadsheet row number."""
+    """The header and the data rows as text, with each row's spreadsheet row number.
+
+    ``sheet``: the workbook's sheet that was read (None for a CSV file).
+    """
 
     header: list[str]
     rows: list[tuple[int, list[str]]]
     notices: list[str] = field(default_factory=list)
+    sheet: str | None = None
+
+
+def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
+    """A value as a message may repeat it: shortened, and every control or invisible character as an escape.
+
+    Every character Python does not count as printable (controls, terminal escape sequences, line breaks,
+    bidirectional overrides, zero-width and non-breaking spaces, lone surrogates) is shown as ``\\x1b``,
+    ``\\n``, ``\\u202e``..., so what the message says is what the cell holds, and nothing runs.
+    """
+    text = str(value)
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text):,} characters)"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _NAMED_ESCAPES.get(c) or (
+        f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+        for c in text)
 
 
 def read_return_file(content: bytes, file_name: str) -> ReturnTable:
-    """Read a CSV or XLSX return into text cells, or raise ReturnFileError saying what is wrong."""
+    """Read a CSV or XLSX return into text cells, or raise ReturnFileError saying what is wrong.
+
+    Nothing else is raised, whatever the bytes: any other error while reading becomes a ReturnFileError
+    saying the file is damaged.
+    """
     extension = "." + file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
     if extension == ".xlsm":
         raise ReturnFileError("The file is a macro-enabled workbook (.xlsm). Returns cannot contain macros: "
                               "save it as an Excel Workbook (.xlsx) or as CSV UTF-8.")
     if extension not in ACCEPTED_EXTENSIONS:
-        raise ReturnFileError(f"'{file_name}' is not a CSV or Excel (.xlsx) file. Save the return from the "
+        raise ReturnFileError(f"'{shown(file_name)}' is not a CSV or Excel (.xlsx) file. Save the return from the "
                               "template as .xlsx or as CSV UTF-8 (Comma delimited) and send that.")
     if len(content) == 0:
         raise ReturnFileError("The file is empty (0 bytes). Save the return again and send the saved file.")
@@ -60,19 +102,44 @@ def read_return_file(content: bytes, file_name: str) -> ReturnTable:
         raise ReturnFileError(f"The file is {len(content) / 1_048_576:.1f} MB; the limit is "
                               f"{MAX_FILE_BYTES // 1_048_576} MB. A return is one row of figures: start again "
                               "from the template.")
-    table = _read_xlsx(content) if extension == ".xlsx" else _read_csv(content)
-    table.header = _check_header(table.header)
+    try:
+        table = _read_xlsx(content) if extension == ".xlsx" else _read_csv(content)
+        table.header = _check_header(table.header, table.sheet)
+    except ReturnFileError:
+        raise
+    except Exception as err:  # a reader failing on bytes nobody foresaw: still this file's rejection  # noqa: BLE001
+        what = "workbook" if extension == ".xlsx" else "file"
+        raise ReturnFileError(f"The {what} is damaged and cannot be read ({_kind_of(err)}). Save it again from "
+                              "Excel as " + ("Excel Workbook (.xlsx)." if extension == ".xlsx" else
+                                             "CSV UTF-8 (Comma delimited).")) from None
     table.rows = [(n, cells) for n, cells in table.rows if any(c.strip() for c in cells)]
     if not table.rows:
-        raise ReturnFileError("The file has the header row but no figures. Fill in row 2 with your return.")
+        where = f"of the '{shown(table.sheet)}' sheet " if table.sheet is not None else ""
+        raise ReturnFileError(f"The file has the header row but no figures: fill in row 2 {where}with your return.",
+                              table.sheet)
     return table
 
 
+def _kind_of(err: BaseException) -> str:
+    """A few plain words for what went wrong inside a reader, never the Python error itself."""
+    if isinstance(err, (UnicodeError,)):
+        return "its characters are not readable text"
+    if isinstance(err, (zipfile.BadZipFile, EOFError, zlib.error)):
+        return "its zip archive is cut short or corrupt"
+    if isinstance(err, (IndexError, KeyError)):
+        return "a cell refers to text or a part that is not there"
+    if isinstance(err, (TypeError, ValueError)):
+        return "a cell holds a value of the wrong kind"
+    if isinstance(err, MemoryError):
+        return "it is too large to read"
+    return "its contents are not laid out as Excel writes them"
+
+
 def _read_csv(content: bytes) -> ReturnTable:
-    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff") or _looks_utf16(content):
         raise ReturnFileError("The file is saved as UTF-16 (Excel's 'Unicode Text'). Save it from Excel as CSV "
                               "UTF-8 (Comma delimited) instead.")
-    if b"\x00" in content[:4096]:
+    if b"\x00" in content:
         raise ReturnFileError("The file is not a text CSV file (it contains binary data). Save the return as "
                               "CSV UTF-8 (Comma delimited) from Excel, or send the .xlsx workbook.")
     notices = []
@@ -85,11 +152,21 @@ def _read_csv(content: bytes) -> ReturnTable:
             raise ReturnFileError("The file's characters cannot be read: it is neither UTF-8 nor Windows-1252 "
                                   "text. Save it from Excel as CSV UTF-8 (Comma delimited).") from None
         notices.append(WARNINGS["windows_encoding"])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records = []
     try:
-        records = list(csv.reader(io.StringIO(text, newline="")))
+        for record in reader:
+            records.append(record)
     except csv.Error as err:
-        raise ReturnFileError(f"The file is not valid CSV ({err}). Save it from Excel as CSV UTF-8 "
-                              "(Comma delimited).") from None
+        line = reader.line_num
+        if "field larger than field limit" in str(err):
+            raise ReturnFileError(
+                f"A cell on line {line:,} of the file is too long: more than {csv.field_size_limit():,} characters, "
+                f"the most a cell can hold. The blockers note may be up to {MAX_NOTE_CHARACTERS:,} characters: "
+                "shorten it (and check that a quotation mark in a note has not joined it to the cells after it)."
+            ) from None
+        raise ReturnFileError(f"Line {line:,} of the file cannot be read as CSV (a quotation mark or line break "
+                              "is out of place). Save it from Excel as CSV UTF-8 (Comma delimited).") from None
     # Spreadsheet row numbers count blank lines too, as Excel shows them.
     numbered = [(i + 1, r) for i, r in enumerate(records) if any(c.strip() for c in r)]
     if not numbered:
@@ -99,7 +176,19 @@ def _read_csv(content: bytes) -> ReturnTable:
     if len(header) == 1 and header[0].count(";") >= 2:
         raise ReturnFileError("The values are separated by semicolons, not commas. Save the file from Excel as CSV "
                               "UTF-8 (Comma delimited), or send the .xlsx workbook.")
+    if len(header) == 1 and header[0].count("\t") >= 2:
+        raise ReturnFileError("The values are separated by tabs, not commas. Save the file from Excel as CSV "
+                              "UTF-8 (Comma delimited), or send the .xlsx workbook.")
     return ReturnTable(header, rows, notices)
+
+
+def _looks_utf16(content: bytes) -> bool:
+    """UTF-16 text without its byte-order mark: one byte of each pair is always zero, the other never."""
+    sample = content[:200 - len(content[:200]) % 2]
+    for text, zeros in ((sample[0::2], sample[1::2]), (sample[1::2], sample[0::2])):
+        if len(text) >= 8 and not zeros.strip(b"\x00") and 0 not in text and b"," in text:
+            return True
+    return False
 
 
 def _read_xlsx(content: bytes) -> ReturnTable:
@@ -109,20 +198,29 @@ def _read_xlsx(content: bytes) -> ReturnTable:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise ReturnFileError("The workbook is damaged and cannot be opened. Save it again from Excel.") from None
-    unpacked = sum(m.file_size for m in members)
-    packed = max(1, sum(m.compress_size for m in members))
-    if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES or unpacked / packed > MAX_COMPRESSION_RATIO:
-        raise ReturnFileError("The workbook unpacks to far more data than a return holds "
-                              f"({unpacked / 1_048_576:.0f} MB), so it was not opened. Start again from the template.")
-    names = {m.filename.lower() for m in members}
-    if any(n.endswith("vbaproject.bin") for n in names):
-        raise ReturnFileError("The workbook contains macros. Returns cannot contain macros: copy the figures into "
-                              "the template and save it as Excel Workbook (.xlsx).")
-    if "xl/workbook.xml" not in names:
-        raise ReturnFileError("The file is a zip archive but not an Excel workbook. Save the return from Excel "
-                              "as Excel Workbook (.xlsx).")
+            unpacked = sum(m.file_size for m in members)
+            packed = max(1, sum(m.compress_size for m in members))
+            if unpacked > MAX_XLSX_UNCOMPRESSED_BYTES or unpacked / packed > MAX_COMPRESSION_RATIO:
+                raise ReturnFileError("The workbook unpacks to far more data than a return holds "
+                                      f"({unpacked / 1_048_576:.0f} MB), so it was not opened. Start again from the "
+                                      "template.")
+            names = {m.filename.lower() for m in members}
+            if any(n.endswith("vbaproject.bin") for n in names):
+                raise ReturnFileError("The workbook contains macros. Returns cannot contain macros: copy the figures "
+                                      "into the template and save it as Excel Workbook (.xlsx).")
+            if "xl/workbook.xml" not in names:
+                raise ReturnFileError("The file is a zip archive but not an Excel workbook. Save the return from "
+                                      "Excel as Excel Workbook (.xlsx).")
+            active = _active_content(archive, members)
+    except ReturnFileError:
+        raise
+    except Exception:  # noqa: BLE001  (a zip cut short, encrypted or compressed in a way Excel never writes)
+        raise ReturnFileError("The workbook is damaged and cannot be opened. Save it again from Excel as "
+                              "Excel Workbook (.xlsx).") from None
+    if active:
+        raise ReturnFileError(f"The workbook contains {_listed(active)}. A return holds figures only, so it was not "
+                              "opened: copy the figures into a fresh template (Paste Special > Values) and save "
+                              "it as Excel Workbook (.xlsx).")
     import openpyxl  # only when a workbook is sent
 
     try:
@@ -131,55 +229,241 @@ def _read_xlsx(content: bytes) -> ReturnTable:
         raise ReturnFileError("The workbook is damaged and cannot be opened. Save it again from Excel as "
                               "Excel Workbook (.xlsx).") from None
     try:
-        sheet = book[TEMPLATE_SHEET] if TEMPLATE_SHEET in book.sheetnames else book.worksheets[0]
-        records, formulas, cells = [], [], 0
-        for row in sheet.iter_rows():
-            values = []
-            for cell in row:
-                cells += 1
-                if cells > MAX_CELLS_READ:
-                    raise ReturnFileError(f"The '{sheet.title}' sheet has far more cells than a return. Start again "
-                                          "from the template.")
-                if getattr(cell, "data_type", None) == "f":
-                    formulas.append(f"{column_letter(cell.column - 1)}{cell.row}")
-                values.append(_cell_text(cell.value))
-            records.append(values)
+        return _read_book(book)
     finally:
-        book.close()
+        try:
+            book.close()
+        except Exception:  # noqa: BLE001  (closing a damaged workbook must not hide why it was refused)
+            pass
+
+
+def _read_book(book) -> ReturnTable:
+    """The template's sheet of an open (read-only) workbook, after checking nothing is hidden or elsewhere."""
+    try:
+        sheets = list(book.worksheets)
+    except Exception:  # noqa: BLE001
+        sheets = []
+    if not sheets:
+        raise ReturnFileError("The workbook has no worksheet to read. Fill in the 'Return' sheet of the template "
+                              "and save it as Excel Workbook (.xlsx).")
+    budget = [MAX_CELLS_READ]
+    named = [s for s in sheets if s.title == TEMPLATE_SHEET] or \
+        [s for s in sheets if s.title.strip().lower() == TEMPLATE_SHEET.lower()]
+    others = [s for s in sheets if s.title.strip().lower() not in {t.lower() for t in TEMPLATE_ONLY_SHEETS}
+              and s not in named[:1]]
+    with_data = [s for s in others if _has_data(s, budget)]
+    if named:
+        sheet = named[0]
+    elif len(with_data) == 1:
+        sheet = with_data[0]  # a one-sheet workbook under another name (Excel's "Sheet1"): the sheet with the data
+    elif not with_data:
+        found = ", ".join(f"'{shown(s.title)}'" for s in sheets)
+        raise ReturnFileError(f"The workbook has no '{TEMPLATE_SHEET}' sheet and no other sheet with figures "
+                              f"(sheets found: {found}). Fill in row 2 of the '{TEMPLATE_SHEET}' sheet of the "
+                              "template and save it.")
+    else:
+        found = ", ".join(f"'{shown(s.title)}'" for s in with_data)
+        raise ReturnFileError(f"The workbook has no '{TEMPLATE_SHEET}' sheet, and figures on more than one sheet "
+                              f"({found}), so it is not clear which is the return. Put the return on the "
+                              f"'{TEMPLATE_SHEET}' sheet of the template and delete the others.")
+    title = shown(sheet.title)
+    if _state(sheet) != "visible":
+        raise ReturnFileError(f"The '{title}' sheet, which holds the return, is {_hidden_words(sheet)}. A return "
+                              "must show what it sends: unhide the sheet (right-click a sheet tab > Unhide), check "
+                              "the figures and save.", sheet.title)
+    elsewhere = [s for s in with_data if s is not sheet]
+    hidden = [s for s in elsewhere if _state(s) != "visible"]
+    if hidden:
+        found = ", ".join(f"'{shown(s.title)}'" + (f" ({_hidden_words(s)})" if _state(s) == "veryHidden" else "")
+                          for s in hidden)
+        raise ReturnFileError(f"The workbook has data on hidden sheet{'s' if len(hidden) > 1 else ''} {found}; only "
+                              f"the '{title}' sheet is read, and a return must show everything it holds. Delete the "
+                              "hidden sheets (right-click a sheet tab > Unhide, then Delete) and save.", sheet.title)
+    if elsewhere:
+        found = ", ".join(f"'{shown(s.title)}'" for s in elsewhere)
+        raise ReturnFileError(f"The workbook has data on the {found} sheet{'s' if len(elsewhere) > 1 else ''} as "
+                              f"well as on the '{title}' sheet, which is the one read. Put the return in row 2 of "
+                              f"the '{title}' sheet and delete the other sheet{'s' if len(elsewhere) > 1 else ''}, "
+                              "then save.", sheet.title)
+    try:
+        records, formulas = _sheet_values(sheet, budget)
+    except ReturnFileError:
+        raise
+    except Exception as err:  # noqa: BLE001  (read-only openpyxl parses the sheet here, lazily)
+        raise ReturnFileError(f"The '{title}' sheet is damaged and cannot be read ({_kind_of(err)}). Save the "
+                              "workbook again from Excel as Excel Workbook (.xlsx), or copy the figures into a fresh "
+                              "template.", sheet.title) from None
     if formulas:
-        shown = ", ".join(formulas[:5]) + (" and others" if len(formulas) > 5 else "")
-        raise ReturnFileError(f"Cell{'s' if len(formulas) > 1 else ''} {shown} on the '{sheet.title}' sheet "
+        shown_cells = ", ".join(formulas[:5]) + (" and others" if len(formulas) > 5 else "")
+        raise ReturnFileError(f"Cell{'s' if len(formulas) > 1 else ''} {shown_cells} on the '{title}' sheet "
                               "contain formulas. Returns must hold values only: copy the cells and use Paste "
-                              "Special > Values, then save.")
-    if records and not any(v.strip() for v in records[0]):
-        raise ReturnFileError(f"Row 1 of the '{sheet.title}' sheet is empty; it must hold the column names, as "
-                              "in the template.")
+                              "Special > Values, then save.", sheet.title)
     if not records:
-        raise ReturnFileError(f"The '{sheet.title}' sheet is empty. Fill in the template and save it.")
-    return ReturnTable(records[0], [(i + 2, row) for i, row in enumerate(records[1:])])
+        raise ReturnFileError(f"The '{title}' sheet is empty. Fill in the template and save it.", sheet.title)
+    if not any(v.strip() for v in records[0]):
+        raise ReturnFileError(f"Row 1 of the '{title}' sheet is empty; it must hold the column names, as "
+                              "in the template.", sheet.title)
+    return ReturnTable(records[0], [(i + 2, row) for i, row in enumerate(records[1:])], sheet=sheet.title)
+
+
+def _state(sheet) -> str:
+    return getattr(sheet, "sheet_state", "visible") or "visible"
+
+
+def _hidden_words(sheet) -> str:
+    return "very hidden (it can only be seen from Excel's macro editor)" if _state(sheet) == "veryHidden" \
+        else "hidden"
+
+
+def _has_data(sheet, budget: list[int]) -> bool:
+    """Whether any cell of the sheet holds something; a sheet that cannot be read refuses the workbook."""
+    try:
+        for row in sheet.iter_rows(values_only=True):
+            budget[0] -= len(row)
+            if budget[0] < 0:
+                raise ReturnFileError(f"The workbook's '{shown(sheet.title)}' sheet has far more cells than a "
+                                      "return. Start again from the template.", sheet.title)
+            if any(v is not None and str(v).strip() for v in row):
+                return True
+    except ReturnFileError:
+        raise
+    except Exception as err:  # noqa: BLE001  (what you cannot see cannot be trusted: refuse the workbook)
+        raise ReturnFileError(f"The workbook's '{shown(sheet.title)}' sheet is damaged and cannot be read "
+                              f"({_kind_of(err)}), so what the workbook holds cannot be checked. Save the workbook "
+                              "again from Excel as Excel Workbook (.xlsx), or copy the figures into a fresh "
+                              "template.", sheet.title) from None
+    return False
+
+
+def _sheet_values(sheet, budget: list[int]) -> tuple[list[list[str]], list[str]]:
+    records: list[list[str]] = []
+    formulas: list[str] = []
+    for row in sheet.iter_rows():
+        values = []
+        for cell in row:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise ReturnFileError(f"The '{shown(sheet.title)}' sheet has far more cells than a return. Start "
+                                      "again from the template.", sheet.title)
+            if getattr(cell, "data_type", None) == "f":
+                formulas.append(f"{column_letter(cell.column - 1)}{cell.row}")
+            values.append(_cell_text(cell.value))
+        records.append(values)
+    return records, formulas
+
+
+def _active_content(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> list[str]:
+    """What the workbook holds besides values: macros, links to other files, DDE, embedded objects, connections.
+
+    Judged by what each part is (its content type, its relationships, its first bytes), not by its name: a VBA
+    project renamed 'data.bin' is still found.
+    """
+    types = _content_types(archive)
+    found: dict[str, list[str]] = {}
+
+    def add(what: str, part: str) -> None:
+        found.setdefault(what, []).append(part)
+
+    for member in members:
+        name = member.filename
+        lower = name.lower().lstrip("/")
+        kind = types.get(lower) or types.get("." + lower.rsplit(".", 1)[-1], "")
+        kind = kind.lower()
+        if member.is_dir():
+            continue
+        with archive.open(member) as stream:
+            head = stream.read(8)
+        if "vbaproject" in kind or "macroenabled" in kind or "vbaproject" in lower:
+            add("macros (a VBA project)", name)
+        elif "macrosheet" in kind or lower.startswith("xl/macrosheets/"):
+            add("Excel 4.0 macro sheets", name)
+        elif "externallink" in kind or lower.startswith("xl/externallinks/"):
+            body = archive.read(member)
+            if b"ddeLink" in body:
+                add("DDE links (a formula that runs another program)", name)
+            elif b"oleLink" in body:
+                add("links to OLE objects", name)
+            else:
+                add("links to other workbooks (external links)", name)
+        elif "oleobject" in kind or lower.startswith("xl/embeddings/"):
+            add("embedded objects (OLE)", name)
+        elif "activex" in kind or lower.startswith("xl/activex/"):
+            add("ActiveX controls", name)
+        elif "connections" in kind or lower == "xl/connections.xml" or lower.startswith("xl/querytables/"):
+            add("data connections (to a database, file or web page)", name)
+        elif head.startswith(OLE_SIGNATURE):
+            add("an embedded binary file (an OLE compound file, as a VBA project or an embedded object is kept)",
+                name)
+        elif lower.endswith(".rels"):
+            body = archive.read(member)
+            for relation in re.findall(rb"Type\s*=\s*[\"']([^\"']*)[\"']", body):
+                relation = relation.lower()
+                if relation.endswith(b"/vbaproject"):
+                    add("macros (a VBA project)", name)
+                elif relation.endswith((b"/externallink", b"/externallinkpath")):
+                    add("links to other workbooks (external links)", name)
+                elif relation.endswith((b"/oleobject", b"/package")):
+                    add("embedded objects (OLE)", name)
+        elif lower.startswith("xl/worksheets/") and lower.endswith(".xml"):
+            body = archive.read(member)
+            if re.search(rb"<(?:\w+:)?oleObjects?\b", body):
+                add("embedded objects (OLE)", name)
+    return [f"{what} in {', '.join(repr(shown(p)) for p in sorted(set(parts))[:3])}"
+            + (" and other parts" if len(set(parts)) > 3 else "") for what, parts in found.items()]
+
+
+def _content_types(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Part name (lower case, no leading slash) or '.extension' -> content type, from [Content_Types].xml."""
+    try:
+        body = archive.read("[Content_Types].xml")
+    except KeyError:
+        return {}
+    types = {}
+    for element, attributes in re.findall(rb"<(?:\w+:)?(Default|Override)\b([^>]*)>", body):
+        values = {k.decode().lower(): v.decode("utf-8", "replace")
+                  for k, v in re.findall(rb"(\w+)\s*=\s*[\"']([^\"']*)[\"']", attributes)}
+        if element == b"Default" and "extension" in values:
+            types["." + values["extension"].lower()] = values.get("contenttype", "")
+        elif element == b"Override" and "partname" in values:
+            types[values["partname"].lower().lstrip("/")] = values.get("contenttype", "")
+    return types
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _cell_text(value: object) -> str:
-    """Spreadsheet values as the text a person typed: 12.0 -> '12', dates as YYYY-MM-DD."""
+    """Spreadsheet values as the text a person typed: 12.0 -> '12', dates as YYYY-MM-DD, 1E+308 as Excel shows it."""
     if value is None:
         return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return format(value, ".15g").upper()  # Excel's General format: 1E+308, not a 309-digit number
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
     return str(value)
 
 
-def _check_header(header: list[str]) -> list[str]:
+def _check_header(header: list[str], sheet: str | None = None) -> list[str]:
     names = [h.strip().lstrip("\ufeff").strip().lower() for h in header]
     while names and not names[-1]:
         names.pop()  # Excel writes trailing empty columns
     expected = set(COLUMN_NAMES)
     missing = [c for c in COLUMN_NAMES if c not in names]
-    unknown = [n or "(blank)" for n in names if n not in expected]
+    unknown = [shown(n, 40) if n else "(blank)" for n in names if n not in expected]
     repeated = sorted({n for n in names if n and names.count(n) > 1})
     if not (missing or unknown or repeated):
         return names
+    where = f"Row 1 of the '{shown(sheet)}' sheet (the sheet read)" if sheet is not None else "The header row"
+    if len(missing) == len(COLUMN_NAMES):
+        found = ", ".join(f"'{n}'" for n in unknown[:3]) + (" ..." if len(unknown) > 3 else "")
+        raise ReturnFileError(f"{where} holds none of the template's {len(COLUMN_NAMES)} column names (it starts "
+                              f"{found}). Row 1 must hold the template's column names exactly; copy your figures "
+                              "into a fresh template.", sheet)
     parts = []
     if missing:
         parts.append(f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
@@ -188,5 +472,5 @@ def _check_header(header: list[str]) -> list[str]:
                      + (" and others" if len(unknown) > 8 else ""))
     if repeated:
         parts.append(f"column{'s' if len(repeated) > 1 else ''} named twice: {', '.join(repeated)}")
-    raise ReturnFileError("The header row does not match the template (" + "; ".join(parts) + "). Row 1 must "
-                          "hold the template's column names exactly; copy your figures into a fresh template.")
+    raise ReturnFileError(f"{where} does not match the template (" + "; ".join(parts) + "). Row 1 must "
+                          "hold the template's column names exactly; copy your figures into a fresh template.", sheet)

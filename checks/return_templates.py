@@ -29,6 +29,7 @@ from checks.return_contract import (
     LISTS_SHEET,
     MAX_NOTE_CHARACTERS,
     QUARTER,
+    QUARTER_SPELLINGS_ACCEPTED,
     TEMPLATE_SHEET,
     TEXT,
     Quarter,
@@ -63,9 +64,12 @@ def guidance_rows() -> list[list[str]]:
     rows = []
     for i, c in enumerate(COLUMNS):
         if c.kind == COUNT:
-            what = f"A whole number from 0 to {c.maximum:,}."
+            what = (f"A whole number from 0 to {c.maximum:,}. Also accepted: commas between thousands and a "
+                    "decimal part of zeros (410,000.00 is read as 410000), and a dash (-) for zero, as Excel's "
+                    "Comma and Accounting styles write them.")
         elif c.kind == QUARTER:
-            what = "Pick from the drop-down, like 2025-26 Q3."
+            what = (f"Pick from the drop-down, like 2025-26 Q3. Also accepted, and read as 2025-26 Q3: "
+                    f"{QUARTER_SPELLINGS_ACCEPTED.replace('2025-26 Q3, ', '', 1)}, with any spacing.")
         elif c.kind == CODE:
             what = "Pick your code from the drop-down (names are on the Lists sheet)."
         else:
@@ -128,9 +132,13 @@ def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date) -> b
     sheet[f"{column_letter(len(COLUMNS) - 1)}2"].alignment = Alignment(wrap_text=True)
 
     guidance = book.create_sheet(GUIDANCE_SHEET)
-    guidance.append(["How to fill in the department return. Fill in row 2 of the 'Return' sheet: one row, for "
-                     "your organisation, for one quarter. Do not rename or move the columns in row 1. Save as "
-                     "Excel Workbook (.xlsx) or CSV UTF-8, then check it with `tracker validate FILE`."])
+    guidance.append([
+        "How to fill in the department return. Fill in row 2 of the 'Return' sheet: one row, for your "
+        "organisation, for one quarter. Do not rename or move the columns in row 1. Save as Excel Workbook (.xlsx) "
+        "or CSV UTF-8, then check it with `tracker validate FILE`. Only the 'Return' sheet is read: a workbook with "
+        "figures on any other sheet, hidden sheets with data, macros, links to other files or embedded objects is "
+        "refused. Stray spaces around a value are ignored; the tracker records any value it reads differently from "
+        "how it is written (see 'What to enter')."])
     guidance.append([])
     guidance.append(GUIDANCE_HEADER)
     for row in guidance_rows():

@@ -15,9 +15,10 @@ rules (``checks/return_gx.py``); both engines find the same failures.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -37,12 +38,38 @@ from checks.return_contract import (
     WARNINGS,
     Quarter,
     column_letter,
+    normalise_quarter,
 )
-from checks.return_files import ReturnFileError, read_return_file
+from checks.return_files import ReturnFileError, read_return_file, shown
 from checks.return_rules import SUBMITTED_BY, WARNING, Finding, Rule, contract_rules, evaluate, rule_frame
 
+log = logging.getLogger(__name__)
 ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED = "accepted", "accepted with warnings", "rejected"
-THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+$")
+# A whole number as Excel's number formats write it: thousands separators ("Comma Style"), a decimal part of
+# zeros (410,000.00), and the accounting format's "-" for zero. Anything else keeps its clear message.
+WHOLE_NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0+)?$")
+ACCOUNTING_ZERO = "-"
+UNCHECKED = "unchecked"  # the rule of the one problem said when checking itself failed (a bug, logged)
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """A cell the validator understood as something other than its exact text: kept for the audit."""
+
+    row: int  # spreadsheet row number
+    column: str
+    as_read: str  # the cell exactly as read from the file
+    as_understood: str  # the value checked and kept
+
+    def record(self) -> dict[str, object]:
+        """JSON-ready, for the audit trail: row, column, column_letter, as_read, as_understood."""
+        return {"row": self.row, "column": self.column,
+                "column_letter": column_letter(COLUMN_NAMES.index(self.column)),
+                "as_read": self.as_read, "as_understood": self.as_understood}
+
+    def describe(self) -> str:
+        return (f"Row {self.row}, column {column_letter(COLUMN_NAMES.index(self.column))} ({self.column}): "
+                f"'{shown(self.as_read)}' read as '{shown(self.as_understood)}'")
 
 
 @dataclass(frozen=True)
@@ -53,18 +80,29 @@ class Problem:
     message: str
     row: int | None = None  # spreadsheet row number (the header is row 1)
     column: str | None = None
-    value: str | None = None
+    value: str | None = None  # the cell as sent, in full (messages show it shortened and printable)
+    file: str | None = None  # the file's name, as sent
+    sheet: str | None = None  # the workbook's sheet read (None for CSV, or when no sheet was read)
 
     @property
     def where(self) -> str:
-        if self.row is None:
-            return "The file"
-        if self.column is None:
-            return f"Row {self.row}"
-        return f"Row {self.row}, column {column_letter(COLUMN_NAMES.index(self.column))} ({self.column})"
+        """Where in the file: 'Row 2, column C (...)', with the sheet first for a workbook."""
+        if self.row is None:  # a message from reading the file names the sheet itself when one was read
+            return "The file" if self.sheet is None or self.rule == "file" else f"The '{shown(self.sheet)}' sheet"
+        place = f"Row {self.row}"
+        if self.column is not None:
+            place += f", column {column_letter(COLUMN_NAMES.index(self.column))} ({self.column})"
+        return place if self.sheet is None else f"Sheet '{shown(self.sheet)}', {place[0].lower()}{place[1:]}"
 
     def describe(self) -> str:
+        """Where in the file, what is wrong and how to fix it: 'Row 2, column L (pay_services_live): ...'."""
         return f"{self.where}: {self.message}"
+
+    def located(self) -> str:
+        """The same, naming the file first: for any line read apart from the file's own heading (logs, summaries)."""
+        if not self.file:
+            return self.describe()
+        return f"{shown(self.file)}: {self.message if self.row is None else self.describe()}"
 
 
 @dataclass
@@ -76,6 +114,10 @@ class ValidationReport:
     raw_rows: dict[int, dict[str, str]] = field(default_factory=dict)  # as sent, by row number
     checked: pd.DataFrame | None = None  # the rule frame the rules were applied to, when the file could be read
     findings: list[Finding] = field(default_factory=list)  # every (rule, row, column) that failed, before messages
+    sheet: str | None = None  # the workbook's sheet that was read (None for CSV)
+    # Every cell understood as something other than its exact text (410,000.00 -> 410000, 2025/26 Q3 ->
+    # 2025-26 Q3, - -> 0, d10 -> D10, stray spaces), in row and column order: for the audit trail.
+    normalisations: list[Normalisation] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -85,10 +127,10 @@ class ValidationReport:
 
     @property
     def key(self) -> tuple[str | None, str | None]:
-        """(organisation code, quarter) of the first row, when readable: the return it is for."""
+        """(organisation code, quarter) of the first row, as understood (normalised), when readable."""
         first = next(iter(self.raw_rows.values()), {})
         code = (first.get("organisation_code") or "").strip().upper() or None
-        quarter = Quarter.parse(first.get("reporting_quarter") or "")
+        quarter = Quarter.parse(normalise_quarter(first.get("reporting_quarter") or ""))
         return code, quarter.label if quarter else None
 
 
@@ -99,43 +141,69 @@ def validate_return(
     as_of: dt.date,
     submitter: str | None = None,
 ) -> ValidationReport:
-    """Check a return file against the contract. ``submitter``: the organisation code that sent it."""
+    """Check a return file against the contract. ``submitter``: the organisation code that sent it.
+
+    Never raises for anything in the file: what cannot be read is the report's problem, with a message.
+    """
     report = ValidationReport(file_name)
+    try:
+        _validate(report, content, file_name, known_organisations, as_of, submitter)
+    except Exception:  # a bug, not the sender's fault: still one file's plain rejection, never a failed run
+        log.exception("checking return file %r failed", file_name)
+        report.problems = [Problem(UNCHECKED, "The file could not be checked because of a fault in the tracker, "
+                                   "not in the file. Nothing in it was taken: ask CDDO to look at it, quoting the "
+                                   "file's name.", file=file_name, sheet=report.sheet)]
+        report.returns = None
+    return report
+
+
+def _validate(report: ValidationReport, content: bytes, file_name: str, known_organisations: Collection[str],
+              as_of: dt.date, submitter: str | None) -> None:
     try:
         table = read_return_file(content, file_name)
     except ReturnFileError as err:
-        report.problems.append(Problem("file", str(err)))
-        return report
-    report.warnings.extend(Problem("file", notice) for notice in table.notices)
+        report.sheet = err.sheet
+        report.problems.append(Problem("file", str(err), file=file_name, sheet=err.sheet))
+        return
+    report.sheet = table.sheet
+    report.warnings.extend(Problem("file", notice, file=file_name) for notice in table.notices)
     positions = {name: i for i, name in enumerate(table.header)}
-    records, unparsed = [], set()
+    records, unparsed, problems = [], set(), []
     for row_number, cells in table.rows:
         raw = {name: (cells[i].strip() if i < len(cells) else "") for name, i in positions.items()}
         report.raw_rows[row_number] = raw
         if any(c.strip() for c in cells[len(positions):]):
-            report.problems.append(Problem("extra_values", MESSAGES["extra_values"], row_number))
+            problems.append(Problem("extra_values", MESSAGES["extra_values"], row_number))
         record = {}
         for column in COLUMNS:
             value, problem = _parse_cell(column.name, raw[column.name], row_number)
             record[column.name] = value
             if problem:
-                report.problems.append(problem)
+                problems.append(problem)
                 unparsed.add((row_number, column.name))
+            else:
+                as_read = cells[positions[column.name]] if positions[column.name] < len(cells) else ""
+                understood = "" if value is None else str(value)
+                if as_read != understood:
+                    report.normalisations.append(Normalisation(row_number, column.name, as_read, understood))
         records.append(record)
     if len(records) > MAX_DATA_ROWS:
-        report.problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
+        problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
     frame = pd.DataFrame(records, index=[n for n, _ in table.rows], columns=COLUMN_NAMES)
     rules = contract_rules(known_organisations, as_of)
     report.checked = rule_frame(frame, submitted_by=submitter)
     report.findings = evaluate(rules, report.checked)
-    problems, warnings = problems_for(report.findings, rules, report.checked, report.raw_rows, unparsed)
-    report.problems += problems
-    report.warnings += warnings
+    found, warnings = problems_for(report.findings, rules, report.checked, report.raw_rows, unparsed)
+    problems += found
+    placed = {"file": file_name, "sheet": table.sheet}
+    report.problems += [replace(p, **placed) for p in problems]
+    report.warnings += [replace(w, **placed) for w in warnings]
     report.problems.sort(key=lambda p: (p.row or 0, COLUMN_NAMES.index(p.column) if p.column else -1))
     if not report.problems:
         counts = [c.name for c in COLUMNS if c.kind == COUNT]
         report.returns = frame.reset_index(drop=True).astype({c: "Int64" for c in counts})
-    return report
+    else:
+        report.normalisations = []  # nothing is kept from a rejected file; its cells are in raw_rows as sent
 
 
 def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd.DataFrame,
@@ -158,23 +226,25 @@ def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd
 
 
 def _parse_cell(name: str, text: str, row: int) -> tuple[object, Problem | None]:
+    """A cell's value as the contract understands it (``text`` is already stripped), or the problem with it."""
     column = COLUMN_BY_NAME[name]
     if text == "":
         return None, None
     if column.kind == COUNT:
-        digits = text.replace(",", "") if THOUSANDS.match(text.lstrip("-")) else text
-        try:
-            number = float(digits)
-        except ValueError:
-            number = None
-        if number is None or not number.is_integer() or "e" in digits.lower():
-            message = MESSAGES["whole_number"].format(value=text, example=column.example)
+        if text == ACCOUNTING_ZERO:
+            return 0, None
+        match = WHOLE_NUMBER_AS_FORMATTED.match(text)
+        if match is None:
+            message = MESSAGES["whole_number"].format(value=shown(text), example=column.example)
             return None, Problem("whole_number", message, row, name, text)
-        return int(number), None
+        digits = match[1] + match[2].replace(",", "")
+        if len(match[2].replace(",", "").lstrip("0")) > 15:  # beyond every maximum: a float ("too large" says so)
+            return float(digits), None
+        return int(digits), None
     if column.kind == CODE:
         return text.upper(), None
     if column.kind == QUARTER:
-        return re.sub(r"\s+", " ", text), None
+        return normalise_quarter(text), None
     return text, None
 
 
@@ -196,7 +266,8 @@ def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFram
     meta, column = rule.meta, rule.column
     spec = COLUMN_BY_NAME[column]
     value = raw.get(column, "")
-    fields = {"label": spec.label, "value": value, "help": spec.help, "maximum": spec.maximum or MAX_NOTE_CHARACTERS}
+    fields = {"label": spec.label, "value": shown(value), "help": spec.help,
+              "maximum": spec.maximum or MAX_NOTE_CHARACTERS}
     if rule.rule == "at_most":
         limit_value = checked.at[row, meta["limit"]]
         limit_text = COLUMN_BY_NAME[meta["limit"]].label
@@ -212,6 +283,7 @@ def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFram
         column = column if raw.get(column) else meta["other"]
         fields |= {"label": COLUMN_BY_NAME[column].label, "other_label": COLUMN_BY_NAME[other].label}
         value = raw.get(column, "")
+        fields["value"] = shown(value)
     elif rule.rule == "note_too_long":
         fields["length"] = len(value)
     elif rule.rule == "no_formula":
@@ -222,9 +294,9 @@ def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFram
     elif rule.rule == "submitter_matches":
         fields["submitter"] = checked.at[row, SUBMITTED_BY]
     elif rule.rule == "transactions_missing":
-        fields["live"] = raw.get(meta["live"], "")
+        fields["live"] = shown(raw.get(meta["live"], ""))
     elif rule.rule == "verify_after_closure":
-        fields["quarter"] = raw.get("reporting_quarter", "")
+        fields["quarter"] = shown(checked.at[row, "reporting_quarter"] or raw.get("reporting_quarter", ""))
     template = WARNINGS[rule.rule] if rule.severity == WARNING else MESSAGES[rule.rule]
     return Problem(rule.rule, template.format(**fields), row, column, value)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 
 import duckdb
@@ -39,6 +40,8 @@ BILLION_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY lol "lol"
                   b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
                   b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
                   + zipfile.ZipFile(io.BytesIO(VALID_XLSX)).read(SHEET).replace(b"<t>D10</t>", b"<t>&lol3;</t>"))
+_SHEET_XML = zipfile.ZipFile(io.BytesIO(VALID_XLSX)).read(SHEET)
+_BOOK_XML = zipfile.ZipFile(io.BytesIO(VALID_XLSX)).read("xl/workbook.xml")
 OTHER_SHEET_XLSX = VALID_XLSX.replace(b'name="Return"', b'name="Sheet1"')
 
 # (id, file name, bytes, expected status, words the message must contain)
@@ -102,6 +105,28 @@ HOSTILE = [
     ("old Excel format", "r.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, REJECTED,
      "is not a CSV or Excel (.xlsx) file"),
     ("workbook on a sheet with another name", "r.xlsx", OTHER_SHEET_XLSX, ACCEPTED, ""),
+    ("sheet XML cut short", "r.xlsx", _with_member(VALID_XLSX, SHEET, _SHEET_XML[: len(_SHEET_XML) // 3]), REJECTED,
+     "The 'Return' sheet is damaged and cannot be read"),
+    ("text in a number cell's XML", "r.xlsx",
+     _with_member(VALID_XLSX, SHEET, re.sub(rb'(<c r="C2"[^>]*>)<v>30</v>', rb"\1<v>thirty</v>", _SHEET_XML)),
+     REJECTED, "The 'Return' sheet is damaged"),
+    ("VBA project under another name", "r.xlsx",
+     _with_member(VALID_XLSX, "xl/media/logo.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504), REJECTED,
+     "an embedded binary file (an OLE compound file"),
+    ("DDE link", "r.xlsx", _with_member(VALID_XLSX, "xl/externalLinks/externalLink1.xml",
+                                        b"<externalLink><ddeLink ddeService='cmd' ddeTopic='/c calc'/></externalLink>"),
+     REJECTED, "DDE links"),
+    ("hidden Return sheet", "r.xlsx", _with_member(VALID_XLSX, "xl/workbook.xml", _BOOK_XML.replace(
+        b'state="visible"', b'state="hidden"')), REJECTED, "is hidden"),
+    ("workbook whose sheet is really renamed", "r.xlsx", _with_member(VALID_XLSX, "xl/workbook.xml", _BOOK_XML.replace(
+        b'name="Return"', b'name="Sheet1"')), ACCEPTED, ""),
+    ("note longer than a CSV field", "r.csv", csv_bytes(row(blockers_note="n" * 200_000)), REJECTED,
+     "is too long: more than 131,072 characters"),
+    ("Comma Style and a quarter with a slash", "r.csv",
+     csv_bytes(row(pay_transactions="425,000.00", reporting_quarter="2025/26 Q3", pay_services_planned="2.00")),
+     ACCEPTED, ""),
+    ("terminal escapes in the code", "r.csv", csv_bytes(row(organisation_code="\x1b[2JD10")), REJECTED,
+     "'\\x1b[2JD10' is not a GOV.UK organisation code"),
     ("valid workbook", "r.xlsx", VALID_XLSX, ACCEPTED, ""),
 ]
 

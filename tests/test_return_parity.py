@@ -44,6 +44,16 @@ from tests.test_return_contract import CELL_CASES
 from tests.test_return_hostile import HOSTILE
 
 SAMPLES = DATA / "returns" / "samples"
+LENIENT = [
+    ("quarter with a slash", {"reporting_quarter": "2025/26 Q3"}),
+    ("quarter first", {"reporting_quarter": "Q3 2025-26", "pay_transactions": "425,000.00"}),
+    ("four-digit years, not yet open", {"reporting_quarter": "2026-2027 Q2"}),
+    ("en dash and spaces", {"reporting_quarter": " 2025\u201326  q4 ", "pay_services_planned": "-"}),
+    ("comma style above the limit", {"pay_services_live": "21.00", "pay_services_planned": "-"}),
+    ("accounting zero in Verify", {"verify_services_in_scope": "-", "verify_services_live": " - "}),
+    ("negative with commas", {"forms_total": "-1,000.00"}),
+    ("hundreds of digits", {"pay_transactions": "9" * 400}),
+]
 PARITY_KNOWN = KNOWN | {"EA199"}  # every organisation the samples are from
 RULES = contract_rules(PARITY_KNOWN, AS_OF)
 SPACING = 10_000  # stacked row label = case number * SPACING + the row's own label
@@ -57,6 +67,8 @@ def file_cases() -> list[tuple[str, pd.DataFrame]]:
     files += [("contract: submitter", "return.csv", csv_bytes(VALID), "EA73"),
               ("contract: duplicate rows", "return.csv", csv_bytes(VALID, VALID), None),
               ("contract: extra values", "return.csv", csv_bytes(VALID).replace(b"end.\r\n", b"end.,stray\r\n"), None)]
+    # Lenient input: normalised before the rules, so both engines judge "2025-26 Q3" and 410000.
+    files += [(f"lenient: {label}", "return.csv", csv_bytes(row(**changes)), None) for label, changes in LENIENT]
     manifest = yaml.safe_load((SAMPLES / "samples.yaml").read_text(encoding="utf-8"))["samples"]
     files += [(f"sample: {s['file']} from {s['organisation']}", s["file"], (SAMPLES / s["file"]).read_bytes(),
                s["organisation"]) for s in manifest]
