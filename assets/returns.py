@@ -42,6 +42,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from checks.return_contract import COLUMN_NAMES, MAX_FILE_BYTES, Quarter, column_letter, open_quarters, table_ddl
+from checks.return_files import shown
 from checks.return_validation import REJECTED, validate_return
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
@@ -78,9 +79,10 @@ DDL = [
         received_at TIMESTAMP NOT NULL, processed_at TIMESTAMP NOT NULL,
         return_organisation_code VARCHAR, reporting_quarter VARCHAR, status VARCHAR NOT NULL,
         problem_count INTEGER NOT NULL, warning_count INTEGER NOT NULL, summary VARCHAR NOT NULL,
-        warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR, gx_result JSON)""",
-    # Tables made before Great Expectations' result was kept: add the column (NULL for earlier returns).
+        warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR, gx_result JSON, normalisations JSON)""",
+    # Tables made before these were kept: add the columns (NULL for earlier returns).
     "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS gx_result JSON",
+    "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS normalisations JSON",
     """CREATE TABLE IF NOT EXISTS quarantine.return_problems (
         submission_ref VARCHAR NOT NULL, row_number INTEGER, column_letter VARCHAR, column_name VARCHAR,
         value VARCHAR, rule VARCHAR NOT NULL, message VARCHAR NOT NULL, row_values JSON,
@@ -254,7 +256,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
         "organisation_code": file.organisation_code, "channel": file.channel,
         "is_illustrative": file.is_illustrative, "received_at": file.received_at, "processed_at": now,
         "return_organisation_code": None, "reporting_quarter": None, "problem_count": 0, "warning_count": 0,
-        "warnings": "[]", "duplicate_of": None, "archived_as": None, "gx_result": None,
+        "warnings": "[]", "duplicate_of": None, "archived_as": None, "gx_result": None, "normalisations": "[]",
     }
     problems: list[dict] = []
     accepted = report = None
@@ -280,6 +282,8 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
             "status": report.status, "return_organisation_code": code, "reporting_quarter": quarter,
             "problem_count": len(report.problems), "warning_count": len(report.warnings),
             "warnings": json.dumps([w.describe() for w in report.warnings]),
+            # each value read leniently, as read and as understood (410,000.00 -> 410000; 2025/26 Q3 -> 2025-26 Q3)
+            "normalisations": json.dumps([n.record() for n in report.normalisations]),
             "summary": report.problems[0].describe() if report.problems else
             f"Accepted: {code} {quarter}" + (f", with {len(report.warnings)} warning(s)." if report.warnings else "."),
         }
@@ -287,7 +291,9 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
             problems.append({
                 "submission_ref": file.reference, "row_number": problem.row,
                 "column_letter": column_letter(COLUMN_NAMES.index(problem.column)) if problem.column else None,
-                "column_name": problem.column, "value": problem.value, "rule": problem.rule,
+                "column_name": problem.column, "rule": problem.rule,
+                # shortened and printable (the exact bytes are in raw.return_files): this is published and shown
+                "value": None if problem.value is None else shown(problem.value),
                 "message": problem.message,
                 "row_values": json.dumps(report.raw_rows.get(problem.row)) if problem.row else None,
                 "found_at": now,

@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
-from dashboard.components import STYLE, date, escape, html, timestamp
+from dashboard.components import STYLE, date, escape, html
+from dashboard.formatting import uk_timestamp
 from dashboard.snapshot import SnapshotMissing, snapshot_info
 
 PAGES = Path(__file__).parent / "app_pages"
@@ -46,7 +47,7 @@ try:
     info = snapshot_info()
     st.sidebar.markdown(f"**Reporting date:** {date(info.as_of)}"
                         + (f" ({escape(info.as_of_note)})" if info.as_of_note else "") + "  \n"
-                        f"**Figures published:** {timestamp(info.published_at)} UTC  \n"
+                        f"**Figures published:** {uk_timestamp(info.published_at)}  \n"
                         f"Snapshot {escape(info.version)}")
     navigation.run()
 except SnapshotMissing as missing:

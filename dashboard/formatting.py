@@ -77,6 +77,14 @@ def uk_timestamp(value: object) -> str:
     return f"{date(moment)}, {moment:%H:%M} UK time"
 
 
+def in_uk_time(values: pd.Series) -> pd.Series:
+    """Moments stored in UTC (without a zone) as UK clock times, for tables and downloads headed '(UK time)'."""
+    moments = pd.to_datetime(values)
+    if moments.dt.tz is None:
+        moments = moments.dt.tz_localize("UTC")
+    return moments.dt.tz_convert(UK).dt.tz_localize(None)
+
+
 def month(value: object) -> str:
     return BLANK if is_blank(value) else f"{pd.Timestamp(value):%b %Y}"
 
@@ -115,7 +123,9 @@ def for_table(frame: pd.DataFrame) -> pd.DataFrame:
             shown[name] = pd.to_numeric(shown[name], errors="coerce") * 100
         elif kind in ("count", "money", "number", "percent"):
             shown[name] = pd.to_numeric(shown[name], errors="coerce").astype(float)
-        elif kind in ("date", "month", "timestamp"):
+        elif kind == "timestamp":
+            shown[name] = in_uk_time(shown[name])
+        elif kind in ("date", "month"):
             shown[name] = pd.to_datetime(shown[name])
         else:
             shown[name] = shown[name].astype(object).where(shown[name].notna(), None)
@@ -130,7 +140,7 @@ def csv_cell(kind: str, value: object) -> object:
     if kind == "month":
         return f"{pd.Timestamp(value):%Y-%m}"
     if kind == "timestamp":
-        return f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
+        return f"{in_uk_time(pd.Series([value])).iloc[0]:%Y-%m-%d %H:%M}"
     if kind == "share":
         return f"{float(value) * 100:.1f}%"
     if kind == "flag":

@@ -9,7 +9,7 @@ what kind of values the column holds, which decides how they are shown (see dash
 - ``money``: pounds, whole numbers with thousands separators
 - ``share``: a fraction from 0 to 1, shown as a per cent ("53.3%")
 - ``percent``: already in per cent (0 to 100), shown with a % sign
-- ``date``: "22 Dec 2025"; ``month``: "Dec 2025"; ``timestamp``: "22 Dec 2025, 14:05" (UTC)
+- ``date``: "22 Dec 2025"; ``month``: "Dec 2025"; ``timestamp``: "22 Dec 2025, 14:05" (UK time)
 - ``flag``: true or false, shown as "Yes" or "No"
 - ``link``: a link within the dashboard
 
@@ -119,7 +119,7 @@ COLUMNS: dict[str, Column] = {
     "data_sharing_agreements": _c("Data sharing agreements", "count", blank="not reported"),
     "submission_ref": _c("Reference", "code", blank="nothing received"),
     "file_name": _c("File"),
-    "received_at": _c("Received (UTC)", "timestamp", blank="not received"),
+    "received_at": _c("Received (UK time)", "timestamp", blank="not received"),
     "status": _c("Status", "status"),
     "summary": _c("What happened"),
     "is_current": _c("Current", "flag"),
@@ -182,7 +182,7 @@ COLUMNS: dict[str, Column] = {
     "files_kept": _c("Files kept", "count"),
     "files_listed": _c("Files read", "count"),
     "bytes_kept": _c("Bytes kept", "count"),
-    "last_stored_at": _c("Last file stored (UTC)", "timestamp", blank="nothing stored"),
+    "last_stored_at": _c("Last file stored (UK time)", "timestamp", blank="nothing stored"),
     "newest_file": _c("Newest file", blank="no file"),
     "newest_file_sha256": _c("Newest file's SHA-256", "code", blank="no file"),
     "shipped_as": _c("Read from"),
@@ -191,10 +191,11 @@ COLUMNS: dict[str, Column] = {
     "feed_problem_summary": _c("What could not be read", blank="everything was read"),
     "problem": _c("What is wrong"),
     "consequence": _c("What the tracker did"),
-    "found_at": _c("Found (UTC)", "timestamp"),
+    "found_at": _c("Found (UK time)", "timestamp"),
     "sha256": _c("SHA-256 of the file", "code", blank="no single file"),
     "data_date": _c("Figures as of", "date", data_date=True),
     "counted": _c("What the figure counts"),
+    "normalisations": _c("Values read leniently", blank="none"),
     "definition_note": _c("Change of definition", blank="none"),
     "is_partial": _c("Partial period", "flag"),
     "data_to": _c("Figures to", "date", data_date=True),
@@ -204,7 +205,7 @@ COLUMNS: dict[str, Column] = {
     "severity": _c("Severity"),
     "blocking": _c("Blocks what follows", "flag"),
     "rows_breaking": _c("Rows breaking it", "count", blank="not counted"),
-    "evaluated_at": _c("Checked (UTC)", "timestamp", blank="not run"),
+    "evaluated_at": _c("Checked (UK time)", "timestamp", blank="not run"),
     "run_id": _c("Pipeline run", "code"),
     "dimension": _c("Dimension"),
     "numerator": _c("Passing", "count"),

@@ -231,3 +231,24 @@ def test_the_sensors_run_rebuilds_the_returns_marts_through_dbt_and_publishes(re
                          "AND reporting_quarter = '2025-26 Q3'").fetchall()
     con.close()
     assert status == [("received",)]
+
+
+def test_values_read_leniently_are_audited_as_read_and_as_understood(returns_home):
+    lenient = deliver(returns_home, csv_bytes(row(reporting_quarter="2025/26 Q3", pay_services_in_scope="1,000.00")),
+                      "lenient.csv", "D10", "test", now=at(0))
+    assert ingest(returns_home).success
+    (status, quarter, recorded), = query(returns_home, "SELECT status, reporting_quarter, normalisations FROM "
+                                         "audit.return_submissions WHERE submission_ref = ?", [lenient.reference])
+    assert status.startswith("accepted") and quarter == "2025-26 Q3"
+    read = {(n["column"], n["as_read"], n["as_understood"]) for n in json.loads(recorded)}
+    assert ("reporting_quarter", "2025/26 Q3", "2025-26 Q3") in read
+    assert ("pay_services_in_scope", "1,000.00", "1000") in read
+
+
+def test_a_problem_value_is_kept_printable_and_short_where_it_is_shown(returns_home):
+    bad = deliver(returns_home, csv_bytes(row(pay_services_live="\x1b[2J" + "9" * 400)), "bad.csv", "D10", "test",
+                  now=at(0))
+    assert ingest(returns_home).success
+    values = [v for (v,) in query(returns_home, "SELECT value FROM quarantine.return_problems WHERE "
+                                  "submission_ref = ?", [bad.reference]) if v]
+    assert values and all("\x1b" not in v and len(v) < 120 for v in values), values

@@ -18,8 +18,8 @@ from dashboard.components import (
     status_tag,
     status_text,
     table,
-    timestamp,
 )
+from dashboard.formatting import uk_timestamp
 
 page_header("Data quality and sources", "where does every figure come from, how fresh is each source, did the "
             "latest checks pass, what was quarantined, and how well are platform organisation names matched?")
@@ -65,7 +65,7 @@ html("<p>" + " ".join(f"{status_tag(o)} {int(counts[o])}" for o in ["failed", "w
                       if o in counts) + "</p>")
 if not checks.empty and checks["evaluated_at"].notna().any():
     st.caption(f"Checked by the pipeline run that published these figures; last check at "
-               f"{timestamp(checks['evaluated_at'].max())} UTC. Failed checks block the figures after them; "
+               f"{uk_timestamp(checks['evaluated_at'].max())}. Failed checks block the figures after them; "
                "warnings are published for people to act on.")
 table(checks.assign(outcome=checks["outcome"].map(status_text)), "check-results.csv",
       alt="The latest result of every data check", pinned=("check_name",))
