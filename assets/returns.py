@@ -69,6 +69,7 @@ from tracker.warehouse import (
 
 SCHEDULE_FILE = Path("returns") / "schedule.yaml"
 RETURNS_TABLE = "staging.department_returns"
+HISTORY_TABLE = "staging.accepted_returns"
 DDL = [
     """CREATE TABLE IF NOT EXISTS raw.return_files (
         sha256 VARCHAR PRIMARY KEY, size_bytes BIGINT NOT NULL, content BLOB NOT NULL,
@@ -89,6 +90,11 @@ DDL = [
         found_at TIMESTAMP NOT NULL)""",
     table_ddl(RETURNS_TABLE, "submission_ref VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, "
                              "is_illustrative BOOLEAN NOT NULL"),
+    # The returns history, so the marts can say which return was in force on any reporting date. A warehouse made
+    # before it was kept starts it from the returns in force then.
+    f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} AS SELECT * FROM {RETURNS_TABLE} LIMIT 0",
+    f"INSERT INTO {HISTORY_TABLE} SELECT * FROM {RETURNS_TABLE} "
+    f"WHERE submission_ref NOT IN (SELECT submission_ref FROM {HISTORY_TABLE})",
 ]
 TABLES = {
     "raw.return_files": "Every return file received, byte for byte, once per sha256, with who sent it and when.",
@@ -98,6 +104,7 @@ TABLES = {
                                   "the rule and the plain-English message.",
     RETURNS_TABLE: "The figures of the last accepted return for each organisation and quarter "
                    "(columns from checks/return_contract.py).",
+    HISTORY_TABLE: "Every accepted return's figures, never deleted: which return was in force on any date.",
 }
 
 
@@ -362,6 +369,7 @@ def _record(con, submission: dict, problems: list[dict], accepted: pd.DataFrame 
         if problems:
             insert_rows(con, "quarantine.return_problems", pd.DataFrame(problems))
         if accepted is not None:
+            insert_rows(con, HISTORY_TABLE, accepted)
             _replace_return(con, accepted)
 
 

@@ -23,9 +23,10 @@ REMEMBERED_ARRIVALS = 10_000  # far more returns than arrive between two ticks
 
 ingest_returns_job = dg.define_asset_job(
     "ingest_returns",
-    selection=dg.AssetSelection.assets(["staging", "department_returns"]).downstream()
-    | dg.AssetSelection.assets(["audit", "return_submissions"], ["quarantine", "return_problems"],
-                               ["raw", "return_files"]),
+    # every table the ingestion asset writes and everything downstream of them, and the run's reporting date
+    # (staging.run_settings), so a return is judged on the day its run happens, not the last full run's
+    selection=dg.AssetSelection.assets(["staging", "department_returns"]).required_multi_asset_neighbors()
+    .downstream() | dg.AssetSelection.assets(["staging", "run_settings"]).required_multi_asset_neighbors(),
     description="Take return files from the inbox: validate, keep, quarantine or accept each, then rebuild the "
     "returns marts and publish.",
 )

@@ -63,7 +63,7 @@ def returns_home(built, tmp_path) -> Path:
     shutil.copy(built["home"] / "warehouse.duckdb", home / "warehouse.duckdb")
     con = db.connect(str(home / "warehouse.duckdb"))
     for table in ("raw.return_files", "audit.return_submissions", "quarantine.return_problems",
-                  "staging.department_returns"):
+                  "staging.department_returns", "staging.accepted_returns"):
         con.execute(f"DROP TABLE {table}")
     con.close()
     return home

@@ -102,14 +102,15 @@ def test_an_audit_table_from_before_gets_the_new_column(returns_home):
     from assets.returns import DDL
 
     con = duckdb.connect(str(returns_home / "warehouse.duckdb"))
-    con.execute(DDL[1].replace(", gx_result JSON", ""))  # the table as it was made before
+    con.execute(DDL[1].replace(", gx_result JSON, normalisations JSON", ""))  # the table as it was made before
     con.execute("INSERT INTO audit.return_submissions VALUES ('R-old', 'x', 'old.csv', 'D10', 'test', false, "
                 "TIMESTAMP '2025-10-01', TIMESTAMP '2025-10-01', 'D10', '2025-26 Q2', 'accepted', 0, 0, 'Accepted.', "
                 "'[]', NULL, NULL)")
     con.close()
     deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test")
     assert ingest(returns_home).success
-    kept = dict(query(returns_home, "SELECT submission_ref, gx_result IS NOT NULL FROM audit.return_submissions"))
+    kept = dict(query(returns_home, "SELECT submission_ref, gx_result IS NOT NULL AND normalisations IS NOT NULL "
+                                    "FROM audit.return_submissions"))
     assert kept.pop("R-old") is False and list(kept.values()) == [True]
 
 

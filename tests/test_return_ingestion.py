@@ -252,3 +252,29 @@ def test_a_problem_value_is_kept_printable_and_short_where_it_is_shown(returns_h
     values = [v for (v,) in query(returns_home, "SELECT value FROM quarantine.return_problems WHERE "
                                   "submission_ref = ?", [bad.reference]) if v]
     assert values and all("\x1b" not in v and len(v) < 120 for v in values), values
+
+
+def test_as_of_ignores_returns_received_later_and_keeps_the_one_they_replace(returns_home):
+    first = deliver(returns_home, FIRST, "q3.csv", "D10", "test", now=at(0))  # 20 Jan 2026
+    later = deliver(returns_home, CORRECTED, "q3-corrected.csv", "D10", "test",
+                    now=dt.datetime(2026, 3, 1, 0, 30, tzinfo=dt.UTC))
+    assert ingest(returns_home).success
+
+    def published(as_of):
+        result = dg.materialize(everything(), selection=ingest_returns_job.selection,
+                                resources=make_resources(returns_home, as_of=as_of))
+        assert result.success
+        con = duckdb.connect(str(returns_home / "published" / "tracker.duckdb"), read_only=True)
+        try:
+            in_force = con.execute("SELECT submission_ref FROM marts.return_submissions WHERE is_current").fetchall()
+            seen = {r for (r,) in con.execute("SELECT submission_ref FROM marts.return_submissions").fetchall()}
+            live = con.execute("SELECT sum(live) FROM marts.return_adoption WHERE level = 'organisation' AND "
+                               "organisation_code = 'D10' AND platform = 'GOV.UK Pay'").fetchone()[0]
+        finally:
+            con.close()
+        return in_force, seen, live
+
+    in_force, seen, live = published("2026-01-31")
+    assert in_force == [(first.reference,)] and later.reference not in seen and live == 1
+    in_force, seen, live = published("2026-03-31")
+    assert in_force == [(later.reference,)] and {first.reference, later.reference} <= seen and live == 8

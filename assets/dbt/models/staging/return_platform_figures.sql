@@ -5,7 +5,7 @@
 WITH counts AS (
     SELECT organisation_code, reporting_quarter,
            COLUMNS('_(services_in_scope|services_live|services_planned|transactions)$')::BIGINT
-    FROM {{ source('staging', 'department_returns') }}
+    FROM {{ ref('returns_in_force') }}
 ),
 figures AS (
     SELECT * FROM counts

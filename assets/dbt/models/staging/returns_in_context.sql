@@ -4,7 +4,7 @@
 WITH orgs AS (SELECT * FROM {{ source('staging', 'organisations') }} WHERE organisation_code IS NOT NULL)
 SELECT r.*, o.name AS organisation_name, o.organisation_slug, o.department_slug,
        o.department_name, o.department_code, q.quarter_index, q.quarter_start, q.quarter_end, q.deadline,
-       ((r.received_at AT TIME ZONE 'UTC') AT TIME ZONE 'Europe/London')::DATE AS received_on_uk_date
-FROM {{ source('staging', 'department_returns') }} r
+       {{ uk_date('r.received_at') }} AS received_on_uk_date
+FROM {{ ref('returns_in_force') }} r
 LEFT JOIN orgs o ON o.organisation_code = r.organisation_code
 LEFT JOIN {{ source('staging', 'reporting_quarters') }} q ON q.reporting_quarter = r.reporting_quarter

@@ -1,6 +1,6 @@
 WITH current_quarter AS (SELECT * FROM {{ source('staging', 'reporting_quarters') }} WHERE is_latest_ended),
 status AS (SELECT * FROM {{ ref('returns_status') }} WHERE is_current_quarter AND expected),
-submissions AS (SELECT * FROM {{ source('audit', 'return_submissions') }}),
+submissions AS (SELECT * FROM {{ ref('submissions_as_of') }}),
 accepted AS (
     SELECT r.*, q.deadline_passed FROM {{ ref('returns_in_context') }} r
     JOIN {{ source('staging', 'reporting_quarters') }} q USING (reporting_quarter)
@@ -25,7 +25,8 @@ measures AS (
            count(*) FILTER (WHERE status IN ('accepted', 'accepted with warnings')),
            count(*) FILTER (WHERE status <> 'duplicate'),
            count(*) FILTER (WHERE status = 'rejected') || ' rejected, with '
-             || (SELECT count(*) FROM {{ source('quarantine', 'return_problems') }}) || ' problems in quarantine'
+             || (SELECT count(*) FROM {{ source('quarantine', 'return_problems') }} p
+                WHERE p.submission_ref IN (SELECT submission_ref FROM {{ ref('submissions_as_of') }})) || ' problems in quarantine'
     FROM submissions
     UNION ALL
     SELECT 'uniqueness', 'files that were not an exact resend of an earlier file',

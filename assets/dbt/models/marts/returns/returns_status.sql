@@ -1,5 +1,5 @@
 WITH orgs AS (SELECT * FROM {{ source('staging', 'organisations') }} WHERE organisation_code IS NOT NULL),
-submissions AS (SELECT * FROM {{ source('audit', 'return_submissions') }} WHERE status <> 'duplicate'),
+submissions AS (SELECT * FROM {{ ref('submissions_as_of') }} WHERE status <> 'duplicate'),
 first_quarter AS (
     SELECT coalesce(min(q.quarter_index), (SELECT quarter_index FROM {{ source('staging', 'reporting_quarters') }} WHERE is_latest_ended))
            AS quarter_index
