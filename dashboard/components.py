@@ -96,6 +96,17 @@ def escape(text: object) -> str:
     return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;"))
 
 
+# Characters Markdown would read as syntax (links, emphasis, code, headings, tables, autolinked addresses),
+# written as HTML character references: they look the same and mean nothing.
+_MARKDOWN_SYNTAX = {c: f"&#{ord(c)};" for c in "\\`*_[]()#+!|~:'"}
+
+
+def plain(text: object) -> str:
+    """What a sender controls (a file name, a note, a value) as plain text inside markup: never HTML, never
+    Markdown."""
+    return "".join(_MARKDOWN_SYNTAX.get(c, c) for c in escape(text))
+
+
 def markdown_safe(text: object) -> str:
     """Text from data shown in Markdown, with Markdown and HTML characters neutralised."""
     return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", str(text))

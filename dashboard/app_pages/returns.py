@@ -10,7 +10,9 @@ from dashboard.components import (
     headline,
     html,
     illustrative_notice,
+    is_blank,
     page_header,
+    plain,
     source_line,
     status_tag,
     status_text,
@@ -57,6 +59,15 @@ else:
           described_by="marts.returns_status", alt=f"Every organisation expected to return for {quarter}",
           pinned=("organisation_name",))
 
+def problem_line(problem) -> str:
+    """'Row 2, column L (pay_services_live): message', as plain text (the message repeats what was sent)."""
+    where = ("" if is_blank(problem["row_number"])
+             else f"Row {int(problem['row_number'])}, column {problem['column_letter']}")
+    if not is_blank(problem["column_name"]):
+        where += f" ({problem['column_name']})"
+    return plain(f"{where}: {problem['message']}" if where else problem["message"])
+
+
 st.header("Returns that failed validation")
 rejected = submissions[submissions["status"] == "rejected"]
 problems = snapshot.return_problems()
@@ -68,13 +79,12 @@ else:
                 "says which row and column, the value sent, and how to put it right.")
     for _, submission in rejected.iterrows():
         with st.container(border=True):
-            html(f"<p>{status_tag('rejected')} <strong>{submission['organisation_name']}</strong> · "
-                 f"{submission['reporting_quarter']} · {submission['file_name']} · received "
-                 f"{date(submission['received_at'])} · reference {submission['submission_ref']}</p>")
+            # everything a sender controls (file name, values in messages) is shown as text, never as markup
+            html(f"<p>{status_tag('rejected')} <strong>{plain(submission['organisation_name'])}</strong> · "
+                 f"{plain(submission['reporting_quarter'])} · {plain(submission['file_name'])} · received "
+                 f"{date(submission['received_at'])} · reference {plain(submission['submission_ref'])}</p>")
             mine = problems[problems["submission_ref"] == submission["submission_ref"]]
-            for _, problem in mine.iterrows():
-                st.markdown(f"- Row {problem['row_number']}, column {problem['column_letter']} "
-                            f"(`{problem['column_name']}`): {problem['message']}")
+            html("<ul>" + "".join(f"<li>{problem_line(p)}</li>" for _, p in mine.iterrows()) + "</ul>")
     shown = problems.rename(columns={"value": "value_sent"})[
         ["submission_ref", "organisation_name", "reporting_quarter", "file_name", "received_at", "row_number",
          "column_letter", "column_name", "value_sent", "rule", "message", "is_current"]]
