@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 
 from checks.return_contract import COLUMN_NAMES
 
@@ -62,3 +63,18 @@ def check(content: bytes, name: str = "return.csv", submitter: str | None = None
     from checks.return_validation import validate_return
 
     return validate_return(content, name, KNOWN, AS_OF, submitter=submitter)
+
+
+def zip_members(content: bytes) -> dict[str, bytes]:
+    """A workbook (or any zip) as its parts, name -> bytes."""
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    return {name: archive.read(name) for name in archive.namelist()}
+
+
+def zip_parts(parts: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """Parts, name -> bytes, as a zip: a workbook put back together (or a zip that only looks like one)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

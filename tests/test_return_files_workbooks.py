@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -16,42 +15,29 @@ from openpyxl import Workbook, load_workbook
 from checks.return_contract import COLUMN_NAMES
 from checks.return_files import ReturnFileError, read_return_file
 from checks.return_validation import ACCEPTED, REJECTED
-from tests.returns_helpers import VALID, check, row, xlsx_bytes
+from tests.returns_helpers import VALID, check, row, xlsx_bytes, zip_members, zip_parts
 
 SHEET = "xl/worksheets/sheet1.xml"
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 VALID_XLSX = xlsx_bytes(VALID)
 
 
-def members(content: bytes) -> dict[str, bytes]:
-    archive = zipfile.ZipFile(io.BytesIO(content))
-    return {name: archive.read(name) for name in archive.namelist()}
-
-
-def rezip(parts: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in parts.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def changed(content: bytes, **replacements: bytes | None) -> bytes:
     """The workbook with parts replaced, added or (None) removed; keys use '__' for '/' and '_dot_' for '.'."""
-    parts = members(content)
+    parts = zip_members(content)
     for key, data in replacements.items():
         name = key.replace("__", "/").replace("_dot_", ".")
         if data is None:
             parts.pop(name, None)
         else:
             parts[name] = data
-    return rezip(parts)
+    return zip_parts(parts)
 
 
 def with_part(content: bytes, name: str, data: bytes, content_type: str | None = None,
               relation: tuple[str, str] | None = None) -> bytes:
     """Add a part, optionally declared in [Content_Types].xml and related from the workbook."""
-    parts = members(content)
+    parts = zip_members(content)
     parts[name] = data
     if content_type:
         parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
@@ -61,7 +47,7 @@ def with_part(content: bytes, name: str, data: bytes, content_type: str | None =
         parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
             b"</Relationships>",
             f'<Relationship Id="rIdX9" Type="{kind}" Target="{target}"/></Relationships>'.encode())
-    return rezip(parts)
+    return zip_parts(parts)
 
 
 def workbook(*sheets: tuple[str, list[list[object]], str], active: int = 0) -> bytes:
@@ -103,7 +89,7 @@ def assert_read_raises_only_return_file_error(content: bytes, name: str = "dept.
 
 
 def test_sheet_xml_cut_short():
-    cut = members(VALID_XLSX)[SHEET]
+    cut = zip_members(VALID_XLSX)[SHEET]
     content = changed(VALID_XLSX, xl__worksheets__sheet1_dot_xml=cut[: len(cut) // 2])
     said = rejection(content)
     assert "The 'Return' sheet is damaged and cannot be read" in said
@@ -113,14 +99,14 @@ def test_sheet_xml_cut_short():
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, 0.99])
 def test_sheet_xml_cut_at_any_point(fraction):
-    cut = members(VALID_XLSX)[SHEET]
+    cut = zip_members(VALID_XLSX)[SHEET]
     content = changed(VALID_XLSX, xl__worksheets__sheet1_dot_xml=cut[: int(len(cut) * fraction)])
     assert check(content, "r.xlsx").status == REJECTED
 
 
 def _shared_strings_workbook(count: int, index: int) -> bytes:
     """The valid workbook with the organisation code as shared string ``index`` of a table of ``count``."""
-    parts = members(VALID_XLSX)
+    parts = zip_members(VALID_XLSX)
     strings = "".join(f"<si><t>D{i}</t></si>" for i in range(count))
     parts["xl/sharedStrings.xml"] = (
         '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/'
@@ -134,7 +120,7 @@ def _shared_strings_workbook(count: int, index: int) -> bytes:
     parts[SHEET] = re.sub(rb'<c r="A2" t="inlineStr"><is><t>D10</t></is></c>',
                           f'<c r="A2" t="s"><v>{index}</v></c>'.encode(), parts[SHEET])
     assert f'<v>{index}</v>'.encode() in parts[SHEET]
-    return rezip(parts)
+    return zip_parts(parts)
 
 
 def test_shared_strings_are_read():
@@ -152,7 +138,7 @@ def test_a_shared_string_index_that_is_not_a_number():
 
 
 def test_thirty_in_a_number_cell():
-    sheet = members(VALID_XLSX)[SHEET]
+    sheet = zip_members(VALID_XLSX)[SHEET]
     broken = re.sub(rb'(<c r="C2"[^>]*>)<v>30</v>', rb"\1<v>thirty</v>", sheet)
     assert broken != sheet
     said = rejection(changed(VALID_XLSX, xl__worksheets__sheet1_dot_xml=broken))
@@ -160,22 +146,22 @@ def test_thirty_in_a_number_cell():
 
 
 def test_a_date_cell_that_is_not_a_date():
-    sheet = members(VALID_XLSX)[SHEET]
+    sheet = zip_members(VALID_XLSX)[SHEET]
     broken = re.sub(rb'<c r="C2"[^>]*><v>30</v>', rb'<c r="C2" t="d"><v>last tuesday</v>', sheet)
     rejection(changed(VALID_XLSX, xl__worksheets__sheet1_dot_xml=broken))
 
 
 def test_no_worksheet_at_all():
-    parts = members(VALID_XLSX)
+    parts = zip_members(VALID_XLSX)
     parts.pop(SHEET)
-    said = rejection(rezip(parts))
+    said = rejection(zip_parts(parts))
     assert "damaged" in said or "no worksheet" in said
 
 
 def test_a_workbook_listing_no_sheets():
-    parts = members(VALID_XLSX)
+    parts = zip_members(VALID_XLSX)
     parts["xl/workbook.xml"] = re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", parts["xl/workbook.xml"])
-    assert "The workbook has no worksheet to read" in rejection(rezip(parts))
+    assert "The workbook has no worksheet to read" in rejection(zip_parts(parts))
 
 
 def test_workbook_xml_that_is_not_xml():
@@ -315,11 +301,11 @@ def test_a_vba_project_only_related_from_the_workbook():
 
 
 def test_a_vba_project_declared_by_default_extension():
-    parts = members(VALID_XLSX)
+    parts = zip_members(VALID_XLSX)
     parts["xl/stuff.dat"] = b"anything"
     parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
         b"</Types>", f'<Default Extension="dat" ContentType="{VBA_TYPE}"/></Types>'.encode())
-    assert "macros (a VBA project)" in rejection(rezip(parts))
+    assert "macros (a VBA project)" in rejection(zip_parts(parts))
 
 
 def test_excel4_macro_sheets():
@@ -356,7 +342,7 @@ def test_an_embedded_ole_object():
 
 
 def test_an_ole_object_declared_in_the_sheet():
-    sheet = members(VALID_XLSX)[SHEET].replace(
+    sheet = zip_members(VALID_XLSX)[SHEET].replace(
         b"</worksheet>", b'<oleObjects><oleObject progId="Package" shapeId="1025" r:id="rId9"/></oleObjects>'
                          b"</worksheet>")
     assert "embedded objects (OLE)" in rejection(changed(VALID_XLSX, xl__worksheets__sheet1_dot_xml=sheet))

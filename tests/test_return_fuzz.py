@@ -20,14 +20,13 @@ import os
 import random
 import re
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from checks.return_files import ReturnFileError, read_return_file
 from checks.return_validation import UNCHECKED, validate_return
-from tests.returns_helpers import AS_OF, KNOWN
+from tests.returns_helpers import AS_OF, KNOWN, zip_members, zip_parts
 
 ROOT = Path(__file__).parent.parent
 SAMPLE_XLSX = (ROOT / "data/returns/samples/ILLUSTRATIVE_D10_2025-26_Q3.xlsx").read_bytes()
@@ -50,19 +49,6 @@ ENCODINGS = ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "cp1252", "latin-1", 
              "shift_jis", "cp037", "utf-7"]
 
 
-def _members(content: bytes) -> dict[str, bytes]:
-    archive = zipfile.ZipFile(io.BytesIO(content))
-    return {name: archive.read(name) for name in archive.namelist()}
-
-
-def _zip(parts: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in parts.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
 def _filled_template() -> bytes:
     """The Excel template (Return, Lists and Guidance sheets, drop-downs) with row 2 filled in."""
     import datetime as dt
@@ -83,7 +69,7 @@ def _filled_template() -> bytes:
 
 
 FILLED_TEMPLATE = _filled_template()
-XLSX_BASES = [(SAMPLE_XLSX, _members(SAMPLE_XLSX)), (FILLED_TEMPLATE, _members(FILLED_TEMPLATE))]
+XLSX_BASES = [(SAMPLE_XLSX, zip_members(SAMPLE_XLSX)), (FILLED_TEMPLATE, zip_members(FILLED_TEMPLATE))]
 
 
 # --- Damage of any bytes -------------------------------------------------------------------------------------
@@ -272,7 +258,7 @@ def _xlsx_variant(rng: random.Random) -> bytes:
     for _ in range(rng.choice([1, 1, 1, 2, 3])):
         if parts:
             rng.choice(XLSX_PART_DAMAGE)(rng, parts)
-    return _zip(parts)
+    return zip_parts(parts)
 
 
 def _csv_variant(rng: random.Random) -> bytes:

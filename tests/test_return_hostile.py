@@ -13,23 +13,15 @@ import pytest
 from checks.return_contract import COLUMN_NAMES, MAX_FILE_BYTES
 from checks.return_validation import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from tests.conftest import ingest
-from tests.returns_helpers import VALID, check, csv_bytes, row, xlsx_bytes
+from tests.returns_helpers import VALID, check, csv_bytes, row, xlsx_bytes, zip_parts
 from tracker.return_inbox import archive_dir, deliver, inbox_dir
-
-
-def _zip(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def _with_member(workbook: bytes, name: str, data: bytes) -> bytes:
     source = zipfile.ZipFile(io.BytesIO(workbook))
     members = {m: source.read(m) for m in source.namelist()}
     members[name] = data
-    return _zip(members)
+    return zip_parts(members)
 
 
 VALID_CSV = csv_bytes(VALID)
@@ -89,7 +81,8 @@ HOSTILE = [
     ("formula cells", "r.xlsx", xlsx_bytes(VALID, formulas={"L2": "=C2+1", "M2": "=SUM(C2:D2)"}), REJECTED,
      "Cells L2, M2 on the 'Return' sheet contain formulas"),
     ("50 MB file", "r.csv", VALID_CSV + b" " * (50 * 1024 * 1024), REJECTED, "the limit is 2 MB"),
-    ("zip bomb renamed .xlsx", "r.xlsx", _zip({"xl/workbook.xml": b"<workbook/>", "xl/big.xml": b"0" * 60_000_000}),
+    ("zip bomb renamed .xlsx", "r.xlsx",
+     zip_parts({"xl/workbook.xml": b"<workbook/>", "xl/big.xml": b"0" * 60_000_000}),
      REJECTED, "unpacks to far more data than a return holds"),
     ("macro-enabled .xlsm", "r.xlsm", VALID_XLSX, REJECTED, "macro-enabled workbook"),
     ("macros hidden in an .xlsx", "r.xlsx", _with_member(VALID_XLSX, "xl/vbaProject.bin", b"\xd0\xcf\x11\xe0"),
@@ -97,7 +90,7 @@ HOSTILE = [
     ("XML entity bomb", "r.xlsx", _with_member(VALID_XLSX, SHEET, BILLION_LAUGHS), REJECTED,
      "damaged"),
     ("truncated workbook", "r.xlsx", VALID_XLSX[: len(VALID_XLSX) // 2], REJECTED, "is not an Excel workbook"),
-    ("zip that is not a workbook", "r.xlsx", _zip({"readme.txt": b"hello"}), REJECTED,
+    ("zip that is not a workbook", "r.xlsx", zip_parts({"readme.txt": b"hello"}), REJECTED,
      "a zip archive but not an Excel workbook"),
     ("HTML named .xlsx", "r.xlsx", b"<html><body><table><tr><td>D10</td></tr></table></body></html>", REJECTED,
      "is not an Excel workbook"),
