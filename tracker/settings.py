@@ -5,6 +5,11 @@ TRACKER_HOME      where everything generated lives (warehouse, snapshot, Dagster
 TRACKER_DATA_DIR  the shipped real data; default: <project>/data
 TRACKER_AS_OF     the reporting date (YYYY-MM-DD); default: today
 TRACKER_AS_OF_NOTE  why that date, shown beside it on the dashboard (set by `tracker demo`)
+TRACKER_ACCESS_FILE  who may sign in, their role and organisations; default: TRACKER_HOME/access.yaml
+TRACKER_SECRETS_FILE the sign-in provider and GOV.UK Notify keys (never committed);
+                  default: <project>/.streamlit/secrets.toml
+TRACKER_DEMO_SIGN_IN "on" lets the submission pages run without a sign-in provider, as the
+                  illustrative identities of data/returns/access.example.yaml (`tracker demo` sets it)
 
 Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HOME):
     warehouse.duckdb            the warehouse                    warehouse_path()
@@ -14,6 +19,8 @@ Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HO
     dagster/                    Dagster's home (runs, sensors)   dagster_home()
     returns/inbox/              returns waiting to be processed  returns_inbox_dir()
     returns/archive/            returns once processed           returns_archive_dir()
+    receipts/                   email receipts to send and sent  receipts_dir()
+    access.yaml                 who may sign in (by default)     access_file()
 
 No Dagster here: the command line and the dashboard read it too.
 """
@@ -34,6 +41,9 @@ def tracker_home() -> Path:
 
 def data_dir() -> Path:
     return Path(os.environ.get("TRACKER_DATA_DIR") or PROJECT_DIR / "data").resolve()
+
+
+DEMO_ACCESS_FILE = "returns/access.example.yaml"  # under the data folder: illustrative identities only
 
 
 def as_of() -> str:
@@ -82,3 +92,24 @@ def returns_inbox_dir(home: Path | None = None) -> Path:
 
 def returns_archive_dir(home: Path | None = None) -> Path:
     return _home(home) / "returns" / "archive"
+
+
+def receipts_dir(home: Path | None = None) -> Path:
+    return _home(home) / "receipts"
+
+
+def demo_sign_in() -> bool:
+    """The explicit switch for running the submission pages without a sign-in provider (demo only)."""
+    return os.environ.get("TRACKER_DEMO_SIGN_IN", "").strip().lower() == "on"
+
+
+def access_file() -> Path:
+    """The access file: the demo's illustrative one in demo mode unless TRACKER_ACCESS_FILE names another."""
+    named = os.environ.get("TRACKER_ACCESS_FILE")
+    if named:
+        return Path(named).resolve()
+    return data_dir() / DEMO_ACCESS_FILE if demo_sign_in() else tracker_home() / "access.yaml"
+
+
+def secrets_file() -> Path:
+    return Path(os.environ.get("TRACKER_SECRETS_FILE") or PROJECT_DIR / ".streamlit" / "secrets.toml").resolve()
