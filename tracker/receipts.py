@@ -88,10 +88,10 @@ def notify_settings(secrets: Mapping) -> NotifySettings | None:
     if not (isinstance(api_key, str) and isinstance(template_id, str) and isinstance(base_url, str)):
         return None
     api_key, template_id, base_url = api_key.strip(), template_id.strip(), base_url.strip()
-    if not API_KEY.match(api_key):
+    if not API_KEY.fullmatch(api_key):
         log.warning("The Notify api_key in [notify] is not in the form key_name-service_id-secret; receipts wait")
         return None
-    if not TEMPLATE_ID.match(template_id):
+    if not TEMPLATE_ID.fullmatch(template_id):
         log.warning("The Notify template_id in [notify] is not a template id; receipts wait")
         return None
     if not _base_url_is_safe(base_url):
@@ -133,7 +133,7 @@ def _iso(moment: datetime) -> str:
 
 
 def _check_reference(reference: object) -> str:
-    if not isinstance(reference, str) or not REFERENCE.match(reference):
+    if not isinstance(reference, str) or not REFERENCE.fullmatch(reference):
         raise ValueError("A receipt reference is R- and 10 capital hexadecimal digits")
     return reference
 
@@ -245,7 +245,7 @@ def receipt_status(home: Path, reference: str) -> str | None:
 
 def _secrets_of(settings: NotifySettings) -> list[str]:
     found = [settings.api_key]
-    match = API_KEY.match(settings.api_key)
+    match = API_KEY.fullmatch(settings.api_key)
     if match:
         found += [match["secret"], match["service"]]
     return [secret for secret in found if secret]
@@ -441,7 +441,7 @@ def _due(home: Path, now: datetime) -> list[tuple[datetime, str, Path]]:
     """Pending receipts due now, oldest first; an unreadable one is due at once (so it reaches failed/)."""
     due = []
     for path in _folder(home, "pending").glob("*.json"):
-        if not REFERENCE.match(path.stem):
+        if not REFERENCE.fullmatch(path.stem):
             continue  # hidden temporary files and strays are not receipts
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
@@ -505,7 +505,7 @@ def send_pending(
     due = _due(home, now)
     if settings is None:
         return [ReceiptOutcome(reference, NOT_CONFIGURED, "GOV.UK Notify is not configured") for _, reference, _ in due]
-    if not API_KEY.match(settings.api_key):
+    if not API_KEY.fullmatch(settings.api_key):
         detail = "The Notify API key is not in the form key_name-service_id-secret"
         return [ReceiptOutcome(reference, NOT_CONFIGURED, detail) for _, reference, _ in due]
 
