@@ -344,8 +344,19 @@ def test_a_queued_record_holds_what_is_needed_to_send_it(tmp_path):
 
 @pytest.mark.parametrize(
     "reference",
-    ["../../etc/passwd", "R-../../../x", "R-012345678", "R-01234567890", "r-0123456789", "R-012345678g",
-     "R-0123456789\n", "R-0123456789/", " R-0123456789", "", "R-GGGGGGGGGG"],
+    [
+        "../../etc/passwd",
+        "R-../../../x",
+        "R-012345678",
+        "R-01234567890",
+        "r-0123456789",
+        "R-012345678g",
+        "R-0123456789\n",
+        "R-0123456789/",
+        " R-0123456789",
+        "",
+        "R-GGGGGGGGGG",
+    ],
 )
 def test_a_reference_that_is_not_r_and_ten_hex_digits_is_refused(tmp_path, reference):
     with pytest.raises(ValueError):
@@ -511,3 +522,40 @@ def test_notify_settings_needs_a_real_key_template_and_safe_url():
     local = notify_settings({"notify": {**plain_http, "base_url": "http://127.0.0.1:8080"}})
     assert local is not None and local.base_url == "http://127.0.0.1:8080"
     assert notify_settings({"notify": {"api_key": key, "template_id": TEMPLATE}}).api_key == key
+
+
+def test_an_outbox_that_cannot_record_a_success_never_raises_and_never_sends_twice(tmp_path, stub, settings):
+    queue(tmp_path, "R-000000000A")
+    queue(tmp_path, "R-000000000B", received_at=RECEIVED + timedelta(minutes=1))
+    (receipts_dir(tmp_path) / "sent").write_text("a file where the sent/ folder should be")
+
+    outcomes = send_pending(tmp_path, settings)
+
+    assert [o.outcome for o in outcomes] == ["will retry", "will retry"]
+    assert all("Could not update the receipt outbox" in o.detail for o in outcomes)
+    assert len(stub.notifications) == 2  # Notify has them; the outbox could not say so
+    (receipts_dir(tmp_path) / "sent").unlink()
+    assert send_pending(tmp_path, settings, now=later(60)) == []  # the claims are still live
+
+    old = time.time() - 11 * 60
+    for claimed in (receipts_dir(tmp_path) / "sending").glob("*.json"):
+        os.utime(claimed, (old, old))
+    outcomes = send_pending(tmp_path, settings)
+
+    assert [o.outcome for o in outcomes] == ["sent", "sent"]
+    assert all("already accepted" in o.detail for o in outcomes)
+    assert len(stub.emails()) == 2 and len(stub.notifications) == 2
+
+
+def test_one_client_per_run_and_none_when_nothing_is_due(tmp_path, stub, settings):
+    made = []
+
+    def factory(chosen):
+        made.append(chosen)
+        return NotificationsAPIClient(chosen.api_key, base_url=chosen.base_url, timeout=chosen.timeout_seconds)
+
+    assert send_pending(tmp_path, settings, client_factory=factory) == [] and made == []
+    queue(tmp_path, "R-000000000A")
+    queue(tmp_path, "R-000000000B")
+    assert [o.outcome for o in send_pending(tmp_path, settings, client_factory=factory)] == ["sent", "sent"]
+    assert made == [settings]

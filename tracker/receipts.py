@@ -314,9 +314,9 @@ def back_off(attempts: int) -> timedelta:
 
 
 class _Failure(Exception):
-    def __init__(self, detail: str, retry: bool) -> None:
+    def __init__(self, detail: str, retry: bool, key_refused: bool = False) -> None:
         super().__init__(detail)
-        self.detail, self.retry = detail, retry
+        self.detail, self.retry, self.key_refused = detail, retry, key_refused
 
 
 def _classify(error: Exception, settings: NotifySettings) -> _Failure:
@@ -334,7 +334,7 @@ def _classify(error: Exception, settings: NotifySettings) -> _Failure:
         if status >= 500:
             return _Failure(f"Notify had a problem ({said})", retry=True)
         if status == 403:
-            return _Failure(f"Notify refused the API key ({said})", retry=False)
+            return _Failure(f"Notify refused the API key ({said})", retry=False, key_refused=True)
         if status == 400:
             return _Failure(f"Notify refused the email ({said})", retry=False)
         return _Failure(f"Notify refused the request ({said})", retry=False)
@@ -404,21 +404,28 @@ def _recover_stale_claims(home: Path) -> None:
     _folder(home, "pending").mkdir(parents=True, exist_ok=True)
     for path in sorted(sending.glob("R-*.json")):
         try:
-            if _claim_age(path) < STALE_CLAIM:
-                continue
-            # Take it over under a name of our own first, so two recoveries (or the original sender
-            # finishing late) cannot both act on it.
-            mine = sending / f".recovering-{path.stem}-{uuid.uuid4().hex}"
-            os.rename(path, mine)
-        except FileNotFoundError:
-            continue  # finished or recovered by someone else meanwhile
-        with suppress(OSError, ValueError):
-            record = _read(mine, path.stem)
-            # It may have reached Notify before the crash: the next attempt asks Notify first.
-            record["interrupted"] = True
-            _write_atomic(mine, record)
-        os.rename(mine, _folder(home, "pending") / path.name)
-        log.warning("Receipt %s was claimed by a sender that stopped; it is pending again", path.stem)
+            _recover(home, path)
+        except OSError as error:
+            log.error("Receipt %s: a stale claim could not be put back (%s)", path.stem, type(error).__name__)
+
+
+def _recover(home: Path, path: Path) -> None:
+    try:
+        if _claim_age(path) < STALE_CLAIM:
+            return
+        # Take it over under a name of our own first, so two recoveries (or the original sender
+        # finishing late) cannot both act on it.
+        mine = path.parent / f".recovering-{path.stem}-{uuid.uuid4().hex}"
+        os.rename(path, mine)
+    except FileNotFoundError:
+        return  # finished or recovered by someone else meanwhile
+    with suppress(OSError, ValueError):
+        record = _read(mine, path.stem)
+        # It may have reached Notify before the crash: the next attempt asks Notify first.
+        record["interrupted"] = True
+        _write_atomic(mine, record)
+    os.rename(mine, _folder(home, "pending") / path.name)
+    log.warning("Receipt %s was claimed by a sender that stopped; it is pending again", path.stem)
 
 
 def _read(path: Path, reference: str | None = None) -> dict:
@@ -510,44 +517,54 @@ def send_pending(
         return [ReceiptOutcome(reference, NOT_CONFIGURED, detail) for _, reference, _ in due]
 
     outcomes: list[ReceiptOutcome] = []
-    client = None
+    client = _LazyClient(settings, client_factory or _default_client)
     key_refused = False
     with _client_logs_scrubbed(settings):
         for _, reference, path in due:
-            if key_refused:
+            if key_refused:  # every later receipt would fail the same way: keep them for a fixed key
                 detail = "Not tried: Notify refused the API key for an earlier receipt"
                 outcomes.append(ReceiptOutcome(reference, WILL_RETRY, detail))
                 continue
-            claimed = _claim(home, path)
-            if claimed is None:
-                continue  # another sender has it
             try:
-                outcome = _attempt(home, claimed, settings, now, client_factory, client)
-            except Exception as error:  # the outbox itself failed (disk full...): leave the claim to recovery
-                detail = _scrub(f"Could not update the receipt outbox ({type(error).__name__})", settings)
+                claimed = _claim(home, path)
+                if claimed is None:
+                    continue  # another sender has it
+                outcome, key_refused = _attempt(home, claimed, settings, now, client)
+            except Exception as error:  # the outbox itself failed (disk full...): a stale claim is recovered later
+                detail = f"Could not update the receipt outbox ({type(error).__name__})"
                 log.error("Receipt %s: %s", reference, detail)
-                outcomes.append(ReceiptOutcome(reference, WILL_RETRY, detail))
-                continue
-            outcome, client = outcome
+                outcome = ReceiptOutcome(reference, WILL_RETRY, detail)
             outcomes.append(outcome)
-            key_refused = outcome.outcome == FAILED and "refused the API key" in outcome.detail
     return outcomes
 
 
-def _attempt(home, claimed, settings, now, client_factory, client):
+class _LazyClient:
+    """The Notify client, made on first use (so a run with nothing due makes none)."""
+
+    def __init__(self, settings: NotifySettings, factory: Callable[[NotifySettings], object]) -> None:
+        self.settings, self.factory, self.client = settings, factory, None
+
+    def __call__(self):
+        if self.client is None:
+            self.client = self.factory(self.settings)
+        return self.client
+
+
+def _attempt(
+    home: Path, claimed: Path, settings: NotifySettings, now: datetime, client: _LazyClient
+) -> tuple[ReceiptOutcome, bool]:
+    """One attempt at one claimed receipt; (outcome, whether Notify refused the key)."""
     try:
         record = _read(claimed)
     except FileNotFoundError:
         raise
     except Exception as error:
-        return _fail_unreadable(home, claimed, _scrub(error, settings, limit=120)), client
+        return _fail_unreadable(home, claimed, _scrub(error, settings, limit=120)), False
 
     attempts = int(record.get("attempts", 0)) + 1
     at = _iso(now)
     try:
-        if client is None:
-            client = (client_factory or _default_client)(settings)
-        notification_id, detail = _send(client, settings, record)
+        notification_id, detail = _send(client(), settings, record)
     except Exception as error:
         failure = _classify(error, settings)
     else:
@@ -560,7 +577,7 @@ def _attempt(home, claimed, settings, now, client_factory, client):
         record.pop("interrupted", None)
         _finish(home, claimed, "sent", record)
         log.info("Receipt %s sent (attempt %d)", record["reference"], attempts)
-        return ReceiptOutcome(record["reference"], SENT, detail), client
+        return ReceiptOutcome(record["reference"], SENT, detail), False
 
     record["attempts"] = attempts
     if failure.retry and attempts < MAX_ATTEMPTS:
@@ -571,14 +588,14 @@ def _attempt(home, claimed, settings, now, client_factory, client):
         # Back to pending/ by writing it there: the claim in sending/ goes last, so a crash keeps one copy.
         _finish(home, claimed, "pending", record)
         log.warning("Receipt %s not sent (attempt %d): %s", record["reference"], attempts, detail)
-        return ReceiptOutcome(record["reference"], WILL_RETRY, detail), client
+        return ReceiptOutcome(record["reference"], WILL_RETRY, detail), False
 
     reason = failure.detail if not failure.retry else f"{failure.detail}; gave up after {attempts} attempts"
     record.update(failure=reason, failed_at=at)
     record["history"] = [*record["history"], {"at": at, "outcome": FAILED, "detail": reason}]
     _finish(home, claimed, "failed", record)
     log.error("Receipt %s failed: %s", record["reference"], reason)
-    return ReceiptOutcome(record["reference"], FAILED, reason), client
+    return ReceiptOutcome(record["reference"], FAILED, reason), failure.key_refused
 
 
 def _wait_words(wait: timedelta) -> str:
