@@ -309,3 +309,25 @@ def test_who_sent_it_is_kept_from_the_sidecar_to_the_audit_record(returns_home):
     assert kept["plain.csv"][1:] == kept["old.csv"][1:] == kept["by-hand.csv"][1:] == [None, None]
     assert kept["odd.csv"][:2] == ["rejected", None]
 
+
+def test_the_sidecar_then_the_file_are_each_flushed_to_disk_before_their_rename(returns_home, monkeypatch):
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        what = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append(("fsync", "folder" if os.path.isdir(what) else os.path.basename(what)))
+        real_fsync(fd)
+
+    def replace(source, target):
+        calls.append(("rename", os.path.basename(source), os.path.basename(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    stored = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    name = stored.path.name
+    assert calls == [("fsync", f".{name}.json.partial"), ("rename", f".{name}.json.partial", f"{name}.json"),
+                     ("fsync", "folder"),
+                     ("fsync", f".{name}.partial"), ("rename", f".{name}.partial", name), ("fsync", "folder")]
+    assert stored.path.read_bytes() == GOOD and not list(stored.path.parent.glob(".*"))

@@ -8,9 +8,10 @@ Layout under TRACKER_HOME/returns/ (the two folders are named in tracker/setting
 The folder is the submitter: ``tracker submit --organisation D10`` and the
 upload page write only into that organisation's folder. A file dropped into a
 folder by hand is taken as sent by that folder's organisation, through
-"inbox folder", with no sender. Files are written under a hidden temporary name and renamed
-into place, so a reader never sees half a file. Dagster-free: the command line
-and the dashboard's upload page use it too.
+"inbox folder", with no sender. Files are written under a hidden temporary name,
+flushed to disk and renamed into place (the sidecar first, then the file), so
+neither a reader nor a machine restart ever leaves half a file under its real
+name. Dagster-free: the command line and the dashboard's upload page use it too.
 
 The sidecar holds organisation_code, original_name, channel, is_illustrative,
 received_at, reference and sha256 (all required), and sender, on_behalf_reason
@@ -194,9 +195,34 @@ def safe_name(name: str) -> str:
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(content)
+    """Write under a hidden temporary name, flush it to disk, rename it into place, then flush the folder:
+    after a machine restart the real name holds either nothing or the whole file, never part of it."""
+    temporary = path.with_name(f".{path.name}{PARTIAL}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(temporary, flags, 0o644)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(temporary, path)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot flush a folder: the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
 
 
 def deliver(home: Path, content: bytes, original_name: str, organisation_code: str, channel: str,
