@@ -7,6 +7,7 @@ laptop with only the project installed.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import os
 import stat
 from pathlib import Path
@@ -21,6 +22,19 @@ from tracker.return_inbox import archived_hashes, content_hash, deliver, printab
 SAMPLES_DIR = Path("returns") / "samples"
 SAMPLES_MANIFEST = "samples.yaml"
 ILLUSTRATIVE_CHANNEL = "illustrative sample (demo)"
+SUBMIT_CHANNEL = "tracker submit"
+UNKNOWN_OS_USER = "unknown operating-system user"
+
+
+def command_line_sender() -> str:
+    """Who ran ``tracker submit``, as recorded with the return: the operating-system user (the account on the
+    machine, not a verified person), or that it could not be told."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001  no login name and no USER/LOGNAME/LNAME/USERNAME (OSError, KeyError)
+        return f"{UNKNOWN_OS_USER} (tracker submit)"
+    user = printable(user, 80).strip() if user else ""
+    return f"{user} (operating-system user, tracker submit)" if user else f"{UNKNOWN_OS_USER} (tracker submit)"
 
 
 def reporting_date() -> dt.date:
@@ -126,7 +140,8 @@ def submit(path: str, organisation: str) -> int:
     if read is None:
         return 1
     content, name = read
-    stored = deliver(settings.tracker_home(), content, name, code, channel="tracker submit")
+    stored = deliver(settings.tracker_home(), content, name, code, channel=SUBMIT_CHANNEL,
+                     sender=command_line_sender())
     print(f"Return received for {organisations[code]} ({code}). Your reference is {stored.reference}.")
     print(f"  Kept in {stored.path}")
     print("What happens next: the tracker checks it against the return contract within a minute if the pipeline "
