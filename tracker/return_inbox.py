@@ -199,7 +199,7 @@ def _write_atomically(path: Path, content: bytes) -> None:
     after a machine restart the real name holds either nothing or the whole file, never part of it."""
     temporary = path.with_name(f".{path.name}{PARTIAL}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(temporary, flags, 0o644)
+    fd = os.open(temporary, flags, 0o666)  # as write_bytes did: the umask decides
     try:
         view = memoryview(content)
         while view:
