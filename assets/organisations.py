@@ -4,27 +4,23 @@ The 2026 GOV.UK organisations API is the spine (it still lists closed bodies
 with their superseding links); the April 2017 list adds the Transformation
 Strategy era's names and codes so that old returns and targets still resolve.
 A body's department is found by following superseding links to a body that is
-not closed, then parent links up to the first department.
+not closed, then parent links up to the first department. The tables are built
+by tracker/organisation_register.py (Dagster-free, so that the returns commands
+can use it too); this module makes them an asset.
 """
 
 from __future__ import annotations
-
-import json
-from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
 
 from assets.raw import raw_files_asset
 from assets.staging import staging_tables_asset, whole_source
-from tracker.organisation_names import OrganisationAliases, load_aliases, normalise
-from tracker.parsing import FeedError, read_csv_feed
+from tracker.organisation_register import UnknownAliasOrganisations, organisation_tables
 from tracker.resources import TrackerConfig
 from tracker.warehouse import SourceFile
 
 SOURCE = "organisations"
-DEPARTMENT_TYPES = ("Ministerial department", "Non-ministerial department", "Devolved government")
-MAX_HOPS = 25
 
 organisations_files = raw_files_asset(
     SOURCE,
@@ -35,178 +31,13 @@ organisations_files = raw_files_asset(
 )
 
 
-def _slug_of(link: dict) -> str:
-    return str(link.get("id") or link.get("web_url") or "").rstrip("/").rsplit("/", 1)[-1]
-
-
-def parse_api_organisations(file: SourceFile) -> pd.DataFrame:
-    try:
-        results = json.loads(file.content.decode("utf-8-sig"))["results"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise FeedError(file.name, f"not the GOV.UK organisations API format ({err!r}).") from None
-    if not results:
-        raise FeedError(file.name, "the organisations list is empty.")
-    rows = []
-    for i, org in enumerate(results):
-        details = org.get("details") or {}
-        if not details.get("slug") or not org.get("title"):
-            raise FeedError(file.name, f"result {i} has no slug or title.")
-        rows.append(
-            {
-                "slug": details["slug"],
-                "organisation_code": org.get("analytics_identifier"),
-                "name": org["title"],
-                "abbreviation": details.get("abbreviation") or None,
-                "organisation_type": org.get("format"),
-                "status": details.get("govuk_status"),
-                "closed_at": (details.get("closed_at") or "")[:10] or None,
-                "parent_slugs": [_slug_of(p) for p in org.get("parent_organisations") or []],
-                "successor_slugs": [_slug_of(p) for p in org.get("superseding_organisations") or []],
-                "source": "GOV.UK organisations API 2026-06-01",
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def parse_2017_list(file: SourceFile) -> pd.DataFrame:
-    needed = ["government-organisation", "abbreviation", "government-organisation-type", "govuk", "name"]
-    frame = read_csv_feed(file, needed, sep="\t")
-    return pd.DataFrame(
-        {
-            "slug": frame["govuk"],
-            "organisation_code": frame["government-organisation"],
-            "name": frame["name"],
-            "abbreviation": frame["abbreviation"].replace("", None),
-            "organisation_type": frame["government-organisation-type"],
-            "parent_slugs": frame.get("parent-govuks", "").map(lambda s: [p for p in s.split(";") if p]),
-        }
-    )
-
-
-@dataclass
-class RollUp:
-    """Resolves successors and parents over the organisation graph."""
-
-    by_slug: dict[str, dict]
-    aliases: OrganisationAliases
-
-    def current(self, slug: str) -> tuple[str, list[str]]:
-        """Follow superseding links to a body that still exists; returns it and the path."""
-        path = [slug]
-        while len(path) <= MAX_HOPS:
-            org = self.by_slug.get(path[-1])
-            if org is None or org["status"] != "closed":
-                break  # only a closed body hands its work on
-            successors = [s for s in org["successor_slugs"] if s in self.by_slug]
-            if not successors:
-                break
-            chosen = self.aliases.successors.get(path[-1], successors[0])
-            if chosen in path:
-                break
-            path.append(chosen)
-        return path[-1], path
-
-    def department(self, slug: str) -> str | None:
-        seen: set[str] = set()
-        node, _ = self.current(slug)
-        while node and node not in seen and len(seen) <= MAX_HOPS:
-            seen.add(node)
-            org = self.by_slug.get(node)
-            if org is None:
-                return None
-            if org["organisation_type"] in DEPARTMENT_TYPES and org["status"] != "closed":
-                return node
-            parents = [p for p in org["parent_slugs"] if p in self.by_slug]
-            if not parents:
-                return None
-            departments = [p for p in parents if self.by_slug[p]["organisation_type"] in DEPARTMENT_TYPES]
-            node, _ = self.current((departments or parents)[0])
-        return None
-
-
-def build_organisations(api: pd.DataFrame, list_2017: pd.DataFrame, aliases: OrganisationAliases):
-    """staging.organisations (one row per body) and staging.organisation_identifiers (lookup)."""
-    by_slug = {r["slug"]: r for r in api.to_dict("records")}
-    code_to_slug = {r["organisation_code"]: r["slug"] for r in by_slug.values() if r["organisation_code"]}
-    # 2017 bodies absent from the 2026 API (by slug and by code) join as closed bodies of 2017.
-    extra = []
-    for r in list_2017.to_dict("records"):
-        if r["slug"] in by_slug or r["organisation_code"] in code_to_slug:
-            continue
-        extra.append(
-            r | {"status": "closed", "closed_at": None, "successor_slugs": [],
-                 "source": "GOV.UK organisations list 2017-04"}
-        )
-    for r in extra:
-        by_slug[r["slug"]] = r
-    rollup = RollUp(by_slug, aliases)
-    rows = []
-    for slug, org in by_slug.items():
-        current, path = rollup.current(slug)
-        department = rollup.department(slug)
-        rows.append(
-            {
-                "organisation_slug": slug,
-                "organisation_code": org["organisation_code"],
-                "name": org["name"],
-                "abbreviation": org["abbreviation"],
-                "organisation_type": org["organisation_type"],
-                "status": org["status"],
-                "closed_at": org.get("closed_at"),
-                "parent_slugs": ";".join(org["parent_slugs"]),
-                "current_slug": current,
-                "successor_path": " > ".join(path),
-                "department_slug": department,
-                "is_department": department == slug,
-                "source": org["source"],
-            }
-        )
-    organisations = pd.DataFrame(rows)
-    names = organisations.set_index("organisation_slug")["name"]
-    organisations["department_name"] = organisations["department_slug"].map(names)
-    organisations["department_code"] = organisations["department_slug"].map(
-        organisations.set_index("organisation_slug")["organisation_code"]
-    )
-    return organisations, build_identifiers(organisations, list_2017)
-
-
-def build_identifiers(organisations: pd.DataFrame, list_2017: pd.DataFrame) -> pd.DataFrame:
-    """Every way to name a body (slug, code, name, abbreviation, 2017 slug) -> its slug."""
-    rows = []
-
-    def add(owner: str, **identifiers: str | None) -> None:
-        for kind, value in identifiers.items():
-            if value:
-                key = value if kind in ("slug", "code") else normalise(value)
-                rows.append({"identifier": key, "kind": kind, "organisation_slug": owner})
-
-    by_code = {}
-    for r in organisations.to_dict("records"):
-        add(r["organisation_slug"], slug=r["organisation_slug"], name=r["name"],
-            code=r["organisation_code"], abbreviation=r["abbreviation"])
-        if r["organisation_code"]:
-            by_code[r["organisation_code"]] = r["organisation_slug"]
-    for r in list_2017.to_dict("records"):
-        if r["organisation_code"] in by_code:  # a 2017 name or slug for a body the 2026 list renamed
-            add(by_code[r["organisation_code"]], slug=r["slug"], name=r["name"], abbreviation=r["abbreviation"])
-    return pd.DataFrame(rows).drop_duplicates(["identifier", "kind", "organisation_slug"])
-
-
 def build_organisation_tables(files: list[SourceFile], settings: TrackerConfig) -> dict[str, pd.DataFrame]:
-    aliases = load_aliases(settings.data)
-    api = [f for f in files if f.name.startswith("govuk_api_organisations")]
-    old = [f for f in files if f.name.startswith("govuk_organisations_list_2017")]
-    if not api or not old:
-        raise FeedError("data/organisations", "expected govuk_api_organisations_*.json and "
-                        "govuk_organisations_list_2017-04.tsv.")
-    orgs, identifiers = build_organisations(parse_api_organisations(api[-1]), parse_2017_list(old[-1]), aliases)
-    unknown = sorted(aliases.slugs() - set(orgs["organisation_slug"]))
-    if unknown:
-        raise dg.Failure(
-            description="data/organisation_aliases.yaml names organisations that do not exist "
-            f"in the GOV.UK list: {', '.join(unknown)}. Correct the slugs in that file."
-        )
-    return {"staging.organisations": orgs, "staging.organisation_identifiers": identifiers}
+    """The register's two tables (tracker/organisation_register.py); an alias file naming an unknown body fails
+    the run."""
+    try:
+        return organisation_tables(files, settings.data)
+    except UnknownAliasOrganisations as err:
+        raise dg.Failure(description=str(err)) from None
 
 
 def _department_counts(frames: dict[str, pd.DataFrame]) -> dict[str, dict]:

@@ -80,10 +80,13 @@ DDL = [
         received_at TIMESTAMP NOT NULL, processed_at TIMESTAMP NOT NULL,
         return_organisation_code VARCHAR, reporting_quarter VARCHAR, status VARCHAR NOT NULL,
         problem_count INTEGER NOT NULL, warning_count INTEGER NOT NULL, summary VARCHAR NOT NULL,
-        warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR, gx_result JSON, normalisations JSON)""",
+        warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR, gx_result JSON, normalisations JSON,
+        sender VARCHAR, on_behalf_reason VARCHAR)""",
     # Tables made before these were kept: add the columns (NULL for earlier returns).
     "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS gx_result JSON",
     "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS normalisations JSON",
+    "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS sender VARCHAR",
+    "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS on_behalf_reason VARCHAR",
     """CREATE TABLE IF NOT EXISTS quarantine.return_problems (
         submission_ref VARCHAR NOT NULL, row_number INTEGER, column_letter VARCHAR, column_name VARCHAR,
         value VARCHAR, rule VARCHAR NOT NULL, message VARCHAR NOT NULL, row_values JSON,
@@ -264,6 +267,8 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
         "is_illustrative": file.is_illustrative, "received_at": file.received_at, "processed_at": now,
         "return_organisation_code": None, "reporting_quarter": None, "problem_count": 0, "warning_count": 0,
         "warnings": "[]", "duplicate_of": None, "archived_as": None, "gx_result": None, "normalisations": "[]",
+        # who sent it, from the sidecar (NULL for a file dropped into the inbox by hand)
+        "sender": file.sender, "on_behalf_reason": file.on_behalf_reason,
     }
     problems: list[dict] = []
     accepted = report = None

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import openpyxl
+import pytest
 
 from checks.return_contract import COLUMN_NAMES, GUIDANCE_SHEET, TEMPLATE_SHEET
 from checks.return_templates import CSV_TEMPLATE, XLSX_TEMPLATE, csv_template, guidance_rows, xlsx_template
@@ -102,6 +103,80 @@ def test_validate_does_not_import_great_expectations(tmp_path):
                     if line.startswith("import time:")}
         assert "checks.return_rules" in imported  # the -X importtime listing is there, and the evaluator ran
         assert not {name for name in imported if name.split(".")[0] == "great_expectations"}, sample
+
+
+
+def imported_by(*args: str, home) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run a tracker command under -X importtime; the top-level packages it imported."""
+    env = os.environ | {"TRACKER_AS_OF": "2026-01-31", "TRACKER_HOME": str(home)}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "pipelines.cli", *args], capture_output=True,
+                            text=True, cwd=PROJECT, env=env, timeout=300)
+    modules = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
+               if line.startswith("import time:")}
+    return result, {m.split(".")[0] for m in modules}
+
+
+HEAVY = {"dagster", "dagster_duckdb", "dagster_dbt", "dbt", "great_expectations"}
+
+
+def test_validate_and_submit_with_nothing_published_load_neither_dagster_nor_great_expectations(tmp_path):
+    """On a fresh TRACKER_HOME (no published snapshot) the organisation codes come from the shipped data through
+    tracker/organisation_register.py: the right answer, without loading Dagster, dbt or Great Expectations."""
+    home = tmp_path / "fresh"
+    assert not (home / "published").exists()
+    good, packages = imported_by("validate", str(SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q3.xlsx"), home=home)
+    assert good.returncode == 0, good.stdout + good.stderr[-2000:]
+    assert "the return is valid: Department for Work and Pensions (D10), 2025-26 Q3" in good.stdout
+    assert {"checks", "tracker", "pandas", "openpyxl"} <= packages  # the listing is there and the check ran
+    assert not packages & HEAVY, packages & HEAVY
+    bad, packages = imported_by("validate", str(SAMPLES / "ILLUSTRATIVE_D16_2025-26_Q3.csv"), home=home)
+    assert bad.returncode == 1 and "there are 2 problems" in bad.stdout
+    assert not packages & HEAVY, packages & HEAVY
+    sent, packages = imported_by("submit", str(SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q2.csv"), "--organisation",
+                                 "D10", home=home)
+    assert sent.returncode == 0 and "Return received for Department for Work and Pensions (D10)" in sent.stdout
+    assert not packages & HEAVY, packages & HEAVY
+    assert not (home / "published").exists()  # still nothing published: the shipped data was read each time
+
+
+def test_the_organisation_register_is_dagster_free_and_the_asset_builds_the_same_tables(monkeypatch):
+    """tracker/organisation_register.py imports without Dagster; the organisations asset's reader gives exactly
+    its tables, and an alias naming an unknown body still fails the run."""
+    script = ("import sys, tracker.organisation_register; "
+              "print(sorted({m.split('.')[0] for m in sys.modules} & {'dagster', 'great_expectations'}))")
+    check = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT, timeout=300)
+    assert check.stdout.strip() == "[]", check.stdout + check.stderr
+
+    import dagster as dg
+
+    from assets.organisations import build_organisation_tables
+    from tracker.organisation_register import UnknownAliasOrganisations, organisation_tables
+    from tracker.resources import TrackerConfig
+    from tracker.warehouse import read_source_files
+
+    files = read_source_files(DATA / "organisations", "*")
+    frames = build_organisation_tables(files, TrackerConfig(data_dir=str(DATA), home_dir="unused"))
+    direct = organisation_tables(files, DATA)
+    assert frames.keys() == direct.keys() == {"staging.organisations", "staging.organisation_identifiers"}
+    for name, frame in frames.items():
+        assert frame.equals(direct[name]), name
+    codes = dict(zip(frames["staging.organisations"]["organisation_code"], frames["staging.organisations"]["name"],
+                     strict=True))
+    assert codes["D10"] == "Department for Work and Pensions"
+    import tracker.organisation_register as register
+
+    real = register.load_aliases
+
+    def with_unknown(data):
+        aliases = real(data)
+        aliases.successors["closed-body"] = "no-such-body"
+        return aliases
+
+    monkeypatch.setattr(register, "load_aliases", with_unknown)
+    with pytest.raises(UnknownAliasOrganisations, match="no-such-body"):
+        organisation_tables(files, DATA)
+    with pytest.raises(dg.Failure, match="no-such-body"):
+        build_organisation_tables(files, TrackerConfig(data_dir=str(DATA), home_dir="unused"))
 
 
 def _damaged_workbooks() -> dict[str, bytes]:

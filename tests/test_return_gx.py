@@ -98,20 +98,25 @@ def test_gx_failing_to_run_does_not_undo_the_gate(returns_home, monkeypatch):
     assert materialisation(result, "audit.return_submissions")[GX[:-2]].value == "could not run: no such metric"
 
 
-def test_an_audit_table_from_before_gets_the_new_column(returns_home):
+def test_an_audit_table_from_before_gets_the_new_columns(returns_home):
     from assets.returns import DDL
 
     con = duckdb.connect(str(returns_home / "warehouse.duckdb"))
-    con.execute(DDL[1].replace(", gx_result JSON, normalisations JSON", ""))  # the table as it was made before
+    before = ", gx_result JSON, normalisations JSON,\n        sender VARCHAR, on_behalf_reason VARCHAR"
+    assert before in DDL[1]
+    con.execute(DDL[1].replace(before, ""))  # the table as it was made before
     con.execute("INSERT INTO audit.return_submissions VALUES ('R-old', 'x', 'old.csv', 'D10', 'test', false, "
                 "TIMESTAMP '2025-10-01', TIMESTAMP '2025-10-01', 'D10', '2025-26 Q2', 'accepted', 0, 0, 'Accepted.', "
                 "'[]', NULL, NULL)")
     con.close()
-    deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test")
+    deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test", sender="someone", on_behalf_reason="why")
     assert ingest(returns_home).success
     kept = dict(query(returns_home, "SELECT submission_ref, gx_result IS NOT NULL AND normalisations IS NOT NULL "
                                     "FROM audit.return_submissions"))
     assert kept.pop("R-old") is False and list(kept.values()) == [True]
+    senders = query(returns_home, "SELECT submission_ref = 'R-old', sender, on_behalf_reason "
+                                  "FROM audit.return_submissions ORDER BY 1")
+    assert senders == [(False, "someone", "why"), (True, None, None)]
 
 
 def test_the_samples_gx_results_agree_with_the_gate(built, warehouse):

@@ -268,3 +268,66 @@ def test_an_unreadable_rejection_is_put_right_by_a_later_accepted_return(returns
     deliver(returns_home, GOOD, "q3.csv", "D10", "test")
     assert ingest(returns_home).success
     assert [o for _, o, *_ in query(returns_home, rule.sql)] == ["(none)"]
+
+
+def test_who_sent_it_is_kept_from_the_sidecar_to_the_audit_record(returns_home):
+    """The sender, the reason they sent it on the department's behalf and the quarter they declared are in the
+    sidecar (always, null when not given) and read back printable; the audit record carries the sender and
+    reason. A sidecar from before these were kept is still accepted; a file dropped in by hand has no sender;
+    a sender that is not text refuses its file."""
+    sent = deliver(returns_home, GOOD, "q3.csv", "D10", "upload page", sender="Ada Lovelace <ada@dwp.gov.uk>",
+                   on_behalf_reason="The DWP analyst is on leave;\nsent by CDDO\x1b[31m",
+                   reporting_quarter="2025-26 Q3")
+    doc = json.loads(sent.path.with_name(sent.path.name + ".json").read_text())
+    assert (doc["sender"], doc["reporting_quarter"]) == ("Ada Lovelace <ada@dwp.gov.uk>", "2025-26 Q3")
+    read_back = describe(sent.path)
+    assert read_back.refusal is None and read_back.declared_quarter == "2025-26 Q3"
+    assert read_back.on_behalf_reason == "The DWP analyst is on leave;\\nsent by CDDO\\x1b[31m"
+    plain = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "plain.csv", "EA73", "test")
+    plain_doc = json.loads(plain.path.with_name(plain.path.name + ".json").read_text())
+    assert {k: plain_doc[k] for k in ("sender", "on_behalf_reason", "reporting_quarter")} == dict.fromkeys(
+        ("sender", "on_behalf_reason", "reporting_quarter"))
+    old = deliver(returns_home, csv_bytes(row(organisation_code="D12")), "old.csv", "D12", "test", sender="x")
+    old_sidecar = old.path.with_name(old.path.name + ".json")
+    old_sidecar.write_text(json.dumps({k: v for k, v in json.loads(old_sidecar.read_text()).items()
+                                       if k not in ("sender", "on_behalf_reason", "reporting_quarter")}))
+    assert describe(old.path).refusal is None and describe(old.path).sender is None
+    odd = deliver(returns_home, csv_bytes(row(organisation_code="D16")), "odd.csv", "D16", "test", sender="y")
+    odd_sidecar = odd.path.with_name(odd.path.name + ".json")
+    odd_sidecar.write_text(json.dumps(json.loads(odd_sidecar.read_text()) | {"sender": 7}))
+    assert "mistypes sender" in describe(odd.path).refusal
+    by_hand = inbox_dir(returns_home) / "D9" / "by-hand.csv"
+    by_hand.parent.mkdir()
+    by_hand.write_bytes(csv_bytes(row(organisation_code="D9")))
+    with pytest.raises(TypeError):
+        deliver(returns_home, GOOD, "q3.csv", "D10", "test", sender=["not", "text"])
+    assert ingest(returns_home).success
+    kept = {name.split("__")[-1]: rest for name, *rest in query(
+        returns_home, "SELECT file_name, status, sender, on_behalf_reason FROM audit.return_submissions")}
+    assert kept["q3.csv"] == ["accepted", "Ada Lovelace <ada@dwp.gov.uk>",
+                              "The DWP analyst is on leave;\\nsent by CDDO\\x1b[31m"]
+    assert kept["plain.csv"][1:] == kept["old.csv"][1:] == kept["by-hand.csv"][1:] == [None, None]
+    assert kept["odd.csv"][:2] == ["rejected", None]
+
+
+def test_the_sidecar_then_the_file_are_each_flushed_to_disk_before_their_rename(returns_home, monkeypatch):
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        what = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append(("fsync", "folder" if os.path.isdir(what) else os.path.basename(what)))
+        real_fsync(fd)
+
+    def replace(source, target):
+        calls.append(("rename", os.path.basename(source), os.path.basename(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    stored = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
+    name = stored.path.name
+    assert calls == [("fsync", f".{name}.json.partial"), ("rename", f".{name}.json.partial", f"{name}.json"),
+                     ("fsync", "folder"),
+                     ("fsync", f".{name}.partial"), ("rename", f".{name}.partial", name), ("fsync", "folder")]
+    assert stored.path.read_bytes() == GOOD and not list(stored.path.parent.glob(".*"))

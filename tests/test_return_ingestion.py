@@ -278,3 +278,51 @@ def test_as_of_ignores_returns_received_later_and_keeps_the_one_they_replace(ret
     assert in_force == [(first.reference,)] and later.reference not in seen and live == 1
     in_force, seen, live = published("2026-03-31")
     assert in_force == [(later.reference,)] and {first.reference, later.reference} <= seen and live == 8
+
+
+def test_tracker_submit_records_the_operating_system_user_through_to_the_published_mart(returns_home, tmp_path):
+    """`tracker submit` as a department runs it, then the ingest_returns job as the sensor starts it: the audit
+    record and the published marts.return_submissions row say which operating-system user sent it."""
+    import getpass
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT
+
+    today = dt.date.today().isoformat()  # submit stamps the real time: judge the return on today's date
+    sent = tmp_path / "q3.csv"
+    sent.write_bytes(CORRECTED)
+    env = os.environ | {"TRACKER_HOME": str(returns_home), "TRACKER_AS_OF": today, "USER": "ada.analyst",
+                        "LOGNAME": "ada.analyst"}
+    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "submit", str(sent), "--organisation", "D10"],
+                            capture_output=True, text=True, cwd=PROJECT, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert getpass.getuser() and "Your reference is R-" in result.stdout
+    expected = "ada.analyst (operating-system user, tracker submit)"
+    (request,), _ = tick(returns_home)
+    job = dg.materialize(everything(), selection=ingest_returns_job.selection, resources=make_resources(
+        returns_home, as_of=today), run_config=request.run_config)
+    assert job.success
+    assert query(returns_home, "SELECT channel, sender, on_behalf_reason FROM audit.return_submissions") == [
+        ("tracker submit", expected, None)]
+    con = duckdb.connect(str(returns_home / "published" / "tracker.duckdb"), read_only=True)
+    try:
+        published = con.execute("SELECT channel, sender, on_behalf_reason FROM marts.return_submissions").fetchall()
+    finally:
+        con.close()
+    assert published == [("tracker submit", expected, None)]
+
+
+def test_tracker_submit_says_when_the_operating_system_user_is_unknown(monkeypatch):
+    import getpass
+
+    from pipelines import return_commands
+
+    def no_user():
+        raise OSError("No username set in the environment")
+
+    monkeypatch.setattr(getpass, "getuser", no_user)
+    assert return_commands.command_line_sender() == "unknown operating-system user (tracker submit)"
+    monkeypatch.setattr(getpass, "getuser", lambda: "ada\x1b[2J")
+    assert return_commands.command_line_sender() == "ada\\x1b[2J (operating-system user, tracker submit)"

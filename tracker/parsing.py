@@ -6,10 +6,13 @@ import csv
 import datetime as dt
 import io
 import re
+from typing import TYPE_CHECKING
 
-import dagster as dg
 import pandas as pd
 import yaml
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 _SCALES = {
     "": 1,
@@ -34,6 +37,8 @@ class FeedError(ValueError):
         self.problem = problem
 
     def as_failure(self, source: str) -> dg.Failure:
+        import dagster as dg  # here, not at the top: tracker validate reads feeds without loading Dagster
+
         return dg.Failure(
             description=(
                 f"The {source} feed could not be read. {self.file_name}: {self.problem} "

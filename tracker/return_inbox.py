@@ -2,15 +2,21 @@
 
 Layout under TRACKER_HOME/returns/ (the two folders are named in tracker/settings.py):
     inbox/<ORGANISATION CODE>/<received>__<name>            the file, byte for byte as sent
-    inbox/<ORGANISATION CODE>/<received>__<name>.json       who sent it, how, and its reference
+    inbox/<ORGANISATION CODE>/<received>__<name>.json       who sent it, how, and its reference (the sidecar)
     archive/<ORGANISATION CODE>/<received>__<name>(.json)   the same pair once processed
 
 The folder is the submitter: ``tracker submit --organisation D10`` and the
 upload page write only into that organisation's folder. A file dropped into a
 folder by hand is taken as sent by that folder's organisation, through
-"inbox folder". Files are written under a hidden temporary name and renamed
-into place, so a reader never sees half a file. Dagster-free: the command line
-and the dashboard's upload page use it too.
+"inbox folder", with no sender. Files are written under a hidden temporary name,
+flushed to disk and renamed into place (the sidecar first, then the file), so
+neither a reader nor a machine restart ever leaves half a file under its real
+name. Dagster-free: the command line and the dashboard's upload page use it too.
+
+The sidecar holds organisation_code, original_name, channel, is_illustrative,
+received_at, reference and sha256 (all required), and sender, on_behalf_reason
+and reporting_quarter (the quarter the sender declared): each a string or null,
+and absent from sidecars written before they were kept.
 
 Only regular files directly in an organisation's folder are read, once, without
 following links (O_NOFOLLOW) and no further than the size limit. Anything else
@@ -52,6 +58,9 @@ class InboxFile:
     reference: str
     sha256: str | None = None  # what the sidecar says was submitted (None: dropped in by hand)
     refusal: str | None = None  # why the entry is refused without its content being read
+    sender: str | None = None  # who sent it, as the sidecar says (None: not said, or dropped in by hand)
+    on_behalf_reason: str | None = None  # why someone else sent it for the organisation (None: not said)
+    declared_quarter: str | None = None  # the quarter the sender said it is for (None: not said)
 
     def read(self, limit: int | None = None) -> bytes:
         """The file's bytes, read once without following a link; see ``read_regular_file``."""
@@ -75,6 +84,7 @@ PARTIAL = ".partial"  # the temporary name a file is written under before it is 
 HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 REFERENCE_PATTERN = re.compile(r"^R-[0-9A-F]{10}$")
 ORPHAN_SIDECAR_SECONDS = 600
+OPTIONAL_SIDECAR_KEYS = ("sender", "on_behalf_reason", "reporting_quarter")  # a string or null; may be absent
 NO_ORGANISATION = "(none)"  # the sender recorded for an entry that is not in an organisation's folder
 REFUSED_FOLDER = "_refused"  # the archive folder for entries that are not in an organisation's folder
 
@@ -185,14 +195,50 @@ def safe_name(name: str) -> str:
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
-    temporary = path.with_name(f".{path.name}.partial")
-    temporary.write_bytes(content)
+    """Write under a hidden temporary name, flush it to disk, rename it into place, then flush the folder:
+    after a machine restart the real name holds either nothing or the whole file, never part of it."""
+    temporary = path.with_name(f".{path.name}{PARTIAL}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(temporary, flags, 0o666)  # as write_bytes did: the umask decides
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     os.replace(temporary, path)
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot flush a folder: the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
 
 
 def deliver(home: Path, content: bytes, original_name: str, organisation_code: str, channel: str,
-            is_illustrative: bool = False, now: dt.datetime | None = None) -> InboxFile:
-    """Put a return in the organisation's inbox folder, exactly as sent. Returns what was stored."""
+            is_illustrative: bool = False, now: dt.datetime | None = None, *, sender: str | None = None,
+            on_behalf_reason: str | None = None, reporting_quarter: str | None = None) -> InboxFile:
+    """Put a return in the organisation's inbox folder, exactly as sent. Returns what was stored.
+
+    ``sender`` says who sent it (the signed-in person, or the operating-system user who ran tracker submit),
+    ``on_behalf_reason`` why they sent it for the organisation when they are not from it, and
+    ``reporting_quarter`` the quarter they said it is for; each is kept in the sidecar (null when not given).
+    The sidecar is written first and the file renamed into place after it, so a file is never seen without it.
+    """
+    for key, value in (("sender", sender), ("on_behalf_reason", on_behalf_reason),
+                       ("reporting_quarter", reporting_quarter)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{key} must be a string or None, not {type(value).__name__}.")
     if not ORGANISATION_FOLDER.match(organisation_code):
         raise ValueError(f"'{organisation_code}' is not an organisation code (letters and digits, like D10).")
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
@@ -203,10 +249,12 @@ def deliver(home: Path, content: bytes, original_name: str, organisation_code: s
     reference = submission_reference(organisation_code, stored, sha)
     sidecar = {"organisation_code": organisation_code, "original_name": original_name, "channel": channel,
                "is_illustrative": is_illustrative, "received_at": now.isoformat(), "reference": reference,
-               "sha256": sha}
+               "sha256": sha, "sender": sender, "on_behalf_reason": on_behalf_reason,
+               "reporting_quarter": reporting_quarter}
     _write_atomically(folder / (stored + SIDECAR), json.dumps(sidecar, indent=2).encode())
     _write_atomically(folder / stored, content)
-    return InboxFile(folder / stored, organisation_code, original_name, channel, is_illustrative, now, reference)
+    return InboxFile(folder / stored, organisation_code, original_name, channel, is_illustrative, now, reference,
+                     sender=sender, on_behalf_reason=on_behalf_reason, declared_quarter=reporting_quarter)
 
 
 def pending(home: Path) -> list[InboxFile]:
@@ -323,7 +371,14 @@ def describe(path: Path, root: Path | None = None) -> InboxFile:
     if refusal or not sidecar:
         return InboxFile(path, folder, name, "inbox folder", False, received, provisional, None, refusal)
     return InboxFile(path, folder, printable(sidecar["original_name"]), printable(sidecar["channel"], 80),
-                     sidecar["is_illustrative"], sidecar["received_at"], sidecar["reference"], sidecar["sha256"])
+                     sidecar["is_illustrative"], sidecar["received_at"], sidecar["reference"], sidecar["sha256"],
+                     sender=_printable_or_none(sidecar.get("sender"), 200),
+                     on_behalf_reason=_printable_or_none(sidecar.get("on_behalf_reason"), 500),
+                     declared_quarter=_printable_or_none(sidecar.get("reporting_quarter"), 40))
+
+
+def _printable_or_none(text: str | None, limit: int) -> str | None:
+    return None if text is None else printable(text, limit)
 
 
 def _sidecar(path: Path, folder: str) -> tuple[dict, str | None]:
@@ -348,6 +403,9 @@ def _sidecar(path: Path, folder: str) -> tuple[dict, str | None]:
     for key, kind in (("organisation_code", str), ("original_name", str), ("channel", str),
                       ("is_illustrative", bool), ("received_at", str), ("reference", str), ("sha256", str)):
         if not isinstance(doc.get(key), kind):
+            wrong.append(key)
+    for key in OPTIONAL_SIDECAR_KEYS:  # absent from sidecars written before they were kept
+        if doc.get(key) is not None and not isinstance(doc[key], str):
             wrong.append(key)
     if wrong:
         return {}, f"{what} lacks or mistypes {', '.join(wrong)}."

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import pandas as pd
 
 SCHEMAS = ("raw", "audit", "quarantine", "staging", "marts")
@@ -64,6 +63,8 @@ def read_source_files(folder: Path, pattern: str) -> list[SourceFile]:
     """Read every file matching ``pattern`` in name order; fail clearly if there are none."""
     paths = sorted(folder.glob(pattern))
     if not paths:
+        import dagster as dg  # here, not at the top: the returns commands read files without loading Dagster
+
         raise dg.Failure(
             description=f"No input files matching '{pattern}' in {folder}. "
             "Check TRACKER_DATA_DIR points at the shipped data folder."
@@ -163,6 +164,8 @@ def replace_tables_sql(con, statements: Mapping[str, str], params: Mapping | Non
 
 def table_metadata(con, table: str, preview_rows: int = 10) -> dict[str, Any]:
     """Row count, column schema and a preview: what Dagster shows for every materialisation."""
+    import dagster as dg  # only a Dagster run asks for metadata
+
     row_count = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     columns = con.execute(f"DESCRIBE {table}").fetchall()
     preview = con.execute(f"SELECT * FROM {table} LIMIT {preview_rows}").df()
@@ -183,6 +186,8 @@ def table_metadata(con, table: str, preview_rows: int = 10) -> dict[str, Any]:
 
 def tables_metadata(con, tables: Iterable[str]) -> dict[str, Any]:
     """Metadata for an asset that writes several tables: the first one's schema, every count."""
+    import dagster as dg
+
     tables = list(tables)
     meta = table_metadata(con, tables[0])
     for table in tables[1:]:

@@ -1,4 +1,5 @@
 SELECT s.submission_ref, s.organisation_code, o.name AS organisation_name, o.department_name, s.file_name, s.channel,
+       s.sender, s.on_behalf_reason,
        s.is_illustrative, s.received_at, s.processed_at, s.reporting_quarter, s.status, s.problem_count,
        s.warning_count, s.summary, s.warnings, s.normalisations, s.duplicate_of,
        s.submission_ref IN (SELECT submission_ref FROM {{ ref('returns_in_force') }}) AS is_current,
