@@ -50,10 +50,19 @@ def template_quarters(today: dt.date) -> list[str]:
     return labels
 
 
-def csv_template() -> str:
+def csv_template(organisation_code: str | None = None, quarter: str | None = None) -> str:
+    """The header row; with an organisation and a quarter, a second row with those two filled in (the upload page's
+    download, so the sender starts from the right key)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([c.name for c in COLUMNS])
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([c.name for c in COLUMNS])
+    if organisation_code and quarter:
+        writer.writerow([_prefilled(c.name, organisation_code, quarter) or "" for c in COLUMNS])
     return buffer.getvalue()
+
+
+def _prefilled(name: str, organisation_code: str | None, quarter: str | None) -> str | None:
+    return {"organisation_code": organisation_code, "reporting_quarter": quarter}.get(name)
 
 
 def guidance_rows() -> list[list[str]]:
@@ -79,8 +88,10 @@ def guidance_rows() -> list[list[str]]:
     return rows
 
 
-def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date) -> bytes:
-    """The Excel template; ``organisations`` is (code, name) for the organisation drop-down."""
+def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date, organisation_code: str | None = None,
+                  quarter: str | None = None) -> bytes:
+    """The Excel template; ``organisations`` is (code, name) for the organisation drop-down. With an organisation
+    and a quarter, row 2 starts with those two filled in."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.worksheet.datavalidation import DataValidation
@@ -128,6 +139,8 @@ def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date) -> b
         rule.prompt = c.help[:255]
         rule.showInputMessage = True
         rule.add(f"{letter}2")
+        if organisation_code and quarter and _prefilled(c.name, organisation_code, quarter):
+            sheet[f"{letter}2"] = _prefilled(c.name, organisation_code, quarter)
         sheet.add_data_validation(rule)
     sheet[f"{column_letter(len(COLUMNS) - 1)}2"].alignment = Alignment(wrap_text=True)
 

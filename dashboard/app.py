@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import streamlit as st
 
+from dashboard import govuk, sign_in
 from dashboard.components import STYLE, date, escape, html
 from dashboard.formatting import uk_timestamp
 from dashboard.snapshot import SnapshotMissing, snapshot_info
@@ -19,7 +20,7 @@ PAGES = Path(__file__).parent / "app_pages"
 
 st.set_page_config(page_title="Common platform adoption tracker",
                    layout="wide", initial_sidebar_state="auto")  # collapsed on narrow screens
-html(STYLE)
+html(STYLE + govuk.STYLE)
 
 navigation = st.navigation({
     "Progress": [st.Page(PAGES / "overview.py", title="Overview", default=True)],
@@ -38,10 +39,18 @@ navigation = st.navigation({
         st.Page(PAGES / "returns.py", title="Returns", url_path="returns"),
         st.Page(PAGES / "data_quality.py", title="Data quality and sources", url_path="data-quality"),
     ],
+    "Send returns": [
+        st.Page(PAGES / "send_return.py", title="Send a return", url_path="send-return"),
+        st.Page(PAGES / "your_returns.py", title="Your returns", url_path="your-returns"),
+    ],
 })
 
 html('<div class="govuk-banner">Common platform adoption tracker'
      '<span>Central Digital and Data Office · Government Transformation Strategy and Roadmap targets</span></div>')
+
+if sign_in.demo_mode():
+    html(govuk.demo_banner())  # on every screen while the demo's sign-in stands in for a real one
+sign_in.sidebar()
 
 try:
     info = snapshot_info()

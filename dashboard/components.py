@@ -107,6 +107,15 @@ def plain(text: object) -> str:
     return "".join(_MARKDOWN_SYNTAX.get(c, c) for c in escape(text))
 
 
+def problem_line(problem) -> str:  # a row of marts.return_problems, or one of return_outcomes.problems
+    """'Row 2, column L (pay_services_live): message', as plain text (the message repeats what was sent)."""
+    where = ("" if is_blank(problem["row_number"])
+             else f"Row {int(problem['row_number'])}, column {problem['column_letter']}")
+    if not is_blank(problem["column_name"]):
+        where += f" ({problem['column_name']})"
+    return plain(f"{where}: {problem['message']}" if where else problem["message"])
+
+
 def markdown_safe(text: object) -> str:
     """Text from data shown in Markdown, with Markdown and HTML characters neutralised."""
     return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", str(text))

@@ -242,14 +242,18 @@ def department_organisations(department_code: str) -> pd.DataFrame:
                   "ORDER BY NOT is_department, pay_live_services DESC, organisation_name", department_code)
 
 
-def department_submissions(department_code: str) -> pd.DataFrame:
-    """Every return a department and its agencies sent, newest first."""
-    return _query("""
-        SELECT s.reporting_quarter, s.organisation_name, s.submission_ref, s.file_name, s.received_at, s.status,
-               s.summary, s.is_current, s.is_superseded, s.is_illustrative
+def department_submissions(department_code: str, scope: tuple[str, ...]) -> pd.DataFrame:
+    """Every return a department and its agencies sent, newest first; file names and outcomes' details only where
+    ``scope`` (the viewer's organisations, see ``sees``) allows."""
+    return _query(f"""
+        SELECT s.reporting_quarter, s.organisation_name, s.submission_ref,
+               CASE WHEN {SEES.format(code="s.organisation_code")} THEN s.file_name END AS file_name,
+               s.received_at, s.status,
+               CASE WHEN {SEES.format(code="s.organisation_code")} THEN s.summary END AS summary,
+               s.is_current, s.is_superseded, s.is_illustrative
         FROM marts.return_submissions s
         JOIN staging.organisations o ON o.organisation_code = s.organisation_code
-        WHERE o.department_code = ? ORDER BY s.received_at DESC""", department_code)
+        WHERE o.department_code = ? ORDER BY s.received_at DESC""", *_scope(scope), *_scope(scope), department_code)
 
 
 def department_returns_status(department_code: str) -> pd.DataFrame:
@@ -280,21 +284,65 @@ def department_reconciliation(department_code: str) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- returns
-def returns_status_current_quarter() -> pd.DataFrame:
+# What a department sent (file names, problems that echo its values, notes, who sent it) is shown only to that
+# department and to CDDO; everyone else sees the status. Each query below takes the viewer's scope (from
+# tracker.access.Viewer.scope: ("*",) for everything, their organisation codes, or () for none) as parameters, so
+# the scope is part of every cache key and the filtering is done here, in SQL, not on the page.
+SEES = "(? OR list_contains(?::VARCHAR[], {code}))"
+SENT_VALUES = ("file_name", "summary", "warnings", "normalisations")  # the columns of return_submissions masked
+
+
+def _scope(scope: tuple[str, ...]) -> tuple[bool, list[str]]:
+    return "*" in scope, [code for code in scope if code != "*"]
+
+
+def returns_status_current_quarter(scope: tuple[str, ...]) -> pd.DataFrame:
     """Every organisation expected to return for the current quarter: those to chase first, then most late."""
-    return _query("SELECT * FROM marts.returns_status WHERE is_current_quarter AND expected "
-                  "ORDER BY needs_chasing DESC, days_late DESC, organisation_name")
+    return _query(f"SELECT * REPLACE (CASE WHEN {SEES.format(code='organisation_code')} THEN last_summary END "
+                  "AS last_summary) FROM marts.returns_status WHERE is_current_quarter AND expected "
+                  "ORDER BY needs_chasing DESC, days_late DESC, organisation_name", *_scope(scope))
 
 
-def return_submissions() -> pd.DataFrame:
-    """Every return received, newest first."""
-    return _query("SELECT * FROM marts.return_submissions ORDER BY received_at DESC")
+def return_submissions(scope: tuple[str, ...]) -> pd.DataFrame:
+    """Every return received, newest first, with whether the viewer may see what was sent (``sees_values``)."""
+    sees = SEES.format(code="organisation_code")
+    masked = ", ".join(f"CASE WHEN {sees} THEN {c} END AS {c}" for c in SENT_VALUES)
+    params = [value for _ in SENT_VALUES for value in _scope(scope)]
+    return _query(f"SELECT * REPLACE ({masked}), {sees} AS sees_values FROM marts.return_submissions "
+                  "ORDER BY received_at DESC", *params, *_scope(scope))
 
 
-def return_problems() -> pd.DataFrame:
-    """Every problem found in a return, newest return first, then by row and column."""
-    return _query("SELECT * FROM marts.return_problems ORDER BY received_at DESC, submission_ref, row_number, "
-                  "column_letter")
+def return_problems(scope: tuple[str, ...]) -> pd.DataFrame:
+    """Every problem found in a return the viewer may see, newest return first, then by row and column."""
+    return _query(f"SELECT * FROM marts.return_problems WHERE {SEES.format(code='organisation_code')} "
+                  "ORDER BY received_at DESC, submission_ref, row_number, column_letter", *_scope(scope))
+
+
+def return_outcomes(scope: tuple[str, ...]) -> pd.DataFrame:
+    """What happened to every return the viewer may see, whatever the reporting date, newest first, each with its
+    problems (a list of row, column and message)."""
+    return _query(f"SELECT * FROM marts.return_outcomes WHERE {SEES.format(code='organisation_code')} "
+                  "ORDER BY received_at DESC", *_scope(scope))
+
+
+def last_accepted_return(organisation_code: str, scope: tuple[str, ...]) -> pd.DataFrame:
+    """The organisation's most recently received accepted return (every contract column), if the viewer may see
+    it: what the upload page compares a new return with."""
+    return _query(f"SELECT * FROM marts.returns_accepted WHERE organisation_code = ? "
+                  f"AND {SEES.format(code='organisation_code')} ORDER BY received_at DESC LIMIT 1",
+                  organisation_code, *_scope(scope))
+
+
+def organisation_names() -> dict[str, str]:
+    """GOV.UK organisation code to name, for every organisation the tracker knows."""
+    frame = _query("SELECT organisation_code, name FROM staging.organisations WHERE organisation_code IS NOT NULL")
+    return dict(zip(frame["organisation_code"], frame["name"], strict=True))
+
+
+def expected_submitters() -> list[str]:
+    """The organisations expected to send returns (from data/returns/schedule.yaml, through the marts)."""
+    return _query("SELECT DISTINCT organisation_code FROM marts.returns_status WHERE expected "
+                  "ORDER BY organisation_code")["organisation_code"].tolist()
 
 
 # ---------------------------------------------------------------- data quality and sources

@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 from tracker import settings
 
@@ -122,11 +123,13 @@ def _print_summary() -> None:
 DASHBOARD_APP = settings.PROJECT_DIR / "dashboard" / "app.py"
 
 
-def streamlit_command(port: int, address: str) -> list[str]:
-    """How the dashboard is served: headless, no usage statistics, no error details shown to users."""
+def streamlit_command(port: int, address: str, secrets: Path | None = None) -> list[str]:
+    """How the dashboard is served: headless, no usage statistics, no error details shown to users, uploads capped
+    at a return's size limit, and the secrets (sign-in, Notify) read from ``secrets`` or TRACKER_SECRETS_FILE."""
     return [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP), "--server.headless=true",
             f"--server.port={port}", f"--server.address={address}", "--browser.gatherUsageStats=false",
-            "--client.showErrorDetails=none", "--client.toolbarMode=minimal", "--server.maxUploadSize=2"]
+            "--client.showErrorDetails=none", "--client.toolbarMode=minimal", "--server.maxUploadSize=2",
+            f"--secrets.files={secrets or settings.secrets_file()}"]
 
 
 def dashboard(port: int = 8501, address: str = "127.0.0.1") -> int:
@@ -170,6 +173,10 @@ def demo(as_of: str | None = None, serve: bool = True, port: int = 8501, address
         print(f"The demo reports as of {as_of}, a month after the quarter in which the shipped data ends "
               "(choose another date with --as-of).")
     _prepare_environment(as_of)
+    if not settings.secrets_file().exists():  # no sign-in provider: the upload pages run in their labelled demo mode
+        os.environ.setdefault("TRACKER_DEMO_SIGN_IN", "on")
+        print("No sign-in provider is configured: the upload pages run in DEMO mode, as the ILLUSTRATIVE identities "
+              "of data/returns/access.example.yaml.")
     delivered = deliver_samples(settings.tracker_home(), settings.data_dir())
     if delivered:
         print(f"Put {len(delivered)} ILLUSTRATIVE sample returns in the inbox (not real figures):")

@@ -21,7 +21,7 @@ from assets import (
 )
 from checks import platform_checks, return_checks
 from pipelines.progress import progress_logger
-from pipelines.sensors import ingest_returns_job, return_inbox_sensor
+from pipelines.sensors import ingest_returns_job, receipt_sender, return_inbox_sensor
 from tracker import settings
 from tracker.resources import TrackerConfig, TrackerWarehouse
 
@@ -64,7 +64,7 @@ defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
     jobs=[refresh_job, ingest_returns_job],
-    sensors=[return_inbox_sensor],
+    sensors=[return_inbox_sensor, receipt_sender],
     schedules=[weekly_refresh],
     resources=resources(),
     # One process runs a job's steps in turn: every step writes the one DuckDB file, which allows one writer,

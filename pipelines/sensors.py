@@ -53,3 +53,19 @@ def return_inbox_sensor(context: dg.SensorEvaluationContext, settings: TrackerCo
     if not runs:
         return dg.SkipReason("No new return files in the inbox.")
     return runs
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING,
+           description="Sends the email receipts queued by the upload page through GOV.UK Notify, retrying with "
+           "back-off those that failed (TRACKER_HOME/receipts/). Starts no run.")
+def receipt_sender(context: dg.SensorEvaluationContext, settings: TrackerConfig):
+    from tracker.receipts import notify_settings_from_file, send_pending
+    from tracker.settings import secrets_file
+
+    outcomes = send_pending(settings.home, notify_settings_from_file(secrets_file()))
+    if not outcomes:
+        return dg.SkipReason("No receipt is due.")
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.outcome] = counts.get(outcome.outcome, 0) + 1
+    return dg.SkipReason("Receipts: " + ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) + ".")

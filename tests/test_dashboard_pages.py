@@ -178,11 +178,47 @@ def test_returns_page(app, snapshot):
         assert shown[status_text(status)] == str(int((current["status"] == status).sum()))
     chasing = at.dataframe[0].value
     assert len(chasing) == int(current["needs_chasing"].sum())
-    assert any("Home Office" in m.value and "rejected" in m.value for m in at.markdown)
+    # not signed in: the rejection is counted, but what the department sent is not shown
     problems = snapshot.execute("SELECT message FROM marts.return_problems").df()
+    assert any("not shown to you" in m.value for m in at.markdown)
+    assert not any(p in texts(at) for p in problems["message"])
+
+
+def signed_in(at: AppTest, email: str) -> AppTest:
+    """The app as someone signed in through a configured provider (the claims st.login would give)."""
+    at.secrets["auth"] = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
+                          "client_id": "tracker", "client_secret": "secret",
+                          "server_metadata_url": "http://127.0.0.1:1/.well-known/openid-configuration"}
+    at.user = {"is_logged_in": True, "email": email, "email_verified": True, "sub": email}
+    return at
+
+
+@pytest.fixture()
+def access_file(tmp_path, monkeypatch):
+    path = tmp_path / "access.yaml"
+    path.write_text("people:\n  - email: analyst@example.com\n    role: central analyst\n"
+                    "  - email: ho@example.com\n    role: department submitter\n    organisations: [D16]\n"
+                    "  - email: dwp@example.com\n    role: department submitter\n    organisations: [D10]\n")
+    monkeypatch.setenv("TRACKER_ACCESS_FILE", str(path))
+    return path
+
+
+@pytest.mark.parametrize("email, sees", [("analyst@example.com", True), ("ho@example.com", True),
+                                         ("dwp@example.com", False)])
+def test_returns_page_shows_what_was_sent_only_to_the_department_and_cddo(built, monkeypatch, access_file, snapshot,
+                                                                         email, sees):
+    monkeypatch.setenv("TRACKER_HOME", str(built["home"]))
+    at = signed_in(AppTest.from_file(APP, default_timeout=60), email)
+    at.run()
+    at.switch_page("app_pages/returns.py").run()
+    assert not at.exception, [e.value for e in at.exception]
     from dashboard.components import plain  # a sender's values in messages are shown as plain text
 
-    assert all(any(plain(p) in m.value for m in at.markdown) for p in problems["message"])
+    problems = snapshot.execute("SELECT message FROM marts.return_problems WHERE organisation_code = 'D16'").df()
+    assert len(problems) >= 1  # the Home Office's rejected sample
+    shown = [any(plain(p) in m.value for m in at.markdown) for p in problems["message"]]
+    assert all(shown) if sees else not any(shown)
+    assert any("Home Office" in m.value and "rejected" in m.value for m in at.markdown) == sees
 
 
 def test_data_quality_page(app, snapshot):

@@ -33,18 +33,25 @@ def hostile_home(built, tmp_path_factory):
     return home
 
 
-def test_the_returns_page_shows_sender_text_as_text(hostile_home, monkeypatch):
+@pytest.mark.parametrize("page, query", [("returns", {}), ("your_returns", {}), ("department", {"department": "D10"})])
+def test_every_page_that_shows_sender_text_shows_it_as_text(hostile_home, monkeypatch, tmp_path, page, query):
     from dashboard.components import plain
+    from tests.test_dashboard_pages import signed_in
 
     monkeypatch.setenv("TRACKER_HOME", str(hostile_home))
-    at = AppTest.from_file(APP, default_timeout=60)
+    access = tmp_path / "access.yaml"
+    access.write_text("people:\n  - email: analyst@example.com\n    role: central analyst\n")
+    monkeypatch.setenv("TRACKER_ACCESS_FILE", str(access))
+    at = signed_in(AppTest.from_file(APP, default_timeout=60), "analyst@example.com")  # who may see what was sent
+    at.query_params.update(query)
     at.run()
-    at.switch_page("app_pages/returns.py").run()
+    at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception and not at.error
     markup = "\n".join(m.value for m in at.markdown)
-    assert plain("<img src=x onerror=alert(1)>") in markup  # the file name and the value are on the page...
+    shown_in_tables = "\n".join(str(frame.value.to_dict()) for frame in at.dataframe)
+    assert plain("<img src=x onerror=alert(1)>") in markup or "<img src=x" in shown_in_tables  # it is there...
     assert "<img" not in markup and "onerror=alert" not in markup.replace(plain("onerror=alert"), "")
-    assert not re.search(r"\]\(http", markup)  # ...and no Markdown link can form from them
+    assert not re.search(r"\]\(http", markup)  # ...and no Markdown link can form from it
     assert "http://evil" not in markup  # nor an autolinked address
 
 

@@ -21,6 +21,7 @@ from dashboard.components import (
     status_text,
     table,
 )
+from dashboard.sign_in import current_viewer
 
 league = snapshot.departments_by_name()
 codes = list(league["department_code"])
@@ -75,7 +76,7 @@ else:
           alt=f"{row['department_name']}: its organisations on the platforms", pinned=("organisation_name",))
     source_line("Platform figures matched to GOV.UK organisations", dates["latest_date"].max())
 
-returns = snapshot.department_submissions(code)
+returns = snapshot.department_submissions(code, current_viewer().scope)
 st.subheader("Returns history")
 status = snapshot.department_returns_status(code)
 if returns.empty:

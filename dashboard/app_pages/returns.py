@@ -10,20 +10,22 @@ from dashboard.components import (
     headline,
     html,
     illustrative_notice,
-    is_blank,
     page_header,
     plain,
+    problem_line,
     source_line,
     status_tag,
     status_text,
     table,
 )
+from dashboard.sign_in import current_viewer
 
 page_header("Returns", "whose return for the current quarter has arrived, which are late or missing and must be "
             "chased, and which returns failed validation and why?")
 
-current = snapshot.returns_status_current_quarter()
-submissions = snapshot.return_submissions()
+viewer = current_viewer()
+current = snapshot.returns_status_current_quarter(viewer.scope)
+submissions = snapshot.return_submissions(viewer.scope)
 illustrative = illustrative_notice(submissions, "Every return shown here is an ILLUSTRATIVE sample")
 
 if current.empty:
@@ -59,25 +61,18 @@ else:
           described_by="marts.returns_status", alt=f"Every organisation expected to return for {quarter}",
           pinned=("organisation_name",))
 
-def problem_line(problem) -> str:
-    """'Row 2, column L (pay_services_live): message', as plain text (the message repeats what was sent)."""
-    where = ("" if is_blank(problem["row_number"])
-             else f"Row {int(problem['row_number'])}, column {problem['column_letter']}")
-    if not is_blank(problem["column_name"]):
-        where += f" ({problem['column_name']})"
-    return plain(f"{where}: {problem['message']}" if where else problem["message"])
-
-
 st.header("Returns that failed validation")
 rejected = submissions[submissions["status"] == "rejected"]
-problems = snapshot.return_problems()
+problems = snapshot.return_problems(viewer.scope)
 if rejected.empty:
     st.success("✓ No return has failed validation.")
 else:
-    st.markdown(f"**{len(rejected)} {'return' if len(rejected) == 1 else 'returns'} rejected**, with "
-                f"**{len(problems)} {'problem' if len(problems) == 1 else 'problems'}** recorded. Each problem "
-                "says which row and column, the value sent, and how to put it right.")
-    for _, submission in rejected.iterrows():
+    private = rejected[~rejected["sees_values"]]
+    st.markdown(f"**{len(rejected)} {'return' if len(rejected) == 1 else 'returns'} rejected.** Each problem says "
+                "which row and column, the value sent, and how to put it right"
+                + (f". What was sent is shown only to the organisation that sent it and to CDDO: sign in to see "
+                   f"your own ({len(private)} of these are not shown to you)." if len(private) else "."))
+    for _, submission in rejected[rejected["sees_values"]].iterrows():
         with st.container(border=True):
             # everything a sender controls (file name, values in messages) is shown as text, never as markup
             html(f"<p>{status_tag('rejected')} <strong>{plain(submission['organisation_name'])}</strong> · "
