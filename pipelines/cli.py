@@ -173,10 +173,9 @@ def demo(as_of: str | None = None, serve: bool = True, port: int = 8501, address
         print(f"The demo reports as of {as_of}, a month after the quarter in which the shipped data ends "
               "(choose another date with --as-of).")
     _prepare_environment(as_of)
-    if not settings.secrets_file().exists():  # no sign-in provider: the upload pages run in their labelled demo mode
-        os.environ.setdefault("TRACKER_DEMO_SIGN_IN", "on")
-        print("No sign-in provider is configured: the upload pages run in DEMO mode, as the ILLUSTRATIVE identities "
-              "of data/returns/access.example.yaml.")
+    os.environ.setdefault("TRACKER_DEMO_SIGN_IN", "on")  # the upload pages' labelled demo, unless a provider is set
+    print("The upload pages use the DEMO sign-in (ILLUSTRATIVE identities, data/returns/access.example.yaml) unless "
+          f"a sign-in provider is configured in {settings.secrets_file()}.")
     delivered = deliver_samples(settings.tracker_home(), settings.data_dir())
     if delivered:
         print(f"Put {len(delivered)} ILLUSTRATIVE sample returns in the inbox (not real figures):")

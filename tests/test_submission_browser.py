@@ -296,6 +296,7 @@ def test_a_central_analyst_cannot_submit_but_sees_every_return(site, page):
     sign_in(page, site, "cddo-analyst")
     assert "not send returns" in page.inner_text("body")
     assert page.locator('input[type="file"]').count() == 0 and page.get_by_role("button", name="Continue").count() == 0
+    accessible(page, "an analyst on the send page")
     page.goto(site["url"] + "/returns")
     page.get_by_text("Returns that failed validation").wait_for(timeout=60_000)
     settle(page)
