@@ -21,6 +21,8 @@ Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HO
     returns/archive/            returns once processed           returns_archive_dir()
     receipts/                   email receipts to send and sent  receipts_dir()
     access.yaml                 who may sign in (by default)     access_file()
+    feeds/<source>/             live feed documents as fetched,  feeds_dir()
+                                and fetches.csv (every fetch)
 
 No Dagster here: the command line and the dashboard read it too.
 """
@@ -96,6 +98,11 @@ def returns_archive_dir(home: Path | None = None) -> Path:
 
 def receipts_dir(home: Path | None = None) -> Path:
     return _home(home) / "receipts"
+
+
+def feeds_dir(home: Path | None = None) -> Path:
+    """The platforms' live feeds as fetched, one folder per source (tracker/feed_store.py)."""
+    return _home(home) / "feeds"
 
 
 def demo_sign_in() -> bool:
