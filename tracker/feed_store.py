@@ -3,7 +3,8 @@
 Under TRACKER_HOME/feeds/<source>/ (settings.feeds_dir):
     <YYYY-MM-DDTHHMMSSZ>_<sha256[:8]>.<ext>   each document as fetched, written atomically (a temporary
                                              file, fsync, os.replace); one identical to the last one kept
-                                             adds no file
+                                             adds no file (the same document again in the
+                                             same second, after another one: "-2" before the ext)
     fetches.csv                               one row per fetch: fetched_at, url, sha256, size_bytes,
                                              outcome (stored, unchanged, failed), stored_as, problem
 
@@ -29,7 +30,8 @@ LOG_COLUMNS = ("fetched_at", "url", "sha256", "size_bytes", "outcome", "stored_a
 STORED, UNCHANGED, FAILED = "stored", "unchanged", "failed"
 STAMP = "%Y-%m-%dT%H%M%SZ"
 _SOURCE = re.compile(r"^[a-z][a-z0-9_]*$")
-_DOCUMENT = re.compile(r"^(?P<stamp>\d{4}-\d{2}-\d{2}T\d{6}Z)_(?P<sha>[0-9a-f]{8})\.(?P<ext>[a-z0-9]+)$")
+_DOCUMENT = re.compile(r"^(?P<stamp>\d{4}-\d{2}-\d{2}T\d{6}Z)_(?P<sha>[0-9a-f]{8})(?:-(?P<copy>[2-9]|[1-9]\d+))?"
+                       r"\.(?P<ext>[a-z0-9]+)$")
 _EXTENSIONS = {"json": "json", "csv": "csv", "yaml": "yml", "yml": "yml"}
 _MEDIA_TYPES = {"application/json": "json", "text/csv": "csv", "application/yaml": "yml", "text/yaml": "yml",
                 "application/x-yaml": "yml"}
@@ -69,10 +71,14 @@ def store(home: Path, source: str, fetched: Fetched, *, fmt: str | None = None) 
         _log(folder, fetched.fetched_at, fetched.url, fetched.sha256, len(fetched.content), UNCHANGED,
              kept[-1].path.name, "")
         return None
-    name = f"{fetched.fetched_at.strftime(STAMP)}_{fetched.sha256[:8]}.{extension(fetched, fmt)}"
-    path = folder / name
+    stem = f"{fetched.fetched_at.strftime(STAMP)}_{fetched.sha256[:8]}"
+    ext = extension(fetched, fmt)
+    path, copy = folder / f"{stem}.{ext}", 1
+    while path.exists():  # the same document again within the second, after another one: a file of its own
+        copy += 1
+        path = folder / f"{stem}-{copy}.{ext}"
     _write_atomically(path, fetched.content)
-    _log(folder, fetched.fetched_at, fetched.url, fetched.sha256, len(fetched.content), STORED, name, "")
+    _log(folder, fetched.fetched_at, fetched.url, fetched.sha256, len(fetched.content), STORED, path.name, "")
     return StoredDocument(source=source, path=path, fetched_at=fetched.fetched_at.replace(microsecond=0),
                           sha256=fetched.sha256, size_bytes=len(fetched.content))
 
@@ -89,7 +95,8 @@ def record_failure(home: Path, source: str, url: str, problem: str, *, at: dt.da
 
 
 def stored_documents(home: Path, source: str) -> list[StoredDocument]:
-    """What is kept for a source, oldest first (by the time in each name; hashed from the bytes on disk)."""
+    """What is kept for a source, oldest first: by the time in each name, then (within one second) by the order
+    fetches.csv stored them in. Each one's sha256 is taken from its bytes on disk."""
     folder = source_dir(home, source)
     if not folder.is_dir():
         return []
@@ -102,7 +109,9 @@ def stored_documents(home: Path, source: str) -> list[StoredDocument]:
         kept.append(StoredDocument(source=source, path=path,
                                    fetched_at=dt.datetime.strptime(match["stamp"], STAMP),
                                    sha256=hashlib.sha256(content).hexdigest(), size_bytes=len(content)))
-    return sorted(kept, key=lambda doc: (doc.fetched_at, doc.path.name))
+    order = {row["stored_as"]: index for index, row in enumerate(fetch_log(home, source))
+             if row.get("outcome") == STORED}
+    return sorted(kept, key=lambda doc: (doc.fetched_at, order.get(doc.path.name, len(order)), doc.path.name))
 
 
 def fetch_log(home: Path, source: str) -> list[dict[str, str]]:
