@@ -7,7 +7,18 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import snapshot
-from dashboard.components import date, escape, html, is_blank, plain, problem_line, status_tag, status_text, table
+from dashboard.components import (
+    date,
+    escape,
+    html,
+    illustrative_notice,
+    is_blank,
+    plain,
+    problem_line,
+    status_tag,
+    status_text,
+    table,
+)
 from dashboard.formatting import uk_timestamp
 from dashboard.sign_in import submission_gate
 from tracker import settings
@@ -38,12 +49,15 @@ if outcomes.empty and not waiting:
     st.info("No return has been received yet.")
 elif not outcomes.empty:
     st.subheader("Checked")
+    illustrative_notice(outcomes, "Returns marked ILLUSTRATIVE here are samples")
     for _, sent in outcomes.head(20).iterrows():
         name = sent["organisation_code"] if is_blank(sent["organisation_name"]) else sent["organisation_name"]
         with st.container(border=True):
             html(f"<p>{status_tag(sent['status'])} <strong>{plain(name)}</strong> · "
                  f"{plain(sent['reporting_quarter'] or 'quarter unreadable')} · {plain(sent['file_name'])} · received "
-                 f"{date(sent['received_at'])} · reference {plain(sent['submission_ref'])}</p>")
+                 f"{date(sent['received_at'])} · reference {plain(sent['submission_ref'])}"
+                 + (' <strong class="tag tag-orange">ILLUSTRATIVE sample</strong>' if sent["is_illustrative"] else "")
+                 + "</p>")
             problems = sent["problems"]
             if sent["status"] == "rejected" and problems is not None and len(problems):
                 html("<p>What to fix:</p><ul>" + "".join(f"<li>{problem_line(p)}</li>" for p in problems) + "</ul>")
