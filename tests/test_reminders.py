@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -261,3 +262,47 @@ def test_returns_due_reads_the_published_returns_status(tmp_path):
     assert returns_due(snapshot, dt.date(2025, 12, 31)) == []  # the quarter had not ended on that day
     assert returns_due(tmp_path / "none.duckdb", DEADLINE) == []
     assert json.dumps([r.__dict__ for r in rows], default=str)  # plain values
+
+
+def fake_snapshot(home: Path, rows: list[tuple]) -> None:
+    """A published snapshot holding only marts.returns_status (what the reminders read)."""
+    (home / "published").mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(home / "published" / "tracker.duckdb"))
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE TABLE marts.returns_status (organisation_code VARCHAR, organisation_name VARCHAR, "
+                "reporting_quarter VARCHAR, quarter_end DATE, deadline DATE, status VARCHAR, expected BOOLEAN)")
+    con.executemany("INSERT INTO marts.returns_status VALUES (?, ?, ?, '2025-12-31', '2026-01-30', ?, true)", rows)
+    con.close()
+
+
+def test_the_daily_schedule_sends_what_is_due_on_the_reporting_date_once(tmp_path, stub, api_key, monkeypatch):
+    from pipelines.definitions import defs
+    from pipelines.schedules import returns_reminders_job
+    from tracker.resources import TrackerConfig
+
+    schedule = defs.resolve_schedule_def("returns_reminders")
+    assert (schedule.cron_schedule, schedule.execution_timezone, schedule.job_name) == (
+        "0 8 * * *", "Europe/London", returns_reminders_job.name)
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+
+    home = tmp_path / "home"
+    fake_snapshot(home, [("D10", "Department for Work and Pensions", Q3, "received"),
+                         ("D16", "Home Office", Q3, "rejected, overdue"), ("D2", "Cabinet Office", Q3, "missing")])
+    access = tmp_path / "access.yaml"
+    access.write_text("people:\n"
+                      "  - {email: dwp@example.gov.uk, role: department submitter, organisations: [D10]}\n"
+                      "  - {email: ho@example.gov.uk, role: department submitter, organisations: [D16]}\n")
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[notify]\napi_key = "{api_key}"\ntemplate_id = "{RECEIPT}"\n'
+                       f'reminder_template_id = "{REMINDER}"\noverdue_template_id = "{OVERDUE_TEMPLATE}"\n'
+                       f'base_url = "{stub.url}"\n')
+    monkeypatch.setenv("TRACKER_ACCESS_FILE", str(access))
+    monkeypatch.setenv("TRACKER_SECRETS_FILE", str(secrets))
+    resources = {"settings": TrackerConfig(data_dir=str(DATA), home_dir=str(home), as_of="2026-01-31")}
+    for _ in range(2):  # the second morning's run sends nothing more
+        assert returns_reminders_job.execute_in_process(resources=resources).success
+    (email,) = stub.emails()
+    assert email.body["email_address"] == "ho@example.gov.uk" and email.body["template_id"] == OVERDUE_TEMPLATE
+    assert email.body["personalisation"]["days_late"] == "1"
+    assert email.body["personalisation"]["organisation"] == "Home Office (D16)"
+    assert states(home) == {("D16", OVERDUE, "ho@example.gov.uk"): SENT, ("D2", OVERDUE, ""): NO_ONE}
