@@ -21,6 +21,7 @@ import json
 
 import dagster as dg
 
+from assets.returns_windows import KEYS as WINDOW_KEYS
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import InboxFile, arrival_key, pending
 
@@ -35,9 +36,11 @@ MAX_BATCH = 500
 ingest_returns_job = dg.define_asset_job(
     "ingest_returns",
     # every table the ingestion asset writes and everything downstream of them, and the run's reporting date
-    # (staging.run_settings), so a return is judged on the day its run happens, not the last full run's
-    selection=dg.AssetSelection.assets(["staging", "department_returns"]).required_multi_asset_neighbors()
-    .downstream() | dg.AssetSelection.assets(["staging", "run_settings"]).required_multi_asset_neighbors(),
+    # (staging.run_settings), so a return is judged on the day its run happens, not the last full run's; not the
+    # closing of a returns window (downstream of the marts, but its own quarterly job: pipelines/schedules.py)
+    selection=(dg.AssetSelection.assets(["staging", "department_returns"]).required_multi_asset_neighbors()
+               .downstream() | dg.AssetSelection.assets(["staging", "run_settings"]).required_multi_asset_neighbors())
+    - dg.AssetSelection.assets(*WINDOW_KEYS),
     description="Take return files from the inbox: validate, keep, quarantine or accept each, then rebuild the "
     "returns marts and publish.",
 )
