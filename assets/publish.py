@@ -26,6 +26,8 @@ from tracker.warehouse import connect
 REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets",
                     "staging.reporting_quarters"]
 PUBLISHED_TABLES = [*mart_tables(), *REFERENCE_TABLES]
+# The returns windows closed after each deadline (assets/returns_windows.py): published once the tables exist.
+CLOSURE_TABLES = ["audit.returns_window_closures", "audit.returns_window_late"]
 
 
 CHECK_RESULT_COLUMNS = ["check_name", "asset", "description", "severity", "blocking", "outcome", "rows_breaking",
@@ -62,7 +64,9 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
     published_dir.mkdir(parents=True, exist_ok=True)
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     temporary = published_dir / f".{SNAPSHOT_NAME}.{version}.tmp"
-    tables = PUBLISHED_TABLES
+    kept = {f"{schema}.{name}" for schema, name in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    tables = [*PUBLISHED_TABLES, *(t for t in CLOSURE_TABLES if t in kept)]
     counts = {}
     con.execute(f"ATTACH '{temporary}' AS snapshot")
     try:
@@ -107,7 +111,7 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
 
 @dg.asset(
     key=["published_snapshot"],
-    deps=[t.split(".") for t in PUBLISHED_TABLES],
+    deps=[t.split(".") for t in [*PUBLISHED_TABLES, *CLOSURE_TABLES]],
     group_name="publish",
     op_tags={"dagster/priority": "-1"},  # after every asset check that is ready at the same time
     kinds={"duckdb"},

@@ -16,11 +16,18 @@ from assets import (
     pay,
     publish,
     returns,
+    returns_windows,
     targets,
     verify,
 )
 from checks import platform_checks, return_checks
 from pipelines.progress import progress_logger
+from pipelines.schedules import (
+    close_returns_window_job,
+    returns_reminders,
+    returns_reminders_job,
+    returns_window_closure,
+)
 from pipelines.sensors import ingest_returns_job, receipt_sender, return_inbox_sensor
 from tracker import settings
 from tracker.resources import TrackerConfig, TrackerWarehouse
@@ -28,7 +35,7 @@ from tracker.resources import TrackerConfig, TrackerWarehouse
 all_assets = [
     *dg.load_assets_from_modules(
         [organisations, organisation_matching, targets, declarations, pay, forms, notify, one_login, verify,
-         data_sharing, returns, marts, publish]
+         data_sharing, returns, returns_windows, marts, publish]
     ),
 ]
 all_checks = [*platform_checks.all_checks, *return_checks.return_checks]
@@ -63,9 +70,9 @@ def resources() -> dict:
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_checks,
-    jobs=[refresh_job, ingest_returns_job],
+    jobs=[refresh_job, ingest_returns_job, returns_reminders_job, close_returns_window_job],
     sensors=[return_inbox_sensor, receipt_sender],
-    schedules=[weekly_refresh],
+    schedules=[weekly_refresh, returns_reminders, returns_window_closure],
     resources=resources(),
     # One process runs a job's steps in turn: every step writes the one DuckDB file, which allows one writer,
     # and starting a process per step made a return's run take two minutes instead of seconds.

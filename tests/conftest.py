@@ -65,6 +65,8 @@ def returns_home(built, tmp_path) -> Path:
     for table in ("raw.return_files", "audit.return_submissions", "quarantine.return_problems",
                   "staging.department_returns", "staging.accepted_returns"):
         con.execute(f"DROP TABLE {table}")
+    for table in ("audit.returns_window_closures", "audit.returns_window_late"):  # no window closed either
+        con.execute(f"DROP TABLE IF EXISTS {table}")
     con.close()
     return home
 

@@ -50,6 +50,7 @@ class NotifyStub:
     template_id: str
     requests: list[Recorded] = field(default_factory=list)
     notifications: list[dict] = field(default_factory=list)
+    other_template_ids: tuple[str, ...] = ()  # more templates the service has (reminders use two)
 
     def __post_init__(self) -> None:
         self.service_id = self.api_key[-73:-37]
@@ -207,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
         local, _, domain = address.partition("@")
         if not local or "." not in domain or any(c.isspace() for c in address):
             return 400, _error(400, "ValidationError", "email_address Not a valid email address")
-        if body["template_id"] != stub.template_id:
+        if body["template_id"] not in (stub.template_id, *stub.other_template_ids):
             return 400, _error(400, "BadRequestError", "Template not found")
         notification_id = str(uuid.uuid4())
         personalisation = body["personalisation"]
@@ -221,7 +222,8 @@ class _Handler(BaseHTTPRequestHandler):
                 "one_click_unsubscribe_url": None,
             },
             "uri": f"{stub.url}/v2/notifications/{notification_id}",
-            "template": {"id": stub.template_id, "version": 1, "uri": f"{stub.url}/v2/template/{stub.template_id}"},
+            "template": {"id": body["template_id"], "version": 1,
+                         "uri": f"{stub.url}/v2/template/{body['template_id']}"},
             "scheduled_for": None,
         }
         with stub._lock:

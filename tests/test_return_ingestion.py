@@ -1,4 +1,5 @@
-"""Ingestion exactly once: the sensor, corrections, duplicates, a file arriving mid-run, and a failed write."""
+"""Ingestion exactly once: the sensor's batches, corrections, duplicates, a file arriving mid-run, and a failed
+write."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import dagster as dg
 import duckdb
 
-from pipelines.sensors import ingest_returns_job, return_inbox_sensor
+from pipelines.sensors import batch_run_key, ingest_returns_job, return_inbox_sensor
 from tests.conftest import AS_OF, DATA, everything, ingest, make_resources, query
 from tests.returns_helpers import VALID, csv_bytes, row
 from tracker.resources import TrackerConfig
@@ -22,14 +23,18 @@ def tick(home, cursor=None):
     context = dg.build_sensor_context(cursor=cursor, resources={
         "settings": TrackerConfig(data_dir=str(DATA), home_dir=str(home), as_of=AS_OF)})
     result = return_inbox_sensor(context)
-    runs = [] if isinstance(result, dg.SkipReason) else list(result)
-    return runs, context.cursor
+    if isinstance(result, dg.SkipReason):
+        return [], context.cursor
+    return ([result] if isinstance(result, dg.RunRequest) else list(result)), context.cursor
+
+
+def files_of(request: dg.RunRequest) -> list[str]:
+    return request.run_config["ops"]["department_returns"]["config"]["files"]
 
 
 def run_requested(home, request: dg.RunRequest):
     """Execute the run the sensor asked for, with its own run config."""
-    files = request.run_config["ops"]["department_returns"]["config"]["files"]
-    return ingest(home, files)
+    return ingest(home, files_of(request))
 
 
 def at(minutes: int) -> dt.datetime:
@@ -37,12 +42,58 @@ def at(minutes: int) -> dt.datetime:
 
 
 def test_one_arrival_seen_on_two_ticks_starts_one_run(returns_home):
-    deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
+    sent = deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
     runs, cursor = tick(returns_home)
-    assert len(runs) == 1
+    assert len(runs) == 1 and files_of(runs[0]) == [str(sent.path)] and runs[0].tags["files"] == "1"
     again, cursor = tick(returns_home, cursor)
     assert again == []  # the same arrival: no second run
-    assert runs[0].run_key == json.loads(cursor)["requested"][0]
+    assert runs[0].run_key == batch_run_key(json.loads(cursor)["requested"])
+
+
+def test_the_arrivals_of_one_tick_are_one_run_that_records_each_file_and_publishes_once(returns_home):
+    codes = ["D1", "D2", "D1382", "D1383", "D6", "D1380", "D7", "D1381", "D9", "D10"]
+    sent = [deliver(returns_home, csv_bytes(row(organisation_code=code)), f"{code}.csv", code, "test", now=at(i))
+            for i, code in enumerate(codes)]
+    (request,), cursor = tick(returns_home)
+    assert files_of(request) == [str(s.path) for s in sent]  # every new file of the tick, oldest first
+    assert request.tags["files"] == "10" and request.tags["organisations"] == ",".join(sorted(codes))
+    # The tick evaluated again from the same cursor (its update lost) asks for the same run: Dagster starts one.
+    (same,), _ = tick(returns_home, None)
+    assert same.run_key == request.run_key and files_of(same) == files_of(request)
+    assert tick(returns_home, cursor)[0] == []  # and from the new cursor, nothing new
+
+    # a file that lands while the batch runs is not in it
+    late = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "hmcts.csv", "EA73", "test", now=at(30))
+    result = dg.materialize(everything(), selection=ingest_returns_job.selection,
+                            resources=make_resources(returns_home), run_config=request.run_config)
+    assert result.success
+    assert query(returns_home, "SELECT count(*), count(DISTINCT submission_ref), count(archived_as) FROM "
+                 "audit.return_submissions") == [(10, 10, 10)]
+    assert sorted(c for (c,) in query(returns_home, "SELECT organisation_code FROM staging.department_returns")) \
+        == sorted(codes)
+    assert all(not s.path.exists() and (archive_dir(returns_home) / s.organisation_code / s.path.name).exists()
+               for s in sent)
+    built = [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()]
+    assert built.count("published_snapshot") == 1 and built.count("marts/returns_status") == 1
+    assert built.count("audit/return_submissions") == 1  # one materialisation for the batch, ten rows in it
+
+    assert late.path.exists()
+    (following,), cursor = tick(returns_home, cursor)
+    assert files_of(following) == [str(late.path)] and following.tags["organisations"] == "EA73"
+    assert following.run_key != request.run_key
+
+
+def test_a_batch_is_capped_and_the_rest_wait_for_the_next_tick(returns_home, monkeypatch):
+    import pipelines.sensors as sensors
+
+    monkeypatch.setattr(sensors, "MAX_BATCH", 2)
+    sent = [deliver(returns_home, csv_bytes(row(organisation_code=code)), f"{code}.csv", code, "test", now=at(i))
+            for i, code in enumerate(["D1", "D2", "D6"])]
+    (first,), cursor = tick(returns_home)
+    assert files_of(first) == [str(sent[0].path), str(sent[1].path)]
+    (second,), cursor = tick(returns_home, cursor)
+    assert files_of(second) == [str(sent[2].path)]
+    assert tick(returns_home, cursor)[0] == []
 
 
 def test_each_arrival_of_the_same_bytes_is_its_own_and_the_copy_is_a_duplicate(returns_home):
@@ -50,12 +101,12 @@ def test_each_arrival_of_the_same_bytes_is_its_own_and_the_copy_is_a_duplicate(r
     runs, cursor = tick(returns_home)
     deliver(returns_home, CORRECTED, "q3-again.csv", "D10", "test", now=at(5))
     other = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "ea73.csv", "EA73", "test", now=at(6))
-    more, cursor = tick(returns_home, cursor)
-    assert len(more) == 2  # a new arrival each: the same bytes again, and another organisation's return
-    assert {r.tags["organisation"] for r in more} == {"D10", "EA73"}
+    (more,), cursor = tick(returns_home, cursor)
+    # a new arrival each, in one batch: the same bytes again, and another organisation's return
+    assert len(files_of(more)) == 2 and more.tags["organisations"] == "D10,EA73"
     assert run_requested(returns_home, runs[0]).success
-    for request in more:  # the first run already took the waiting copy: the later runs find it gone, and succeed
-        assert run_requested(returns_home, request).success
+    # the first run already took the waiting copy: the later run finds it gone, takes the other, and succeeds
+    assert run_requested(returns_home, more).success
     statuses = sorted(s for (s,) in query(returns_home, "SELECT status FROM audit.return_submissions"))
     assert statuses == ["accepted", "accepted", "duplicate"]  # the copy was recorded as the same return again
     assert sorted(query(returns_home, "SELECT organisation_code FROM staging.department_returns")) == [
@@ -95,7 +146,7 @@ def test_a_file_that_lands_during_a_run_is_not_lost(returns_home):
     assert run_requested(returns_home, runs[0]).success  # the run was for the first file only
     assert late.path.exists()  # still waiting, untouched
     runs, cursor = tick(returns_home, cursor)
-    assert len(runs) == 1 and runs[0].tags["organisation"] == "EA73"
+    assert len(runs) == 1 and runs[0].tags["organisations"] == "EA73" and files_of(runs[0]) == [str(late.path)]
     assert run_requested(returns_home, runs[0]).success
     assert sorted(query(returns_home, "SELECT organisation_code FROM staging.department_returns")) == [
         ("D10",), ("EA73",)]

@@ -13,29 +13,34 @@ import os
 import re
 import tempfile
 import time
-import tomllib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from notifications_python_client.errors import HTTPError, InvalidResponse, TokenError
-from notifications_python_client.notifications import NotificationsAPIClient
+from notifications_python_client.errors import InvalidResponse
 
+from tracker.notify_client import (
+    API_KEY,
+    NOTIFY_URL,
+    already_accepted,
+    classify,
+    client_logs_scrubbed,
+    key_and_url,
+    make_client,
+    notify_section,
+    read_secrets_file,
+    scrub,
+    template_id,
+)
 from tracker.settings import receipts_dir
 
 log = logging.getLogger(__name__)
 
-NOTIFY_URL = "https://api.notifications.service.gov.uk"
 REFERENCE = re.compile(r"^R-[0-9A-F]{10}$")
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-API_KEY = re.compile(rf"^(?P<name>.+)-(?P<service>{_UUID})-(?P<secret>{_UUID})$")
-TEMPLATE_ID = re.compile(rf"^{_UUID}$")
-_TOKENISH = re.compile(r"(?i)bearer\s+\S+|eyJ[\w-]+\.[\w-]+\.[\w-]*")
 
 BACK_OFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=6))
 MAX_ATTEMPTS = 8
@@ -67,50 +72,23 @@ class ReceiptOutcome:
 # --- settings -------------------------------------------------------------------------------------
 
 
-def _base_url_is_safe(url: str) -> bool:
-    """HTTPS, or plain HTTP only to this machine (a local stub): the token must not cross a network in clear."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return True
-    return parts.scheme == "http" and parts.hostname in {"127.0.0.1", "localhost", "::1"}
-
-
 def notify_settings(secrets: Mapping) -> NotifySettings | None:
     """The [notify] section of a secrets mapping, or None when Notify is not (properly) configured."""
-    try:
-        section = secrets.get("notify")
-    except Exception:  # st.secrets and friends may raise on a missing file
+    section = notify_section(secrets)
+    if section is None:
         return None
-    if not isinstance(section, Mapping):
+    connection = key_and_url(section, "receipts")
+    template = template_id(section, "template_id", "receipts")
+    if connection is None or template is None:
         return None
-    api_key, template_id = section.get("api_key"), section.get("template_id")
-    base_url = section.get("base_url") or NOTIFY_URL
-    if not (isinstance(api_key, str) and isinstance(template_id, str) and isinstance(base_url, str)):
-        return None
-    api_key, template_id, base_url = api_key.strip(), template_id.strip(), base_url.strip()
-    if not API_KEY.fullmatch(api_key):
-        log.warning("The Notify api_key in [notify] is not in the form key_name-service_id-secret; receipts wait")
-        return None
-    if not TEMPLATE_ID.fullmatch(template_id):
-        log.warning("The Notify template_id in [notify] is not a template id; receipts wait")
-        return None
-    if not _base_url_is_safe(base_url):
-        log.warning("The Notify base_url in [notify] must use https; receipts wait")
-        return None
-    return NotifySettings(api_key=api_key, template_id=template_id, base_url=base_url)
+    api_key, base_url = connection
+    return NotifySettings(api_key=api_key, template_id=template, base_url=base_url)
 
 
 def notify_settings_from_file(path: Path) -> NotifySettings | None:
     """Notify settings from a TOML secrets file; None (never an error) when it is missing or unreadable."""
-    try:
-        secrets = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        # The error's type only: a TOML error can quote the file, and the file holds secrets.
-        log.warning("The secrets file could not be read (%s); receipts wait", type(error).__name__)
-        return None
-    return notify_settings(secrets)
+    secrets = read_secrets_file(path, "receipts")
+    return None if secrets is None else notify_settings(secrets)
 
 
 # --- the outbox -------------------------------------------------------------------------------------
@@ -240,54 +218,6 @@ def receipt_status(home: Path, reference: str) -> str | None:
     return None
 
 
-# --- keeping secrets out ----------------------------------------------------------------------------
-
-
-def _secrets_of(settings: NotifySettings) -> list[str]:
-    found = [settings.api_key]
-    match = API_KEY.fullmatch(settings.api_key)
-    if match:
-        found += [match["secret"], match["service"]]
-    return [secret for secret in found if secret]
-
-
-def _scrub(text: object, settings: NotifySettings | None, limit: int = 300) -> str:
-    """Text safe to record: no key, secret, service id or anything like a bearer token; short."""
-    text = str(text)
-    if settings is not None:
-        for secret in sorted(_secrets_of(settings), key=len, reverse=True):
-            text = re.sub(re.escape(secret), "[hidden]", text, flags=re.IGNORECASE)
-    text = _TOKENISH.sub("[hidden]", text)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-class _ScrubFilter(logging.Filter):
-    """Scrubs what the Notify client logs itself (its warnings quote Notify's response body)."""
-
-    def __init__(self, settings: NotifySettings) -> None:
-        super().__init__()
-        self.settings = settings
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = _scrub(record.getMessage(), self.settings, limit=2000)
-        record.args = None
-        return True
-
-
-@contextmanager
-def _client_logs_scrubbed(settings: NotifySettings) -> Iterator[None]:
-    loggers = [logging.getLogger(name) for name in ("notifications_python_client.base", "notifications_python_client")]
-    scrubber = _ScrubFilter(settings)
-    for each in loggers:
-        each.addFilter(scrubber)
-    try:
-        yield
-    finally:
-        for each in loggers:
-            each.removeFilter(scrubber)
-
-
 # --- sending ----------------------------------------------------------------------------------------
 
 
@@ -313,63 +243,11 @@ def back_off(attempts: int) -> timedelta:
     return BACK_OFF[min(max(attempts, 1), len(BACK_OFF)) - 1]
 
 
-class _Failure(Exception):
-    def __init__(self, detail: str, retry: bool, key_refused: bool = False) -> None:
-        super().__init__(detail)
-        self.detail, self.retry, self.key_refused = detail, retry, key_refused
-
-
-def _classify(error: Exception, settings: NotifySettings) -> _Failure:
-    """Whether retrying can fix a failure, with a plain (scrubbed) reason."""
-    if isinstance(error, HTTPError) and error.response is None:
-        cause_names = {kind.__name__ for kind in type(error.__cause__).__mro__}
-        if "Timeout" in cause_names:
-            return _Failure(f"Notify did not answer within {settings.timeout_seconds:g} seconds", retry=True)
-        return _Failure("Could not connect to Notify", retry=True)
-    if isinstance(error, HTTPError):
-        status, message = error.status_code, _notify_message(error.message)
-        said = _scrub(f"{status}: {message}", settings)
-        if status == 429:
-            return _Failure(f"Notify asked us to slow down ({said})", retry=True)
-        if status >= 500:
-            return _Failure(f"Notify had a problem ({said})", retry=True)
-        if status == 403:
-            return _Failure(f"Notify refused the API key ({said})", retry=False, key_refused=True)
-        if status == 400:
-            return _Failure(f"Notify refused the email ({said})", retry=False)
-        return _Failure(f"Notify refused the request ({said})", retry=False)
-    if isinstance(error, TokenError):
-        return _Failure("The Notify API key could not make a token", retry=False)
-    return _Failure(f"Unexpected error while sending ({type(error).__name__})", retry=True)
-
-
-def _notify_message(message: object) -> str:
-    """Notify's errors list as one line: 'ValidationError: email_address Not a valid email address'."""
-    if isinstance(message, list):
-        parts = []
-        for item in message:
-            if isinstance(item, Mapping):
-                parts.append(": ".join(str(item[key]) for key in ("error", "message") if key in item))
-            else:
-                parts.append(str(item))
-        return "; ".join(parts)
-    return str(message)
-
-
-def _already_accepted(client, record: Mapping) -> str | None:
-    """The id of a notification Notify already holds for this reference (an earlier attempt that timed out)."""
-    answer = client.get_all_notifications(reference=record["reference"], template_type="email")
-    for notification in (answer or {}).get("notifications") or []:
-        if notification.get("reference") == record["reference"]:
-            return str(notification.get("id") or "unknown")
-    return None
-
-
 def _send(client, settings: NotifySettings, record: Mapping) -> tuple[str, str]:
     """Send one receipt; (notification id, detail). Raises what the client raises."""
     if record.get("attempts", 0) > 0 or record.get("interrupted"):
         # An earlier attempt may have reached Notify even though we saw a failure: never send twice.
-        earlier = _already_accepted(client, record)
+        earlier = already_accepted(client, record["reference"])
         if earlier is not None:
             return earlier, "Notify had already accepted it on an earlier attempt"
     try:
@@ -386,10 +264,6 @@ def _send(client, settings: NotifySettings, record: Mapping) -> tuple[str, str]:
         raise
     notification_id = str((answer or {}).get("id") or "unknown")
     return notification_id, "Notify accepted it"
-
-
-def _default_client(settings: NotifySettings):
-    return NotificationsAPIClient(settings.api_key, base_url=settings.base_url, timeout=settings.timeout_seconds)
 
 
 def _claim_age(path: Path) -> timedelta:
@@ -517,9 +391,9 @@ def send_pending(
         return [ReceiptOutcome(reference, NOT_CONFIGURED, detail) for _, reference, _ in due]
 
     outcomes: list[ReceiptOutcome] = []
-    client = _LazyClient(settings, client_factory or _default_client)
+    client = _LazyClient(settings, client_factory or make_client)
     key_refused = False
-    with _client_logs_scrubbed(settings):
+    with client_logs_scrubbed(settings):
         for _, reference, path in due:
             if key_refused:  # every later receipt would fail the same way: keep them for a fixed key
                 detail = "Not tried: Notify refused the API key for an earlier receipt"
@@ -559,14 +433,14 @@ def _attempt(
     except FileNotFoundError:
         raise
     except Exception as error:
-        return _fail_unreadable(home, claimed, _scrub(error, settings, limit=120)), False
+        return _fail_unreadable(home, claimed, scrub(error, settings, limit=120)), False
 
     attempts = int(record.get("attempts", 0)) + 1
     at = _iso(now)
     try:
         notification_id, detail = _send(client(), settings, record)
     except Exception as error:
-        failure = _classify(error, settings)
+        failure = classify(error, settings)
     else:
         record.update(
             attempts=attempts,

@@ -20,6 +20,7 @@ Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HO
     returns/inbox/              returns waiting to be processed  returns_inbox_dir()
     returns/archive/            returns once processed           returns_archive_dir()
     receipts/                   email receipts to send and sent  receipts_dir()
+    reminders/                  deadline reminders' ledger       reminders_dir()
     access.yaml                 who may sign in (by default)     access_file()
     feeds/<source>/             live feed documents as fetched,  feeds_dir()
                                 and fetches.csv (every fetch)
@@ -103,6 +104,11 @@ def receipts_dir(home: Path | None = None) -> Path:
 def feeds_dir(home: Path | None = None) -> Path:
     """The platforms' live feeds as fetched, one folder per source (tracker/feed_store.py)."""
     return _home(home) / "feeds"
+
+
+def reminders_dir(home: Path | None = None) -> Path:
+    """The ledger of deadline reminders claimed, sent, not sent, and organisations with no one to remind."""
+    return _home(home) / "reminders"
 
 
 def demo_sign_in() -> bool:
