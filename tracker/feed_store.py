@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tracker.durable import write_atomically
 from tracker.fetching import Fetched
 from tracker.settings import feeds_dir
 
@@ -77,7 +78,7 @@ def store(home: Path, source: str, fetched: Fetched, *, fmt: str | None = None) 
     while path.exists():  # the same document again within the second, after another one: a file of its own
         copy += 1
         path = folder / f"{stem}-{copy}.{ext}"
-    _write_atomically(path, fetched.content)
+    write_atomically(path, fetched.content)
     _log(folder, fetched.fetched_at, fetched.url, fetched.sha256, len(fetched.content), STORED, path.name, "")
     return StoredDocument(source=source, path=path, fetched_at=fetched.fetched_at.replace(microsecond=0),
                           sha256=fetched.sha256, size_bytes=len(fetched.content))
@@ -137,27 +138,3 @@ def _log(folder: Path, at: dt.datetime, url: str, sha256: str, size: int | str, 
         os.fsync(handle.fileno())
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """A hidden temporary name, flushed to disk, renamed into place, the folder flushed: after a restart the
-    real name holds the whole document or nothing."""
-    temporary = path.with_name(f".{path.name}.partial")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(temporary, flags, 0o666)  # the umask decides, as for every other file the tracker writes
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    try:
-        folder = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(folder)
-    except OSError:
-        pass
-    finally:
-        os.close(folder)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from notifications_python_client.errors import InvalidResponse
 
+from tracker.durable import sync_folder
 from tracker.notify_client import (
     API_KEY,
     NOTIFY_URL,
@@ -116,15 +117,6 @@ def _check_reference(reference: object) -> str:
     return reference
 
 
-def _fsync_folder(folder: Path) -> None:
-    with suppress(OSError):  # not every platform can open a folder
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _write_temporary(folder: Path, record: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
@@ -149,7 +141,7 @@ def _write_atomic(path: Path, record: dict) -> None:
         with suppress(OSError):
             os.unlink(temporary)
         raise
-    _fsync_folder(path.parent)
+    sync_folder(path.parent)
 
 
 def _existing(home: Path, reference: str) -> Path | None:
@@ -202,7 +194,7 @@ def queue_receipt(
     finally:
         with suppress(FileNotFoundError):
             os.unlink(temporary)
-    _fsync_folder(path.parent)
+    sync_folder(path.parent)
     return path
 
 

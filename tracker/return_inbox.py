@@ -40,6 +40,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from tracker.durable import PARTIAL, write_atomically
 from tracker.settings import returns_archive_dir as archive_dir
 from tracker.settings import returns_inbox_dir as inbox_dir
 
@@ -80,7 +81,6 @@ class InboxFileTooLarge(InboxEntryRefused):
 
 READ_CHUNK = 1 << 16
 SIDECAR_LIMIT = 64 * 1024  # what tracker submit writes is a few hundred bytes
-PARTIAL = ".partial"  # the temporary name a file is written under before it is renamed into place
 HASH_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 REFERENCE_PATTERN = re.compile(r"^R-[0-9A-F]{10}$")
 ORPHAN_SIDECAR_SECONDS = 600
@@ -194,37 +194,6 @@ def safe_name(name: str) -> str:
     return cleaned[-120:]
 
 
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write under a hidden temporary name, flush it to disk, rename it into place, then flush the folder:
-    after a machine restart the real name holds either nothing or the whole file, never part of it."""
-    temporary = path.with_name(f".{path.name}{PARTIAL}")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(temporary, flags, 0o666)  # as write_bytes did: the umask decides
-    try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened (Windows)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some file systems cannot flush a folder: the rename is still atomic
-        pass
-    finally:
-        os.close(fd)
-
-
 def deliver(home: Path, content: bytes, original_name: str, organisation_code: str, channel: str,
             is_illustrative: bool = False, now: dt.datetime | None = None, *, sender: str | None = None,
             on_behalf_reason: str | None = None, reporting_quarter: str | None = None) -> InboxFile:
@@ -251,8 +220,8 @@ def deliver(home: Path, content: bytes, original_name: str, organisation_code: s
                "is_illustrative": is_illustrative, "received_at": now.isoformat(), "reference": reference,
                "sha256": sha, "sender": sender, "on_behalf_reason": on_behalf_reason,
                "reporting_quarter": reporting_quarter}
-    _write_atomically(folder / (stored + SIDECAR), json.dumps(sidecar, indent=2).encode())
-    _write_atomically(folder / stored, content)
+    write_atomically(folder / (stored + SIDECAR), json.dumps(sidecar, indent=2).encode())
+    write_atomically(folder / stored, content)
     return InboxFile(folder / stored, organisation_code, original_name, channel, is_illustrative, now, reference,
                      sender=sender, on_behalf_reason=on_behalf_reason, declared_quarter=reporting_quarter)
 
@@ -440,7 +409,7 @@ def archive(home: Path, file: InboxFile, content: bytes | None = None) -> Path:
         counter += 1
     sidecar = file.path.with_name(file.path.name + SIDECAR)
     if content is not None:
-        _write_atomically(target, content)
+        write_atomically(target, content)
         os.unlink(file.path)
     else:
         os.replace(file.path, target)

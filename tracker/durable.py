@@ -1,0 +1,39 @@
+"""Files that survive a crash: written whole under a hidden temporary name, flushed to disk, renamed into place,
+and the folder flushed, so after a restart the real name holds the whole file or nothing. Used by the returns
+inbox, the live feeds' store and the receipts outbox."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PARTIAL = ".partial"  # the temporary name's ending: readers skip hidden files that end with it
+
+
+def write_atomically(path: Path, content: bytes) -> None:
+    temporary = path.with_name(f".{path.name}{PARTIAL}")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(temporary, flags, 0o666)  # the umask decides, as for every other file the tracker writes
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temporary, path)
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush a folder's entries (a rename) to disk; a no-op where folders cannot be opened (Windows)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems cannot flush a folder: the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
