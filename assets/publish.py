@@ -20,6 +20,7 @@ from assets.marts import column_descriptions, mart_tables
 from assets.raw import OWNERS
 from tracker.resources import TrackerConfig
 from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME, as_of_note
+from tracker.sources import SNAPSHOT_FRESH_WITHIN_DAYS
 from tracker.warehouse import connect
 
 # Reference tables the readers need beside the marts (names, departments, match quality).
@@ -116,6 +117,9 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
     op_tags={"dagster/priority": "-1"},  # after every asset check that is ready at the same time
     kinds={"duckdb"},
     owners=OWNERS,
+    # Fails once a week's refresh and a day's grace have passed without a publication; warns a day before.
+    freshness_policy=dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=SNAPSHOT_FRESH_WITHIN_DAYS),
+                                                    warn_window=dt.timedelta(days=SNAPSHOT_FRESH_WITHIN_DAYS - 1)),
     description="The read-only snapshot the dashboard opens (TRACKER_HOME/published/tracker.duckdb), "
     "built in a temporary file and swapped in atomically, with a manifest of its version.",
 )

@@ -33,6 +33,7 @@ from assets.raw import OWNERS
 from checks.platform_checks import ERROR, RULES, feed_problems_table
 from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
+from tracker.sources import SOURCES
 from tracker.versions import VERSIONS_FILE, publications, visible
 from tracker.warehouse import SourceFile, connect, load_listed_files, tables_metadata
 
@@ -95,6 +96,18 @@ class Problem:
 class _Quarantine(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = problems
+
+
+def freshness_policy(source: str) -> dg.FreshnessPolicy | None:
+    """Dagster's freshness policy for a source's staging tables: the source's own window (tracker/sources.py).
+
+    Failing means the tracker has not rebuilt the source within the days its data may be old before it is
+    stale; a closed source (no window) has none.
+    """
+    declared = SOURCES.get(source)
+    if declared is None or declared.fresh_within_days is None:
+        return None
+    return dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=declared.fresh_within_days))
 
 
 def _gate_rules(tables: Mapping[str, str]):
@@ -165,6 +178,7 @@ def staging_tables_asset(
                 group_name=group or source,
                 kinds={"duckdb", "pandas"},
                 owners=OWNERS,
+                freshness_policy=freshness_policy(source) if table != problems_table else None,
             )
             for table, description in {**tables, problems_table: f"What could not be read from the {feed_label} "
                                        "feed in the latest run, and what the tracker did about it."}.items()

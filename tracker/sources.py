@@ -3,12 +3,17 @@
 Declared once. The ``marts.sources`` mart joins this to the files kept in
 ``raw.source_files`` and the latest data date, so the dashboard can say for any
 figure who published it, which file it was read from, and whether it is stale.
-The freshness rule for Pay is also the one its asset check uses.
+The freshness rule for Pay is also the one its asset check uses, and each window is also the
+Dagster freshness policy on the source's staging tables (assets/staging.py) and the limit of the
+freshness alerts (pipelines/alerting.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# The published snapshot is rebuilt every week (the Tuesday refresh): a day's grace, then it is overdue.
+SNAPSHOT_FRESH_WITHIN_DAYS = 8
 
 
 @dataclass(frozen=True)
