@@ -8,6 +8,8 @@ TRACKER_AS_OF_NOTE  why that date, shown beside it on the dashboard (set by `tra
 TRACKER_ACCESS_FILE  who may sign in, their role and organisations; default: TRACKER_HOME/access.yaml
 TRACKER_SECRETS_FILE the sign-in provider and GOV.UK Notify keys (never committed);
                   default: <project>/.streamlit/secrets.toml
+TRACKER_ALERT_WEBHOOK where alerts are posted (tracker/alerts.py); default: the secrets file's
+                  [alerts] webhook_url, else none (alerts are only recorded)
 TRACKER_DEMO_SIGN_IN "on" lets the submission pages run without a sign-in provider, as the
                   illustrative identities of data/returns/access.example.yaml (`tracker demo` sets it)
 
@@ -21,6 +23,8 @@ Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HO
     returns/archive/            returns once processed           returns_archive_dir()
     receipts/                   email receipts to send and sent  receipts_dir()
     reminders/                  deadline reminders' ledger       reminders_dir()
+    alerts/                     failed runs and stale sources    alerts_dir()
+                                alerted (alerts.jsonl)
     access.yaml                 who may sign in (by default)     access_file()
     feeds/<source>/             live feed documents as fetched,  feeds_dir()
                                 and fetches.csv (every fetch)
@@ -109,6 +113,11 @@ def feeds_dir(home: Path | None = None) -> Path:
 def reminders_dir(home: Path | None = None) -> Path:
     """The ledger of deadline reminders claimed, sent, not sent, and organisations with no one to remind."""
     return _home(home) / "reminders"
+
+
+def alerts_dir(home: Path | None = None) -> Path:
+    """Every alert recorded (alerts.jsonl) and the freshness breaches already alerted (tracker/alerts.py)."""
+    return _home(home) / "alerts"
 
 
 def demo_sign_in() -> bool:
