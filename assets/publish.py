@@ -60,8 +60,32 @@ def latest_check_results(instance, check_keys, descriptions: dict | None = None)
     return rows
 
 
-def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: list[tuple] | tuple = ()) -> dict:
-    """Copy marts, reference tables and check results into a new file, then swap it in. Returns the manifest."""
+PUBLISHED_ALERTS = 200  # the latest alerts published with the snapshot (tracker/alerts.py keeps them all)
+
+
+def alert_rows(home: Path | None, latest: int = PUBLISHED_ALERTS) -> list[tuple]:
+    """The latest alerts of TRACKER_HOME/alerts/alerts.jsonl, newest first, as rows for ``meta.alerts``.
+
+    Never the webhook's address: the dashboard is read by more people than run the tracker.
+    """
+    if home is None:
+        return []
+    from tracker.alerts import read_alerts
+
+    rows = []
+    for alert in reversed(read_alerts(home, latest)):
+        try:
+            at = dt.datetime.fromisoformat(alert["at"]).astimezone(dt.UTC).replace(tzinfo=None)
+        except (KeyError, TypeError, ValueError):
+            continue
+        rows.append((at, alert.get("kind"), alert.get("subject"), alert.get("message"), alert.get("webhook_outcome")))
+    return rows
+
+
+def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: list[tuple] | tuple = (),
+                     alerts: list[tuple] | tuple = ()) -> dict:
+    """Copy marts, reference tables, check results and alerts into a new file, then swap it in. Returns the
+    manifest."""
     published_dir.mkdir(parents=True, exist_ok=True)
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     temporary = published_dir / f".{SNAPSHOT_NAME}.{version}.tmp"
@@ -93,6 +117,11 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
             con.executemany("INSERT INTO snapshot.meta.check_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             [list(r) for r in check_results])
         manifest["tables"]["meta.check_results"] = len(check_results)
+        con.execute("CREATE TABLE snapshot.meta.alerts (alerted_at TIMESTAMP, alert_kind VARCHAR, "
+                    "alert_subject VARCHAR, alert_message VARCHAR, webhook_outcome VARCHAR)")
+        if alerts:
+            con.executemany("INSERT INTO snapshot.meta.alerts VALUES (?, ?, ?, ?, ?)", [list(r) for r in alerts])
+        manifest["tables"]["meta.alerts"] = len(alerts)
         descriptions = column_descriptions()
         con.execute("CREATE TABLE snapshot.meta.column_descriptions (table_name VARCHAR, column_name VARCHAR, "
                     "description VARCHAR)")
@@ -130,7 +159,8 @@ def published_snapshot(
     described = {key: graph.get_check_spec(key).description for key in graph.asset_check_keys}
     check_results = latest_check_results(context.instance, graph.asset_check_keys, described)
     with connect(warehouse) as con:
-        manifest = publish_snapshot(con, settings.published_dir, settings.as_of_date(), check_results)
+        manifest = publish_snapshot(con, settings.published_dir, settings.as_of_date(), check_results,
+                                    alert_rows(settings.home))
     path = settings.published_dir / SNAPSHOT_NAME
     return dg.MaterializeResult(
         metadata={

@@ -110,6 +110,28 @@ def freshness_policy(source: str) -> dg.FreshnessPolicy | None:
     return dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(days=declared.fresh_within_days))
 
 
+def build_table(source: str) -> str:
+    """When the tracker last wrote a source's tables (one row; one writer per source, like its problems table)."""
+    return f"meta.{source}_build"
+
+
+def _record_build(con, source: str, written: bool, run_id: str) -> dict:
+    """Keep when the source's tables were last written (kept as it was when they were not) and when last tried."""
+    table = build_table(source)
+    schema, name = table.split(".")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                         [schema, name]).fetchone()[0]
+    previous = con.execute(f"SELECT built_at, built_by_run FROM {table}").fetchone() if exists else None
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    built_at, built_by = (now, run_id) if written else (previous or (None, None))
+    con.execute(f"CREATE OR REPLACE TABLE {table} (source VARCHAR, built_at TIMESTAMP, built_by_run VARCHAR, "
+                "tried_at TIMESTAMP)")
+    con.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", [source, built_at, built_by, now])
+    return {"built at (UTC)": built_at.isoformat(timespec="seconds") if built_at else "never",
+            "tried at (UTC)": now.isoformat(timespec="seconds")}
+
+
 def _gate_rules(tables: Mapping[str, str]):
     return [r for r in RULES if r.severity == ERROR and ".".join(r.asset) in tables]
 
@@ -182,6 +204,16 @@ def staging_tables_asset(
             )
             for table, description in {**tables, problems_table: f"What could not be read from the {feed_label} "
                                        "feed in the latest run, and what the tracker did about it."}.items()
+        ] + [
+            dg.AssetSpec(
+                key=build_table(source).split("."),
+                deps=[raw],
+                description=f"When the tracker last wrote the {feed_label} tables (UTC), and when it last tried: "
+                "the age of the build, as opposed to the age of the source's latest figure.",
+                group_name=group or source,
+                kinds={"duckdb"},
+                owners=OWNERS,
+            )
         ],
         can_subset=False,
     )
@@ -221,6 +253,7 @@ def staging_tables_asset(
                 problems.append(Problem(None, None, f"more than {MAX_REBUILDS} rounds of versions broke its rules",
                                         KEPT))
             _record_problems(con, source, problems)
+            build = _record_build(con, source, written, context.run_id)
             present = {t for (t,) in con.execute(
                 "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
             metadata = {t: tables_metadata(con, [t]) for t in [*tables, problems_table] if t in present}
@@ -233,6 +266,7 @@ def staging_tables_asset(
             if table != problems_table:
                 meta = {**meta, "source status": "as published" if written else KEPT}
             yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta)
+        yield dg.MaterializeResult(asset_key=build_table(source).split("."), metadata=build)
 
     return _staging
 

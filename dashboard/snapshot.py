@@ -362,6 +362,14 @@ def check_results() -> pd.DataFrame:
     return _query("SELECT * FROM meta.check_results ORDER BY outcome = 'passed', outcome, asset, check_name")
 
 
+def alerts(latest: int = 20) -> pd.DataFrame | None:
+    """The latest alerts published with the snapshot, newest first; None for a snapshot published before alerts."""
+    if _query("SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'meta' "
+              "AND table_name = 'alerts'")["n"].iloc[0] == 0:
+        return None
+    return _query("SELECT * FROM meta.alerts ORDER BY alerted_at DESC LIMIT ?", latest)
+
+
 def quarantine_counts() -> pd.DataFrame:
     """Problems held in quarantine per validation rule (rule, problems, returns, still_current), most first."""
     return _query("SELECT rule, count(*) AS problems, count(DISTINCT submission_ref) AS returns, "

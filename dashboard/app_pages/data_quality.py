@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, snapshot
@@ -26,15 +27,29 @@ page_header("Data quality and sources", "where does every figure come from, how 
 
 st.header("Sources and freshness")
 sources = snapshot.sources()
+st.markdown("Each source has **two ages**. **Tracker last built it** is when a run of the tracker last wrote the "
+            "source's tables: it says whether the tracker is keeping up. **Latest figure** is the date of the newest "
+            "figure the source itself published: it says whether the publisher is keeping up. They differ: a weekly "
+            "feed the tracker read this morning can still end last week, and a source is stale when its latest "
+            "figure is older than its window, however recently the tracker read it.")
+
+
+def build_age(built_at) -> str:
+    """How long ago the tracker built a source, as of now (the page's time, not the reporting date)."""
+    days = (pd.Timestamp.now(tz="UTC").tz_localize(None) - pd.Timestamp(built_at)).days
+    return "today" if days < 1 else "yesterday" if days < 2 else f"{days} days ago"
 
 
 def freshness_line(source) -> str:
     line = f"<li><strong>{escape(source.name)}</strong>: {status_tag(source.freshness)} "
     if not is_blank(source.latest_date):
-        line += f"data to {date(source.latest_date)}, {int(source.days_old)} days before the reporting date"
+        line += f"latest figure {date(source.latest_date)}, {int(source.days_old)} days before the reporting date"
         if not is_blank(source.fresh_within_days):
             line += f" (expected within {int(source.fresh_within_days)} days: {escape(source.cadence)})"
         line += ". "
+    if not is_blank(source.last_built_at):
+        built = source.last_built_at
+        line += f"Tracker last built it {build_age(built)} ({escape(uk_timestamp(built))}). "
     if source.closed_note:
         line += escape(source.closed_note)
     if source.feed_status != "read in full":
@@ -46,6 +61,17 @@ def freshness_line(source) -> str:
 html("<ul>" + "".join(freshness_line(s) for s in sources.itertuples()) + "</ul>")
 table(sources.drop(columns=["as_of"]).assign(freshness=sources["freshness"].map(status_text)), "sources.csv",
       described_by="marts.sources", alt="Every source and its freshness", pinned=("source",))
+
+st.header("Recent alerts")
+recent = snapshot.alerts()
+if recent is None:
+    st.info("This snapshot was published before the tracker kept alerts.")
+elif recent.empty:
+    st.success("No alert: no run has failed and no source or snapshot has gone stale.")
+else:
+    st.caption("The latest alerts for a failed run, a stale source or an overdue snapshot, as they stood when this "
+               "snapshot was published (an alert raised since then shows with the next publication).")
+    table(recent, "alerts.csv", alt="The latest alerts, newest first")
 
 st.header("Files that could not be read")
 problems = snapshot.feed_problems()

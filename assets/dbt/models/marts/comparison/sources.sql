@@ -17,6 +17,11 @@ problems AS (
            string_agg(coalesce(file_name || ': ', '') || problem, '; ' ORDER BY file_name) AS problems
     FROM {{ ref('feed_problems') }} GROUP BY 1
 ),
+builds AS (
+{% for source_key in ['pay', 'forms', 'notify', 'one_login', 'verify', 'data_sharing', 'organisations'] %}
+{% if not loop.first %}UNION ALL {% endif %}SELECT source, built_at, tried_at FROM {{ source('meta', source_key ~ '_build') }}
+{% endfor %}
+),
 dates AS (
     SELECT s.source, min(m.date) AS first_date, max(m.date) AS latest_date
     FROM sources s JOIN {{ ref('metric_series') }} m ON list_contains(s.platforms, m.platform) AND m.date <= {{ as_of() }}
@@ -25,6 +30,7 @@ dates AS (
 SELECT s.source, s.name, array_to_string(s.platforms, ', ') AS platforms, s.publisher, s.origin, s.cadence,
        s.fresh_within_days, s.closed_note, d.first_date, d.latest_date,
        date_diff('day', d.latest_date, {{ as_of() }}) AS days_old,
+       b.built_at AS last_built_at, b.tried_at AS last_tried_at,
        {{ freshness('d.latest_date') }} AS freshness,
        f.files_kept, f.files_listed, f.bytes_kept, f.last_stored_at, f.newest_file, f.newest_file_sha256,
        f.shipped_as,
@@ -34,4 +40,5 @@ SELECT s.source, s.name, array_to_string(s.platforms, ', ') AS platforms, s.publ
        coalesce(p.files_left_out, 0) AS files_left_out, p.problems AS feed_problem_summary,
        {{ as_of() }} AS as_of
 FROM sources s LEFT JOIN dates d USING (source) LEFT JOIN files f USING (source) LEFT JOIN problems p USING (source)
+LEFT JOIN builds b USING (source)
 ORDER BY source

@@ -1,0 +1,60 @@
+"""Two ages per source: when the tracker last built it, and how old its latest figure is; alerts published."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from assets.publish import alert_rows
+from assets.staging import _record_build
+from tracker.alerts import record_alert
+from tracker.settings import snapshot_path
+
+
+def test_a_build_is_kept_until_the_tables_are_written_again():
+    con = duckdb.connect()
+    first = _record_build(con, "pay", True, "run-1")
+    assert first["built at (UTC)"] != "never"
+    built_at, by = con.execute("SELECT built_at, built_by_run FROM meta.pay_build").fetchone()
+    assert by == "run-1"
+    _record_build(con, "pay", False, "run-2")  # the source kept its last good figures
+    assert con.execute("SELECT built_at, built_by_run FROM meta.pay_build").fetchone() == (built_at, "run-1")
+    assert con.execute("SELECT tried_at >= built_at FROM meta.pay_build").fetchone() == (True,)
+    _record_build(con, "pay", True, "run-3")
+    assert con.execute("SELECT built_by_run FROM meta.pay_build").fetchone() == ("run-3",)
+
+
+def test_never_built_says_so():
+    con = duckdb.connect()
+    assert _record_build(con, "forms", False, "run-1")["built at (UTC)"] == "never"
+    assert con.execute("SELECT built_at FROM meta.forms_build").fetchone() == (None,)
+
+
+def test_the_sources_mart_carries_the_build_time_beside_the_data_date(built):
+    con = duckdb.connect(str(snapshot_path(built["home"])), read_only=True)
+    try:
+        rows = {r[0]: r[1:] for r in con.execute(
+            "SELECT source, last_built_at, last_tried_at, latest_date FROM marts.sources").fetchall()}
+        assert con.execute("SELECT count(*) FROM meta.alerts").fetchone() is not None
+    finally:
+        con.close()
+    for source in ("pay", "forms", "one_login", "data_sharing", "notify", "verify", "organisations"):
+        last_built, last_tried, _ = rows[source]
+        assert last_built is not None and last_tried is not None, source
+        assert dt.datetime.now() - last_built < dt.timedelta(days=1), source  # built by this session's run
+    built_at, _, latest = rows["pay"]
+    assert latest < built_at.date()  # the shipped Pay data ends long before the tracker built it
+    assert rows["returns"][:2] == (None, None)
+
+
+def test_alerts_are_published_newest_first_without_the_webhook(tmp_path):
+    home = tmp_path / "home"
+    record_alert(home, "source stale", "GOV.UK Pay", "old", at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    record_alert(home, "run failure", "refresh_all", "boom", at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+                 webhook_url="http://127.0.0.1:9/hook?token=abc")
+    rows = alert_rows(home)
+    assert [r[1] for r in rows] == ["run failure", "source stale"]
+    assert rows[0][0] == dt.datetime(2026, 1, 2)
+    assert not any("127.0.0.1" in str(v) or "abc" in str(v) for r in rows for v in r)
+    assert alert_rows(tmp_path / "nowhere") == []
