@@ -58,3 +58,34 @@ def test_alerts_are_published_newest_first_without_the_webhook(tmp_path):
     assert rows[0][0] == dt.datetime(2026, 1, 2)
     assert not any("127.0.0.1" in str(v) or "abc" in str(v) for r in rows for v in r)
     assert alert_rows(tmp_path / "nowhere") == []
+
+
+def test_the_data_quality_page_shows_both_ages_and_the_recent_alerts(built, tmp_path, monkeypatch):
+    import json
+    import shutil
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from tracker.settings import manifest_path, published_dir
+
+    home = tmp_path / "home"
+    shutil.copytree(published_dir(built["home"]), published_dir(home))
+    manifest = json.loads(manifest_path(home).read_text(encoding="utf-8"))
+    manifest["version"] += "-with-alerts"  # the dashboard caches by version: this copy is a new one
+    manifest_path(home).write_text(json.dumps(manifest), encoding="utf-8")
+    con = duckdb.connect(str(snapshot_path(home)))
+    con.execute("INSERT INTO meta.alerts VALUES ('2026-01-30 09:00', 'source stale', 'GOV.UK Pay performance data', "
+                "'GOV.UK Pay performance data: the latest data is from 16 December 2025.', 'posted')")
+    con.close()
+    monkeypatch.setenv("TRACKER_HOME", str(home))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/data_quality.py").run()
+    assert not at.exception and not at.error
+    text = "\n".join(m.value for m in at.markdown)
+    assert "two ages" in text and "Tracker last built it" in text
+    [alerts] = [d.value for d in at.dataframe if "alert_kind" in d.value.columns]
+    assert alerts["alert_subject"].tolist() == ["GOV.UK Pay performance data"]
+    [sources] = [d.value for d in at.dataframe if "last_built_at" in d.value.columns]
+    assert sources["last_built_at"].notna().sum() == 7
