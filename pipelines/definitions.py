@@ -11,6 +11,7 @@ from assets import (
     forms,
     marts,
     notify,
+    notify_live,
     one_login,
     organisation_matching,
     organisations,
@@ -36,8 +37,8 @@ from tracker.resources import TrackerConfig, TrackerWarehouse
 
 all_assets = [
     *dg.load_assets_from_modules(
-        [organisations, organisation_matching, targets, declarations, pay, forms, notify, one_login, verify,
-         data_sharing, returns, returns_windows, marts, publish]
+        [organisations, organisation_matching, targets, declarations, pay, forms, notify, notify_live, one_login,
+         verify, data_sharing, returns, returns_windows, marts, publish]
     ),
 ]
 all_checks = [*platform_checks.all_checks, *return_checks.return_checks]
