@@ -197,6 +197,17 @@ def test_notify_live_services_are_built_from_the_fetched_documents(home, server,
     assert dict((d, n) for d, n, _ in mart)[department] >= 43  # HMRC's department counts HMRC's 43
     assert published(home, "SELECT count(*) FROM marts.notify_live_by_department") == [(len(mart),)]
 
+    # the Notify page shows them, dated by the fetch, and says where they come from
+    page = notify_page(home, monkeypatch)
+    top_department = published(home, "SELECT department_name FROM marts.notify_live_by_department "
+                                     "ORDER BY live_services DESC, department_code LIMIT 1")[0][0]
+    titles = [h.value for h in page.subheader]
+    assert any(t.startswith(f"{top_department} runs the most live services on Notify") for t in titles), titles
+    assert any("tracker's own fetches of GOV.UK Notify's performance page" in c.value for c in page.caption)
+    assert any(f"data to {document.fetched_at:%-d %b %Y}" in m.value for m in page.markdown), \
+        [m.value for m in page.markdown if "Source" in m.value]
+    assert not any("appear once the Notify feed has been fetched" in i.value for i in page.info)
+
     # a later document that is JSON but not Notify's format: kept as fetched, left out and named; the figures stand
     second = feed_run(home, "notify")
     assert second.success
@@ -208,6 +219,21 @@ def test_notify_live_services_are_built_from_the_fetched_documents(home, server,
     assert query(home, "SELECT department_code, live_services, data_date FROM marts.notify_live_by_department") == mart
 
 
-def test_without_a_fetch_the_notify_live_table_is_empty_and_the_mart_too(built):
+def test_without_a_fetch_the_notify_live_table_is_empty_and_the_mart_too(built, monkeypatch):
     assert query(built["home"], "SELECT count(*) FROM staging.notify_live_services") == [(0,)]
     assert query(built["home"], "SELECT count(*) FROM marts.notify_live_by_department") == [(0,)]
+    page = notify_page(built["home"], monkeypatch)
+    assert any("The live figures appear once the Notify feed has been fetched" in i.value for i in page.info)
+    assert any("signed the data sharing agreement" in m.label for m in page.metric)  # the 2019 figures stay
+
+
+def notify_page(home: Path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("TRACKER_HOME", str(home))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/notify.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
