@@ -38,6 +38,7 @@ api_catalogue_files = raw_files_asset(
     "Every version of the cross-government API catalogue (with versions.csv: when each was published), "
     "and the catalogue's organisation list.",
     also=f"{SOURCE}/{ORGANISATIONS_PREFIX}_*.csv",
+    feed=SOURCE,  # and every version the tracker fetched of catalogue.csv (assets/feeds.py)
 )
 
 

@@ -34,6 +34,7 @@ pay_files = raw_files_asset(
     "Every weekly version of GOV.UK Pay's public performance data (performance.json), and "
     "versions.csv: when each was published.",
     also=f"pay/{VERSIONS_FILE}",
+    feed=SOURCE,  # and every version the tracker fetched of performance.json (assets/feeds.py)
 )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from tracker.feed_store import stored_documents
 from tracker.resources import TrackerConfig
 from tracker.warehouse import SourceFile, connect, ensure_schemas, raw_files_table, store_raw_files
 
@@ -26,27 +27,52 @@ def open_files(paths: list[Path]) -> tuple[list[SourceFile], list[str]]:
     return files, unopened
 
 
+def fetched_files(home: Path, feed: str, archived: list[SourceFile]) -> tuple[list[SourceFile], list[str]]:
+    """The documents the tracker fetched of a feed (TRACKER_HOME/feeds/<feed>/, not fetches.csv), oldest first,
+    less any whose bytes an archived file already has: the same version counts once, dated by the archive."""
+    known = {f.sha256 for f in archived}
+    documents = [doc.path for doc in stored_documents(home, feed) if doc.sha256 not in known]
+    files, unopened = open_files(documents)
+    return [f for f in files if f.sha256 not in known], unopened
+
+
+def feed_key(feed: str) -> dg.AssetKey:
+    """The asset that fetches a live feed (assets/feeds.py)."""
+    return dg.AssetKey(["feeds", f"{feed}_fetched"])
+
+
 def raw_files_asset(
-    source: str, folder: str, pattern: str, description: str, group: str | None = None, also: str | None = None
+    source: str, folder: str | None, pattern: str, description: str, group: str | None = None,
+    also: str | None = None, feed: str | None = None,
 ) -> dg.AssetsDefinition:
     """One raw asset per source: copies the archive's files into ``raw.<source>_files``.
 
     ``also`` is a pattern under the data folder for more files of the source, kept when present
-    (the list of when each version was published, a reference list).
+    (the list of when each version was published, a reference list). ``feed`` (a source key of
+    data/feeds.yaml) adds the documents the tracker fetched of that feed, read like any archived version
+    of it (tracker/versions.py dates each from the time in its name); ``folder`` None: only those.
     """
+    fetched_note = (f" With every document the tracker fetched of the live feed (TRACKER_HOME/feeds/{feed}/), "
+                    "dated when it was fetched." if feed else "")
 
     @dg.asset(
         key=["raw", f"{source}_files"],
         group_name=group or source,
+        deps=[feed_key(feed)] if feed else None,
         kinds={"duckdb", "file"},
         owners=OWNERS,
-        description=f"{description} Stored byte for byte in raw.{source}_files with sha256 "
+        description=f"{description}{fetched_note} Stored byte for byte in raw.{source}_files with sha256 "
         "and arrival time; nothing here is ever deleted.",
     )
     def _raw(context, settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        files, unopened = open_files(sorted((settings.data / folder).glob(pattern)))
+        files, unopened = open_files(sorted((settings.data / folder).glob(pattern))) if folder else ([], [])
+        origins: dict[str, str] = {}
+        if feed:
+            fetched, unopened_fetched = fetched_files(settings.home, feed, files)
+            files, unopened = [*files, *fetched], [*unopened, *unopened_fetched]
+            origins = {f.name: f"TRACKER_HOME/feeds/{feed}/" for f in fetched}
         newest = files[-1].name if files else "none"
-        if not files:  # the staging asset then keeps the source's last good figures and says why
+        if not files and folder:  # the staging asset then keeps the source's last good figures and says why
             context.log.warning(f"No input files matching '{pattern}' in {settings.data / folder}: the source "
                                 "keeps its last good figures. Check TRACKER_DATA_DIR points at the data folder.")
         if also:
@@ -56,7 +82,8 @@ def raw_files_asset(
             context.log.warning(f"Not stored: {problem}")
         with connect(warehouse) as con:
             ensure_schemas(con)
-            new = store_raw_files(con, source, files, origin=f"data/{folder}/{pattern}")
+            origin = f"data/{folder}/{pattern}" if folder else f"TRACKER_HOME/feeds/{feed}/"
+            new = store_raw_files(con, source, files, origin=origin, origins=origins)
             kept = con.execute(
                 f"SELECT count(*), sum(size_bytes) FROM {raw_files_table(source)}"
             ).fetchone()
@@ -64,6 +91,7 @@ def raw_files_asset(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(len(files)),
                 "files listed now": len(files),
+                **({"fetched documents listed": len(origins)} if feed else {}),
                 "new files stored": new,
                 "files kept in all": int(kept[0]),
                 "bytes kept": int(kept[1] or 0),

@@ -162,10 +162,12 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
     con.execute("COMMIT")
 
 
-def _record_problems(con, source: str, problems: list[Problem]) -> None:
+def _record_problems(con, source: str, problems: list[Problem], shown_as: str | None = None) -> None:
+    """Replace the source's quarantine table; ``shown_as``: the source key its rows carry, when another source's
+    (Notify's live documents are named under Notify)."""
     table = feed_problems_table(source)
     frame = pd.DataFrame(
-        [{"source": source, "file_name": p.file_name, "sha256": p.sha256, "problem": p.problem,
+        [{"source": shown_as or source, "file_name": p.file_name, "sha256": p.sha256, "problem": p.problem,
           "consequence": p.consequence} for p in problems],
         columns=["source", "file_name", "sha256", "problem", "consequence"],
     ).astype("string")

@@ -207,6 +207,7 @@ COLUMNS: dict[str, Column] = {
     "found_at": _c("Found (UK time)", "timestamp"),
     "sha256": _c("SHA-256 of the file", "code", blank="no single file"),
     "data_date": _c("Figures as of", "date", data_date=True),
+    "fetched_at": _c("Fetched by the tracker", "timestamp"),
     "counted": _c("What the figure counts"),
     "normalisations": _c("Values read leniently", blank="none"),
     "definition_note": _c("Change of definition", blank="none"),

@@ -128,6 +128,19 @@ def platform_history(platform: str, leave_out_metric: str | None = None) -> pd.D
                   "AND metric IS DISTINCT FROM ? ORDER BY date", platform, leave_out_metric)
 
 
+def notify_live_by_department() -> pd.DataFrame:
+    """GOV.UK Notify's live services per department at the tracker's latest fetch of Notify's performance page
+    (department, code, organisations, live services, when fetched, data date), largest first; empty when the
+    Notify feed has not been fetched (or the snapshot was published before the tracker kept it)."""
+    present = _query("SELECT count(*) AS n FROM duckdb_tables() WHERE schema_name = 'marts' "
+                     "AND table_name = 'notify_live_by_department'")
+    if not int(present["n"].iloc[0]):
+        return pd.DataFrame(columns=["department_name", "department_code", "organisations", "live_services",
+                                     "fetched_at", "data_date"])
+    return _query("SELECT department_name, department_code, organisations, live_services, fetched_at, data_date "
+                  "FROM marts.notify_live_by_department ORDER BY live_services DESC, department_code")
+
+
 # ---------------------------------------------------------------- overview: targets
 def target_progress() -> pd.DataFrame:
     """Every target: status, baseline, latest figure, trajectory, forecast and where the target comes from."""

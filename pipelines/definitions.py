@@ -7,9 +7,11 @@ import dagster as dg
 from assets import (
     data_sharing,
     declarations,
+    feeds,
     forms,
     marts,
     notify,
+    notify_live,
     one_login,
     organisation_matching,
     organisations,
@@ -25,6 +27,7 @@ from pipelines.alerting import alert_on_run_failure, alert_on_stale_data
 from pipelines.progress import progress_logger
 from pipelines.schedules import (
     close_returns_window_job,
+    feed_schedules,
     returns_reminders,
     returns_reminders_job,
     returns_window_closure,
@@ -35,17 +38,24 @@ from tracker.resources import TrackerConfig, TrackerWarehouse
 
 all_assets = [
     *dg.load_assets_from_modules(
-        [organisations, organisation_matching, targets, declarations, pay, forms, notify, one_login, verify,
-         data_sharing, returns, returns_windows, marts, publish]
+        [organisations, organisation_matching, targets, declarations, pay, forms, notify, notify_live, one_login,
+         verify, data_sharing, returns, returns_windows, marts, publish]
     ),
 ]
 all_checks = [*platform_checks.all_checks, *return_checks.return_checks]
+# The live feeds' fetch assets (and their checks) reach the internet: kept out of all_assets, which the tests'
+# shared build materialises, and out of refresh_all below. Only their schedules (and the UI) run them.
+feed_assets = feeds.fetch_assets
 
 refresh_job = dg.define_asset_job(
     "refresh_all",
-    selection=dg.AssetSelection.all(),
-    description="Materialise every asset from the platform archives and the returns inbox, and publish the snapshot.",
+    # Everything but the feeds group: `tracker run` and `tracker demo` run this job, and must never fetch
+    # (CI has no internet). They read the documents already fetched, as the raw assets always do.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(feeds.GROUP),
+    description="Materialise every asset from the platform archives, the feed documents already fetched and the "
+    "returns inbox, and publish the snapshot (without fetching anything).",
 )
+feed_refresh_schedules = feed_schedules()
 
 weekly_refresh = dg.ScheduleDefinition(
     name="weekly_refresh",
@@ -69,11 +79,11 @@ def resources() -> dict:
 
 
 defs = dg.Definitions(
-    assets=all_assets,
+    assets=[*all_assets, *feed_assets],
     asset_checks=all_checks,
     jobs=[refresh_job, ingest_returns_job, returns_reminders_job, close_returns_window_job],
     sensors=[return_inbox_sensor, receipt_sender, alert_on_run_failure, alert_on_stale_data],
-    schedules=[weekly_refresh, returns_reminders, returns_window_closure],
+    schedules=[weekly_refresh, returns_reminders, returns_window_closure, *feed_refresh_schedules],
     resources=resources(),
     # One process runs a job's steps in turn: every step writes the one DuckDB file, which allows one writer,
     # and starting a process per step made a return's run take two minutes instead of seconds.

@@ -9,6 +9,12 @@ published snapshot, so it never waits for the warehouse.
 after a deadline (the deadlines follow from data/returns/schedule.yaml) and only while the published snapshot
 does not show that quarter closed. The run takes the inbox and rebuilds the returns marts on the day, records the
 closure once (assets/returns_windows.py), and publishes, like every run that changes what readers see.
+
+One schedule per live feed of data/feeds.yaml (``fetch_<source>_feed``, at the feed's cron, in UTC unless
+feeds.yaml gives a timezone) fetches the source (assets/feeds.py) and, in the same run, rebuilds everything
+downstream of it: raw files, staging, organisation matching, the marts and the published snapshot. The run also
+rewrites the declared settings (staging.run_settings: the reporting date is the day of the run), so a document
+fetched today is inside the reporting window of the marts it rebuilds.
 """
 
 # No `from __future__ import annotations` here: Dagster must see the op's context and resource types.
@@ -16,9 +22,12 @@ import datetime as dt
 
 import dagster as dg
 
+from assets.declarations import TABLES as DECLARED_TABLES
+from assets.raw import feed_key
 from assets.returns_windows import CLOSE_CATCH_UP_DAYS, CLOSURES_TABLE
 from assets.returns_windows import KEYS as WINDOW_KEYS
 from pipelines.sensors import ingest_returns_job
+from tracker.feeds import load_feeds
 from tracker.resources import TrackerConfig
 
 UK = "Europe/London"
@@ -140,3 +149,34 @@ def returns_window_closure(context: dg.ScheduleEvaluationContext, settings: Trac
     return dg.RunRequest(run_key=f"close-{quarter}-{today.isoformat()}",
                          run_config={"ops": {"returns_window_closures": {"config": {"quarter": quarter}}}},
                          tags={"reporting_quarter": quarter, "deadline": deadline.isoformat()})
+
+
+# --- fetching the live feeds ------------------------------------------------------------------------
+
+
+def feed_job(source: str, publisher: str):
+    """The source's fetch asset and everything downstream of it, with the declared settings, in one run."""
+    selection = (dg.AssetSelection.assets(feed_key(source)).downstream()
+                 | dg.AssetSelection.assets(*(table.split(".") for table in DECLARED_TABLES)))
+    return dg.define_asset_job(
+        f"fetch_{source}_feed",
+        selection=selection.required_multi_asset_neighbors(),
+        description=f"Fetch {publisher}'s live feed, keep a new document, and rebuild and publish what depends on "
+        "it. A failed fetch changes no figure: the feed's check says why.",
+    )
+
+
+def feed_schedules() -> list[dg.ScheduleDefinition]:
+    """One schedule per feed of data/feeds.yaml, at its cron."""
+    return [
+        dg.ScheduleDefinition(
+            name=f"fetch_{source}_feed",
+            job=feed_job(source, feed.publisher),
+            cron_schedule=feed.schedule,
+            execution_timezone=feed.timezone,
+            default_status=dg.DefaultScheduleStatus.RUNNING,
+            description=f"Fetches {feed.publisher}'s live feed at the rate it publishes (data/feeds.yaml), then "
+            "rebuilds and publishes what depends on it.",
+        )
+        for source, feed in load_feeds().items()
+    ]

@@ -20,11 +20,14 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tracker.durable import write_atomically
-from tracker.fetching import Fetched
 from tracker.settings import feeds_dir
+
+if TYPE_CHECKING:  # the store is read (tracker/versions.py) where nothing is fetched
+    from tracker.fetching import Fetched
 
 LOG_NAME = "fetches.csv"
 LOG_COLUMNS = ("fetched_at", "url", "sha256", "size_bytes", "outcome", "stored_as", "problem")
@@ -93,6 +96,12 @@ def record_failure(home: Path, source: str, url: str, problem: str, *, at: dt.da
     elif at.tzinfo is not None:
         at = at.astimezone(dt.UTC).replace(tzinfo=None)
     _log(folder, at, url, "", "", FAILED, "", problem)
+
+
+def fetched_at_from_name(file_name: str) -> dt.datetime | None:
+    """When a stored document was fetched (UTC, naive), from its name; None for any other name."""
+    match = _DOCUMENT.match(file_name)
+    return dt.datetime.strptime(match["stamp"], STAMP) if match else None
 
 
 def stored_documents(home: Path, source: str) -> list[StoredDocument]:

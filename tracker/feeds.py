@@ -25,7 +25,8 @@ class Feed:
     default_url: str
     format: str  # json, csv or yaml
     publisher: str
-    schedule: str  # a cron string (UTC)
+    schedule: str  # a cron string, in ``timezone``
+    timezone: str = "UTC"  # the schedule's; feeds.yaml may give another (an IANA name such as Europe/London)
 
 
 def url_variable(source: str) -> str:
@@ -52,9 +53,13 @@ def load_feeds(path: Path | None = None) -> dict[str, Feed]:
         if len(entry["schedule"].split()) != 5:
             raise ValueError(f"{path.name}: the feed {source!r} has schedule {entry['schedule']!r}, "
                              "not a cron string of five fields.")
+        timezone = entry.get("timezone", "UTC")
+        if not isinstance(timezone, str) or not timezone.strip():
+            raise ValueError(f"{path.name}: the feed {source!r} has timezone {timezone!r}, not a time zone name.")
         override = os.environ.get(url_variable(source), "").strip()
         feeds[source] = Feed(source=source, url=override or entry["url"], default_url=entry["url"],
-                             format=entry["format"], publisher=entry["publisher"], schedule=entry["schedule"])
+                             format=entry["format"], publisher=entry["publisher"], schedule=entry["schedule"],
+                             timezone=timezone.strip())
     return feeds
 
 

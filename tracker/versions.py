@@ -8,8 +8,10 @@ time the commit reached the publisher's main line. Rules, in one place:
 - versions that reached the main line in the same merge (same ``main_commit``)
   were never visible one by one: only the last of them (in the file's commit
   order) is a data point;
-- a file the list does not know (a live fetch, a newer archive) counts from the
-  date in its name, else from when the tracker received it.
+- a file the list does not know counts from when it was fetched, for a document
+  the tracker fetched itself (its name, tracker/feed_store.py, says to the second,
+  UTC), else from the date in its name (a newer archive), else from when the
+  tracker received it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from tracker.feed_store import fetched_at_from_name
 from tracker.parsing import FeedError, date_from_file_name, read_csv_rows
 from tracker.warehouse import SourceFile
 
@@ -66,8 +69,11 @@ def publications(files: list[SourceFile], listed: dict[str, dict]) -> dict[str, 
             v = listed[f.name]
             result[f.name] = Publication(f.name, v["published_at"], v["order"], v["main_commit"], True)
             continue
+        fetched = fetched_at_from_name(f.name)
         named = date_from_file_name(f.name)
-        if named is not None:
+        if fetched is not None:
+            when = fetched.replace(tzinfo=dt.UTC)
+        elif named is not None:
             when = dt.datetime.combine(named, dt.time(), LONDON)
         else:
             when = (f.received_at or dt.datetime.now(dt.UTC).replace(tzinfo=None)).replace(tzinfo=dt.UTC)

@@ -72,8 +72,11 @@ def read_source_files(folder: Path, pattern: str) -> list[SourceFile]:
     return [SourceFile(p, p.read_bytes()) for p in paths]
 
 
-def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str) -> int:
+def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str,
+                    origins: Mapping[str, str] | None = None) -> int:
     """Keep each file's exact bytes once, and mark which files the source lists now.
+
+    ``origins`` names where a file came from by its name, where that is not ``origin`` (a live fetch).
 
     Nothing is ever deleted: a file that disappears from the source keeps its
     bytes here, only its ``in_latest_listing`` flag drops. Returns how many
@@ -88,7 +91,7 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str) 
                 "sha256": f.sha256,
                 "size_bytes": len(f.content),
                 "content": f.content,
-                "origin": origin,
+                "origin": (origins or {}).get(f.name, origin),
                 "received_at": now,
                 "in_latest_listing": True,
             }
