@@ -83,6 +83,8 @@ def freshness_breaches(home: Path, now: dt.datetime | None = None) -> list[Breac
            f"each source gone stale (marts.sources) and for a snapshot older than {SNAPSHOT_FRESH_WITHIN_DAYS} "
            "days. Starts no run.")
 def alert_on_stale_data(context: dg.SensorEvaluationContext, settings: TrackerConfig):
+    if not manifest_path(settings.home).exists():
+        return dg.SkipReason("Nothing has been published yet, so there is nothing to judge.")
     breaches = freshness_breaches(settings.home)
     alerts = alert_breaches(settings.home, breaches, webhook_url=configured_webhook() if breaches else None)
     if alerts:

@@ -62,6 +62,7 @@ weekly_refresh = dg.ScheduleDefinition(
     job=refresh_job,
     cron_schedule="0 6 * * 2",  # Tuesday 06:00: GOV.UK Pay publishes its figures weekly
     execution_timezone="Europe/London",
+    default_status=dg.DefaultScheduleStatus.RUNNING,  # on under the daemon: stale data is what killed its forebears
     description="Weekly refresh after the platforms' weekly publication.",
 )
 

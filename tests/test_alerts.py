@@ -193,8 +193,10 @@ def test_a_snapshot_past_its_window_alerts_once(home):
     assert freshness_breaches(home) == [] and tick(home) == []
 
 
-def test_no_snapshot_yet_is_no_alert(home):
+def test_no_snapshot_yet_is_no_alert_and_says_so(home):
     assert tick(home) == []
+    context = dg.build_sensor_context(resources={"settings": TrackerConfig(data_dir=str(home), home_dir=str(home))})
+    assert "Nothing has been published yet" in alert_on_stale_data(context).skip_message  # not "everything is fresh"
 
 
 def test_the_freshness_sensor_posts_without_writing_the_token(home, monkeypatch):

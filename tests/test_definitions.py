@@ -42,6 +42,16 @@ def test_the_returns_sensor_and_job_are_defined():
             "returns_complete_for_current_quarter", "returns_plausible_quarter_on_quarter"} <= checks
 
 
+def test_every_schedule_and_sensor_is_on_by_default():
+    """Scheduled runs are a user: nothing they need starts switched off under the daemon."""
+    from pipelines.definitions import defs
+
+    for schedule in defs.schedules:
+        assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, schedule.name
+    for sensor in defs.sensors:
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
+
+
 def test_dagster_definitions_validate_passes(tmp_path):
     """What `dagster definitions validate` says of the workspace the README points `dagster dev` at."""
     import os
