@@ -196,6 +196,8 @@ def test_notify_live_services_are_built_from_the_fetched_documents(home, server,
     assert sum(n for _, n, _ in mart) == sum(r[1] for r in rows if r[4] is not None)
     assert dict((d, n) for d, n, _ in mart)[department] >= 43  # HMRC's department counts HMRC's 43
     assert published(home, "SELECT count(*) FROM marts.notify_live_by_department") == [(len(mart),)]
+    league = dict(published(home, "SELECT department_code, notify_live_services FROM marts.department_league"))
+    assert league[department] == dict((d, n) for d, n, _ in mart)[department]  # the league table shows it too
 
     # the Notify page shows them, dated by the fetch, and says where they come from
     page = notify_page(home, monkeypatch)

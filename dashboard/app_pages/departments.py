@@ -58,11 +58,14 @@ illustrative = illustrative_notice(league, "Adoption rates, One Login plans, ret
 # at 1280 pixels; then the statuses, and the codes and links last.
 KEY_COLUMNS = ["department_name", "platforms_used", "pay_live_services", "one_login_services", "apis_published",
                "returned_adoption_rate", "own_return_status", "organisations_to_chase"]
-LEAGUE_COLUMNS = [*KEY_COLUMNS, "notify_agreements_signed_2019", "reconciliation_differences", "one_login_plan",
-                  "pay_and_notify", "data_sharing", "returned_quarter", "organisation_type", "department_code", "open"]
+NOTIFY_LIVE = ["notify_live_services"] if league["notify_live_services"].notna().any() else []  # once fetched
+LEAGUE_COLUMNS = [*KEY_COLUMNS, *NOTIFY_LIVE, "notify_agreements_signed_2019", "reconciliation_differences",
+                  "one_login_plan", "pay_and_notify", "data_sharing", "returned_quarter", "organisation_type",
+                  "department_code", "open"]
 SHORT = {"platforms_used": "Platforms (of 4)", "pay_live_services": "Pay services",
          "one_login_services": "One Login", "apis_published": "APIs",
-         "notify_agreements_signed_2019": "Notify (2019)", "returned_adoption_rate": "Adoption rate",
+         "notify_agreements_signed_2019": "Notify (2019)", "notify_live_services": "Notify services",
+         "returned_adoption_rate": "Adoption rate",
          "own_return_status": "Own return", "organisations_to_chase": "To chase",
          "reconciliation_differences": "Pay differences"}
 league_table = shown.assign(
@@ -79,5 +82,7 @@ source_line("GOV.UK Pay, One Login registry, API catalogue, Notify register (pla
             "returns (adoption rate, plan, return status, differences)", dates["latest_date"].max(),
             illustrative=illustrative)
 st.caption("Platform figures: " + "; ".join(f"{r.platform} to {date(r.latest_date)}" for r in dates.itertuples())
+           + (f"; GOV.UK Notify live services as fetched on {date(league['notify_live_date'].max())}"
+              if NOTIFY_LIVE else "")
            + ". Each department's figures include its agencies and other bodies. Select a column heading to sort; "
            "hover over a heading for what it counts.")

@@ -25,7 +25,8 @@ reconciliation AS (
 )
 SELECT s.department_code, s.department_name, s.department_slug, s.organisation_type, s.bodies,
        s.pay_live_services, s.pay_organisations, s.one_login_services, s.apis_published,
-       s.notify_agreements_signed_2019, s.platforms_used,
+       s.notify_agreements_signed_2019, nl.live_services AS notify_live_services, nl.data_date AS notify_live_date,
+       s.platforms_used,
        r.returned_quarter, r.returned_in_scope, r.returned_live, r.returned_adoption_rate,
        coalesce(r.returns_are_illustrative, false) AS returns_are_illustrative,
        CASE WHEN r.department_code IS NULL THEN 'no return'
@@ -43,4 +44,5 @@ FROM {{ ref('department_scorecard') }} s
 LEFT JOIN returned r USING (department_code)
 LEFT JOIN current_status c USING (department_code)
 LEFT JOIN reconciliation rc USING (department_code)
+LEFT JOIN {{ ref('notify_live_by_department') }} nl USING (department_code)
 ORDER BY s.platforms_used DESC, s.pay_live_services DESC, s.department_name
