@@ -33,8 +33,6 @@ from tests.conftest import AS_OF, everything, make_resources
 from tests.notify_stub import NotifyStub, make_api_key
 from tests.returns_helpers import csv_bytes, row
 from tests.test_dashboard_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     SCREENSHOTS,
     accessibility_problems,
     free_port,
@@ -133,18 +131,6 @@ base_url = "{notify.url}"
     yield {"url": url, "home": home, "log": log, "secrets": secrets}
     process.terminate()
     process.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does).")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def new_page(browser):
