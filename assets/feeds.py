@@ -3,9 +3,8 @@
 ``feeds/<source>_fetched`` fetches the source's address (TRACKER_FEED_<SOURCE>_URL overrides it) with
 tracker/fetching.py, refuses a body that is not the source's format, and keeps the document under
 TRACKER_HOME/feeds/<source>/ (tracker/feed_store.py): one identical to the last one kept adds no file.
-The raw assets of Pay, the API catalogue and Notify's live figures read those documents beside the
-archive (assets/raw.py), so a new version needs no code change. Forms' documents are kept but not read:
-the live JSON's format is not confirmed (data/feeds.yaml).
+The raw assets of Pay, Forms, the API catalogue and Notify's live figures read those documents beside
+the archive (assets/raw.py), so a new version needs no code change.
 
 A failed fetch never fails the run and never touches earlier figures: it is logged in fetches.csv,
 named in the asset's metadata, and the ``<source>_feed_fetched`` check (ERROR, not blocking) fails with

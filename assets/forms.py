@@ -1,10 +1,16 @@
-"""GOV.UK Forms: public headline metrics (data/forms/snapshots/*.yml).
+"""GOV.UK Forms: public headline metrics (data/forms/snapshots/*.yml, and the live performance.json).
 
 Quirks: ``last_updated`` is missing from the earliest versions and lags the
 figures in others, so a version is dated by when it was published
 (``versions.csv``, London date; else the file name). Versions merged together
 were never public one by one: only the last counts. Several versions can still
 be published on one day: the last one published is that day's figure.
+
+The live feed (data/feeds.yaml) is the performance page as JSON: the same three
+figures (``organisations``, ``published``, ``submissions``), at the top level or
+under ``performance_metrics`` as in the YAML, and no date of its own (the page
+drops ``last_updated``), so a fetched document is dated by when it was fetched
+(tracker/versions.py). A renamed key is refused by name; a new key is ignored.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import pandas as pd
 
 from assets.raw import raw_files_asset
 from assets.staging import FeedReader, Parsed, staging_table_asset, versioned
-from tracker.parsing import parse_long_date, read_yaml_feed, require_int, require_keys
+from tracker.parsing import parse_long_date, read_json_feed, read_yaml_feed, require_int, require_keys
 from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE, parse_versions
 from tracker.warehouse import SourceFile
@@ -29,18 +35,24 @@ forms_files = raw_files_asset(
     "Every version of GOV.UK Forms' public performance metrics (performance_metrics.yml), and "
     "versions.csv: when each was published.",
     also=f"forms/{VERSIONS_FILE}",
+    feed=SOURCE,  # and every document the tracker fetched of performance.json (assets/feeds.py)
 )
 
 
+FIGURES = ["organisations", "published", "submissions"]
+
+
+def _metrics(data: object, file_name: str, top_level: bool) -> dict:
+    """The figures of a version: under ``performance_metrics`` (the YAML), or at the top level (the live JSON)."""
+    if top_level and not (isinstance(data, dict) and "performance_metrics" in data):
+        return require_keys(data, FIGURES, file_name, "the document")
+    require_keys(data, ["performance_metrics"], file_name)
+    return require_keys(data["performance_metrics"], FIGURES, file_name, "'performance_metrics'")
+
+
 def parse_forms_snapshot(file: SourceFile) -> dict:
-    data = read_yaml_feed(file)
-    require_keys(data, ["performance_metrics"], file.name)
-    metrics = require_keys(
-        data["performance_metrics"],
-        ["organisations", "published", "submissions"],
-        file.name,
-        "'performance_metrics'",
-    )
+    live = file.name.endswith(".json")  # a document fetched from the live feed (assets/feeds.py)
+    metrics = _metrics(read_json_feed(file) if live else read_yaml_feed(file), file.name, top_level=live)
     last_updated = metrics.get("last_updated")
     if last_updated not in (None, ""):
         last_updated = parse_long_date(last_updated, file.name, "last_updated")

@@ -11,13 +11,12 @@ last for a date is its figure, the others are kept and marked superseded.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pandas as pd
 
 from assets.raw import raw_files_asset
 from assets.staging import FeedReader, Parsed, staging_tables_asset, versioned
-from tracker.parsing import FeedError, parse_long_date, parse_quantity, require_int, require_keys
+from tracker.parsing import FeedError, parse_long_date, parse_quantity, read_json_feed, require_int, require_keys
 from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE, parse_versions
 from tracker.warehouse import SourceFile
@@ -54,12 +53,7 @@ def _optional(data: dict, key: str, read) -> float | int | None:
 
 def parse_pay_snapshot(file: SourceFile) -> dict:
     """One snapshot file -> headline numbers plus per-sector and per-organisation counts."""
-    if not file.content.strip():
-        raise FeedError(file.name, "the file is empty (0 bytes of JSON).")
-    try:
-        data = json.loads(file.content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise FeedError(file.name, f"the file is not valid JSON ({err}).") from None
+    data = read_json_feed(file)
     require_keys(data, REQUIRED_KEYS, file.name, "the snapshot")
     organisations = _counts(data, "serviceCountByOrganisation", file.name)
     sectors = _counts(data, "serviceCountBySector", file.name)

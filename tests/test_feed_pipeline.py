@@ -20,7 +20,7 @@ import stamina
 import yaml
 
 from tests.conftest import DATA, everything, make_resources, query
-from tests.test_feed_fetching import NOTIFY_BYTES, PAY_BYTES, Reply, Server
+from tests.test_feed_fetching import FORMS_YAML, NOTIFY_BYTES, PAY_BYTES, Reply, Server
 from tracker.feed_store import fetch_log, stored_documents
 from tracker.feeds import url_variable
 
@@ -86,10 +86,10 @@ def pay_figures(home: Path) -> dict:
     }
 
 
-def published(home: Path, sql: str) -> list[tuple]:
+def published(home: Path, sql: str, params=None) -> list[tuple]:
     con = duckdb.connect(str(home / "published" / "tracker.duckdb"), read_only=True)
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params).fetchall()
     finally:
         con.close()
 
@@ -137,6 +137,58 @@ def test_the_archived_bytes_fetched_count_once(home, server, monkeypatch):
     assert query(home, "SELECT count(*) FROM raw.pay_files WHERE origin LIKE 'TRACKER_HOME%'") == [(0,)]
 
 
+def forms_document(nested: bool = False, rename: dict[str, str] | None = None, **more: object) -> bytes:
+    """CONSTRUCTED: the newest archived Forms figures as the page's JSON (no last_updated), one more live form."""
+    metrics = yaml.safe_load(FORMS_YAML.read_text(encoding="utf-8"))["performance_metrics"]
+    figures = {key: metrics[key] for key in ("organisations", "published", "submissions")}
+    figures["published"] = int(figures["published"]) + 1
+    figures = {(rename or {}).get(key, key): value for key, value in figures.items()} | more
+    return json.dumps({"performance_metrics": figures} if nested else figures).encode()
+
+
+def forms_figures(home: Path) -> list[tuple]:
+    return query(home, "SELECT * FROM staging.forms_metrics ORDER BY ALL")
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["top-level", "under-performance_metrics"])
+def test_a_forms_document_is_read_and_dated_by_its_fetch(home, server, monkeypatch, nested):
+    body = forms_document(nested=nested, an_unknown_new_key="ignored")
+    monkeypatch.setenv(url_variable("forms"), server.serve(f"/forms/{nested}.json", Reply(body=body)))
+    result = feed_run(home, "forms")
+    assert result.success and check(result, "forms_feed_fetched").passed
+    [document] = stored_documents(home, "forms")
+    assert document.path.suffix == ".json"
+    [(last_updated, snapshot_date, live_forms, current, published_at)] = query(
+        home, "SELECT last_updated, snapshot_date, live_forms, is_current_version, published_at "
+              "FROM staging.forms_metrics WHERE file_name = ?", [document.path.name])
+    newest_archived = int(yaml.safe_load(FORMS_YAML.read_text(encoding="utf-8"))["performance_metrics"]["published"])
+    assert live_forms == newest_archived + 1
+    assert last_updated is None  # the page has no date of its own ...
+    assert published_at == document.fetched_at and snapshot_date == document.fetched_at.date()  # ... the fetch dates it
+    assert current
+    assert published(home, "SELECT value FROM marts.metric_series WHERE metric = 'forms_live_forms' AND date = ?",
+                     [snapshot_date]) == [(float(live_forms),)]
+    assert query(home, "SELECT count(*) FROM quarantine.forms_feed_problems") == [(0,)]
+
+
+@pytest.mark.parametrize("body, named", [
+    (forms_document(rename={"published": "published_forms"}), "'published'"),
+    (forms_document(rename={"submissions": "total_submissions"}), "'submissions'"),
+    (b'{"organisations": 100, "published": "many", "submissions": 5}', "published"),
+    (b"[1, 2, 3]", "not a key/value object"),
+], ids=["renamed-published", "renamed-submissions", "not-a-number", "a-list"])
+def test_a_forms_document_it_cannot_read_is_named_and_changes_no_figure(home, server, monkeypatch, body, named):
+    before = forms_figures(home)
+    monkeypatch.setenv(url_variable("forms"), server.serve(f"/forms/bad-{hash(body)}.json", Reply(body=body)))
+    result = feed_run(home, "forms", raise_on_error=False)
+    [document] = stored_documents(home, "forms")  # kept as fetched: valid JSON, so the fetch itself succeeded
+    problems = query(home, "SELECT file_name, problem FROM quarantine.forms_feed_problems")
+    assert [name for name, _ in problems] == [document.path.name]
+    assert named in problems[0][1]
+    assert forms_figures(home) == before  # every earlier figure kept; the bad document left out by name
+    assert result.success
+
+
 def test_a_failed_fetch_is_recorded_and_changes_no_figure(home, server, monkeypatch):
     monkeypatch.setenv(url_variable("pay"), server.serve("/pay/broken.json", Reply(status=500, body=b"oops",
                                                                                      content_type="text/plain")))
@@ -169,8 +221,7 @@ def test_each_feed_has_a_schedule_at_its_feeds_yaml_cron():
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
         selected = defs.resolve_job_def(schedule.job_name).asset_layer.selected_asset_keys
         assert dg.AssetKey(["feeds", f"{source}_fetched"]) in selected
-        if source != "forms":  # Forms' documents are kept, not read (the live format is not confirmed)
-            assert dg.AssetKey(["published_snapshot"]) in selected
+        assert dg.AssetKey(["published_snapshot"]) in selected
     refresh = defs.resolve_job_def("refresh_all").asset_layer.selected_asset_keys
     assert not [key for key in refresh if key.path[0] == "feeds"]  # `tracker run` and the demo never fetch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from typing import TYPE_CHECKING
 
@@ -146,6 +147,16 @@ def read_csv_rows(file, columns: tuple[str, ...] | list[str], what: str) -> list
     if not rows or any(c not in rows[0] for c in columns):
         raise FeedError(file.name, f"{what} needs the columns {', '.join(columns)}.")
     return rows
+
+
+def read_json_feed(file) -> object:
+    """A published JSON document; fails, naming the file, if it is empty or not JSON."""
+    if not file.content.strip():
+        raise FeedError(file.name, "the file is empty (0 bytes of JSON).")
+    try:
+        return json.loads(file.content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise FeedError(file.name, f"the file is not valid JSON ({err}).") from None
 
 
 def read_yaml_feed(file) -> object:
