@@ -34,6 +34,7 @@ navigation = st.navigation({
     "Departments": [
         st.Page(PAGES / "departments.py", title="League table", url_path="departments"),
         st.Page(PAGES / "department.py", title="One department", url_path="department"),
+        st.Page(PAGES / "skills.py", title="Skills and barriers", url_path="skills"),
     ],
     "Returns and trust": [
         st.Page(PAGES / "returns.py", title="Returns", url_path="returns"),

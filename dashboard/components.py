@@ -35,6 +35,7 @@ STATUS_STYLE = {
     "met": ("✓", "green"), "on track": ("✓", "green"), "met late": ("✓", "yellow"),
     "at risk": ("!", "orange"), "off track": ("✗", "red"), "missed": ("✗", "red"),
     "no trajectory": ("?", "grey"), "no data": ("–", "grey"), "not measured": ("–", "grey"),
+    "no figure since deadline": ("?", "grey"),
     "awaiting returns": ("…", "blue"),
     "received": ("✓", "green"), "received late": ("!", "orange"), "missing": ("✗", "red"),
     "rejected": ("✗", "red"), "not expected": ("–", "grey"),

@@ -141,6 +141,78 @@ def notify_live_by_department() -> pd.DataFrame:
                   "FROM marts.notify_live_by_department ORDER BY live_services DESC, department_code")
 
 
+# ---------------------------------------------------------------- skills and barriers
+def digital_capacity_national() -> pd.DataFrame:
+    """The civil service's DDaT profession headcount and share per year (Civil Service Statistics), oldest first."""
+    return _query("SELECT year, as_at, ddat_headcount, total_headcount, ddat_share_pct, unknown_profession_share_pct, "
+                  "low_coverage, definition FROM marts.digital_capacity_national ORDER BY as_at")
+
+
+def digital_capacity() -> pd.DataFrame:
+    """Each department's DDaT profession headcount and share per year, as published on each date (a split body under
+    its old name), latest year first, then largest share first."""
+    return _query("SELECT department_name, department_code, name_as_published, year, as_at, ddat_headcount, "
+                  "total_headcount, ddat_share_pct, unknown_profession_share_pct, low_coverage, mapping_note, "
+                  "successor_departments FROM marts.digital_capacity "
+                  "ORDER BY as_at DESC, ddat_share_pct DESC NULLS LAST, department_name")
+
+
+def department_digital_capacity(department_code: str, department_name: str) -> pd.DataFrame:
+    """One department's DDaT share per year, oldest first, with any year counted under a body it succeeded (named as
+    a successor of a split body that was not divided)."""
+    return _query("SELECT year, as_at, name_as_published, ddat_headcount, total_headcount, ddat_share_pct, "
+                  "unknown_profession_share_pct, low_coverage, mapping_note FROM marts.digital_capacity "
+                  "WHERE department_code = ? OR (department_code IS NULL AND "
+                  "list_contains(string_split(successor_departments, '; '), ?)) ORDER BY as_at",
+                  department_code, department_name)
+
+
+def published_figures() -> pd.DataFrame:
+    """What the government said beside the tracker's figure for the same thing, by subject, oldest first."""
+    return _query("SELECT subject, wording, value, unit, as_at, as_at_precision, said_by, tracker_value, tracker_date, "
+                  "difference AS figure_difference, difference_pct, comparison, source_url FROM marts.published_figures "
+                  "ORDER BY subject, as_at")
+
+
+def civil_servant_surveys() -> pd.DataFrame:
+    """What civil servants said about digital skills and barriers in the surveys of 2015-2017, as worded."""
+    return _query("SELECT survey, period, finding, percent, percent_value, sample, source AS survey_source "
+                  "FROM marts.civil_servant_surveys ORDER BY period, survey")
+
+
+def return_barriers() -> pd.DataFrame:
+    """How many departments and organisations named each barrier in their returns, per quarter, in list order."""
+    return _query("SELECT b.*, q.quarter_end FROM marts.return_barriers b LEFT JOIN "
+                  "(SELECT DISTINCT reporting_quarter, quarter_end FROM marts.return_adoption) q USING "
+                  "(reporting_quarter) ORDER BY q.quarter_end, b.barrier_order")
+
+
+def department_return_skills(department_code: str) -> pd.DataFrame:
+    """The skills figures of a department's organisations, from each one's latest accepted return."""
+    return _query("""
+        SELECT organisation_name, reporting_quarter, skills_reported, ddat_staff_fte, ddat_vacancies,
+               senior_civil_servants, senior_civil_servants_trained, main_barriers, contract_version, is_illustrative
+        FROM marts.return_skills a
+        WHERE department_code = ? AND organisation_code IS NOT NULL
+          AND reporting_quarter = (SELECT b.reporting_quarter FROM marts.return_skills b
+                                   WHERE b.organisation_code = a.organisation_code
+                                   ORDER BY b.reporting_quarter DESC LIMIT 1)
+        ORDER BY organisation_name""", department_code)
+
+
+def adoption_and_digital_share() -> pd.DataFrame:
+    """Each department's latest DDaT share beside its GOV.UK Pay live services and One Login services (the league
+    table's), for departments with both."""
+    return _query("""
+        SELECT l.department_name, c.year, c.ddat_share_pct, c.low_coverage, l.pay_live_services,
+               l.one_login_services, l.returned_adoption_rate
+        FROM marts.department_league l
+        JOIN (SELECT * FROM marts.digital_capacity WHERE department_code IS NOT NULL
+              QUALIFY row_number() OVER (PARTITION BY department_code ORDER BY as_at DESC) = 1) c
+          USING (department_code)
+        ORDER BY l.department_name""")
+
+
 # ---------------------------------------------------------------- overview: targets
 def target_progress() -> pd.DataFrame:
     """Every target: status, baseline, latest figure, trajectory, forecast and where the target comes from."""

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from assets.organisation_matching import Matcher
-from assets.targets import load_targets
+from assets.targets import TargetsFileError, load_published_figures, load_targets
 from tests.conftest import DATA
 from tracker.organisation_names import load_aliases, normalise
 
@@ -128,8 +128,65 @@ def test_every_published_target_is_declared_once():
         published = list(csv.DictReader(f))
     declared = {(r.metric, r.deadline.isoformat()) for r in frame.itertuples()}
     assert {(r["metric"], r["target_date"]) for r in published} <= declared
-    assert len(frame) == len(published)
+    earlier = frame[[(r.metric, r.deadline.isoformat()) in {(p["metric"], p["target_date"]) for p in published}
+                     for r in frame.itertuples()]]
+    assert len(earlier) == len(published)
+    assert frame.drop(earlier.index)["source_ids"].notna().all()  # the rest: the 2025-2030 file's
     assert rules == {"on_track": 0.95, "at_risk": 0.80, "forecast_window_days": 365}
+
+
+def test_every_2025_2030_target_and_baseline_is_held_once_with_its_source():
+    """Each row of the 2025-2030 file is a target, a published figure (the review's baselines), or both."""
+    frame, _rules = load_targets(DATA)
+    figures = load_published_figures(DATA)
+    with open(DATA / "targets" / "targets_2025_2030_sources.csv", encoding="utf-8") as f:
+        published = {row["id"]: row for row in csv.DictReader(f)}
+    held = [i for ids in [*frame["source_ids"].dropna(), *figures["source_ids"].dropna()] for i in ids.split(", ")]
+    assert set(held) == set(published)
+    for target in frame[frame["source_ids"].notna()].itertuples():
+        urls = {published[i]["source_url"] for i in target.source_ids.split(", ")}
+        assert target.source_url in urls or target.target_id.startswith(("one-login-", "pay-notify")), target.target_id
+    baselines = {"T10", "T11", "T12", "T13"}  # the State of digital government review's baselines
+    assert baselines <= {i for ids in figures["source_ids"].dropna() for i in ids.split(", ")}
+    assert not baselines & {i for ids in frame["source_ids"].dropna() for i in ids.split(", ")}
+
+
+def test_the_people_targets_say_which_measure_they_count():
+    frame, _rules = load_targets(DATA)
+    by_id = frame.set_index("target_id")
+    ten = by_id.loc["digital-data-share-10pc-2030"]
+    assert (ten.measure, ten.beside_measure, ten.tracked_by) == ("digital_and_data_roles", "ddat_profession", None)
+    assert ten.baseline_value == 6 and "digital and data roles" in ten.baseline_note
+    six = by_id.loc["ddat-profession-6pc-2025"]
+    assert (six.measure, six.tracked_by) == ("ddat_profession", "ddat_profession_share")
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"tracked_by": "ddat_profession_share"}, "a target is judged only on a series that counts the same thing"),
+    ({"shown_beside": "digital_and_data_roles"}, "shown_beside names a measure of another definition"),
+    ({"shown_beside": "ddat_function"}, "shown_beside names a measure of another definition"),
+    ({"measure": "digital_roles"}, "measure 'digital_roles' is not one of the measures"),
+], ids=["judged-on-another-measure", "beside-itself", "beside-without-series", "unknown-measure"])
+def test_a_target_judged_on_another_measure_is_refused(tmp_path, change, problem):
+    doc = yaml.safe_load((DATA / "targets.yaml").read_text(encoding="utf-8"))
+    [target] = [t for t in doc["targets"] if t["id"] == "digital-data-share-10pc-2030"]
+    target.update(change)
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(TargetsFileError, match=problem):
+        load_targets(tmp_path)
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"series": None, "no_series_because": None}, "needs exactly one of series"),
+    ({"as_at_precision": "week"}, "as_at_precision is one of day, month, year"),
+    ({"source_url": ""}, "has no source_url"),
+], ids=["neither-series-nor-reason", "unknown-precision", "no-source"])
+def test_a_published_figure_without_its_basis_is_refused(tmp_path, change, problem):
+    doc = yaml.safe_load((DATA / "targets.yaml").read_text(encoding="utf-8"))
+    doc["published_figures"][0].update(change)
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(TargetsFileError, match=problem):
+        load_published_figures(tmp_path)
 
 
 def test_non_numeric_targets_are_100_percent_of_a_population():

@@ -67,6 +67,47 @@ html("<ul>"
      f"{int(row['organisations_to_chase'])} of its organisations to chase</li>"
      f"<li>Returned Pay figures that differ from GOV.UK Pay's: {int(row['reconciliation_differences'])}</li></ul>")
 
+st.subheader("Digital skills")
+capacity = snapshot.department_digital_capacity(code, row["department_name"])
+skills = snapshot.department_return_skills(code)
+columns = st.columns(3)
+own_years = capacity[capacity["mapping_note"].isna()]
+with columns[0]:
+    if own_years.empty:
+        headline("DDaT profession share", "–", help="No Civil Service Statistics figure under this department.")
+    else:
+        last = own_years.iloc[-1]
+        headline(f"DDaT profession share, 31 March {last['year']}", f"{last['ddat_share_pct']:.1f}%"
+                 + (" (low coverage)" if last["low_coverage"] else ""),
+                 help="Civil servants in post whose profession of post is Digital, Data and Technology, as a share "
+                 "of the department's headcount (Civil Service Statistics). Not the 'digital and data roles' of the "
+                 "10% target, which count something else.")
+reported = skills[skills["skills_reported"]]
+with columns[1]:
+    headline("DDaT staff (FTE), from its returns",
+             "–" if reported.empty else number(reported["ddat_staff_fte"].sum()),
+             help="The sum over its organisations' latest returns that report the skills section.")
+with columns[2]:
+    headline("Adoption rate from returns", percent(row["returned_adoption_rate"]),
+             help="Services live / services in scope, all platforms, latest quarter returned: its adoption, beside "
+             "its digital capacity")
+if capacity.empty:
+    st.info("The Civil Service Statistics the tracker holds (2021 to 2023) have no figure for this department.")
+else:
+    table(capacity, f"{code}-ddat-share.csv", described_by="marts.digital_capacity",
+          alt=f"{row['department_name']}: DDaT profession share per year")
+    for note in capacity["mapping_note"].dropna().drop_duplicates():
+        st.info(note)
+    source_line("Civil Service Statistics (Cabinet Office), staff in post on 31 March", capacity["as_at"].max())
+if skills.empty:
+    st.info("No accepted return from this department and its agencies yet, so no skills figures or barriers.")
+else:
+    illustrative_notice(skills)
+    table(skills.assign(skills_reported=skills["skills_reported"].map(
+              lambda r: "reported" if r else "skills not reported (previous template)")),
+          f"{code}-skills.csv", described_by="marts.return_skills",
+          alt=f"{row['department_name']}: skills figures and barriers from its latest returns")
+
 st.subheader("Its organisations on the platforms")
 organisations = snapshot.department_organisations(code)
 if organisations.empty:

@@ -22,8 +22,8 @@ from dashboard.components import (
 )
 
 # Most urgent first: what needs action leads the page.
-STATUS_ORDER = ["missed", "off track", "at risk", "no trajectory", "met late", "on track", "met",
-                "awaiting returns", "no data", "not measured"]
+STATUS_ORDER = ["missed", "off track", "at risk", "no figure since deadline", "no trajectory", "met late", "on track",
+                "met", "awaiting returns", "no data", "not measured"]
 
 page_header("Overview", "are we on track against each target, what changed since the previous quarter, "
             "and where does each platform stand today?")
@@ -60,6 +60,10 @@ for _, target in targets.iterrows():
                       if target["status"] == "not measured" else
                       "This target is measured from departments' returns, and none has reported a figure yet.")
             st.markdown(f"**Target:** {amount(target['target'], unit)} by {date(target['deadline'])}. {reason}")
+            if not is_blank(target["beside_latest_value"]):
+                st.markdown(f"**Beside it, a different measure ({target['beside_measure_name']}):** "
+                            f"{amount(target['beside_latest_value'], unit)} on {date(target['beside_latest_date'])}. "
+                            f"It counts {target['beside_counts']}.")
         else:
             change = changes.loc[target["tracked_by"]] if target["tracked_by"] in changes.index else None
             since = ("" if change is None or is_blank(change["previous_value"])

@@ -69,6 +69,7 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
             WHEN j.latest_value IS NULL THEN 'no data'
             WHEN j.latest_value >= j.target AND j.reached_on <= j.deadline THEN 'met'
             WHEN j.latest_value >= j.target THEN 'met late'
+            WHEN {{ as_of() }} > j.deadline AND j.latest_date < j.deadline THEN 'no figure since deadline'
             WHEN {{ as_of() }} > j.deadline THEN 'missed'
             WHEN j.progress_ratio IS NULL THEN 'no trajectory'
             WHEN j.progress_ratio >= rules.on_track THEN 'on track'
@@ -94,9 +95,19 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
                 THEN coalesce(j.closed_note, j.platform || ' has closed.') || ' No forecast is made for a closed service.'
            END,
            j.note::VARCHAR,
+           CASE WHEN {{ as_of() }} > j.deadline AND j.latest_date < j.deadline AND j.latest_value < j.target
+                THEN 'The latest figure is from ' || strftime(j.latest_date, '%-d %B %Y') || ', before the deadline: '
+                     || 'whether the target was met is not known from the published figures.' END,
+           CASE WHEN j.beside_measure IS NOT NULL
+                THEN 'Definitions differ: the target counts ' || coalesce(j.measure_counts, j.measure) || '; the figure '
+                     || 'shown beside it counts ' || j.beside_counts || '. Both are shown; the target is not judged '
+                     || 'on the other measure.' END,
            CASE WHEN j.illustrative THEN 'Judged on ILLUSTRATIVE sample returns, so counted apart from the headline.'
            END), '') AS status_note,
        {{ as_of() }} AS as_of,
-       j.source_note, j.source_url
+       j.measure, j.measure_counts, j.beside_measure, j.beside_measure_name, j.beside_counts, j.beside_series,
+       b.latest_value AS beside_latest_value, b.latest_date AS beside_latest_date,
+       j.source_note, j.source_url, j.source_ids
 FROM judged j CROSS JOIN rules
+LEFT JOIN latest b ON b.metric = j.beside_series
 ORDER BY j.platform, j.deadline
