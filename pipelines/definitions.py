@@ -19,6 +19,7 @@ from assets import (
     publish,
     returns,
     returns_windows,
+    skills,
     targets,
     verify,
 )
@@ -39,7 +40,7 @@ from tracker.resources import TrackerConfig, TrackerWarehouse
 all_assets = [
     *dg.load_assets_from_modules(
         [organisations, organisation_matching, targets, declarations, pay, forms, notify, notify_live, one_login,
-         verify, data_sharing, returns, returns_windows, marts, publish]
+         verify, data_sharing, skills, returns, returns_windows, marts, publish]
     ),
 ]
 all_checks = [*platform_checks.all_checks, *return_checks.return_checks]

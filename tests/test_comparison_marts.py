@@ -86,7 +86,8 @@ def test_sources_name_the_newest_file_and_its_hash(warehouse):
     assert (pay.files_kept, pay.newest_file) == (len(files) + 1, files[-1].name)  # and versions.csv
     assert pay.newest_file_sha256 == hashlib.sha256(files[-1].read_bytes()).hexdigest()
     sources = set(warehouse.execute("SELECT source FROM marts.sources").df()["source"])
-    assert sources == {"pay", "forms", "one_login", "data_sharing", "notify", "verify", "organisations", "returns"}
+    assert sources == {"pay", "forms", "one_login", "data_sharing", "notify", "verify", "organisations", "skills",
+                       "returns"}
 
 
 def test_the_snapshot_carries_every_check_result_of_its_run(built):

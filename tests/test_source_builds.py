@@ -39,7 +39,7 @@ def test_the_sources_mart_carries_the_build_time_beside_the_data_date(built):
         assert con.execute("SELECT count(*) FROM meta.alerts").fetchone() is not None
     finally:
         con.close()
-    for source in ("pay", "forms", "one_login", "data_sharing", "notify", "verify", "organisations"):
+    for source in ("pay", "forms", "one_login", "data_sharing", "notify", "verify", "organisations", "skills"):
         last_built, last_tried, _ = rows[source]
         assert last_built is not None and last_tried is not None, source
         assert dt.datetime.now() - last_built < dt.timedelta(days=1), source  # built by this session's run
@@ -88,4 +88,4 @@ def test_the_data_quality_page_shows_both_ages_and_the_recent_alerts(built, tmp_
     [alerts] = [d.value for d in at.dataframe if "alert_kind" in d.value.columns]
     assert alerts["alert_subject"].tolist() == ["GOV.UK Pay performance data"]
     [sources] = [d.value for d in at.dataframe if "last_built_at" in d.value.columns]
-    assert sources["last_built_at"].notna().sum() == 7
+    assert sources["last_built_at"].notna().sum() == 8  # every platform and reference source, and skills

@@ -18,7 +18,7 @@ problems AS (
     FROM {{ ref('feed_problems') }} GROUP BY 1
 ),
 builds AS (
-{% for source_key in ['pay', 'forms', 'notify', 'one_login', 'verify', 'data_sharing', 'organisations'] %}
+{% for source_key in ['pay', 'forms', 'notify', 'one_login', 'verify', 'data_sharing', 'organisations', 'skills'] %}
 {% if not loop.first %}UNION ALL {% endif %}SELECT source, built_at, tried_at FROM {{ source('meta', source_key ~ '_build') }}
 {% endfor %}
 ),
