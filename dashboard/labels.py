@@ -175,6 +175,7 @@ COLUMNS: dict[str, Column] = {
     "definition": _c("What it counts"),
     "subject": _c("About"),
     "wording": _c("As published"),
+    "stated_for": _c("Date it describes", "date"),  # a statement's date, not a tracker source's data date
     "as_at_precision": _c("Date stated to the"),
     "said_by": _c("Said by"),
     "tracker_value": _c("Tracker's figure", "number", blank="not compared"),

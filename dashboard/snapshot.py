@@ -169,9 +169,9 @@ def department_digital_capacity(department_code: str, department_name: str) -> p
 
 def published_figures() -> pd.DataFrame:
     """What the government said beside the tracker's figure for the same thing, by subject, oldest first."""
-    return _query("SELECT subject, wording, value, unit, as_at, as_at_precision, said_by, tracker_value, tracker_date, "
-                  "difference AS figure_difference, difference_pct, comparison, source_url FROM marts.published_figures "
-                  "ORDER BY subject, as_at")
+    return _query("SELECT subject, wording, value, unit, as_at AS stated_for, as_at_precision, said_by, tracker_value, "
+                  "tracker_date, difference AS figure_difference, difference_pct, comparison, source_url "
+                  "FROM marts.published_figures ORDER BY subject, as_at")
 
 
 def civil_servant_surveys() -> pd.DataFrame:

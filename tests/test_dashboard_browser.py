@@ -96,6 +96,8 @@ def expected_figures(home: Path) -> dict[str, str]:
         chase = con.execute("SELECT count(*) FROM marts.returns_status WHERE is_current_quarter AND needs_chasing"
                             ).fetchone()[0]
         passed = con.execute("SELECT count(*) FROM meta.check_results WHERE outcome = 'passed'").fetchone()[0]
+        skills_share = con.execute("SELECT arg_max(ddat_share_pct, as_at) FROM marts.digital_capacity_national"
+                                   ).fetchone()[0]
         return {
             "/": headline("pay_live_services"),
             "/pay": f"to {headline('pay_live_services')} between",
@@ -105,6 +107,7 @@ def expected_figures(home: Path) -> dict[str, str]:
             "/data-sharing": f"{headline('apis_published')} APIs in the cross-government catalogue",
             "/departments": f"{departments} of {departments} departments",
             "/department?department=D9": "Department for Transport",
+            "/skills": f"{skills_share:.2f}%",
             "/returns": f"Chasing list: {chase} organisations to chase",
             "/data-quality": f"{passed}",  # the count of passed checks beside its tag
         }

@@ -34,6 +34,7 @@ PAGES = {
     "data_sharing": ({}, ["data_sharing", "notify"]),
     "departments": ({}, None),
     "department": ({"department": "D9"}, None),
+    "skills": ({}, ["skills", "one_login", "pay"]),
     "returns": ({}, []),
     "data_quality": ({}, None),
 }

@@ -17,7 +17,7 @@ START, DEADLINE = D(2020, 1, 1), D(2021, 1, 1)
 
 def target(target_id, metric, baseline=(START, 0.0), target_value=100.0, deadline=DEADLINE,
            tracked_by="same", from_data=False, increase=None, platform="Test", closed=False, judged_in=None,
-           note=None):
+           note=None, beside_series=None):
     return {
         "target_id": target_id, "strategy": "test", "platform": platform, "metric": metric, "title": target_id,
         "unit": "services", "tracked_by": metric if tracked_by == "same" else tracked_by, "population": None,
@@ -27,6 +27,11 @@ def target(target_id, metric, baseline=(START, 0.0), target_value=100.0, deadlin
         "baseline_from_data": from_data, "baseline_note": None,
         "target_value": None if increase else target_value, "target_increase": increase,
         "deadline": deadline, "scope": None, "source_note": None, "source_url": "https://example.org",
+        "source_ids": None, "measure": "people in roles" if beside_series else None,
+        "measure_counts": "people in roles, as the target counts them" if beside_series else None,
+        "beside_measure": "profession" if beside_series else None,
+        "beside_measure_name": "the profession" if beside_series else None,
+        "beside_counts": "people in the profession" if beside_series else None, "beside_series": beside_series,
     }
 
 
@@ -38,6 +43,8 @@ SERIES = {
     "flat": [(D(2019, 1, 1), 0), (D(2020, 3, 1), 50), (D(2020, 6, 30), 50)],  # no change in the last year
     "increase": [(D(2020, 1, 1), 0), (D(2020, 3, 31), 10), (D(2020, 6, 30), 20)],
     "one_figure": [(D(2020, 6, 30), 40)],  # e.g. a department's first return: one quarter, no rate yet
+    # a figure after the deadline, short of the target: missed (the at_risk series stops before the deadline)
+    "late_figure": [(D(2020, 1, 1), 0), (D(2020, 6, 30), 40), (D(2021, 3, 1), 60)],
     "closed": [(D(2020, 1, 1), 0), (D(2020, 6, 30), 40)],  # the at_risk series, on a platform that has closed
     # reached on an illustrative quarter, the latest quarter real: judged on illustrative figures all the same
     "illustrative": [(D(2020, 1, 1), 0), (D(2020, 3, 31), 100, True), (D(2020, 6, 30), 104)],
@@ -62,6 +69,8 @@ def progress(as_of: dt.date, tmp_path) -> dict:
         target("per_department", "y", tracked_by=None, baseline=None, judged_in="department_league.y",
                note="Judged in the league table."),
         target("illustrative", "illustrative"),
+        target("late_figure", "late_figure"),
+        target("beside", "people", tracked_by=None, baseline=None, beside_series="at_risk"),
     ])
     series = pd.DataFrame([
         {"platform": "Test", "metric": m, "measure": m, "date": p[0], "value": float(p[1]),
@@ -137,11 +146,25 @@ def test_target_as_increase_on_measured_baseline(mid_2020):
     assert row["trajectory_today"] == pytest.approx(10 + 50 * 92 / 276, abs=0.01)
 
 
-def test_missed_after_deadline(tmp_path):
+def test_missed_after_deadline_only_with_a_figure_after_it(tmp_path):
     later = progress(D(2021, 6, 1), tmp_path)
-    assert later["at_risk"]["status"] == "missed"
-    assert later["at_risk"]["trajectory_today"] == 100
+    assert later["late_figure"]["status"] == "missed"  # 60 on 1 Mar 2021, after the deadline, short of 100
+    assert later["late_figure"]["trajectory_today"] == 100
     assert later["met"]["status"] == "met"
+    # the series stops on 30 Jun 2020, before the 1 Jan 2021 deadline: whether it was met is not known
+    stopped = later["at_risk"]
+    assert stopped["status"] == "no figure since deadline"
+    assert "The latest figure is from 30 June 2020, before the deadline" in stopped["status_note"]
+    assert later["one_figure"]["status"] == "no figure since deadline"
+
+
+def test_a_measure_of_another_definition_is_shown_beside_never_judged(mid_2020):
+    row = mid_2020["beside"]
+    assert row["status"] == "not measured" and pd.isna(row["latest_value"])
+    assert (row["beside_latest_value"], row["beside_latest_date"]) == (40, pd.Timestamp(2020, 6, 30))
+    assert "Definitions differ: the target counts people in roles, as the target counts them; the figure shown " \
+           "beside it counts people in the profession." in row["status_note"]
+    assert pd.isna(mid_2020["at_risk"]["beside_latest_value"])
 
 
 def test_one_figure_has_no_rate_and_no_forecast(mid_2020):

@@ -71,11 +71,16 @@ SOURCES = {
                "no longer published", None, "GOV.UK Verify closed; GOV.UK One Login replaces it."),
         # Civil Service Statistics come once a year (figures at 31 March, published in the summer): a year and a
         # month before a build of them is overdue.
-        Source("skills", "Civil Service Statistics: digital capacity (DDaT profession)", (),
+        Source("skills", "Civil Service Statistics: digital capacity (DDaT profession)", ("Civil service skills",),
                "Cabinet Office, Civil Service Statistics",
                "https://github.com/co-analysis/acses_data_browser_2021 (and _2022, _2023: docs/<breakdown>/data.csv); "
                "the national series and surveys transcribed from the public record",
-               "annual", 400),
+               "annual", 400,
+               definition_changes=tuple(DefinitionChange(
+                   metric, "2021-03-31", "2021-04-01",
+                   "Low coverage: on 31 March 2021 only about 75% of civil servants had a recorded profession, so the "
+                   "DDaT profession is understated that year; the rise to 2022 is partly better recording, not only "
+                   "more people.") for metric in ("ddat_profession_share", "ddat_profession_headcount"))),
         Source("organisations", "GOV.UK organisations", (), "Government Digital Service",
                "https://www.gov.uk/api/organisations (2026 copy) and the April 2017 organisations list",
                "reference", 365),

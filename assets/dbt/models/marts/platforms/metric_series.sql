@@ -44,6 +44,11 @@ UNION ALL SELECT 'GOV.UK Verify', 'verify_accounts_created', 'accounts created i
 UNION ALL SELECT 'GOV.UK Notify', 'notify_agreements_signed', 'organisations that signed the data sharing agreement', date, signed FROM notify
 UNION ALL SELECT 'GOV.UK Notify', 'notify_organisations', 'organisations on the domain register', date, owners FROM notify
 UNION ALL SELECT 'Data sharing', 'apis_published', 'APIs in the API catalogue', date, listed FROM apis
+-- the whole civil service as the Civil Service Statistics publish it nationally, once a year at 31 March
+UNION ALL SELECT 'Civil service skills', 'ddat_profession_share', 'civil servants in the DDaT profession (% of headcount)',
+       as_at, ddat_share_pct FROM {{ ref('digital_capacity_national') }} WHERE ddat_share_pct IS NOT NULL
+UNION ALL SELECT 'Civil service skills', 'ddat_profession_headcount', 'civil servants in the DDaT profession',
+       as_at, ddat_headcount FROM {{ ref('digital_capacity_national') }} WHERE ddat_headcount IS NOT NULL
 )
 -- Measured from departments' returns: the share of expected departments with a One Login plan.
 UNION ALL SELECT 'GOV.UK One Login', 'returns_departments_with_one_login_plan',
