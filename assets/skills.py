@@ -58,7 +58,7 @@ SKILLS_TABLES = {
     "2013-2025, each row with its own definition: never join rows of different definitions.",
     "staging.civil_servant_surveys": "What civil servants said about digital skills and barriers (surveys of "
     "2015-2017): percent as worded, percent_value only where the report gave a plain number.",
-    "staging.skills_files": "Each ACSES file read: year, breakdown, the encoding it was read in, rows, In post "
+    "staging.skills_files_read": "Each ACSES file read: year, breakdown, the encoding it was read in, rows, In post "
     "rows, suppressed ([c]) In post cells, and the version line of its notes.",
 }
 
@@ -81,7 +81,7 @@ def build_skills_tables(parsed: Parsed, _settings: TrackerConfig) -> dict[str, p
         "staging.digital_capacity_national": capacity["national"],
         "staging.ddat_series_as_reported": series,
         "staging.civil_servant_surveys": surveys,
-        "staging.skills_files": files_table(acses),
+        "staging.skills_files_read": files_table(acses),
     }
 
 

@@ -60,12 +60,6 @@ _ACSES_NAME = re.compile(r"^acses_(?P<year>\d{4})(?:_(?P<breakdown>.+))?_data\.c
 _PLAIN_NUMBER = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
 
 
-def definition(year: int) -> str:
-    """What the department and national figures count, in words, for a year."""
-    return (f"Civil servants in post whose profession of post is Digital, Data and Technology (DDaT profession), "
-            f"headcount, 31 March {year}; Civil Service Statistics")
-
-
 def decode(content: bytes, file_name: str) -> tuple[str, str]:
     """The file's text and the encoding it was read in: strict UTF-8, else strict Windows-1252."""
     try:
@@ -380,7 +374,7 @@ def map_department_names(
         return None, "unmatched"
 
     def name_of(slug: str) -> str:
-        return str(by_slug.at[slug, "name"]) if slug in by_slug.index else slug
+        return " ".join(str(by_slug.at[slug, "name"]).split()) if slug in by_slug.index else slug
 
     def closed_on(slug: str) -> dt.date | None:
         if slug in curated.closed_on:
@@ -424,10 +418,10 @@ def map_department_names(
                                "in the register of June 2026, the April 2017 list or data/organisation_aliases.yaml"})
             continue
         org = by_slug.loc[slug]
-        row |= {"organisation_slug": slug, "organisation_name": org["name"], "organisation_status": org["status"],
+        row |= {"organisation_slug": slug, "organisation_name": name_of(slug), "organisation_status": org["status"],
                 "closed_status": None, "closed_on": closed_on(slug)}
         if is_devolved(slug):
-            rows.append(row | {"mapping": "devolved", "unmapped_reason": f"{org['name']} is part of a devolved "
+            rows.append(row | {"mapping": "devolved", "unmapped_reason": f"{name_of(slug)} is part of a devolved "
                                "administration, not a UK government department"})
             continue
         path, split, gap = walk(slug)
@@ -458,12 +452,12 @@ def map_department_names(
         note = None
         if len(path) > 1:
             when = closed_on(slug)
-            note = (f"Published as {name}; {name_of(slug)} became {name_of(current)}"
-                    f"{' on ' + _long_date(when) if when else ''}, so the figure is shown under today's name")
-        elif normalise(name) != normalise(str(by_slug.at[department, "name"])) and department == slug:
-            note = f"Published as {name}"
+            note = (f"{name_of(slug)} became {name_of(current)}{' on ' + _long_date(when) if when else ''}; the "
+                    "figure is shown under today's department, with the name it was published under")
+        elif normalise(name) != normalise(name_of(department)) and department == slug:
+            note = f"Published as {name}; GOV.UK names it {name_of(department)}"
         rows.append(row | {"mapping": "department" if len(path) == 1 else "successor",
                            "department_slug": department,
                            "department_code": by_slug.at[department, "organisation_code"],
-                           "department_name": by_slug.at[department, "name"], "mapping_note": note})
+                           "department_name": name_of(department), "mapping_note": note})
     return pd.DataFrame(rows, columns=MAPPING_COLUMNS)

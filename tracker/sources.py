@@ -69,13 +69,13 @@ SOURCES = {
         Source("verify", "GOV.UK Verify accounts created", ("GOV.UK Verify",), "Cabinet Office",
                "Written parliamentary answer 74596 (2022), accounts created per financial year",
                "no longer published", None, "GOV.UK Verify closed; GOV.UK One Login replaces it."),
-        # Civil Service Statistics come once a year (figures at 31 March, published in the summer): a year and a
-        # month before a build of them is overdue.
+        # Civil Service Statistics come once a year: figures at 31 March, published about four months later, so the
+        # latest figure is up to about 16 months old before the next edition is due; 500 days allows for that.
         Source("skills", "Civil Service Statistics: digital capacity (DDaT profession)", ("Civil service skills",),
                "Cabinet Office, Civil Service Statistics",
                "https://github.com/co-analysis/acses_data_browser_2021 (and _2022, _2023: docs/<breakdown>/data.csv); "
                "the national series and surveys transcribed from the public record",
-               "annual", 400,
+               "annual", 500,
                definition_changes=tuple(DefinitionChange(
                    metric, "2021-03-31", "2021-04-01",
                    "Low coverage: on 31 March 2021 only about 75% of civil servants had a recorded profession, so the "
