@@ -406,7 +406,7 @@ MESSAGES = {
     "not_a_number": "'{value}' is not a number. Enter digits only, like {example}, with a decimal point if needed and "
                     "no text.",
     "choice_known": "'{value}' is not on the list. Pick one of: {choices}.",
-    "choice_alone": "{label} is '{value}', but {others} also names a barrier. Pick '{value}' only when there is no "
+    "choice_alone": "{label} is '{value}', but {others} also {name} a barrier. Pick '{value}' only when there is no "
                     "barrier: clear the other barriers, or change this one.",
     "choice_repeated": "'{value}' is already given in {other_label}. Name each barrier once: pick a different one or "
                        "leave this one blank.",

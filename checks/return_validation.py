@@ -335,7 +335,8 @@ def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFram
         fields["choices"] = ", ".join(choices[:-1]) + " or " + choices[-1]
     elif rule.rule == "choice_alone":
         others = [c for c in meta["columns"] if c != column and raw.get(c) and checked.at[row, c] != meta["alone"]]
-        fields |= {"others": " and ".join(_named(c) for c in others), "value": shown(checked.at[row, column])}
+        fields |= {"others": " and ".join(_named(c) for c in others), "name": "names" if len(others) == 1 else "name",
+                   "value": shown(checked.at[row, column])}
     elif rule.rule == "choice_repeated":
         pick = checked.at[row, column]
         fields |= {"other_label": _named(next(c for c in meta["earlier"] if checked.at[row, c] == pick)),

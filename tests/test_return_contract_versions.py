@@ -70,7 +70,7 @@ SKILLS_CASES = [
      "a barrier. Pick 'none' only when there is no barrier: clear the other barriers, or change this one."),
     ("another barrier then none", {"main_barrier_3": "none"}, "choice_alone", "main_barrier_3", "AI",
      "Barriers: barrier 3 (optional) is 'none', but column AG (main_barrier_1) and column AH (main_barrier_2) also "
-     "names a barrier. Pick 'none' only when there is no barrier: clear the other barriers, or change this one."),
+     "name a barrier. Pick 'none' only when there is no barrier: clear the other barriers, or change this one."),
     ("duplicated barrier", {"main_barrier_2": "legacy technology"}, "choice_repeated", "main_barrier_2", "AH",
      "'legacy technology' is already given in column AG (main_barrier_1). Name each barrier once: pick a different "
      "one or leave this one blank."),
