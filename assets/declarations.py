@@ -1,8 +1,8 @@
 """What the code declares, written as tables so the SQL models read it rather than having it pasted in.
 
 The run's parameters (the reporting date, and the returns thresholds stated in
-the return contract), the sources declaration and the platforms a return
-reports on. dbt reads these through ``source()``, so the lineage from each
+the return contract), the sources declaration, the platforms a return
+reports on and the barriers it picks from. dbt reads these through ``source()``, so the lineage from each
 declaration to the marts that use it shows in the asset graph, and a change of
 reporting date needs no re-parse of the dbt project.
 """
@@ -14,6 +14,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from checks.return_contract import (
+    BARRIERS,
     PLATFORMS,
     PLAUSIBLE_CHANGE_MINIMUM,
     PLAUSIBLE_CHANGE_SHARE,
@@ -44,6 +45,11 @@ TABLES = {
         "(key VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, position INTEGER NOT NULL)",
         "The platforms a department return reports on (column prefix and name), from checks/return_contract.py.",
     ),
+    "staging.return_barriers_list": (
+        "(barrier VARCHAR PRIMARY KEY, barrier_order INTEGER NOT NULL)",
+        "The barriers to adopting the common platforms a return picks from, in list order, from "
+        "checks/return_contract.py.",
+    ),
 }
 
 
@@ -56,6 +62,7 @@ def declared_rows(as_of) -> dict[str, list[tuple]]:
         "staging.source_definition_changes": [(s.key, c.metric, c.valid_from, c.valid_until, c.note)
                                               for s in SOURCES.values() for c in s.definition_changes],
         "staging.return_platforms": [(p.key, p.name, i) for i, p in enumerate(PLATFORMS)],
+        "staging.return_barriers_list": [(barrier, order) for order, barrier in enumerate(BARRIERS, start=1)],
     }
 
 

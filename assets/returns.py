@@ -5,8 +5,10 @@ the exact bytes (``raw.return_files``, once per sha256), the receipt and its
 outcome (``audit.return_submissions``, every arrival, never deleted), every
 problem found (``quarantine.return_problems``) and, only for a valid return,
 the organisation's figures for that quarter (``staging.department_returns``,
-delete-then-insert). The file then moves to the archive: exactly the bytes that
-were read and judged. A duplicate means "the same return already counts": the
+delete-then-insert), with the contract version it was read with
+(``contract_version``: a return on an earlier template is accepted and recorded
+with its sections not reported). The file then moves to the archive: exactly
+the bytes that were read and judged. A duplicate means "the same return already counts": the
 same organisation's identical bytes, already its return in force, are recorded
 as a duplicate and change nothing. Anything else is processed on its own: the
 same bytes from another organisation are judged as that organisation's return,
@@ -41,7 +43,16 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from checks.return_contract import COLUMN_NAMES, MAX_FILE_BYTES, Quarter, column_letter, open_quarters, table_ddl
+from checks.return_contract import (
+    COLUMN_NAMES,
+    MAX_FILE_BYTES,
+    Quarter,
+    column_letter,
+    earlier_version_note,
+    open_quarters,
+    table_ddl,
+    upgrade_ddl,
+)
 from checks.return_files import shown
 from checks.return_validation import REJECTED, validate_return
 from tracker.resources import TrackerConfig
@@ -81,22 +92,28 @@ DDL = [
         return_organisation_code VARCHAR, reporting_quarter VARCHAR, status VARCHAR NOT NULL,
         problem_count INTEGER NOT NULL, warning_count INTEGER NOT NULL, summary VARCHAR NOT NULL,
         warnings JSON, duplicate_of VARCHAR, archived_as VARCHAR, gx_result JSON, normalisations JSON,
-        sender VARCHAR, on_behalf_reason VARCHAR)""",
+        sender VARCHAR, on_behalf_reason VARCHAR, contract_version INTEGER)""",
     # Tables made before these were kept: add the columns (NULL for earlier returns).
     "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS gx_result JSON",
     "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS normalisations JSON",
     "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS sender VARCHAR",
     "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS on_behalf_reason VARCHAR",
+    # Every file the previous code read was read with version 1 of the contract, the only one then.
+    "ALTER TABLE audit.return_submissions ADD COLUMN IF NOT EXISTS contract_version INTEGER DEFAULT 1",
+    "ALTER TABLE audit.return_submissions ALTER COLUMN contract_version DROP DEFAULT",
     """CREATE TABLE IF NOT EXISTS quarantine.return_problems (
         submission_ref VARCHAR NOT NULL, row_number INTEGER, column_letter VARCHAR, column_name VARCHAR,
         value VARCHAR, rule VARCHAR NOT NULL, message VARCHAR NOT NULL, row_values JSON,
         found_at TIMESTAMP NOT NULL)""",
     table_ddl(RETURNS_TABLE, "submission_ref VARCHAR NOT NULL, received_at TIMESTAMP NOT NULL, "
                              "is_illustrative BOOLEAN NOT NULL"),
+    # A table made by an earlier version of the contract gains the later columns (an ALTER: every row is kept).
+    *upgrade_ddl(RETURNS_TABLE),
     # The returns history, so the marts can say which return was in force on any reporting date. A warehouse made
     # before it was kept starts it from the returns in force then.
     f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} AS SELECT * FROM {RETURNS_TABLE} LIMIT 0",
-    f"INSERT INTO {HISTORY_TABLE} SELECT * FROM {RETURNS_TABLE} "
+    *upgrade_ddl(HISTORY_TABLE),
+    f"INSERT INTO {HISTORY_TABLE} BY NAME SELECT * FROM {RETURNS_TABLE} "
     f"WHERE submission_ref NOT IN (SELECT submission_ref FROM {HISTORY_TABLE})",
 ]
 TABLES = {
@@ -106,7 +123,8 @@ TABLES = {
     "quarantine.return_problems": "Every problem that stopped a return, with the row, column, value as sent, "
                                   "the rule and the plain-English message.",
     RETURNS_TABLE: "The figures of the last accepted return for each organisation and quarter "
-                   "(columns from checks/return_contract.py).",
+                   "(columns from checks/return_contract.py), with the contract version it was read with and which "
+                   "sections it reported.",
     HISTORY_TABLE: "Every accepted return's figures, never deleted: which return was in force on any date.",
 }
 
@@ -269,13 +287,14 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
         "warnings": "[]", "duplicate_of": None, "archived_as": None, "gx_result": None, "normalisations": "[]",
         # who sent it, from the sidecar (NULL for a file dropped into the inbox by hand)
         "sender": file.sender, "on_behalf_reason": file.on_behalf_reason,
+        "contract_version": None,  # the version the file was read with, once its header is read
     }
     problems: list[dict] = []
     accepted = report = None
     current = None if refusal else _current_with_same_bytes(con, sha, file.organisation_code)
     if current:
         submission |= {"status": "duplicate", "duplicate_of": current[0], "return_organisation_code": current[1],
-                       "reporting_quarter": current[2],
+                       "reporting_quarter": current[2], "contract_version": current[3],
                        "summary": f"The same file as {current[0]}, already {file.organisation_code}'s return in force "
                                   f"for {current[2]}: nothing changed."}
     elif refusal is None:
@@ -292,6 +311,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
     elif report is not None:
         submission |= {
             "status": report.status, "return_organisation_code": code, "reporting_quarter": quarter,
+            "contract_version": report.version,
             "problem_count": len(report.problems), "warning_count": len(report.warnings),
             "warnings": json.dumps([w.describe() for w in report.warnings]),
             # each value read leniently, as read and as understood (410,000.00 -> 410000; 2025/26 Q3 -> 2025-26 Q3)
@@ -299,6 +319,8 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
             "summary": report.problems[0].describe() if report.problems else
             f"Accepted: {code} {quarter}" + (f", with {len(report.warnings)} warning(s)." if report.warnings else "."),
         }
+        if not report.problems and report.version is not None and earlier_version_note(report.version):
+            submission["summary"] += f" {earlier_version_note(report.version)}"
         for problem in report.problems:
             problems.append({
                 "submission_ref": file.reference, "row_number": problem.row,
@@ -326,7 +348,8 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
         _log_unexpected(log, file, "recording", err)
         refusal = _unexpected_message(file, "recorded")
         submission |= _rejection(refusal) | {"return_organisation_code": None, "reporting_quarter": None,
-                                             "warning_count": 0, "warnings": "[]", "duplicate_of": None}
+                                             "contract_version": None, "warning_count": 0, "warnings": "[]",
+                                             "duplicate_of": None}
         accepted = None
         _record(con, submission, [_problem_row(file.reference, UNEXPECTED_RULE, refusal, now)], None, None, file)
     _archive(con, settings, file, content, log)
@@ -336,7 +359,8 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
 def _current_with_same_bytes(con, sha: str, organisation: str) -> tuple | None:
     """The organisation's return in force made of these same bytes, if there is one (a true duplicate)."""
     return con.execute(
-        f"SELECT r.submission_ref, r.organisation_code, r.reporting_quarter FROM {RETURNS_TABLE} r "
+        f"SELECT r.submission_ref, r.organisation_code, r.reporting_quarter, r.contract_version "
+        f"FROM {RETURNS_TABLE} r "
         "JOIN audit.return_submissions s USING (submission_ref) WHERE s.sha256 = ? AND s.organisation_code = ? "
         "AND r.organisation_code = ? ORDER BY r.received_at DESC LIMIT 1", [sha, organisation, organisation]
     ).fetchone()

@@ -13,6 +13,33 @@ Quarters are financial-year quarters written the way government reports them:
 
 This module imports nothing heavy, so the command line and the dashboard can
 read it without loading Dagster or Great Expectations.
+
+Versions. The return changes by adding sections, never by changing or
+removing a column, so a department is never asked to send a return again
+because the template moved on. ``VERSIONS`` lists them: version 1 is the
+platforms, forms and data sharing (with the blockers note); version 2 adds
+the skills section (digital, data and technology staff, senior civil
+servants' training and the main barriers). Each column says in ``since``
+which version added it, and the new columns follow every earlier one, so a
+column's letter never changes between versions. A file's version is read
+from its header (``header_version``): the highest version any of whose
+columns are there; every column of that version and the earlier ones must
+then be there. A return made with an earlier template is accepted, read
+with that version and recorded with it (``contract_version``), its later
+sections "not reported" (``skills_reported`` false); a file with part of a
+section is refused with one problem naming the missing columns.
+
+To add version 3: add ``ContractVersion(3, "<section>", ...)`` to
+``VERSIONS``; append its columns to ``COLUMNS`` with ``since=3`` (after
+every existing column); add any rules between them to ``CROSS_FIELD_RULES``
+or ``RANKED_CHOICES`` and any new message to ``MESSAGES``. Everything else
+follows: the templates and their guidance, the rules and the Great
+Expectations suite (the section's required columns are required only in
+version-3 files), the header check, the warehouse tables (new columns and a
+``<section>_reported`` flag, added to existing tables by ``upgrade_ddl`` on
+the next run) and the version stated in the template. Then regenerate
+``data/returns/template/`` (``tracker template --out data/returns/template``)
+and write the marts that read the new section.
 """
 
 from __future__ import annotations
@@ -117,7 +144,10 @@ def open_quarters(as_of: dt.date) -> list[str]:
 # --- Columns -------------------------------------------------------------------
 
 CODE, QUARTER, COUNT, TEXT = "organisation code", "quarter", "whole number", "text"
+NUMBER = "number"  # a non-negative number with decimals (full-time equivalents), kept to NUMBER_DECIMAL_PLACES
+NUMBER_DECIMAL_PLACES = 2  # FTE as HR systems give it (412.53); more places are rounded, and the rounding recorded
 MAX_COUNT = 1_000_000  # no organisation has a million services or forms
+MAX_FTE = 100_000  # the largest department employs fewer people than this in all roles
 MAX_TRANSACTIONS = 10_000_000_000
 MAX_NOTE_CHARACTERS = 1000
 # A text cell starting with one of these is run as a formula by spreadsheets.
@@ -133,6 +163,8 @@ class Column:
     help: str
     example: str
     maximum: int | None = None
+    since: int = 1  # the contract version that added the column: required only in returns of that version or later
+    choices: tuple[str, ...] = ()  # for text picked from a fixed list: the allowed values, in the list's order
 
 
 @dataclass(frozen=True)
@@ -207,9 +239,119 @@ COLUMNS: list[Column] = [
            f"A short note on what is stopping faster adoption, in up to {MAX_NOTE_CHARACTERS} characters. "
            "Plain text: it cannot start with =, +, - or @.", "Waiting for a supplier contract to end in 2026."),
 ]
+NOTE_COLUMN = "blockers_note"
+
+# --- Version 2: the skills section ------------------------------------------------------
+
+# The main barriers to adopting the common platforms, in the order the template lists them.
+BARRIERS = ("digital skills", "legacy technology", "funding", "culture and leadership", "procurement",
+            "data quality and access", "none", "other")
+NO_BARRIER, OTHER_BARRIER = "none", "other"
+BARRIER_RANKS = 3  # up to three barriers, most important first
+_BARRIER_LIST = ", ".join(BARRIERS[:-1]) + " or " + BARRIERS[-1]
+
+SKILLS_COLUMNS: list[Column] = [
+    Column("ddat_staff_fte", "Skills: digital, data and technology staff (FTE)", NUMBER, True,
+           "How many people work in digital, data and technology (DDaT) roles at the end of the quarter, as "
+           f"full-time equivalents (FTE): a number like 412.5, up to {NUMBER_DECIMAL_PLACES} decimal places.",
+           "412.5", MAX_FTE, since=2),
+    Column("ddat_vacancies", "Skills: vacancies in digital, data and technology roles", COUNT, True,
+           "How many DDaT posts were vacant (approved and funded, not filled) at the end of the quarter.",
+           "37", MAX_COUNT, since=2),
+    Column("senior_civil_servants", "Skills: senior civil servants", COUNT, True,
+           "How many senior civil servants (SCS pay band 1 and above) your organisation has at the end of the "
+           "quarter, as a headcount (people, not FTE), whatever their role.", "85", MAX_COUNT, since=2),
+    Column("senior_civil_servants_trained", "Skills: senior civil servants trained in digital or data", COUNT, True,
+           "How many of those senior civil servants completed digital or data training in the quarter. Cannot be "
+           "more than senior civil servants.", "12", MAX_COUNT, since=2),
+    *(Column(f"main_barrier_{rank}",
+             "Barriers: main barrier to adopting the common platforms" if rank == 1 else
+             f"Barriers: barrier {rank} (optional)", TEXT, rank == 1,
+             ("The main thing stopping your organisation adopting the common platforms faster. Pick from the list: "
+              f"{_BARRIER_LIST}. Pick none if nothing does (and leave barriers 2 and 3 blank); pick other and say "
+              f"what it is in the blockers note ({NOTE_COLUMN}).") if rank == 1 else
+             (f"The {'second' if rank == 2 else 'third'} most important barrier, if there is one, from the same list. "
+              "Leave it blank if there is none; do not repeat a barrier."),
+             "legacy technology" if rank == 1 else "digital skills" if rank == 2 else "funding",
+             since=2, choices=BARRIERS)
+      for rank in range(1, BARRIER_RANKS + 1)),
+]
+COLUMNS += SKILLS_COLUMNS
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 COLUMN_NAMES = [c.name for c in COLUMNS]
 KEY_COLUMNS = ["organisation_code", "reporting_quarter"]
+
+
+# --- Versions of the contract -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContractVersion:
+    """One version of the return: the section it added (its columns have ``since`` equal to its number)."""
+
+    number: int
+    section: str | None  # the section's key ("skills"): the flag ``<section>_reported``; None for version 1
+    title: str  # what the version added, in words
+
+    @property
+    def flag(self) -> str | None:
+        """The yes/no column saying whether a return reported this version's section."""
+        return f"{self.section}_reported" if self.section else None
+
+
+VERSIONS = (
+    ContractVersion(1, None, "platforms, forms, data sharing and the blockers note"),
+    ContractVersion(2, "skills", "the skills section: digital, data and technology staff, senior civil servants' "
+                                 "training and the main barriers"),
+)
+CURRENT_VERSION = VERSIONS[-1].number
+VERSION_COLUMN = "contract_version"  # recorded with every return: the version it was read with
+SECTION_FLAGS = {v.flag: v.number for v in VERSIONS if v.flag}  # skills_reported -> 2
+VERSION_COLUMNS = [VERSION_COLUMN, *SECTION_FLAGS]  # recorded beside the contract's columns, never in the file
+
+
+def earlier_version_note(version: int) -> str | None:
+    """What a sender is told about a return made with an earlier template: accepted, and what it does not report."""
+    if version >= CURRENT_VERSION:
+        return None
+    sections = " and ".join(f"the {v.section} section" for v in VERSIONS if v.number > version)
+    return (f"Made with the version {version} template: accepted as it is, and recorded as not reporting {sections}. "
+            f"The current template (version {CURRENT_VERSION}) adds {sections}: please use it for your next return.")
+
+
+def columns_of(version: int) -> list[Column]:
+    """The columns of a return made with ``version`` of the template, in template order."""
+    return [c for c in COLUMNS if c.since <= version]
+
+
+def version_flags(version: int) -> dict[str, object]:
+    """What a return read with ``version`` records beside its figures: the version and which sections it reported."""
+    return {VERSION_COLUMN: version, **{flag: version >= since for flag, since in SECTION_FLAGS.items()}}
+
+
+def section_flag(column: Column) -> str | None:
+    """The flag of the section ``column`` belongs to (None for version 1's columns)."""
+    return VERSIONS[column.since - 1].flag
+
+
+def header_version(names: list[str]) -> int:
+    """The version a header was made with: the highest any of whose columns it has (1 if none of the later ones)."""
+    present = set(names)
+    return max([c.since for c in COLUMNS if c.name in present], default=1)
+
+
+@dataclass(frozen=True)
+class RankedChoice:
+    """Columns that rank picks from one list: ``alone`` only on its own, no repeats, in order, ``other`` explained."""
+
+    columns: tuple[str, ...]
+    alone: str  # the pick that means "nothing": it cannot stand with another pick
+    other: str  # the pick that needs saying what it is in ``note``
+    note: str
+
+
+RANKED_CHOICES = [RankedChoice(tuple(f"main_barrier_{rank}" for rank in range(1, BARRIER_RANKS + 1)),
+                               NO_BARRIER, OTHER_BARRIER, NOTE_COLUMN)]
 
 
 # --- Rules between columns -------------------------------------------------------
@@ -242,6 +384,9 @@ CROSS_FIELD_RULES: list[AtMost] = [
            "Forms online cannot be more than forms in total: check both figures."),
     AtMost("forms_paper_only_within_offline", "forms_paper_only", "forms_total", "forms_online",
            "Forms that are paper only cannot be more than forms in total minus forms online: check all three."),
+    AtMost("trained_within_senior_civil_servants", "senior_civil_servants_trained", "senior_civil_servants", None,
+           "Senior civil servants trained cannot be more than the senior civil servants in your organisation: check "
+           "both figures."),
 ]
 
 # Optional platforms (Verify) are all-or-nothing: in scope and live together.
@@ -254,9 +399,19 @@ PAIRED_OPTIONAL = [(f"{p.key}_services_in_scope", f"{p.key}_services_live") for 
 MESSAGES = {
     "required": "{label} is empty. Enter a whole number (0 if there are none).",
     "required_text": "{label} is empty. {help}",
+    "required_number": "{label} is empty. Enter a number, like {example} (0 if there are none).",
     "whole_number": "'{value}' is not a whole number. Enter digits only, like {example}, with no text or decimals.",
     "not_negative": "{value} is below zero. Enter 0 or more.",
     "too_large": "{value} is more than {maximum:,}, which no organisation has. Check the figure.",
+    "not_a_number": "'{value}' is not a number. Enter digits only, like {example}, with a decimal point if needed and "
+                    "no text.",
+    "choice_known": "'{value}' is not on the list. Pick one of: {choices}.",
+    "choice_alone": "{label} is '{value}', but {others} also {name} a barrier. Pick '{value}' only when there is no "
+                    "barrier: clear the other barriers, or change this one.",
+    "choice_repeated": "'{value}' is already given in {other_label}. Name each barrier once: pick a different one or "
+                       "leave this one blank.",
+    "choice_in_order": "{label} is filled in but {other_label} is blank. Fill the barriers in order, most important "
+                       "first: move this one into {other_label}.",
     "organisation_known": "'{value}' is not a GOV.UK organisation code the tracker knows. Use your "
                           "organisation's code, like D10; ask CDDO if you are not sure.",
     "quarter_format": "'{value}' is not a reporting quarter. Write it like 2025-26 Q3 (October to December 2025).",
@@ -269,7 +424,7 @@ MESSAGES = {
                   "letter or a number instead.",
     "one_return_per_row": "This is the same organisation and quarter as row {other_row}. Send one row for each "
                           "organisation and quarter.",
-    "extra_values": "This row has values to the right of the last column (blockers_note). Delete them or move them "
+    "extra_values": "This row has values to the right of the last column ({last_column}). Delete them or move them "
                     "into the right column.",
     # Rules about the whole submission rather than one cell.
     "one_row": "The file has {rows} rows of figures. A return is one row: one organisation and one quarter. Send "
@@ -283,6 +438,8 @@ WARNINGS = {
                             "helps show how much the platform is used.",
     "verify_after_closure": "{label} is filled in for {quarter}, after GOV.UK Verify closed. Check the figures "
                             "are for the right quarter.",
+    "choice_other_unexplained": "{label} is 'other' but the blockers note ({note_column}) is empty. Say in the note "
+                                "what the barrier is.",
     "windows_encoding": "The file is not UTF-8; it was read as Windows-1252, which Excel uses for "
                         "'CSV (Comma delimited)'. Check that any £ signs or accented letters in the note look right.",
 }
@@ -297,12 +454,37 @@ RECONCILIATION_SHARE = 0.10  # reported live Pay services vs GOV.UK Pay's own fi
 RECONCILIATION_MINIMUM = 1  # ...or within 1 service, whichever is larger
 
 
-def table_ddl(table: str, extra_columns: str = "") -> str:
-    """The warehouse table for accepted returns, generated from the columns above."""
-    types = {CODE: "VARCHAR", QUARTER: "VARCHAR", COUNT: "BIGINT", TEXT: "VARCHAR"}
-    columns = [f"{c.name} {types[c.kind]}{' NOT NULL' if c.required else ''}" for c in COLUMNS]
+SQL_TYPES = {CODE: "VARCHAR", QUARTER: "VARCHAR", COUNT: "BIGINT", NUMBER: "DOUBLE", TEXT: "VARCHAR"}
+
+
+def table_ddl(table: str, extra_columns: str = "", version: int = CURRENT_VERSION) -> str:
+    """The warehouse table for accepted returns, generated from the columns above.
+
+    ``version``: the table as that version of the contract made it (version 1 had no version columns): what
+    ``upgrade_ddl`` brings up to date. A later section's required columns are nullable: earlier returns lack them.
+    """
+    columns = [f"{c.name} {SQL_TYPES[c.kind]}{' NOT NULL' if c.required and c.since == 1 else ''}"
+               for c in columns_of(version)]
+    if version > 1:
+        columns += [f"{VERSION_COLUMN} INTEGER NOT NULL",
+                    *(f"{flag} BOOLEAN NOT NULL" for flag, since in SECTION_FLAGS.items() if since <= version)]
     body = ",\n    ".join([*columns, *filter(None, [extra_columns])])
     return f"CREATE TABLE IF NOT EXISTS {table} (\n    {body},\n    PRIMARY KEY ({', '.join(KEY_COLUMNS)})\n)"
+
+
+def upgrade_ddl(table: str) -> list[str]:
+    """ALTERs that bring a table made by an earlier version (``table_ddl``) up to this one, keeping every row.
+
+    Rows already there were read with version 1 (the only one before versions were recorded), so they get
+    contract_version 1 and every section flag false; the default is dropped again, so a new row always says.
+    """
+    statements = [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {c.name} {SQL_TYPES[c.kind]}"
+                  for c in COLUMNS if c.since > 1]
+    for column, sql_type, default in [(VERSION_COLUMN, "INTEGER", "1"),
+                                      *((flag, "BOOLEAN", "false") for flag in SECTION_FLAGS)]:
+        statements += [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {sql_type} DEFAULT {default}",
+                       f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT"]
+    return statements
 
 
 def column_letter(index: int) -> str:

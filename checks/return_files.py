@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from checks.return_contract import (
     ACCEPTED_EXTENSIONS,
+    COLUMN_BY_NAME,
     COLUMN_NAMES,
     GUIDANCE_SHEET,
     LISTS_SHEET,
@@ -29,8 +30,11 @@ from checks.return_contract import (
     MAX_NOTE_CHARACTERS,
     MAX_XLSX_UNCOMPRESSED_BYTES,
     TEMPLATE_SHEET,
+    VERSIONS,
     WARNINGS,
     column_letter,
+    columns_of,
+    header_version,
 )
 
 MAX_CELLS_READ = 200_000  # far beyond a one-row return; stops a huge sheet being walked
@@ -64,6 +68,7 @@ class ReturnTable:
     rows: list[tuple[int, list[str]]]
     notices: list[str] = field(default_factory=list)
     sheet: str | None = None
+    version: int = 1  # the contract version the header was made with (``header_version``)
 
 
 def shown(value: object, limit: int = SHOWN_CHARACTERS) -> str:
@@ -105,6 +110,7 @@ def read_return_file(content: bytes, file_name: str) -> ReturnTable:
     try:
         table = _read_xlsx(content) if extension == ".xlsx" else _read_csv(content)
         table.header = _check_header(table.header, table.sheet)
+        table.version = header_version(table.header)
     except ReturnFileError:
         raise
     except Exception as err:  # a reader failing on bytes nobody foresaw: still this file's rejection  # noqa: BLE001
@@ -453,13 +459,24 @@ def _check_header(header: list[str], sheet: str | None = None) -> list[str]:
     while names and not names[-1]:
         names.pop()  # Excel writes trailing empty columns
     expected = set(COLUMN_NAMES)
-    missing = [c for c in COLUMN_NAMES if c not in names]
+    # The columns of the version the header was made with (an earlier template's header has fewer).
+    version = header_version(names)
+    missing = [c.name for c in columns_of(version) if c.name not in names]
     unknown = [shown(n, 40) if n else "(blank)" for n in names if n not in expected]
     repeated = sorted({n for n in names if n and names.count(n) > 1})
     if not (missing or unknown or repeated):
         return names
     where = f"Row 1 of the '{shown(sheet)}' sheet (the sheet read)" if sheet is not None else "The header row"
-    if len(missing) == len(COLUMN_NAMES):
+    partial = {COLUMN_BY_NAME[c].since for c in missing}
+    if not (unknown or repeated) and partial == {version} and version > 1:  # part of the newest section only
+        section = VERSIONS[version - 1]
+        raise ReturnFileError(
+            f"{where} has only some of the columns of the {section.section} section (added in version {version} of "
+            "the return): "
+            f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}. Add "
+            f"{'them' if len(missing) > 1 else 'it'} from the current template, or delete the section's other "
+            "columns to send the return without it (a return without the section is accepted).", sheet)
+    if len(missing) == len(columns_of(version)):
         found = ", ".join(f"'{n}'" for n in unknown[:3]) + (" ..." if len(unknown) > 3 else "")
         raise ReturnFileError(f"{where} holds none of the template's {len(COLUMN_NAMES)} column names (it starts "
                               f"{found}). Row 1 must hold the template's column names exactly; copy your figures "

@@ -36,6 +36,7 @@ import pandas as pd
 
 from checks.return_contract import (
     CODE,
+    COLUMN_BY_NAME,
     COLUMNS,
     COUNT,
     CROSS_FIELD_RULES,
@@ -43,15 +44,18 @@ from checks.return_contract import (
     KEY_COLUMNS,
     MAX_NOTE_CHARACTERS,
     MESSAGES,
+    NUMBER,
     PAIRED_OPTIONAL,
     PLATFORMS,
     QUARTER,
     QUARTER_PATTERN,
+    RANKED_CHOICES,
     TEXT,
     VERIFY_LAST_QUARTER,
     WARNINGS,
     Quarter,
     open_quarters,
+    section_flag,
 )
 
 ERROR, WARNING = "error", "warning"
@@ -127,8 +131,12 @@ def _contract_rules(known_organisations: frozenset[str], as_of: dt.date) -> tupl
     rules: list[Rule] = []
     for c in COLUMNS:
         if c.required:
-            rules.append(Rule("required" if c.kind == COUNT else "required_text", NOT_NULL, (c.name,), c.name))
-        if c.kind == COUNT:
+            required = {COUNT: "required", NUMBER: "required_number"}.get(c.kind, "required_text")
+            if section_flag(c) is None:
+                rules.append(Rule(required, NOT_NULL, (c.name,), c.name))
+            else:  # a later section's column: required only in returns that report the section
+                rules.append(Rule(required, EQUALS_TRUE, (f"{c.name}__given",), c.name))
+        if c.kind in (COUNT, NUMBER):
             rules += [
                 Rule("not_negative", BETWEEN, (c.name,), c.name, params={"min_value": 0}),
                 Rule("too_large", BETWEEN, (c.name,), c.name, params={"max_value": c.maximum}),
@@ -146,6 +154,8 @@ def _contract_rules(known_organisations: frozenset[str], as_of: dt.date) -> tupl
                 Rule("quarter_open", IN_SET, (c.name,), c.name, params={"value_set": quarters},
                      meta={"latest_quarter": quarters[-1]}),
             ]
+        elif c.kind == TEXT and c.choices:  # picked from a list: the list is the whole rule
+            rules.append(Rule("choice_known", IN_SET, (c.name,), c.name, params={"value_set": c.choices}))
         elif c.kind == TEXT:
             rules += [
                 Rule("note_too_long", LENGTH_AT_MOST, (c.name,), c.name, params={"max_value": MAX_NOTE_CHARACTERS}),
@@ -157,6 +167,17 @@ def _contract_rules(known_organisations: frozenset[str], as_of: dt.date) -> tupl
             "at_most", A_AT_LEAST_B, (at_most.headroom, at_most.column), at_most.column,
             involves=(at_most.column, at_most.limit, *filter(None, [at_most.minus])),
             meta={"name": at_most.name, "limit": at_most.limit, "minus": at_most.minus, "fix": at_most.fix}))
+    for ranked in RANKED_CHOICES:
+        for rank, column in enumerate(ranked.columns):
+            rules.append(Rule("choice_alone", EQUALS_TRUE, (f"{column}__alone",), column, involves=ranked.columns,
+                              meta={"columns": ranked.columns, "alone": ranked.alone}))
+            if rank:
+                earlier = ranked.columns[:rank]
+                rules.append(Rule("choice_repeated", EQUALS_TRUE, (f"{column}__once",), column,
+                                  involves=(*earlier, column), meta={"earlier": earlier}))
+                if not COLUMN_BY_NAME[earlier[-1]].required:  # a required one left blank says so itself
+                    rules.append(Rule("choice_in_order", EQUALS_TRUE, (f"{column}__in_order",), column,
+                                      involves=(earlier[-1], column), meta={"other": earlier[-1]}))
     for first, second in PAIRED_OPTIONAL:
         rules.append(Rule("paired", EQUALS_TRUE, (f"{first}__paired",), first, involves=(first, second),
                           meta={"other": second}))
@@ -168,6 +189,10 @@ def _contract_rules(known_organisations: frozenset[str], as_of: dt.date) -> tupl
                           involves=(live, transactions), meta={"live": live}))
     rules.append(Rule("verify_after_closure", EQUALS_TRUE, ("verify_services_in_scope__in_period",),
                       "verify_services_in_scope", WARNING, involves=("verify_services_in_scope", "reporting_quarter")))
+    for ranked in RANKED_CHOICES:
+        for column in ranked.columns:
+            rules.append(Rule("choice_other_unexplained", EQUALS_TRUE, (f"{column}__explained",), column, WARNING,
+                              involves=(column, ranked.note), meta={"note": ranked.note}))
     keys = [r.key for r in rules]
     assert len(keys) == len(set(keys)), "two rules report the same rule at the same column"
     return tuple(rules)
@@ -181,8 +206,22 @@ def rule_frame(typed: pd.DataFrame, submitted_by: object = None, return_file: ob
     """
     frame = typed.copy()
     for column in COLUMNS:
-        if column.kind == COUNT:
+        if column.kind in (COUNT, NUMBER):
             frame[column.name] = pd.to_numeric(typed[column.name], errors="coerce").astype("float64")
+        flag = section_flag(column)
+        if column.required and flag is not None:
+            frame[f"{column.name}__given"] = ~(typed[flag].astype(bool) & typed[column.name].isna())
+    for ranked in RANKED_CHOICES:
+        picks = [typed[c] for c in ranked.columns]
+        for rank, (column, pick) in enumerate(zip(ranked.columns, picks, strict=True)):
+            others = [p for i, p in enumerate(picks) if i != rank]
+            another = pd.concat([p.notna() & (p != ranked.alone) for p in others], axis=1).any(axis=1)
+            frame[f"{column}__alone"] = ~((pick == ranked.alone) & another)
+            if rank:
+                repeated = pd.concat([pick == p for p in picks[:rank]], axis=1).any(axis=1)
+                frame[f"{column}__once"] = ~(pick.notna() & repeated)
+                frame[f"{column}__in_order"] = ~(pick.notna() & picks[rank - 1].isna())
+            frame[f"{column}__explained"] = ~((pick == ranked.other) & typed[ranked.note].isna())
     for rule in CROSS_FIELD_RULES:
         if rule.minus:
             frame[rule.headroom] = frame[rule.limit] - frame[rule.minus]

@@ -2,9 +2,14 @@
 
 The Excel template has three sheets: 'Return' (the column names in row 1 and
 one row to fill in, each cell with an input message and a data-validation
-rule: whole numbers within bounds, a drop-down of quarters and of organisation
-codes), 'Guidance' (every column explained), and 'Lists' (the drop-downs'
-values, with each organisation's name beside its code).
+rule: whole numbers and numbers with decimals within bounds, a drop-down of
+quarters, of organisation codes and of barriers), 'Guidance' (the contract
+version the template is, then every column explained), and 'Lists' (the
+drop-downs' values, with each organisation's name beside its code).
+
+The CSV template states its version by its header: each version adds named
+columns, so row 1 says which version a file was made with, and an old CSV
+(which never had a version column) is read just as reliably.
 
 It stays in checks/, not in the core (tracker/), because it is the contract
 written out as a file: every column, bound, drop-down, rule and guidance line
@@ -24,21 +29,37 @@ from checks.return_contract import (
     COLUMNS,
     COUNT,
     CROSS_FIELD_RULES,
+    CURRENT_VERSION,
     FIRST_QUARTER,
     GUIDANCE_SHEET,
     LISTS_SHEET,
     MAX_NOTE_CHARACTERS,
+    NUMBER,
+    NUMBER_DECIMAL_PLACES,
     QUARTER,
     QUARTER_SPELLINGS_ACCEPTED,
     TEMPLATE_SHEET,
     TEXT,
+    VERSIONS,
     Quarter,
     column_letter,
+    columns_of,
 )
 
 CSV_TEMPLATE = "department_return_template.csv"
 XLSX_TEMPLATE = "department_return_template.xlsx"
 GUIDANCE_HEADER = ["Column", "Name in row 1", "What it is", "Required", "What to enter", "Example", "Rules"]
+CHOICES_LIST_COLUMN = "F"  # where the Lists sheet keeps the values of the pick-from-a-list columns
+
+
+def version_statement() -> str:
+    """What the template says about its version: which it is, what each added, and that earlier ones still count."""
+    added = "; ".join(f"version {v.number}: {v.title} (columns {column_letter(COLUMNS.index(first))} to "
+                      f"{column_letter(COLUMNS.index(columns_of(v.number)[-1]))})"
+                      for v in VERSIONS for first in [columns_of(v.number)[len(columns_of(v.number - 1))]])
+    return (f"This is version {CURRENT_VERSION} of the department return ({added}). A return made with an earlier "
+            "template, without the later columns, is still accepted and recorded as not reporting them; the version "
+            "is read from the column names in row 1.")
 
 
 def template_quarters(today: dt.date) -> list[str]:
@@ -72,7 +93,12 @@ def guidance_rows() -> list[list[str]]:
         rules.setdefault(rule.column, []).append(rule.fix)
     rows = []
     for i, c in enumerate(COLUMNS):
-        if c.kind == COUNT:
+        if c.kind == NUMBER:
+            what = (f"A number from 0 to {c.maximum:,}, with up to {NUMBER_DECIMAL_PLACES} decimal places (412.5). "
+                    f"More places are rounded to {NUMBER_DECIMAL_PLACES}, and commas between thousands are accepted.")
+        elif c.choices:
+            what = "Pick from the drop-down: " + ", ".join(c.choices) + "."
+        elif c.kind == COUNT:
             what = (f"A whole number from 0 to {c.maximum:,}. Also accepted: commas between thousands and a "
                     "decimal part of zeros (410,000.00 is read as 410000), and a dash (-) for zero, as Excel's "
                     "Comma and Accounting styles write them.")
@@ -83,7 +109,8 @@ def guidance_rows() -> list[list[str]]:
             what = "Pick your code from the drop-down (names are on the Lists sheet)."
         else:
             what = f"Plain text, up to {MAX_NOTE_CHARACTERS:,} characters."
-        rows.append([column_letter(i), c.name, c.help, "Yes" if c.required else "No", what, c.example,
+        required = ("Yes" if c.since == 1 else f"Yes, from version {c.since}") if c.required else "No"
+        rows.append([column_letter(i), c.name, c.help, required, what, c.example,
                      " ".join(rules.get(c.name, []))])
     return rows
 
@@ -108,10 +135,12 @@ def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date, orga
 
     lists = book.create_sheet(LISTS_SHEET)
     quarters = template_quarters(today)
-    lists.append(["Reporting quarter", "", "Organisation code", "Organisation name"])
-    for i in range(max(len(quarters), len(organisations))):
+    choices = next((c.choices for c in COLUMNS if c.choices), ())
+    lists.append(["Reporting quarter", "", "Organisation code", "Organisation name", "", "Barrier"])
+    for i in range(max(len(quarters), len(organisations), len(choices))):
         code, name = organisations[i] if i < len(organisations) else ("", "")
-        lists.append([quarters[i] if i < len(quarters) else None, None, code or None, name or None])
+        lists.append([quarters[i] if i < len(quarters) else None, None, code or None, name or None, None,
+                      choices[i] if i < len(choices) else None])
     for cell in lists[1]:
         cell.font = bold
 
@@ -123,6 +152,16 @@ def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date, orga
                                   allow_blank=not c.required, showErrorMessage=True,
                                   errorTitle="Whole number needed",
                                   error=f"Enter a whole number from 0 to {c.maximum:,}.")
+        elif c.kind == NUMBER:
+            rule = DataValidation(type="decimal", operator="between", formula1="0", formula2=str(c.maximum),
+                                  allow_blank=True, showErrorMessage=True, errorTitle="Number needed",
+                                  error=f"Enter a number from 0 to {c.maximum:,}, like {c.example}.")
+        elif c.choices:
+            assert c.choices == choices, "one list of choices on the Lists sheet"
+            rule = DataValidation(type="list", allow_blank=not c.required, showErrorMessage=True,
+                                  formula1=f"={LISTS_SHEET}!${CHOICES_LIST_COLUMN}$2:${CHOICES_LIST_COLUMN}$"
+                                           f"{len(c.choices) + 1}",
+                                  errorTitle="Pick from the list", error="Pick a barrier from the list.")
         elif c.kind == QUARTER:
             rule = DataValidation(type="list", formula1=f"={LISTS_SHEET}!$A$2:$A${len(quarters) + 1}",
                                   showErrorMessage=True, errorTitle="Pick a quarter",
@@ -142,16 +181,20 @@ def xlsx_template(organisations: Sequence[tuple[str, str]], today: dt.date, orga
         if organisation_code and quarter and _prefilled(c.name, organisation_code, quarter):
             sheet[f"{letter}2"] = _prefilled(c.name, organisation_code, quarter)
         sheet.add_data_validation(rule)
-    sheet[f"{column_letter(len(COLUMNS) - 1)}2"].alignment = Alignment(wrap_text=True)
+    sheet[f"{column_letter(COLUMNS.index(next(c for c in COLUMNS if c.kind == TEXT and not c.choices)))}2"
+          ].alignment = Alignment(wrap_text=True)
+    book.properties.title = f"Department return, version {CURRENT_VERSION}"
+    book.properties.keywords = f"contract_version={CURRENT_VERSION}"
 
     guidance = book.create_sheet(GUIDANCE_SHEET)
     guidance.append([
+        f"{version_statement()} "
         "How to fill in the department return. Fill in row 2 of the 'Return' sheet: one row, for your "
-        "organisation, for one quarter. Do not rename or move the columns in row 1. Save as Excel Workbook (.xlsx) "
-        "or CSV UTF-8, then check it with `tracker validate FILE`. Only the 'Return' sheet is read: a workbook with "
-        "figures on any other sheet, hidden sheets with data, macros, links to other files or embedded objects is "
-        "refused. Stray spaces around a value are ignored; the tracker records any value it reads differently from "
-        "how it is written (see 'What to enter')."])
+        "organisation, for one quarter. Do not rename or move the columns in row 1. Save as Excel Workbook "
+        "(.xlsx) or CSV UTF-8, then check it with `tracker validate FILE`. Only the 'Return' sheet is read: a"
+        " workbook with figures on any other sheet, hidden sheets with data, macros, links to other files or "
+        "embedded objects is refused. Stray spaces around a value are ignored; the tracker records any value "
+        "it reads differently from how it is written (see 'What to enter')."])
     guidance.append([])
     guidance.append(GUIDANCE_HEADER)
     for row in guidance_rows():

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 
@@ -33,12 +34,17 @@ from checks.return_contract import (
     MAX_DATA_ROWS,
     MAX_NOTE_CHARACTERS,
     MESSAGES,
+    NUMBER,
+    NUMBER_DECIMAL_PLACES,
     QUARTER,
     QUARTER_PATTERN,
+    VERSION_COLUMNS,
     WARNINGS,
     Quarter,
     column_letter,
+    columns_of,
     normalise_quarter,
+    version_flags,
 )
 from checks.return_files import ReturnFileError, read_return_file, shown
 from checks.return_rules import SUBMITTED_BY, WARNING, Finding, Rule, contract_rules, evaluate, rule_frame
@@ -49,6 +55,8 @@ ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED = "accepted", "accepted with warnings
 # zeros (410,000.00), and the accounting format's "-" for zero. Anything else keeps its clear message.
 WHOLE_NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0+)?$")
 ACCOUNTING_ZERO = "-"
+# A number with decimals (FTE), as typed or as Excel's number formats write it: 412.5, 1,204.25, .5
+NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)$")
 UNCHECKED = "unchecked"  # the rule of the one problem said when checking itself failed (a bug, logged)
 
 
@@ -118,6 +126,7 @@ class ValidationReport:
     # Every cell understood as something other than its exact text (410,000.00 -> 410000, 2025/26 Q3 ->
     # 2025-26 Q3, - -> 0, d10 -> D10, stray spaces), in row and column order: for the audit trail.
     normalisations: list[Normalisation] = field(default_factory=list)
+    version: int | None = None  # the contract version the file was read with (from its header), when it could be read
 
     @property
     def status(self) -> str:
@@ -165,7 +174,7 @@ def _validate(report: ValidationReport, content: bytes, file_name: str, known_or
         report.sheet = err.sheet
         report.problems.append(Problem("file", str(err), file=file_name, sheet=err.sheet))
         return
-    report.sheet = table.sheet
+    report.sheet, report.version = table.sheet, table.version
     report.warnings.extend(Problem("file", notice, file=file_name) for notice in table.notices)
     positions = {name: i for i, name in enumerate(table.header)}
     records, unparsed, problems = [], set(), []
@@ -173,9 +182,11 @@ def _validate(report: ValidationReport, content: bytes, file_name: str, known_or
         raw = {name: (cells[i].strip() if i < len(cells) else "") for name, i in positions.items()}
         report.raw_rows[row_number] = raw
         if any(c.strip() for c in cells[len(positions):]):
-            problems.append(Problem("extra_values", MESSAGES["extra_values"], row_number))
-        record = {}
-        for column in COLUMNS:
+            problems.append(Problem("extra_values", MESSAGES["extra_values"].format(last_column=table.header[-1]),
+                                    row_number))
+        # A return made with an earlier template has none of the later sections' columns: not reported (None).
+        record = dict.fromkeys(COLUMN_NAMES) | version_flags(table.version)
+        for column in columns_of(table.version):
             value, problem = _parse_cell(column.name, raw[column.name], row_number)
             record[column.name] = value
             if problem:
@@ -183,13 +194,13 @@ def _validate(report: ValidationReport, content: bytes, file_name: str, known_or
                 unparsed.add((row_number, column.name))
             else:
                 as_read = cells[positions[column.name]] if positions[column.name] < len(cells) else ""
-                understood = "" if value is None else str(value)
+                understood = _as_text(value)
                 if as_read != understood:
                     report.normalisations.append(Normalisation(row_number, column.name, as_read, understood))
         records.append(record)
     if len(records) > MAX_DATA_ROWS:
         problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
-    frame = pd.DataFrame(records, index=[n for n, _ in table.rows], columns=COLUMN_NAMES)
+    frame = pd.DataFrame(records, index=[n for n, _ in table.rows], columns=[*COLUMN_NAMES, *VERSION_COLUMNS])
     rules = contract_rules(known_organisations, as_of)
     report.checked = rule_frame(frame, submitted_by=submitter)
     report.findings = evaluate(rules, report.checked)
@@ -201,7 +212,9 @@ def _validate(report: ValidationReport, content: bytes, file_name: str, known_or
     report.problems.sort(key=lambda p: (p.row or 0, COLUMN_NAMES.index(p.column) if p.column else -1))
     if not report.problems:
         counts = [c.name for c in COLUMNS if c.kind == COUNT]
-        report.returns = frame.reset_index(drop=True).astype({c: "Int64" for c in counts})
+        numbers = [c.name for c in COLUMNS if c.kind == NUMBER]
+        report.returns = frame.reset_index(drop=True).astype(
+            {**{c: "Int64" for c in counts}, **{c: "float64" for c in numbers}})
     else:
         report.normalisations = []  # nothing is kept from a rejected file; its cells are in raw_rows as sent
 
@@ -241,11 +254,33 @@ def _parse_cell(name: str, text: str, row: int) -> tuple[object, Problem | None]
         if len(match[2].replace(",", "").lstrip("0")) > 15:  # beyond every maximum: a float ("too large" says so)
             return float(digits), None
         return int(digits), None
+    if column.kind == NUMBER:
+        if text == ACCOUNTING_ZERO:
+            return 0.0, None
+        match = NUMBER_AS_FORMATTED.match(text)
+        if match is None:
+            message = MESSAGES["not_a_number"].format(value=shown(text), example=column.example)
+            return None, Problem("not_a_number", message, row, name, text)
+        digits = Decimal(match[1] + match[2].replace(",", ""))
+        # Kept to NUMBER_DECIMAL_PLACES, rounded half up (412.567 -> 412.57): the rounding is recorded as read.
+        return float(digits.quantize(Decimal(1).scaleb(-NUMBER_DECIMAL_PLACES), ROUND_HALF_UP)), None
     if column.kind == CODE:
         return text.upper(), None
+    if column.choices:  # picked from a list: any case and spacing of a listed value is that value
+        squeezed = " ".join(text.split()).lower()
+        return next((choice for choice in column.choices if choice.lower() == squeezed), text), None
     if column.kind == QUARTER:
         return normalise_quarter(text), None
     return text, None
+
+
+def _as_text(value: object) -> str:
+    """A parsed value written back as text: 412.5 and 100 for numbers with decimals (never 100.0)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not pd.isna(value):
+        return f"{value:.{NUMBER_DECIMAL_PLACES}f}".rstrip("0").rstrip(".")
+    return str(value)
 
 
 def _involves_unparsed(rule: Rule, row: int, unparsed: Collection[tuple[int, str]]) -> bool:
@@ -266,7 +301,7 @@ def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFram
     meta, column = rule.meta, rule.column
     spec = COLUMN_BY_NAME[column]
     value = raw.get(column, "")
-    fields = {"label": spec.label, "value": shown(value), "help": spec.help,
+    fields = {"label": spec.label, "value": shown(value), "help": spec.help, "example": spec.example,
               "maximum": spec.maximum or MAX_NOTE_CHARACTERS}
     if rule.rule == "at_most":
         limit_value = checked.at[row, meta["limit"]]
@@ -295,10 +330,30 @@ def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFram
         fields["submitter"] = checked.at[row, SUBMITTED_BY]
     elif rule.rule == "transactions_missing":
         fields["live"] = shown(raw.get(meta["live"], ""))
+    elif rule.rule == "choice_known":
+        choices = spec.choices
+        fields["choices"] = ", ".join(choices[:-1]) + " or " + choices[-1]
+    elif rule.rule == "choice_alone":
+        others = [c for c in meta["columns"] if c != column and raw.get(c) and checked.at[row, c] != meta["alone"]]
+        fields |= {"others": " and ".join(_named(c) for c in others), "name": "names" if len(others) == 1 else "name",
+                   "value": shown(checked.at[row, column])}
+    elif rule.rule == "choice_repeated":
+        pick = checked.at[row, column]
+        fields |= {"other_label": _named(next(c for c in meta["earlier"] if checked.at[row, c] == pick)),
+                   "value": shown(pick)}
+    elif rule.rule == "choice_in_order":
+        fields["other_label"] = _named(meta["other"])
+    elif rule.rule == "choice_other_unexplained":
+        fields["note_column"] = f"column {column_letter(COLUMN_NAMES.index(meta['note']))}, {meta['note']}"
     elif rule.rule == "verify_after_closure":
         fields["quarter"] = shown(checked.at[row, "reporting_quarter"] or raw.get("reporting_quarter", ""))
     template = WARNINGS[rule.rule] if rule.severity == WARNING else MESSAGES[rule.rule]
     return Problem(rule.rule, template.format(**fields), row, column, value)
+
+
+def _named(column: str) -> str:
+    """A column as a message names another one: 'column AI (main_barrier_2)'."""
+    return f"column {column_letter(COLUMN_NAMES.index(column))} ({column})"
 
 
 def _short_label(column: str) -> str:
@@ -308,7 +363,7 @@ def _short_label(column: str) -> str:
 
 def typed_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, dict[str, str]]]:
     """Typed rows from the warehouse as a file's would be: numbered from row 2, with their values as text."""
-    framed = frame[COLUMN_NAMES].copy()
+    framed = frame[[*COLUMN_NAMES, *VERSION_COLUMNS]].copy()
     framed.index = range(2, len(framed) + 2)
     raw = {n: {c: "" if pd.isna(v) else str(v) for c, v in framed.loc[n].items()} for n in framed.index}
     return framed, raw

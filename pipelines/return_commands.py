@@ -124,6 +124,10 @@ def _validate(path: str, organisation: str | None = None) -> int:
             print(f"  - {problem.describe()}")
     else:
         print(f"{name}: the return is valid: {organisations.get(code, code)} ({code}), {quarter}.")
+        from checks.return_contract import earlier_version_note
+
+        if report.version is not None and earlier_version_note(report.version):
+            print(f"  note: {earlier_version_note(report.version)}")
     for warning in report.warnings:
         print(f"  warning: {warning.describe()}")
     return 1 if report.status == REJECTED else 0

@@ -7,7 +7,7 @@ import datetime as dt
 import io
 import zipfile
 
-from checks.return_contract import COLUMN_NAMES
+from checks.return_contract import COLUMN_NAMES, columns_of
 
 AS_OF = dt.date(2026, 1, 31)
 KNOWN = {"D10", "EA73", "EA74", "D16"}
@@ -26,7 +26,12 @@ VALID = {
     "forms_total": "420", "forms_online": "268", "forms_paper_only": "152",
     "data_sharing_agreements": "39", "apis_published": "9",
     "blockers_note": "Waiting for a supplier contract to end.",
+    "ddat_staff_fte": "412.5", "ddat_vacancies": "37", "senior_civil_servants": "85",
+    "senior_civil_servants_trained": "12",
+    "main_barrier_1": "legacy technology", "main_barrier_2": "digital skills", "main_barrier_3": "",
 }
+# The header of a return made with the version 1 template (before the skills section).
+VERSION_1_HEADER = [c.name for c in columns_of(1)]
 
 
 def row(**changes: str) -> dict:
@@ -43,15 +48,15 @@ def csv_bytes(*rows: dict, header: list[str] | None = None, encoding: str = "utf
     return buffer.getvalue().encode(encoding)
 
 
-def xlsx_bytes(*rows: dict, formulas: dict[str, str] | None = None) -> bytes:
+def xlsx_bytes(*rows: dict, formulas: dict[str, str] | None = None, header: list[str] | None = None) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     sheet.title = "Return"
-    sheet.append(COLUMN_NAMES)
+    sheet.append(header or COLUMN_NAMES)
     for r in rows:
-        sheet.append([int(v) if v.isdigit() else (v or None) for v in (r.get(h, "") for h in COLUMN_NAMES)])
+        sheet.append([int(v) if v.isdigit() else (v or None) for v in (r.get(h, "") for h in header or COLUMN_NAMES)])
     for cell, formula in (formulas or {}).items():
         sheet[cell] = formula
     buffer = io.BytesIO()

@@ -7,6 +7,7 @@ import pytest
 from checks.return_contract import CROSS_FIELD_RULES, MESSAGES, WARNINGS, Quarter, table_ddl
 from checks.return_validation import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from tests.returns_helpers import VALID, check, csv_bytes, row
+from tests.test_return_contract_versions import SKILLS_CASES
 
 RULES_TESTED: set[str] = set()
 
@@ -135,7 +136,7 @@ def test_an_organisation_can_only_send_its_own_return():
 
 
 def test_values_beyond_the_last_column_are_refused():
-    content = csv_bytes(VALID).replace(b"end.\r\n", b"end.,stray\r\n")
+    content = csv_bytes(VALID).rstrip(b"\r\n") + b",stray\r\n"
     problem = only_problem(content, "extra_values")
     assert problem.row == 2 and problem.column is None
 
@@ -163,6 +164,21 @@ def test_warning_windows_encoding():
     assert report.warnings[0].message == WARNINGS["windows_encoding"]
     assert report.returns.loc[0, "blockers_note"] == "Café costs £2m"
     RULES_TESTED.add("windows_encoding")
+
+
+@pytest.mark.parametrize(("label", "changes", "rule", "column", "letter", "message"), SKILLS_CASES,
+                         ids=[c[0] for c in SKILLS_CASES])
+def test_each_skills_rule_alone(label, changes, rule, column, letter, message):
+    """The skills section's rules (tests/test_return_contract_versions.py has more on them), counted here."""
+    problem = only_problem(csv_bytes(row(**changes)), rule)
+    assert problem.describe() == f"Row 2, column {letter} ({column}): {message}"
+
+
+def test_warning_other_barrier_without_a_note():
+    report = check(csv_bytes(row(main_barrier_1="other", blockers_note="")))
+    assert report.status == ACCEPTED_WITH_WARNINGS
+    assert [(w.rule, w.column) for w in report.warnings] == [("choice_other_unexplained", "main_barrier_1")]
+    RULES_TESTED.add("choice_other_unexplained")
 
 
 def test_every_rule_in_the_contract_has_a_test():

@@ -102,7 +102,8 @@ def test_an_audit_table_from_before_gets_the_new_columns(returns_home):
     from assets.returns import DDL
 
     con = duckdb.connect(str(returns_home / "warehouse.duckdb"))
-    before = ", gx_result JSON, normalisations JSON,\n        sender VARCHAR, on_behalf_reason VARCHAR"
+    before = (", gx_result JSON, normalisations JSON,\n        sender VARCHAR, on_behalf_reason VARCHAR, "
+              "contract_version INTEGER")
     assert before in DDL[1]
     con.execute(DDL[1].replace(before, ""))  # the table as it was made before
     con.execute("INSERT INTO audit.return_submissions VALUES ('R-old', 'x', 'old.csv', 'D10', 'test', false, "
@@ -117,6 +118,9 @@ def test_an_audit_table_from_before_gets_the_new_columns(returns_home):
     senders = query(returns_home, "SELECT submission_ref = 'R-old', sender, on_behalf_reason "
                                   "FROM audit.return_submissions ORDER BY 1")
     assert senders == [(False, "someone", "why"), (True, None, None)]
+    versions = query(returns_home, "SELECT submission_ref = 'R-old', contract_version FROM audit.return_submissions "
+                                   "ORDER BY 1")
+    assert versions == [(False, 2), (True, 1)]  # read by the previous code: version 1, the only one then
 
 
 def test_the_samples_gx_results_agree_with_the_gate(built, warehouse):

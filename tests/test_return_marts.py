@@ -95,9 +95,102 @@ def test_returns_are_published_with_the_snapshot(built):
     con = duckdb.connect(str(built["home"] / "published" / "tracker.duckdb"), read_only=True)
     try:
         for table in ("marts.returns_status", "marts.return_adoption", "marts.return_problems",
-                      "marts.return_submissions", "marts.return_data_quality"):
+                      "marts.return_submissions", "marts.return_data_quality", "marts.return_skills",
+                      "marts.return_barriers"):
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > 0, table
         assert con.execute("SELECT count(*) FROM marts.return_problems WHERE organisation_code = 'D16'"
                            ).fetchone() == (2,)
     finally:
         con.close()
+
+
+def sample_row(file_name: str) -> dict[str, str]:
+    return next(csv.DictReader(io.StringIO((DATA / "returns" / "samples" / file_name).read_text("utf-8-sig"))))
+
+
+SKILLS_COLUMNS = ["level", "organisation_code", "organisation_name", "department_code", "department_name",
+                  "reporting_quarter", "contract_version", "skills_reported", "ddat_staff_fte", "ddat_vacancies",
+                  "senior_civil_servants", "senior_civil_servants_trained", "main_barriers", "is_illustrative"]
+BARRIERS_COLUMNS = ["reporting_quarter", "barrier", "barrier_order", "departments_naming", "organisations_naming",
+                    "organisations_reporting_skills", "uses_illustrative_data"]
+
+
+def test_the_skills_marts_have_exactly_the_agreed_columns_and_types(warehouse):
+    """The dashboard is written against these names and types."""
+    def described(table):
+        return [(name, kind) for name, kind, *_ in warehouse.execute(f"DESCRIBE marts.{table}").fetchall()]
+
+    assert described("return_skills") == list(zip(SKILLS_COLUMNS, [
+        "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "INTEGER", "BOOLEAN", "DOUBLE", "BIGINT",
+        "BIGINT", "BIGINT", "VARCHAR", "BOOLEAN"], strict=True))
+    assert described("return_barriers") == list(zip(BARRIERS_COLUMNS, [
+        "VARCHAR", "VARCHAR", "INTEGER", "BIGINT", "BIGINT", "BIGINT", "BOOLEAN"], strict=True))
+
+
+def test_return_skills_per_organisation_from_the_samples(warehouse):
+    rows = {(code, quarter): rest for code, quarter, *rest in warehouse.execute(
+        "SELECT organisation_code, reporting_quarter, contract_version, skills_reported, ddat_staff_fte, "
+        "ddat_vacancies, senior_civil_servants, senior_civil_servants_trained, main_barriers, is_illustrative "
+        "FROM marts.return_skills WHERE level = 'organisation'").fetchall()}
+    assert set(rows) == {("D10", "2025-26 Q2"), ("EA73", "2025-26 Q2"), ("EA199", "2025-26 Q2"),
+                         ("D10", "2025-26 Q3"), ("EA73", "2025-26 Q3"), ("EA74", "2025-26 Q3"),
+                         ("EA199", "2025-26 Q3")}
+    hmcts = sample_row("ILLUSTRATIVE_EA73_2025-26_Q3_corrected.csv")
+    assert rows[("EA73", "2025-26 Q3")] == [
+        2, True, float(hmcts["ddat_staff_fte"]), int(hmcts["ddat_vacancies"]), int(hmcts["senior_civil_servants"]),
+        int(hmcts["senior_civil_servants_trained"]), "legacy technology; other", True]
+    dvla = sample_row("ILLUSTRATIVE_EA74_2025-26_Q3.csv")
+    assert rows[("EA74", "2025-26 Q3")][2] == 1210.25 == float(dvla["ddat_staff_fte"])
+    assert rows[("EA74", "2025-26 Q3")][6] == "digital skills; culture and leadership; data quality and access"
+    assert rows[("D10", "2025-26 Q3")][:7] == [2, True, 3980.5, 395, 425, 61, "legacy technology; digital skills"]
+    # The Environment Agency's samples are on the version 1 template: accepted, skills not reported (NULL, not 0).
+    for quarter in ("2025-26 Q2", "2025-26 Q3"):
+        assert rows[("EA199", quarter)] == [1, False, None, None, None, None, None, True]
+
+
+def test_return_skills_per_department_sums_its_organisations(warehouse):
+    rows = {(code, quarter): rest for code, quarter, *rest in warehouse.execute(
+        "SELECT organisation_code, reporting_quarter, skills_reported, ddat_staff_fte, senior_civil_servants, "
+        "main_barriers FROM marts.return_skills WHERE level = 'department'").fetchall()}
+    assert rows[("D9", "2025-26 Q3")] == [True, 1210.25, 12,
+                                         "digital skills; culture and leadership; data quality and access"]
+    assert rows[("D18", "2025-26 Q3")] == [True, 652.5, 61, "legacy technology; other"]
+    assert rows[("D10", "2025-26 Q2")] == [True, 3912.5, 420, "digital skills; legacy technology; funding"]
+    environment = [v for (code, _), v in rows.items() if code not in ("D9", "D18", "D10")]
+    assert environment and all(v == [False, None, None, None] for v in environment)
+
+
+def test_return_barriers_counts_every_barrier_of_the_list_in_each_quarter(warehouse):
+    from checks.return_contract import BARRIERS
+
+    rows = warehouse.execute("SELECT reporting_quarter, barrier, barrier_order, departments_naming, "
+                             "organisations_naming, organisations_reporting_skills, uses_illustrative_data "
+                             "FROM marts.return_barriers ORDER BY reporting_quarter, barrier_order").fetchall()
+    assert [r[0] for r in rows] == ["2025-26 Q2"] * len(BARRIERS) + ["2025-26 Q3"] * len(BARRIERS)
+    assert [r[1] for r in rows] == list(BARRIERS) * 2 and [r[2] for r in rows] == list(range(1, 9)) * 2
+    q3 = {barrier: (departments, organisations, reporting, illustrative)
+          for quarter, barrier, _, departments, organisations, reporting, illustrative in rows
+          if quarter == "2025-26 Q3"}
+    assert q3 == {"digital skills": (2, 2, 3, True), "legacy technology": (2, 2, 3, True), "funding": (0, 0, 3, True),
+                  "culture and leadership": (1, 1, 3, True), "procurement": (0, 0, 3, True),
+                  "data quality and access": (1, 1, 3, True), "none": (0, 0, 3, True), "other": (1, 1, 3, True)}
+    q2 = {barrier: (organisations, reporting) for quarter, barrier, _, _, organisations, reporting, _ in rows
+          if quarter == "2025-26 Q2"}
+    assert q2["legacy technology"] == (2, 2) and q2["procurement"] == (1, 2) and q2["none"] == (0, 2)
+
+
+def test_the_barrier_list_reaches_dbt_from_the_contract(warehouse):
+    from checks.return_contract import BARRIERS
+
+    assert warehouse.execute("SELECT barrier FROM staging.return_barriers_list ORDER BY barrier_order"
+                             ).fetchall() == [(b,) for b in BARRIERS]
+
+
+def test_every_accepted_return_records_its_contract_version(warehouse):
+    versions = dict(warehouse.execute("SELECT file_name, contract_version FROM audit.return_submissions "
+                                      "WHERE status <> 'rejected'").fetchall())
+    assert versions["ILLUSTRATIVE_EA199_2025-26_Q3.csv"] == 1 and versions["ILLUSTRATIVE_EA74_2025-26_Q3.csv"] == 2
+    assert versions["ILLUSTRATIVE_D10_2025-26_Q3.xlsx"] == 2
+    kept = warehouse.execute("SELECT DISTINCT organisation_code, contract_version, skills_reported "
+                             "FROM staging.accepted_returns ORDER BY 1, 2").fetchall()
+    assert kept == [("D10", 2, True), ("EA199", 1, False), ("EA73", 2, True), ("EA74", 2, True)]

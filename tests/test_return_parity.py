@@ -17,7 +17,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from checks.return_contract import COLUMN_NAMES, COLUMNS, COUNT, KEY_COLUMNS
+from checks.return_contract import (
+    BARRIERS,
+    COLUMN_NAMES,
+    COLUMNS,
+    COUNT,
+    KEY_COLUMNS,
+    NUMBER,
+    VERSION_COLUMNS,
+    version_flags,
+)
 from checks.return_rules import (
     A_AT_LEAST_B,
     A_EQUALS_B,
@@ -39,8 +48,9 @@ from checks.return_rules import (
 )
 from checks.return_validation import validate_return
 from tests.conftest import DATA
-from tests.returns_helpers import AS_OF, KNOWN, VALID, csv_bytes, row
+from tests.returns_helpers import AS_OF, KNOWN, VALID, VERSION_1_HEADER, csv_bytes, row, xlsx_bytes
 from tests.test_return_contract import CELL_CASES
+from tests.test_return_contract_versions import SKILLS_CASES
 from tests.test_return_hostile import HOSTILE
 
 SAMPLES = DATA / "returns" / "samples"
@@ -64,9 +74,13 @@ def file_cases() -> list[tuple[str, pd.DataFrame]]:
     files = [(f"hostile: {label}", name, content, None) for label, name, content, *_ in HOSTILE]
     files += [(f"contract: {rule}", "return.csv", csv_bytes(row(**changes)), None)
               for rule, changes, *_ in CELL_CASES]
+    files += [(f"skills: {label}", "return.csv", csv_bytes(row(**changes)), None)
+              for label, changes, *_ in SKILLS_CASES]
+    files += [("version 1 template", "return.csv", csv_bytes(VALID, header=VERSION_1_HEADER), None),
+              ("version 1 template, Excel", "return.xlsx", xlsx_bytes(VALID, header=VERSION_1_HEADER), None)]
     files += [("contract: submitter", "return.csv", csv_bytes(VALID), "EA73"),
               ("contract: duplicate rows", "return.csv", csv_bytes(VALID, VALID), None),
-              ("contract: extra values", "return.csv", csv_bytes(VALID).replace(b"end.\r\n", b"end.,stray\r\n"), None)]
+              ("contract: extra values", "return.csv", csv_bytes(VALID).rstrip(b"\r\n") + b",stray\r\n", None)]
     # Lenient input: normalised before the rules, so both engines judge "2025-26 Q3" and 410000.
     files += [(f"lenient: {label}", "return.csv", csv_bytes(row(**changes)), None) for label, changes in LENIENT]
     manifest = yaml.safe_load((SAMPLES / "samples.yaml").read_text(encoding="utf-8"))["samples"]
@@ -83,15 +97,18 @@ def file_cases() -> list[tuple[str, pd.DataFrame]]:
 # --- Generated frames --------------------------------------------------------------------------------------
 
 
-def typed(**changes) -> dict:
-    """VALID as the parser types it (counts as whole numbers, blanks as None), with changes already typed."""
-    values = {c.name: (None if VALID[c.name] == "" else int(VALID[c.name]) if c.kind == COUNT else VALID[c.name])
+def typed(version: int = 2, **changes) -> dict:
+    """VALID as the parser types it (counts as whole numbers, blanks as None), with changes already typed; a
+    version 1 return has no skills section (None, not reported)."""
+    kinds = {COUNT: int, NUMBER: float}
+    values = {c.name: (None if VALID[c.name] == "" or c.since > version else kinds.get(c.kind, str)(VALID[c.name]))
               for c in COLUMNS}
-    return values | changes
+    return values | version_flags(version) | changes
 
 
 def frame(*records: dict, submitter: str | None = None) -> pd.DataFrame:
-    typed_rows = pd.DataFrame(list(records), index=range(2, len(records) + 2), columns=COLUMN_NAMES)
+    typed_rows = pd.DataFrame(list(records), index=range(2, len(records) + 2),
+                              columns=[*COLUMN_NAMES, *VERSION_COLUMNS])
     return rule_frame(typed_rows, submitted_by=submitter)
 
 
@@ -108,7 +125,8 @@ def breaking(rule: Rule) -> pd.DataFrame:
         low = rule.params.get("min_value")
         return frame(typed(**{column: low - 1 if low is not None else rule.params["max_value"] + 1}))
     if rule.kind == IN_SET:
-        return frame(typed(**{column: "XX1" if column == "organisation_code" else "2026-27 Q1"}))
+        unknown = {"organisation_code": "XX1", "reporting_quarter": "2026-27 Q1"}.get(column, "lack of unicorns")
+        return frame(typed(**{column: unknown}))
     if rule.kind == REGEX:
         return frame(typed(**{column: "Q3 2025"}))
     if rule.kind == NOT_REGEX:
@@ -128,6 +146,17 @@ def breaking(rule: Rule) -> pd.DataFrame:
             return frame(typed(**{rule.meta["other"]: 3}))
         if rule.rule == "transactions_missing":
             return frame(typed(**{rule.column: None, rule.meta["live"]: 5}))
+        if rule.rule in ("required", "required_number", "required_text"):  # a skills column, in a version 2 return
+            return frame(typed(**{rule.column: None}))
+        if rule.rule == "choice_alone":
+            others = [c for c in rule.meta["columns"] if c != rule.column]
+            return frame(typed(**{rule.column: "none", others[0]: "funding", others[1]: None}))
+        if rule.rule == "choice_repeated":
+            return frame(typed(**{rule.column: "funding", rule.meta["earlier"][-1]: "funding"}))
+        if rule.rule == "choice_in_order":
+            return frame(typed(**{rule.column: "funding", rule.meta["other"]: None}))
+        if rule.rule == "choice_other_unexplained":
+            return frame(typed(**{rule.column: "other", rule.meta["note"]: None}))
         return frame(typed(verify_services_in_scope=2, verify_services_live=0, verify_services_planned=0))
     raise AssertionError(f"no way to break a {rule.kind} rule")
 
@@ -139,6 +168,9 @@ POOLS = {
                           "2025-27 Q1", "Q3 2025", "2025-26  Q3", None],
     "count": [0, 1, 3, 5, 12, 45, 420, 1_000_000, 1_000_001, -1, -420, None],
     "transactions": [0, 44000, 10_000_000_000, 10_000_000_001, -4, None],
+    "ddat_staff_fte": [0.0, 0.5, 412.5, 100_000.0, 100_000.01, -0.01, -3.0, None],
+    "barrier": [*BARRIERS, "Funding", "fundng", "", None, None, None],
+    "skills_version": [1, 2],
     "blockers_note": ["Waiting for a supplier.", "=1+1", "+44 20", "-", "@risk", "\tindented", "\rcarriage",
                       "x" * 1000, "x" * 1001, "é" * 1001, "two lines\n=not a formula", "", None],
 }
@@ -151,10 +183,11 @@ def random_frames(count: int, seed: int = 20260131) -> list[tuple[str, pd.DataFr
     for number in range(count):
         records = []
         for _ in range(rng.randint(1, 4)):
-            record = typed()
+            record = typed(version=rng.choice(POOLS["skills_version"]))
             for name in COLUMN_NAMES:
                 if rng.random() < 0.2:
-                    pool = POOLS.get(name) or POOLS["transactions" if name.endswith("_transactions") else "count"]
+                    pool = POOLS.get(name) or POOLS["barrier" if name.startswith("main_barrier_") else
+                                                    "transactions" if name.endswith("_transactions") else "count"]
                     record[name] = rng.choice(pool)
             if rng.random() < 0.1:
                 record |= dict.fromkeys(KEY_COLUMNS)
