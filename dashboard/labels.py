@@ -173,6 +173,11 @@ COLUMNS: dict[str, Column] = {
     "successor_departments": _c("Successor departments", blank="none"),
     "name_as_published": _c("Name as published"),
     "definition": _c("What it counts"),
+    "first_year": _c("Earliest year"),
+    "first_share_pct": _c("DDaT share, earliest year", "percent", blank="not known: a figure was suppressed"),
+    "latest_year": _c("Latest year"),
+    "share_change_points": _c("Change (percentage points)", "number"),
+    "low_coverage_years": _c("Low-coverage years", blank="none"),
     "subject": _c("About"),
     "wording": _c("As published"),
     "stated_for": _c("Date it describes", "date"),  # a statement's date, not a tracker source's data date

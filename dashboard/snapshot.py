@@ -160,7 +160,8 @@ def digital_capacity() -> pd.DataFrame:
 def department_digital_capacity(department_code: str, department_name: str) -> pd.DataFrame:
     """One department's DDaT share per year, oldest first, with any year counted under a body it succeeded (named as
     a successor of a split body that was not divided)."""
-    return _query("SELECT year, as_at, name_as_published, ddat_headcount, total_headcount, ddat_share_pct, "
+    return _query("SELECT year::VARCHAR AS year, as_at, name_as_published, ddat_headcount, total_headcount, "
+                  "ddat_share_pct, "
                   "unknown_profession_share_pct, low_coverage, mapping_note FROM marts.digital_capacity "
                   "WHERE department_code = ? OR (department_code IS NULL AND "
                   "list_contains(string_split(successor_departments, '; '), ?)) ORDER BY as_at",
@@ -191,11 +192,12 @@ def department_return_skills(department_code: str) -> pd.DataFrame:
     """The skills figures of a department's organisations, from each one's latest accepted return."""
     return _query("""
         SELECT organisation_name, reporting_quarter, skills_reported, ddat_staff_fte, ddat_vacancies,
-               senior_civil_servants, senior_civil_servants_trained, main_barriers, contract_version, is_illustrative
+               senior_civil_servants, senior_civil_servants_trained, main_barriers,
+               'version ' || contract_version AS contract_version, is_illustrative
         FROM marts.return_skills a
-        WHERE department_code = ? AND organisation_code IS NOT NULL
+        WHERE level = 'organisation' AND department_code = ?
           AND reporting_quarter = (SELECT b.reporting_quarter FROM marts.return_skills b
-                                   WHERE b.organisation_code = a.organisation_code
+                                   WHERE b.level = 'organisation' AND b.organisation_code = a.organisation_code
                                    ORDER BY b.reporting_quarter DESC LIMIT 1)
         ORDER BY organisation_name""", department_code)
 

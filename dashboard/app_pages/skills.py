@@ -7,7 +7,6 @@ Service Statistics count per department, the wider DDaT function, and the "digit
 from __future__ import annotations
 
 import altair as alt
-import pandas as pd
 import streamlit as st
 
 from dashboard import charts, snapshot
@@ -60,7 +59,7 @@ chart_block(f"The DDaT profession grew from {trend['ddat_share_pct'].iloc[0]:.2f
             f"{trend['year'].iloc[-1]}",
             charts.line(trend, "as_at", "ddat_share_pct", y_title="% of civil servants in post", points=True,
                         y_kind="percent"),
-            trend.drop(columns=["measure"]), "ddat-share-national.csv", source=STATISTICS,
+            trend.drop(columns=["measure"]).astype({"year": str}), "ddat-share-national.csv", source=STATISTICS,
             data_date=trend["as_at"].max(),
             note=("Low coverage: in " + ", ".join(str(y) for y in low["year"]) + " more than 20% of staff had no "
                   "recorded profession, so the share understates the profession that year; it is not a fall in "
@@ -77,7 +76,8 @@ chart_block(f"{top['department_name']} had the largest DDaT share on 31 March {l
             f"{top['ddat_share_pct']:.1f}% of its civil servants",
             charts.bars(this_year, "department", "ddat_share_pct", value_title="% in the DDaT profession",
                         value_kind="percent"),
-            this_year.drop(columns=["department"]), f"ddat-share-by-department-{latest_year}.csv", source=STATISTICS,
+            this_year.drop(columns=["department"]).astype({"year": str}),
+            f"ddat-share-by-department-{latest_year}.csv", source=STATISTICS,
             data_date=this_year["as_at"].max(),
             note="Each department as it was on that date. A department that was split afterwards is shown under its "
             "old name, with its successors named in the table: its staff are not divided between them, because the "
@@ -87,15 +87,19 @@ for note in split["mapping_note"].drop_duplicates():
     st.info(note)
 
 st.subheader("Trend per department")
-wide = capacity.pivot_table(index="department_name", columns="year", values="ddat_share_pct", aggfunc="first")
-coverage = capacity.pivot_table(index="department_name", columns="year", values="low_coverage", aggfunc="first")
-trend_table = pd.DataFrame({"department_name": wide.index})
-for year in sorted(wide.columns):
-    shares = wide[year].map(lambda v: "–" if pd.isna(v) else f"{v:.1f}%")
-    flags = coverage[year].reindex(wide.index).fillna(False).astype(bool).map(lambda f: " (low coverage)" if f else "")
-    trend_table[f"share_{year}"] = (shares + flags).to_numpy()
-table(trend_table, "ddat-share-trend.csv", alt="DDaT share per department and year",
-      titles={f"share_{year}": f"DDaT share, 31 March {year}" for year in wide.columns}, pinned=("department_name",))
+known = capacity[capacity["ddat_share_pct"].notna()].sort_values("as_at")
+trend_table = known.groupby("department_name", as_index=False).agg(
+    first_year=("year", "first"), first_share_pct=("ddat_share_pct", "first"),
+    latest_year=("year", "last"), ddat_share_pct=("ddat_share_pct", "last"))
+trend_table["share_change_points"] = (trend_table["ddat_share_pct"] - trend_table["first_share_pct"]).round(2)
+low_years = capacity[capacity["low_coverage"]].groupby("department_name")["year"].apply(
+    lambda years: ", ".join(str(y) for y in sorted(years)))
+trend_table["low_coverage_years"] = trend_table["department_name"].map(low_years)
+trend_table[["first_year", "latest_year"]] = trend_table[["first_year", "latest_year"]].astype(str)
+table(trend_table.sort_values("ddat_share_pct", ascending=False), "ddat-share-trend.csv",
+      alt="DDaT share per department: earliest and latest year", pinned=("department_name",))
+st.caption("A change across a low-coverage year partly reflects better recording of professions, not only more "
+           "people.")
 source_line(STATISTICS, capacity["as_at"].max())
 
 st.header("What the government said, beside what the data says")
@@ -144,7 +148,7 @@ if not both.empty:
                  alt.Tooltip("ddat_share_pct:Q", title="DDaT share (%)", format=".1f"),
                  alt.Tooltip("pay_live_services:Q", title="GOV.UK Pay live services", format=",")],
     ).properties(height=charts.HEIGHT)
-    chart_block("Departments' DDaT share beside their GOV.UK Pay live services", scatter, both,
+    chart_block("Departments' DDaT share beside their GOV.UK Pay live services", scatter, both.astype({"year": str}),
                 "digital-share-and-adoption.csv", source=f"{STATISTICS}; GOV.UK Pay's performance data",
                 data_date=pay_date,
                 note="Association, not cause. The DDaT share is of the latest Civil Service Statistics year the "
