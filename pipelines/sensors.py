@@ -36,10 +36,14 @@ MAX_BATCH = 500
 ingest_returns_job = dg.define_asset_job(
     "ingest_returns",
     # every table the ingestion asset writes and everything downstream of them, and the run's reporting date
-    # (staging.run_settings), so a return is judged on the day its run happens, not the last full run's; not the
-    # closing of a returns window (downstream of the marts, but its own quarterly job: pipelines/schedules.py)
+    # (staging.run_settings) with the reporting quarters judged at it (staging.reporting_quarters: which quarters
+    # exist, have ended, are past their deadline), so a return is judged on the day its run happens, not the last
+    # full run's (a return for a quarter that ended after the last full run would otherwise fail the returns
+    # marts' tests); not the closing of a returns window (downstream of the marts, but its own quarterly job:
+    # pipelines/schedules.py)
     selection=(dg.AssetSelection.assets(["staging", "department_returns"]).required_multi_asset_neighbors()
-               .downstream() | dg.AssetSelection.assets(["staging", "run_settings"]).required_multi_asset_neighbors())
+               .downstream() | dg.AssetSelection.assets(["staging", "run_settings"]).required_multi_asset_neighbors()
+               | dg.AssetSelection.assets(["staging", "reporting_quarters"]).required_multi_asset_neighbors())
     - dg.AssetSelection.assets(*WINDOW_KEYS),
     description="Take return files from the inbox: validate, keep, quarantine or accept each, then rebuild the "
     "returns marts and publish.",

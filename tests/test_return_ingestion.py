@@ -239,6 +239,8 @@ def test_the_sensor_run_config_fits_the_job():
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert {"staging/department_returns", "marts/returns_status", "published_snapshot"} <= keys
     assert "staging/pay_snapshots" not in keys  # the platform feeds are not re-read for a return
+    # judged at the run's own reporting date: the quarters too, not the last full run's (tests/test_backfill.py)
+    assert {"staging/run_settings", "staging/reporting_quarters"} <= keys
 
 
 def test_the_samples_take_every_path(built, warehouse):

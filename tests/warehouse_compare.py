@@ -1,0 +1,302 @@
+"""Compare two warehouse files table by table, on each table's declared key, leaving out load-time columns.
+
+Used by the backfill test (a full rebuild in one run equals the incremental build) and by any test that must show
+two builds agree (a crash test comparing marts after a SIGKILL). The comparison is done in DuckDB: both files are
+ATTACHed read-only to one in-memory connection and each table is compared with anti-joins and one join on its key,
+never by looping over rows in Python.
+
+Where a table's key comes from, in this order:
+
+1. the dbt model's ``unique_key`` data test (``assets/dbt/models/**/_*.yml``), the key every mart declares;
+2. else a column of the model with a plain ``unique`` test (not one restricted by ``where``);
+3. else, for a table Python writes, its PRIMARY KEY or UNIQUE constraint in the warehouse (``duckdb_constraints()``).
+
+A table of a REQUIRED schema (``marts``) with none of these is reported as having no declared key and makes the
+comparison unequal: it is never skipped silently. A table of another compared schema (``staging``) with none of them
+is compared whole: as a multiset of its rows (every column but the load-time ones), so a difference still shows,
+as a row only on one side.
+
+Load-time columns (``LOAD_TIME_COLUMNS``) record when or by which run the tracker wrote something, so they differ
+between any two builds of the same data; they are left out. A date the SOURCE gave (a version's ``published_at``,
+when a department sent a return: ``received_at`` of a return, when Notify's live document was fetched:
+``fetched_at``) is data and is compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+DBT_MODELS = PROJECT / "assets" / "dbt" / "models"
+
+# When or by which run the tracker wrote a row: never the same in two builds of the same data. A bare name is left
+# out of every table; "schema.table.column" only of that table (the same name is data elsewhere).
+LOAD_TIME_COLUMNS: tuple[str, ...] = (
+    "built_at",        # meta.<source>_build: when the tracker last wrote the source's tables
+    "built_by_run",    # meta.<source>_build: the Dagster run that wrote them
+    "tried_at",        # meta.<source>_build: when the tracker last tried to
+    "last_built_at",   # marts.sources: built_at above, per source
+    "last_tried_at",   # marts.sources: tried_at above, per source
+    "last_stored_at",  # marts.sources: when the tracker stored the source's newest raw file
+    "found_at",        # quarantine.*, marts.feed_problems: when the run found the problem
+    "processed_at",    # audit.return_submissions, marts.return_submissions, staging.submissions_as_of
+    "closed_at",       # audit.returns_window_closures: when the tracker closed the window
+    "run_id",          # any run id
+    # raw.*: when the tracker stored the file (a return's received_at, by contrast, is when it was sent: data)
+    "raw.source_files.received_at",
+    *(f"raw.{source}_files.received_at" for source in
+      ("pay", "forms", "notify", "notify_live", "one_login", "verify", "data_sharing", "organisations")),
+    # where under TRACKER_HOME the tracker archived a return: a path on this machine, not data
+    "audit.return_submissions.archived_as",
+    "staging.submissions_as_of.archived_as",
+    # the record of the Great Expectations run that checked a return when it arrived: its suite is named by that
+    # run's reporting date (its outcome, the same rules passed and failed, is compared by tests/test_backfill.py)
+    "audit.return_submissions.gx_result",
+    "staging.submissions_as_of.gx_result",
+    # what the raw store holds: every file ever received, kept forever, so also each superseded versions.csv a
+    # scheduled run stored; a rebuild from today's folder has only today's (tests/test_backfill.py checks that
+    # this is the only difference in the raw store)
+    "marts.sources.files_kept",
+    "marts.sources.bytes_kept",
+)
+
+DEFAULT_SCHEMAS = ("marts", "staging")
+REQUIRED_SCHEMAS = ("marts",)  # every table here must declare its key
+FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
+# Floats are equal when |left - right| <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * |right|: summing the same
+# numbers in another order may differ in the last bits, never by more.
+ABSOLUTE_TOLERANCE = 1e-9
+RELATIVE_TOLERANCE = 1e-9
+SHOWN_PER_TABLE = 20
+
+
+@dataclass(frozen=True)
+class DeclaredKey:
+    table: str  # schema.table
+    columns: tuple[str, ...]
+    declared_by: str  # where the key was read from, for messages
+
+
+@dataclass
+class Comparison:
+    """What differs between two warehouses; ``equal`` when nothing does."""
+
+    left: str
+    right: str
+    compared: dict[str, DeclaredKey] = field(default_factory=dict)  # table -> key it was compared on
+    rows_compared: dict[str, int] = field(default_factory=dict)
+    no_key: list[str] = field(default_factory=list)  # tables of a required schema with no declared key
+    compared_whole: list[str] = field(default_factory=list)  # other tables with no key, compared row for row
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        return not self.differences and not self.no_key
+
+    def report(self) -> str:
+        lines = [f"Compared {len(self.compared)} tables of {self.left} (left) and {self.right} (right) on their "
+                 f"declared keys, without the load-time columns {', '.join(LOAD_TIME_COLUMNS)}."]
+        lines += [f"NO DECLARED KEY: {t} (declare one with a unique_key data test in its model's yml)"
+                  for t in self.no_key]
+        if self.compared_whole:
+            lines.append(f"Compared as whole rows (no key declared): {', '.join(self.compared_whole)}.")
+        lines += self.differences
+        return "\n".join(lines)
+
+
+def _is_unique_test(test, name: str) -> bool:
+    return test == name or (isinstance(test, dict) and name in test)
+
+
+def _test_arguments(test: dict, name: str) -> dict:
+    body = test[name] or {}
+    return body.get("arguments", body)  # dbt >= 1.10 puts them under "arguments"; older: directly
+
+
+def declared_keys(models_dir: Path = DBT_MODELS) -> dict[str, DeclaredKey]:
+    """Every dbt model's declared key, by ``schema.table`` (the schema as dbt_project.yml and the model set it)."""
+    keys: dict[str, DeclaredKey] = {}
+    for yml in sorted(models_dir.rglob("_*.yml")):
+        folder_schema = yml.relative_to(models_dir).parts[0]
+        for model in (yaml.safe_load(yml.read_text(encoding="utf-8")) or {}).get("models", []):
+            schema = (model.get("config") or {}).get("schema", folder_schema)
+            table = f"{schema}.{model['name']}"
+            where = f"{yml.relative_to(PROJECT)}: {model['name']}"
+            for test in model.get("data_tests") or []:
+                if _is_unique_test(test, "unique_key") and isinstance(test, dict):
+                    keys[table] = DeclaredKey(table, tuple(_test_arguments(test, "unique_key")["columns"]),
+                                              f"{where} unique_key test")
+                    break
+            else:
+                for column in model.get("columns") or []:
+                    for test in column.get("data_tests") or []:
+                        restricted = isinstance(test, dict) and ((test.get("unique") or {}).get("config") or {}).get(
+                            "where")
+                        if _is_unique_test(test, "unique") and not restricted:
+                            keys.setdefault(table, DeclaredKey(table, (column["name"],),
+                                                               f"{where} unique test on {column['name']}"))
+    return keys
+
+
+def _load_time(table: str, column: str) -> bool:
+    return column in LOAD_TIME_COLUMNS or f"{table}.{column}" in LOAD_TIME_COLUMNS
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _relations(con, db: str, schemas: tuple[str, ...]) -> set[str]:
+    placeholders = ", ".join("?" for _ in schemas)
+    rows = con.execute(
+        f"SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name IN "
+        f"({placeholders}) UNION SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE database_name = ? "
+        f"AND schema_name IN ({placeholders}) AND NOT internal", [db, *schemas, db, *schemas]).fetchall()
+    return {r for (r,) in rows}
+
+
+def _constraint_keys(con, db: str) -> dict[str, DeclaredKey]:
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name, constraint_type, constraint_column_names FROM duckdb_constraints() "
+        "WHERE database_name = ? AND constraint_type IN ('PRIMARY KEY', 'UNIQUE') ORDER BY constraint_type",
+        [db]).fetchall()
+    keys: dict[str, DeclaredKey] = {}
+    for table, kind, columns in rows:  # PRIMARY KEY sorts before UNIQUE and wins
+        keys.setdefault(table, DeclaredKey(table, tuple(columns), f"the table's {kind} constraint"))
+    return keys
+
+
+def _columns(con, db: str, table: str) -> dict[str, str]:
+    schema, name = table.split(".", 1)
+    rows = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+        "AND table_name = ? ORDER BY column_index", [db, schema, name]).fetchall()
+    return dict(rows)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _compare_table(con, table: str, key: DeclaredKey, result: Comparison) -> None:
+    left_columns, right_columns = _columns(con, "lhs", table), _columns(con, "rhs", table)
+    missing_key = [c for c in key.columns if c not in left_columns or c not in right_columns]
+    if missing_key:
+        result.differences.append(f"{table}: the declared key ({key.declared_by}) names columns the table lacks: "
+                                  f"{', '.join(missing_key)}")
+        return
+    if any(_load_time(table, c) for c in key.columns):
+        result.differences.append(f"{table}: its key {key.columns} includes a load-time column: it cannot be "
+                                  "compared between builds")
+        return
+    only_left = [c for c in left_columns if c not in right_columns and not _load_time(table, c)]
+    only_right = [c for c in right_columns if c not in left_columns and not _load_time(table, c)]
+    for side, cols in (("left", only_left), ("right", only_right)):
+        if cols:
+            result.differences.append(f"{table}: columns only on the {side}: {', '.join(cols)}")
+    values = [c for c in left_columns if c in right_columns and c not in key.columns and not _load_time(table, c)]
+    l_, r_ = f"lhs.{table}", f"rhs.{table}"
+    keys = ", ".join(_quote(c) for c in key.columns)
+    on = " AND ".join(f"l.{_quote(c)} IS NOT DISTINCT FROM r.{_quote(c)}" for c in key.columns)
+    key_struct = "{" + ", ".join(f"'{c}': l.{_quote(c)}" for c in key.columns) + "}"  # the key, shown
+
+    result.rows_compared[table] = con.execute(f"SELECT count(*) FROM {l_}").fetchone()[0]
+    for side, rel in (("left", l_), ("right", r_)):
+        duplicated = con.execute(f"SELECT {keys}, count(*) FROM {rel} GROUP BY ALL HAVING count(*) > 1 "
+                                 f"LIMIT {SHOWN_PER_TABLE}").fetchall()
+        for row in duplicated:
+            result.differences.append(f"{table}: key {dict(zip(key.columns, row[:-1], strict=True))} is on "
+                                      f"{row[-1]} rows on the {side}: the declared key is not unique")
+    for side, this, other in (("left", l_, r_), ("right", r_, l_)):
+        rows = con.execute(
+            f"SELECT {key_struct}::VARCHAR FROM {this} l "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {other} r WHERE {on}) ORDER BY ALL").fetchall()
+        for (shown,) in rows[:SHOWN_PER_TABLE]:
+            result.differences.append(f"{table}: row {shown} only on the {side}")
+        if len(rows) > SHOWN_PER_TABLE:
+            result.differences.append(f"{table}: ... {len(rows) - SHOWN_PER_TABLE} more rows only on the {side}")
+    if not values:
+        return
+    checks = []
+    for column in values:
+        lc, rc = f"l.{_quote(column)}", f"r.{_quote(column)}"
+        float_type = left_columns[column] in FLOAT_TYPES and right_columns[column] in FLOAT_TYPES
+        same = (f"({lc} IS NOT DISTINCT FROM {rc} OR (isnan({lc}) AND isnan({rc})) OR abs({lc} - {rc}) <= "
+                f"{ABSOLUTE_TOLERANCE} + {RELATIVE_TOLERANCE} * abs({rc}))" if float_type
+                else f"{lc} IS NOT DISTINCT FROM {rc}")
+        checks.append(f"SELECT {key_struct}::VARCHAR AS key, '{column}' AS column_name, "
+                      f"{lc}::VARCHAR AS left_value, {rc}::VARCHAR AS right_value FROM {l_} l JOIN {r_} r ON {on} "
+                      f"WHERE NOT coalesce({same}, false)")
+    rows = con.execute(f"SELECT * FROM ({' UNION ALL '.join(checks)}) ORDER BY ALL").fetchall()
+    for shown, column, left, right in rows[:SHOWN_PER_TABLE]:
+        result.differences.append(f"{table}: key {shown}, column {column}: left {_shown(left)} != right "
+                                  f"{_shown(right)}")
+    if len(rows) > SHOWN_PER_TABLE:
+        result.differences.append(f"{table}: ... {len(rows) - SHOWN_PER_TABLE} more values differ")
+
+
+def _compare_whole(con, table: str, result: Comparison) -> None:
+    """A table with no key: its rows (less load-time columns, floats rounded to the tolerance) as two multisets."""
+    left_columns, right_columns = _columns(con, "lhs", table), _columns(con, "rhs", table)
+    columns = [c for c in left_columns if c in right_columns and not _load_time(table, c)]
+    for side, cols in (("left", left_columns), ("right", right_columns)):
+        only = [c for c in cols if c not in columns and not _load_time(table, c)]
+        if only:
+            result.differences.append(f"{table}: columns only on the {side}: {', '.join(only)}")
+    selected = ", ".join(f"round({_quote(c)}, 9) AS {_quote(c)}" if left_columns[c] in FLOAT_TYPES else _quote(c)
+                         for c in columns)
+    result.rows_compared[table] = con.execute(f"SELECT count(*) FROM lhs.{table}").fetchone()[0]
+    for side, this, other in (("left", "lhs", "rhs"), ("right", "rhs", "lhs")):
+        rows = con.execute(f"SELECT * FROM (SELECT {selected} FROM {this}.{table} EXCEPT ALL "
+                           f"SELECT {selected} FROM {other}.{table}) ORDER BY ALL").fetchall()
+        for row in rows[:SHOWN_PER_TABLE]:
+            shown = ", ".join(f"{c}={_shown(v)}" for c, v in zip(columns, row, strict=True))
+            result.differences.append(f"{table} (no key; whole rows): row only on the {side}: {_shown(shown)}")
+        if len(rows) > SHOWN_PER_TABLE:
+            result.differences.append(f"{table}: ... {len(rows) - SHOWN_PER_TABLE} more rows only on the {side}")
+
+
+def compare_warehouses(left: Path | str, right: Path | str, schemas: tuple[str, ...] = DEFAULT_SCHEMAS,
+                       models_dir: Path = DBT_MODELS, keys: dict[str, DeclaredKey] | None = None,
+                       required: tuple[str, ...] = REQUIRED_SCHEMAS) -> Comparison:
+    """Compare every table and view of ``schemas`` in two warehouse files (both opened read-only).
+
+    ``keys`` adds or overrides keys (``schema.table`` -> DeclaredKey), for a caller that knows one the project
+    does not declare.
+    """
+    result = Comparison(str(left), str(right))
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{Path(left)}' AS lhs (READ_ONLY)")
+        con.execute(f"ATTACH '{Path(right)}' AS rhs (READ_ONLY)")
+        declared = {**_constraint_keys(con, "lhs"), **declared_keys(models_dir), **(keys or {})}
+        left_tables, right_tables = _relations(con, "lhs", schemas), _relations(con, "rhs", schemas)
+        for table in sorted(left_tables - right_tables):
+            result.differences.append(f"{table}: only in the left warehouse")
+        for table in sorted(right_tables - left_tables):
+            result.differences.append(f"{table}: only in the right warehouse")
+        for table in sorted(left_tables & right_tables):
+            key = declared.get(table)
+            if key is None and table.split(".")[0] in required:
+                result.no_key.append(table)
+                continue
+            if key is None:
+                result.compared_whole.append(table)
+                _compare_whole(con, table, result)
+                continue
+            result.compared[table] = key
+            _compare_table(con, table, key, result)
+    finally:
+        con.close()
+    return result
+
+
+def mart_models(models_dir: Path = DBT_MODELS) -> list[str]:
+    """Every dbt model in the marts schema (``marts.<name>``), from the model files themselves, so a mart whose yml
+    forgot it is still counted."""
+    return sorted(f"marts.{sql.stem}" for sql in (models_dir / "marts").rglob("*.sql"))
