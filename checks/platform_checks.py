@@ -221,6 +221,7 @@ FEED_ASSETS = {
     "notify": ("staging", "notify_organisations"),
     "verify": ("staging", "verify_accounts"),
     "organisations": ("staging", "organisations"),
+    "skills": ("staging", "digital_capacity"),
 }
 
 

@@ -18,7 +18,8 @@ def value_axis(kind: str, title: str | None, **more) -> alt.Axis:
     if kind == "share":
         return alt.Axis(title=title, format=CHART_FORMATS["share"], **more)
     if kind == "percent":
-        return alt.Axis(title=title, format=".0f", labelExpr="datum.label + '%'", **more)
+        # up to one decimal (trailing zeros trimmed), so a narrow range such as 0-5% never repeats a tick label
+        return alt.Axis(title=title, format=".1~f", labelExpr="datum.label + '%'", **more)
     if kind == "count":
         return alt.Axis(title=title, format=CHART_FORMATS["count"], tickMinStep=1, **more)
     return alt.Axis(title=title, format=CHART_FORMATS["number"], **more)
@@ -74,8 +75,12 @@ def bars(frame: pd.DataFrame, category: str, value: str, *, value_title: str = "
         tooltip=[alt.Tooltip(f"{category}:N", title=label(category)),
                  value_tooltip(value, value_kind, value_title or label(value))],
     )
-    labels = base.mark_text(align="left", dx=3, color=BLACK).encode(
-        text=alt.Text(f"{value}:Q", format=CHART_FORMATS["share_detail"] if value_kind == "share" else ","))
+    if value_kind == "percent":  # the bar's figure with its % sign, as the axis shows it
+        labels = base.transform_calculate(bar_label=f"format(datum['{value}'], '.1f') + '%'").mark_text(
+            align="left", dx=3, color=BLACK).encode(text="bar_label:N")
+    else:
+        labels = base.mark_text(align="left", dx=3, color=BLACK).encode(
+            text=alt.Text(f"{value}:Q", format=CHART_FORMATS["share_detail"] if value_kind == "share" else ","))
     return (base.mark_bar(color=colour) + labels).properties(height=height)
 
 

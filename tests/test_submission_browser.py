@@ -211,7 +211,9 @@ def test_a_submitter_signs_in_fixes_sends_and_sees_it_accepted(site, page, notif
     page.get_by_text("Check your return before sending it").wait_for()
     print(f"page validation: result shown {time.monotonic() - started:.2f} s after the upload")  # in the note
     settle(page)
-    assert "answers differ" in page.inner_text("body") or "answer differs" in page.inner_text("body")
+    body = page.inner_text("body")
+    assert "answers differ" in body or "answer differs" in body
+    assert "412.5" in body and "412.50" not in body  # FTE to its decimals, not rounded to a whole number
     accessible(page, "check your answers")
     shot(page, "4-check")
 

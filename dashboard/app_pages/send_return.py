@@ -10,7 +10,7 @@ import datetime as dt
 
 import streamlit as st
 
-from checks.return_contract import COLUMNS, MAX_FILE_BYTES, Quarter, open_quarters
+from checks.return_contract import COLUMNS, MAX_FILE_BYTES, NUMBER, NUMBER_DECIMAL_PLACES, Quarter, open_quarters
 from checks.return_templates import csv_template, xlsx_template
 from dashboard import snapshot, submission
 from dashboard.components import escape, html, is_blank, number, plain
@@ -19,6 +19,19 @@ from dashboard.govuk import error_summary, inset, panel, summary_list
 from dashboard.receipt_sending import receipt_line, send_receipt
 from dashboard.sign_in import submission_gate
 from tracker import settings
+
+
+def answer(value: object, kind: str) -> str:
+    """An answer as the check page shows it: text as plain text, FTE to its decimals (412.5), counts whole."""
+    if is_blank(value):
+        return "–"
+    if kind == "text":
+        return plain(value)
+    if kind == NUMBER:
+        shown = number(value, NUMBER_DECIMAL_PLACES)
+        return shown.rstrip("0").rstrip(".") if "." in shown else shown
+    return number(value)
+
 
 STATE = "send_return"
 
@@ -143,9 +156,8 @@ elif journey["step"] == "check":
     changes = 0
     for column in COLUMNS[2:]:
         now, then = figures.get(column.name), previous.get(column.name)
-        shown_now = "–" if is_blank(now) else (plain(now) if column.kind == "text" else number(now))
-        shown_then = "" if not previous else ("–" if is_blank(then) else
-                                              (plain(then) if column.kind == "text" else number(then)))
+        shown_now = answer(now, column.kind)
+        shown_then = "" if not previous else answer(then, column.kind)
         if previous and str(shown_now) != str(shown_then):
             changes += 1
             shown_now = f'<span class="changed">{shown_now} (changed)</span>'

@@ -15,6 +15,7 @@ from dashboard.components import (
     date,
     headline,
     illustrative_notice,
+    markdown_safe,
     number,
     page_header,
     source_line,
@@ -39,8 +40,8 @@ with columns[0]:
     headline(f"DDaT profession, 31 March {latest['year']}", f"{latest['ddat_share_pct']:.2f}%",
              help=latest["definition"])
 with columns[1]:
-    headline(f"Civil servants in the DDaT profession, {latest['year']}",
-             f"{number(latest['ddat_headcount'])} of {number(latest['total_headcount'])}")
+    headline(f"Civil servants in the DDaT profession, of {number(latest['total_headcount'])} in {latest['year']}",
+             number(latest["ddat_headcount"]))
 with columns[2]:
     if ten is not None:
         headline("Target: digital and data roles by 2030", f"{ten['target']:.0f}%",
@@ -53,13 +54,14 @@ if ten is not None:
                f"{ten['baseline']:.0f}% on {date(ten['baseline_date'])} ({ten['baseline_note']}).")
 
 low = national[national["low_coverage"]]
-trend = national.assign(measure="DDaT profession, share of headcount")
+trend = national.assign(as_published=[f"31 March {y}" + (" (low coverage)" if low_flag else "")
+                                      for y, low_flag in zip(national["year"], national["low_coverage"], strict=True)])
 chart_block(f"The DDaT profession grew from {trend['ddat_share_pct'].iloc[0]:.2f}% to "
             f"{trend['ddat_share_pct'].iloc[-1]:.2f}% of civil servants between {trend['year'].iloc[0]} and "
             f"{trend['year'].iloc[-1]}",
-            charts.line(trend, "as_at", "ddat_share_pct", y_title="% of civil servants in post", points=True,
-                        y_kind="percent"),
-            trend.drop(columns=["measure"]).astype({"year": str}), "ddat-share-national.csv", source=STATISTICS,
+            charts.bars(trend, "as_published", "ddat_share_pct", value_title="% of civil servants in post",
+                        value_kind="percent", sort_descending=False),
+            trend.drop(columns=["as_published"]).astype({"year": str}), "ddat-share-national.csv", source=STATISTICS,
             data_date=trend["as_at"].max(),
             note=("Low coverage: in " + ", ".join(str(y) for y in low["year"]) + " more than 20% of staff had no "
                   "recorded profession, so the share understates the profession that year; it is not a fall in "
@@ -82,9 +84,14 @@ chart_block(f"{top['department_name']} had the largest DDaT share on 31 March {l
             note="Each department as it was on that date. A department that was split afterwards is shown under its "
             "old name, with its successors named in the table: its staff are not divided between them, because the "
             "statistics do not say how.")
-split = this_year[this_year["mapping_note"].notna()]
-for note in split["mapping_note"].drop_duplicates():
+split = this_year[this_year["successor_departments"].notna()]
+for note in split["mapping_note"].dropna().drop_duplicates():
     st.info(note)
+named = this_year[this_year["mapping_note"].notna() & this_year["successor_departments"].isna()]
+if not named.empty:
+    with st.expander(f"How {len(named)} published names were matched to departments"):
+        for _, body in named.iterrows():
+            st.markdown(f"- **{markdown_safe(body['name_as_published'])}**: {markdown_safe(body['mapping_note'])}")
 
 st.subheader("Trend per department")
 known = capacity[capacity["ddat_share_pct"].notna()].sort_values("as_at")
