@@ -67,6 +67,8 @@ def bars(frame: pd.DataFrame, category: str, value: str, *, value_title: str = "
     low, high = min(0.0, float(values.min())), max(0.0, float(values.max()))
     span = (high - low) or 1.0
     domain = [low - (0.2 * span if low < 0 else 0), high + 0.2 * span]  # room for each bar's figure
+    if value_kind == "percent":
+        frame = frame.assign(bar_label=values.map(lambda v: "" if pd.isna(v) else f"{v:.1f}%"))
     base = alt.Chart(frame).encode(
         y=alt.Y(f"{category}:N", sort="-x" if sort_descending else None, title=None,
                 axis=alt.Axis(labelLimit=CATEGORY_LABEL_LIMIT, labelOverlap=False)),
@@ -75,9 +77,8 @@ def bars(frame: pd.DataFrame, category: str, value: str, *, value_title: str = "
         tooltip=[alt.Tooltip(f"{category}:N", title=label(category)),
                  value_tooltip(value, value_kind, value_title or label(value))],
     )
-    if value_kind == "percent":  # the bar's figure with its % sign, as the axis shows it
-        labels = base.transform_calculate(bar_label=f"format(datum['{value}'], '.1f') + '%'").mark_text(
-            align="left", dx=3, color=BLACK).encode(text="bar_label:N")
+    if value_kind == "percent":  # the bar's figure with its % sign, as the axis shows it (same data: same sort)
+        labels = base.mark_text(align="left", dx=3, color=BLACK).encode(text="bar_label:N")
     else:
         labels = base.mark_text(align="left", dx=3, color=BLACK).encode(
             text=alt.Text(f"{value}:Q", format=CHART_FORMATS["share_detail"] if value_kind == "share" else ","))

@@ -71,7 +71,7 @@ chart_block(f"The DDaT profession grew from {trend['ddat_share_pct'].iloc[0]:.2f
 st.header("Each department's DDaT share")
 latest_year = int(capacity["year"].max())
 this_year = capacity[(capacity["year"] == latest_year) & capacity["ddat_share_pct"].notna()].copy()
-this_year["department"] = this_year["department_name"].where(this_year["department_code"].notna(),
+this_year["department"] = this_year["department_name"].where(this_year["successor_departments"].isna(),
                                                               this_year["department_name"] + " (split since)")
 top = this_year.iloc[0]
 chart_block(f"{top['department_name']} had the largest DDaT share on 31 March {latest_year}: "
