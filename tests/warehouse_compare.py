@@ -30,6 +30,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from tracker.sources import SOURCES
+
 PROJECT = Path(__file__).resolve().parent.parent
 DBT_MODELS = PROJECT / "assets" / "dbt" / "models"
 
@@ -47,9 +49,9 @@ LOAD_TIME_COLUMNS: tuple[str, ...] = (
     "closed_at",       # audit.returns_window_closures: when the tracker closed the window
     "run_id",          # any run id
     # raw.*: when the tracker stored the file (a return's received_at, by contrast, is when it was sent: data)
-    "raw.source_files.received_at",
-    *(f"raw.{source}_files.received_at" for source in
-      ("pay", "forms", "notify", "notify_live", "one_login", "verify", "data_sharing", "organisations")),
+    # every platform and reference source (tracker/sources.py) and Notify's live documents; the returns' own raw
+    # table is raw.return_files, whose received_at is when the department sent the file: data, compared
+    *(f"raw.{source}_files.received_at" for source in (*SOURCES, "notify_live")),
     # where under TRACKER_HOME the tracker archived a return: a path on this machine, not data
     "audit.return_submissions.archived_as",
     "staging.submissions_as_of.archived_as",
@@ -152,10 +154,11 @@ def _quote(name: str) -> str:
 
 def _relations(con, db: str, schemas: tuple[str, ...]) -> set[str]:
     placeholders = ", ".join("?" for _ in schemas)
+    # Tables only: a view stores nothing (it is computed from tables compared here), and a view whose SQL names its
+    # own database ("warehouse") cannot be read from a file ATTACHed under another name.
     rows = con.execute(
         f"SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name IN "
-        f"({placeholders}) UNION SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE database_name = ? "
-        f"AND schema_name IN ({placeholders}) AND NOT internal", [db, *schemas, db, *schemas]).fetchall()
+        f"({placeholders})", [db, *schemas]).fetchall()
     return {r for (r,) in rows}
 
 
@@ -264,7 +267,7 @@ def _compare_whole(con, table: str, result: Comparison) -> None:
 def compare_warehouses(left: Path | str, right: Path | str, schemas: tuple[str, ...] = DEFAULT_SCHEMAS,
                        models_dir: Path = DBT_MODELS, keys: dict[str, DeclaredKey] | None = None,
                        required: tuple[str, ...] = REQUIRED_SCHEMAS) -> Comparison:
-    """Compare every table and view of ``schemas`` in two warehouse files (both opened read-only).
+    """Compare every table of ``schemas`` in two warehouse files (both opened read-only).
 
     ``keys`` adds or overrides keys (``schema.table`` -> DeclaredKey), for a caller that knows one the project
     does not declare.
