@@ -56,8 +56,10 @@ if ten is not None:
 low = national[national["low_coverage"]]
 trend = national.assign(as_published=[f"31 March {y}" + (" (low coverage)" if low_flag else "")
                                       for y, low_flag in zip(national["year"], national["low_coverage"], strict=True)])
-chart_block(f"The DDaT profession grew from {trend['ddat_share_pct'].iloc[0]:.2f}% to "
-            f"{trend['ddat_share_pct'].iloc[-1]:.2f}% of civil servants between {trend['year'].iloc[0]} and "
+first_share, last_share = trend["ddat_share_pct"].iloc[0], trend["ddat_share_pct"].iloc[-1]
+moved = "grew" if last_share > first_share else "fell" if last_share < first_share else "stayed the same,"
+chart_block(f"The DDaT profession {moved} from {first_share:.2f}% to "
+            f"{last_share:.2f}% of civil servants between {trend['year'].iloc[0]} and "
             f"{trend['year'].iloc[-1]}",
             charts.bars(trend, "as_published", "ddat_share_pct", value_title="% of civil servants in post",
                         value_kind="percent", sort_descending=False),
