@@ -117,3 +117,13 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server (Debian's package), started once for the tests that need one."""
+    from tests.postgres_server import start
+
+    server = start()
+    yield server
+    server.stop()
