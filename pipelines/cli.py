@@ -18,9 +18,6 @@ from pathlib import Path
 
 from tracker import settings
 
-# One run at a time: every run writes the same DuckDB file, which allows one writer.
-INSTANCE_CONFIG = "telemetry:\n  enabled: false\nconcurrency:\n  runs:\n    max_concurrent_runs: 1\n"
-
 
 def _prepare_environment(as_of: str | None) -> None:
     if as_of:
@@ -29,13 +26,11 @@ def _prepare_environment(as_of: str | None) -> None:
         except ValueError:
             raise ValueError(f"--as-of {as_of!r} is not a date in the form YYYY-MM-DD.") from None
         os.environ["TRACKER_AS_OF"] = as_of
+    from pipelines.instance import write_instance_config
+
     home = settings.tracker_home()
-    settings.dagster_home().mkdir(parents=True, exist_ok=True)
-    instance_config = settings.dagster_home() / "dagster.yaml"
-    if not instance_config.exists() or instance_config.read_text(encoding="utf-8") != INSTANCE_CONFIG:
-        instance_config.write_text(INSTANCE_CONFIG, encoding="utf-8")
     os.environ["TRACKER_HOME"] = str(home)
-    os.environ["DAGSTER_HOME"] = str(settings.dagster_home())
+    os.environ["DAGSTER_HOME"] = str(write_instance_config(home))
 
 
 DEGRADED = 3  # published, but a source could not be read in full: not a success for a scheduler
@@ -67,6 +62,7 @@ def run_pipeline(as_of: str | None = None) -> int:
     import dagster as dg  # heavy: imported only when a run is asked for
 
     from pipelines.definitions import defs
+    from tracker.dead_runs import PROCESS_TAG, process_identity
     from tracker.run_lock import RunLocked, run_lock
 
     job = defs.resolve_job_def("refresh_all")
@@ -75,7 +71,8 @@ def run_pipeline(as_of: str | None = None) -> int:
                                                 "waiting for it to finish ...", flush=True)), \
                 dg.DagsterInstance.get() as instance:
             result = job.execute_in_process(
-                instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False
+                instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False,
+                tags={PROCESS_TAG: process_identity()},  # so a kill of this process is found (tracker/dead_runs.py)
             )
     except RunLocked as locked:
         print(f"\n{locked}")
@@ -196,6 +193,9 @@ def demo(as_of: str | None = None, serve: bool = True, port: int = 8501, address
 
 def status() -> int:
     _prepare_environment(None)
+    from pipelines.instance import storage_description
+
+    print(f"Dagster's runs, schedules and sensors are recorded in {storage_description()}.")
     if not settings.snapshot_path().exists():
         print(f"Nothing has been published yet under {settings.tracker_home()}. Run `tracker run` first.")
         return 1

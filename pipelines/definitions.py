@@ -26,6 +26,7 @@ from assets import (
 from checks import platform_checks, return_checks
 from pipelines.alerting import alert_on_run_failure, alert_on_stale_data
 from pipelines.progress import progress_logger
+from pipelines.run_health import fail_killed_runs
 from pipelines.schedules import (
     close_returns_window_job,
     feed_schedules,
@@ -84,7 +85,7 @@ defs = dg.Definitions(
     assets=[*all_assets, *feed_assets],
     asset_checks=all_checks,
     jobs=[refresh_job, ingest_returns_job, returns_reminders_job, close_returns_window_job],
-    sensors=[return_inbox_sensor, receipt_sender, alert_on_run_failure, alert_on_stale_data],
+    sensors=[return_inbox_sensor, receipt_sender, alert_on_run_failure, alert_on_stale_data, fail_killed_runs],
     schedules=[weekly_refresh, returns_reminders, returns_window_closure, *feed_refresh_schedules],
     resources=resources(),
     # One process runs a job's steps in turn: every step writes the one DuckDB file, which allows one writer,
