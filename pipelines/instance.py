@@ -55,7 +55,7 @@ def write_instance_config(home: Path | None = None) -> Path:
     config = folder / "dagster.yaml"
     wanted = instance_yaml()
     if not config.exists() or config.read_text(encoding="utf-8") != wanted:
-        temporary = config.with_suffix(".yaml.tmp")
+        temporary = config.with_name(".dagster.yaml.tmp")
         temporary.write_text(wanted, encoding="utf-8")
         os.replace(temporary, config)  # the daemon may be reading it: never a half-written file
     return folder

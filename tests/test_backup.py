@@ -34,6 +34,11 @@ def home(built, tmp_path):
     (copy / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     (copy / "dbt").mkdir(exist_ok=True)
     (copy / "dbt" / "compiled.sql").write_text("select 1")
+    (copy / "published" / ".tracker.duckdb.20260101T000000Z.tmp.wal").write_bytes(b"left by a killed publication")
+    (copy / "receipts").mkdir(exist_ok=True)
+    (copy / "receipts" / ".abc.tmp").write_bytes(b"a write in progress")
+    (copy / "returns" / "inbox" / "D1").mkdir(parents=True, exist_ok=True)
+    (copy / "returns" / "inbox" / "D1" / "figures.tmp.csv").write_bytes(b"a return whose name has .tmp in it")
     return copy
 
 
@@ -47,7 +52,9 @@ def test_a_restored_backup_has_the_same_marts_and_every_file(home, tmp_path):
     assert any(name.startswith("marts.") for name in comparison.compared)
     kept = {path.relative_to(home).as_posix() for path in home.rglob("*") if path.is_file()}
     back = {path.relative_to(restored).as_posix() for path in restored.rglob("*") if path.is_file()}
-    assert back == {name for name in kept if not name.startswith("dbt/")} - {"dagster/dagster.yaml", "run.lock"}
+    assert back == {name for name in kept if not name.startswith("dbt/")} - {
+        "dagster/dagster.yaml", "run.lock", "published/.tracker.duckdb.20260101T000000Z.tmp.wal", "receipts/.abc.tmp"}
+    assert "returns/inbox/D1/figures.tmp.csv" in back
     assert any(name.startswith("returns/archive/") for name in back) and "published/tracker.duckdb" in back
     for name in back - {"dagster/history/runs.db"}:
         assert (restored / name).read_bytes() == (home / name).read_bytes(), name

@@ -43,7 +43,8 @@ FORMAT = 1
 # Under the home: rebuilt by the next command, or a write in progress.
 LEFT_OUT_NAMES = {"run.lock", "dagster.yaml", ".lock"}
 LEFT_OUT_FOLDERS = {"dbt"}
-LEFT_OUT_SUFFIXES = (".tmp", ".partial")
+# A hidden file with one of these in its name is a write in progress, or one a killed write left (and its .wal).
+LEFT_OUT_MARKS = (".tmp", ".partial")
 
 
 class BackupError(RuntimeError):
@@ -63,7 +64,8 @@ def _members(home: Path) -> list[Path]:
         relative = path.relative_to(home)
         if not path.is_file() or path.is_symlink() or relative.parts[0] in LEFT_OUT_FOLDERS:
             continue
-        if path.name in LEFT_OUT_NAMES or path.name.endswith(LEFT_OUT_SUFFIXES):
+        in_progress = path.name.startswith(".") and any(mark in path.name for mark in LEFT_OUT_MARKS)
+        if path.name in LEFT_OUT_NAMES or in_progress:
             continue
         kept.append(relative)
     return kept
