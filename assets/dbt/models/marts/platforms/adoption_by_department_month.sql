@@ -48,7 +48,9 @@ one_login AS (
 -- The API catalogue: each month as the last public version published by its end listed it, up to the
 -- month of the last version.
 api_versions AS (
-    SELECT DISTINCT published_on FROM {{ source('staging', 'api_catalogue_listings') }}
+    -- each day's last public version (the catalogue may publish twice a day)
+    SELECT published_on, max(published_at) AS published_at FROM {{ source('staging', 'api_catalogue_listings') }}
+    GROUP BY published_on
 ),
 api_months AS (
     SELECT m.month::DATE AS month, max(v.published_on) AS data_date
@@ -62,10 +64,9 @@ apis AS (
     SELECT 'Data sharing' AS platform, am.month, am.data_date, x.department_slug, x.attribution,
            count(*) AS apis_published, count(DISTINCT l.provider) AS organisations
     FROM api_months am
+    JOIN api_versions v ON v.published_on = am.data_date
     JOIN {{ source('staging', 'api_catalogue_listings') }} l
-      ON l.published_on = am.data_date
-     AND l.published_at = (SELECT max(published_at) FROM {{ source('staging', 'api_catalogue_listings') }} l2
-                           WHERE l2.published_on = am.data_date)
+      ON l.published_on = v.published_on AND l.published_at = v.published_at
     LEFT JOIN matched x ON x.platform = 'API catalogue' AND x.platform_name = l.provider
     GROUP BY am.month, am.data_date, x.department_slug, x.attribution
 ),
