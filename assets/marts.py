@@ -38,6 +38,8 @@ from tracker.warehouse import connect
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 WAREHOUSE_VARIABLE = "TRACKER_WAREHOUSE"  # read by assets/dbt/profiles.yml
+TARGET_VARIABLE = "TRACKER_DBT_TARGET"  # which of the profile's outputs dbt builds in (README: "The warehouse on PostgreSQL")
+DUCKDB_TARGET = "warehouse"  # the DuckDB file: the only warehouse a Dagster run writes
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 
@@ -53,16 +55,21 @@ def _project_fingerprint(project_dir: Path) -> str:
 
 @contextmanager
 def warehouse_for_dbt(path: str) -> Iterator[None]:
-    """dbt's profile reads the warehouse path from the environment; set it for one dbt invocation."""
-    before = os.environ.get(WAREHOUSE_VARIABLE)
-    os.environ[WAREHOUSE_VARIABLE] = path
+    """dbt's profile reads the warehouse path from the environment; set it for one dbt invocation.
+
+    The target is the DuckDB file whatever TRACKER_DBT_TARGET says: a Dagster run writes the staging tables there,
+    so its marts are built there too (a PostgreSQL build is started by hand, on tables copied across)."""
+    settings = {WAREHOUSE_VARIABLE: path, TARGET_VARIABLE: DUCKDB_TARGET}
+    before = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(WAREHOUSE_VARIABLE, None)
-        else:
-            os.environ[WAREHOUSE_VARIABLE] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def prepared_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:

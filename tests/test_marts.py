@@ -15,10 +15,12 @@ from tracker.settings import dbt_target_dir
 
 
 def tables_read(sql: str) -> set[str]:
-    """schema.table for every table a query reads (CTE names excluded), as DuckDB would resolve them."""
+    """schema.table for every table a query reads (CTE names excluded, and table functions such as
+    generate_series, which read no table), as DuckDB would resolve them."""
     tree = sqlglot.parse_one(sql, dialect="duckdb")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-    return {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db or t.name not in ctes}
+    return {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table)
+            if not isinstance(t.this, exp.Func) and (t.db or t.name not in ctes)}
 
 
 def lineage_mismatches(models: dict[str, str], upstream: dict[str, set[str]]) -> list[str]:

@@ -16,6 +16,11 @@ comparison unequal: it is never skipped silently. A table of another compared sc
 is compared whole: as a multiset of its rows (every column but the load-time ones), so a difference still shows,
 as a row only on one side.
 
+A PostgreSQL build of the marts is compared the same way: ``copy_from_postgres`` copies its tables into a DuckDB
+file, each column given the type the DuckDB warehouse has for it (PostgreSQL's own types are checked separately, by
+family: ``type_family``), and the two DuckDB files are compared. Numbers (DOUBLE on both sides) are equal within
+``RELATIVE_TOLERANCE`` and ``ABSOLUTE_TOLERANCE``; everything else exactly.
+
 Load-time columns (``LOAD_TIME_COLUMNS``) record when or by which run the tracker wrote something, so they differ
 between any two builds of the same data; they are left out. A date the SOURCE gave (a version's ``published_at``,
 when a department sent a return: ``received_at`` of a return, when Notify's live document was fetched:
@@ -24,6 +29,7 @@ when a department sent a return: ``received_at`` of a return, when Notify's live
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -303,3 +309,65 @@ def mart_models(models_dir: Path = DBT_MODELS) -> list[str]:
     """Every dbt model in the marts schema (``marts.<name>``), from the model files themselves, so a mart whose yml
     forgot it is still counted."""
     return sorted(f"marts.{sql.stem}" for sql in (models_dir / "marts").rglob("*.sql"))
+
+
+# The kind of value a column holds, whatever the engine calls its type: a date must stay a date and a number a number
+# when the marts are built on PostgreSQL. A DuckDB list of structs is a json array of objects there
+# (assets/dbt/macros/portable.sql: record_list).
+_FAMILIES = (
+    ("number", r"(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|U\w*INT|FLOAT|REAL|DOUBLE|DECIMAL.*|"
+               r"smallint|integer|bigint|numeric|real|double precision)"),
+    ("text", r"(VARCHAR|text|character varying)"),
+    ("date", r"(DATE|date)"),
+    ("timestamp", r"(TIMESTAMP(_NS|_MS|_S)?|timestamp without time zone)"),
+    ("timestamp with time zone", r"(TIMESTAMP WITH TIME ZONE|timestamp with time zone)"),
+    ("boolean", r"(BOOLEAN|boolean)"),
+    ("json", r"(JSON|json|jsonb|STRUCT\(.*\)\[\])"),
+    ("list", r"(\w+\[\]|ARRAY)"),
+)
+
+
+def type_family(type_name: str) -> str:
+    """"number", "text", "date", ... for a DuckDB type or a PostgreSQL information_schema data_type."""
+    for family, pattern in _FAMILIES:
+        if re.fullmatch(pattern, type_name):
+            return family
+    return f"other ({type_name})"
+
+
+def copy_from_postgres(pg, tables: list[str], target: Path, types_from: Path) -> dict[str, str]:
+    """Copy PostgreSQL tables (``schema.table``, through the psycopg2 connection ``pg``, so a caller's uncommitted
+    change is seen) into a new DuckDB file, each column cast to the type ``types_from`` (a DuckDB warehouse, opened
+    read-only) has for the same column; a column it lacks stays text. Returns what could not be copied, by table.
+
+    Set-wise: PostgreSQL writes CSV (``COPY ... TO STDOUT``, every value quoted, NULL as an unquoted \\N) and DuckDB
+    reads it with ``read_csv``."""
+    import tempfile
+
+    problems: dict[str, str] = {}
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(f"ATTACH '{Path(types_from)}' AS types_from (READ_ONLY)")
+        with tempfile.TemporaryDirectory(prefix="pg-export-") as folder, pg.cursor() as cur:
+            for table in tables:
+                schema, name = table.split(".", 1)
+                csv = Path(folder) / f"{table}.csv"
+                with open(csv, "w", encoding="utf-8") as out:
+                    cur.copy_expert(f"COPY (SELECT * FROM {_quote(schema)}.{_quote(name)}) TO STDOUT WITH (FORMAT csv,"
+                                    " HEADER true, NULL '\\N', FORCE_QUOTE *)", out)
+                types = _columns(con, "types_from", table)
+                read = (f"read_csv('{csv}', all_varchar = true, header = true, delim = ',', quote = '\"', "
+                        "escape = '\"', nullstr = '\\N', allow_quoted_nulls = false)")
+                header = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {read}").fetchall()]
+                select = ", ".join(
+                    f"CAST(CAST({_quote(c)} AS JSON) AS {types[c]}) AS {_quote(c)}" if types.get(c, "").endswith("[]")
+                    else f"CAST({_quote(c)} AS {types[c]}) AS {_quote(c)}" if c in types else _quote(c)
+                    for c in header)
+                con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(schema)}")
+                try:
+                    con.execute(f"CREATE TABLE {_quote(schema)}.{_quote(name)} AS SELECT {select} FROM {read}")
+                except duckdb.Error as err:
+                    problems[table] = str(err)
+    finally:
+        con.close()
+    return problems

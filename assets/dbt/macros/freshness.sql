@@ -3,6 +3,6 @@
     CASE WHEN s.source = 'returns' THEN 'quarterly return'
          WHEN s.fresh_within_days IS NULL THEN 'no longer published'
          WHEN {{ latest_date }} IS NULL THEN 'reference'
-         WHEN date_diff('day', {{ latest_date }}, {{ as_of() }}) > s.fresh_within_days THEN 'stale'
+         WHEN {{ dbt.datediff(latest_date, as_of(), 'day') }} > s.fresh_within_days THEN 'stale'
          ELSE 'fresh' END
 {%- endmacro %}

@@ -21,16 +21,14 @@
      max_error_share of the flow. How the real totals moved between two published figures is not known: the
      straight line is an estimate, and its error is not in max_error. #}
 {% macro interpolated_flows(relation, period, date_column, cumulatives, stocks, max_error_share=0.1) -%}
+{%- set step = {'month': '1 month', 'quarter': '3 months'}[period] %}  {#- PostgreSQL has no '1 quarter' #}
+{%- set per_date = [] %}
+{%- for c in cumulatives %}{% do per_date.append('max(' ~ c.column ~ ')::DOUBLE PRECISION AS ' ~ c.column) %}{% endfor %}
+{%- for s in stocks %}{% do per_date.append('max(' ~ s ~ ') AS ' ~ s) %}{% endfor %}
 WITH points AS (
     -- one row per data date
-    SELECT {{ date_column }} AS date,
-           {%- for c in cumulatives %}
-           max({{ c.column }})::DOUBLE AS {{ c.column }},
-           {%- endfor %}
-           {%- for s in stocks %}
-           max({{ s }}) AS {{ s }},
-           {%- endfor %}
-    FROM {{ relation }} GROUP BY 1
+    SELECT {{ date_column }} AS date, {{ per_date | join(', ') }}
+    FROM {{ relation }} AS published GROUP BY 1
 ),
 units AS (
     SELECT *,
@@ -41,14 +39,14 @@ units AS (
 ),
 span AS (SELECT min(date) AS first_date, max(date) AS last_date FROM points),
 period_starts AS (
-    SELECT unnest(generate_series(date_trunc('{{ period }}', first_date)::TIMESTAMP, last_date::TIMESTAMP,
-                                  INTERVAL 1 {{ period }})) AS start, first_date, last_date
-    FROM span
+    SELECT series.start, first_date, last_date
+    FROM span, generate_series(date_trunc('{{ period }}', first_date)::TIMESTAMP, last_date::TIMESTAMP,
+                               INTERVAL '{{ step }}') AS series (start)
 ),
 periods AS (
     SELECT start::DATE AS {{ period }},
-           (start + INTERVAL 1 {{ period }} - INTERVAL 1 DAY)::DATE AS {{ period }}_end,
-           least((start + INTERVAL 1 {{ period }} - INTERVAL 1 DAY)::DATE, last_date) AS data_to
+           (start + INTERVAL '{{ step }}' - INTERVAL '1 day')::DATE AS {{ period }}_end,
+           least((start + INTERVAL '{{ step }}' - INTERVAL '1 day')::DATE, last_date) AS data_to
     FROM period_starts
 ),
 brackets AS (
@@ -61,7 +59,8 @@ weights AS (
     -- how far data_to lies from the figure before it towards the one after (0 when a figure is dated on it)
     SELECT pe.*, b.last_version, b.next_version,
            CASE WHEN b.next_version = b.last_version THEN 0.0
-                ELSE date_diff('day', b.last_version, pe.data_to) / date_diff('day', b.last_version, b.next_version)
+                ELSE CAST({{ dbt.datediff('b.last_version', 'pe.data_to', 'day') }} AS DOUBLE PRECISION)
+                     / {{ dbt.datediff('b.last_version', 'b.next_version', 'day') }}
            END AS w
     FROM periods pe JOIN brackets b USING ({{ period }})
 ),
@@ -71,7 +70,7 @@ at_end AS (
            before.{{ s }},
            {%- endfor %}
            {%- for c in cumulatives %}
-           round(before.{{ c.column }} + (after.{{ c.column }} - before.{{ c.column }}) * pe.w) AS {{ c.column }},
+           {{ rounded('before.' ~ c.column ~ ' + (after.' ~ c.column ~ ' - before.' ~ c.column ~ ') * pe.w') }} AS {{ c.column }},
            before.{{ c.column }}_unit * (1 - pe.w) + after.{{ c.column }}_unit * pe.w AS {{ c.column }}_unit{{ "," if not loop.last }}
            {%- endfor %}
     FROM weights pe
@@ -83,12 +82,12 @@ flows AS (
            lag(data_to) OVER by_period AS flow_from,
            {%- for c in cumulatives %}
            {{ c.column }} - lag({{ c.column }}) OVER by_period AS {{ c.flow }}_change,
-           round(({{ c.column }}_unit + lag({{ c.column }}_unit) OVER by_period) / 2) AS {{ c.flow }}_max_error{{ "," if not loop.last }}
+           {{ rounded('(' ~ c.column ~ '_unit + lag(' ~ c.column ~ '_unit) OVER by_period) / 2') }} AS {{ c.flow }}_max_error{{ "," if not loop.last }}
            {%- endfor %}
     FROM at_end WINDOW by_period AS (ORDER BY {{ period }})
 )
 SELECT {{ period }}, {{ period }}_end, data_to < {{ period }}_end AS is_partial, data_to,
-       date_diff('day', flow_from, data_to) AS days_covered,
+       {{ dbt.datediff('flow_from', 'data_to', 'day') }} AS days_covered,
        last_version, next_version,
        {%- for s in stocks %}
        {{ s }},

@@ -3,9 +3,9 @@ WITH latest_return AS (
     WHERE level = 'department' GROUP BY 1
 ),
 returned AS (
-    SELECT a.department_code, any_value(a.reporting_quarter) AS returned_quarter,
+    SELECT a.department_code, {{ any_value_of('a.reporting_quarter') }} AS returned_quarter,
            sum(a.in_scope) AS returned_in_scope, sum(a.live) AS returned_live,
-           round(sum(a.live) / nullif(sum(a.in_scope), 0), 4) AS returned_adoption_rate,
+           {{ rounded('CAST(sum(a.live) AS DOUBLE PRECISION) / nullif(sum(a.in_scope), 0)', 4) }} AS returned_adoption_rate,
            sum(a.live + a.planned) FILTER (WHERE a.platform = 'GOV.UK One Login') AS one_login_live_or_planned,
            bool_or(a.is_illustrative) AS returns_are_illustrative
     FROM {{ ref('return_adoption') }} a JOIN latest_return l USING (department_code, quarter_end)
@@ -13,10 +13,10 @@ returned AS (
 ),
 current_status AS (
     SELECT department_code,
-           any_value(status) FILTER (WHERE organisation_code = department_code) AS own_return_status,
+           {{ any_value_of('status') }} FILTER (WHERE organisation_code = department_code) AS own_return_status,
            count(*) FILTER (WHERE needs_chasing) AS organisations_to_chase,
            count(*) AS organisations_expected,
-           any_value(reporting_quarter) AS current_quarter
+           {{ any_value_of('reporting_quarter') }} AS current_quarter
     FROM {{ ref('returns_status') }} WHERE is_current_quarter AND expected GROUP BY 1
 ),
 reconciliation AS (

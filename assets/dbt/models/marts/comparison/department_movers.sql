@@ -1,19 +1,20 @@
 WITH d AS (
     SELECT platform, measure, month, department_code, department_name, sum(value) AS value
     FROM {{ ref('adoption_by_department_month') }}
-    WHERE department_code IS NOT NULL AND month <= {{ as_of() }} GROUP BY ALL
+    WHERE department_code IS NOT NULL AND month <= {{ as_of() }}
+    GROUP BY platform, measure, month, department_code, department_name
 ),
 data_end AS (  -- the month of each platform's latest figure: months after it only repeat it
     SELECT platform, date_trunc('month', max(date))::DATE AS data_month
     FROM {{ ref('metric_series') }} WHERE date <= {{ as_of() }} GROUP BY 1
 ),
 ends AS (
-    SELECT d.platform, d.measure, min(d.month) AS first_month, least(max(d.month), any_value(e.data_month)) AS latest_month
-    FROM d LEFT JOIN data_end e USING (platform) GROUP BY ALL
+    SELECT d.platform, d.measure, min(d.month) AS first_month, least(max(d.month), {{ any_value_of('e.data_month') }}) AS latest_month
+    FROM d LEFT JOIN data_end e USING (platform) GROUP BY d.platform, d.measure
 ),
 span AS (
     SELECT platform, measure, latest_month,
-           greatest(first_month, (latest_month - INTERVAL 12 MONTH)::DATE) AS base_month
+           greatest(first_month, (latest_month - INTERVAL '12 months')::DATE) AS base_month
     FROM ends
 ),
 departments AS (SELECT DISTINCT platform, measure, department_code, department_name FROM d)

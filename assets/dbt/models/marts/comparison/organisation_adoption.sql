@@ -4,7 +4,7 @@ WITH pay_version AS (
 matches AS (SELECT * FROM {{ source('staging', 'organisation_matches') }} WHERE organisation_slug IS NOT NULL),
 pay AS (
     SELECT m.organisation_slug, sum(s.live_services) AS pay_live_services,
-           string_agg(DISTINCT s.organisation_name, '; ' ORDER BY s.organisation_name) AS pay_names, any_value(v.version) AS pay_date
+           string_agg(DISTINCT s.organisation_name, '; ' ORDER BY s.organisation_name) AS pay_names, {{ any_value_of('v.version') }} AS pay_date
     FROM {{ source('staging', 'pay_organisation_services') }} s JOIN pay_version v ON s.date_updated = v.version
     JOIN matches m ON m.platform = 'GOV.UK Pay' AND m.platform_name = s.organisation_name
     GROUP BY 1

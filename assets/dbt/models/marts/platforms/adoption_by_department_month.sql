@@ -18,7 +18,7 @@ pay AS (
     FROM pay_months pm
     JOIN {{ source('staging', 'pay_organisation_services') }} s ON s.date_updated = pm.version
     LEFT JOIN matched x ON x.platform = 'GOV.UK Pay' AND x.platform_name = s.organisation_name
-    GROUP BY ALL
+    GROUP BY pm.month, pm.version, x.department_slug, x.attribution
 ),
 -- One Login: every month from the registry's first change to its last, as the registry stood at the month's
 -- end (or at its last change, for the last month): never a month the data does not reach.
@@ -26,10 +26,11 @@ one_login_range AS (
     SELECT min(event_on) AS first_day, max(event_on) AS last_day FROM {{ source('staging', 'one_login_events') }}
 ),
 one_login_months AS (
-    SELECT month::DATE AS month, least((month + INTERVAL 1 MONTH - INTERVAL 1 DAY)::DATE, r.last_day) AS data_date
+    SELECT months.month::DATE AS month,
+           least((months.month + INTERVAL '1 month' - INTERVAL '1 day')::DATE, r.last_day) AS data_date
     FROM one_login_range r,
-         (SELECT unnest(range(date_trunc('month', r2.first_day), r2.last_day + INTERVAL 1 DAY, INTERVAL 1 MONTH)) AS month
-          FROM one_login_range r2)
+         generate_series(date_trunc('month', r.first_day)::TIMESTAMP, r.last_day::TIMESTAMP, INTERVAL '1 month')
+             AS months (month)
 ),
 one_login AS (
     SELECT 'GOV.UK One Login' AS platform, mo.month, mo.data_date, o.department_slug,
@@ -42,30 +43,32 @@ one_login AS (
       ON p.live_from <= mo.data_date AND (p.live_until IS NULL OR p.live_until > mo.data_date)
     JOIN {{ source('staging', 'one_login_services') }} s ON s.client_key = p.client_key AND NOT s.is_internal
     LEFT JOIN {{ source('staging', 'organisations') }} o ON o.organisation_slug = s.organisation_slug
-    GROUP BY ALL
+    GROUP BY mo.month, mo.data_date, o.department_slug, attribution
 ),
 -- The API catalogue: each month as the last public version published by its end listed it, up to the
 -- month of the last version.
 api_versions AS (
-    SELECT DISTINCT published_on FROM {{ source('staging', 'api_catalogue_listings') }}
+    -- each day's last public version (the catalogue may publish twice a day)
+    SELECT published_on, max(published_at) AS published_at FROM {{ source('staging', 'api_catalogue_listings') }}
+    GROUP BY published_on
 ),
 api_months AS (
     SELECT m.month::DATE AS month, max(v.published_on) AS data_date
-    FROM (SELECT unnest(range(date_trunc('month', min(published_on)), max(published_on) + INTERVAL 1 DAY,
-                              INTERVAL 1 MONTH)) AS month FROM api_versions) m
-    JOIN api_versions v ON v.published_on < m.month + INTERVAL 1 MONTH
+    FROM (SELECT date_trunc('month', min(published_on))::TIMESTAMP AS first_month,
+                 max(published_on)::TIMESTAMP AS last_day FROM api_versions) span,
+         generate_series(span.first_month, span.last_day, INTERVAL '1 month') AS m (month)
+    JOIN api_versions v ON v.published_on < m.month + INTERVAL '1 month'
     GROUP BY 1
 ),
 apis AS (
     SELECT 'Data sharing' AS platform, am.month, am.data_date, x.department_slug, x.attribution,
            count(*) AS apis_published, count(DISTINCT l.provider) AS organisations
     FROM api_months am
+    JOIN api_versions v ON v.published_on = am.data_date
     JOIN {{ source('staging', 'api_catalogue_listings') }} l
-      ON l.published_on = am.data_date
-     AND l.published_at = (SELECT max(published_at) FROM {{ source('staging', 'api_catalogue_listings') }} l2
-                           WHERE l2.published_on = am.data_date)
+      ON l.published_on = v.published_on AND l.published_at = v.published_at
     LEFT JOIN matched x ON x.platform = 'API catalogue' AND x.platform_name = l.provider
-    GROUP BY ALL
+    GROUP BY am.month, am.data_date, x.department_slug, x.attribution
 ),
 notify AS (
     SELECT 'GOV.UK Notify' AS platform, date_trunc('month', max(n.as_of))::DATE AS month, max(n.as_of) AS data_date,

@@ -1,10 +1,10 @@
 WITH latest AS (
-    SELECT platform, measure, max(month) AS month FROM {{ ref('adoption_by_department_month') }} GROUP BY ALL
+    SELECT platform, measure, max(month) AS month FROM {{ ref('adoption_by_department_month') }} GROUP BY platform, measure
 ),
 figures AS (
     SELECT a.department_slug, a.platform, a.measure, sum(a.value) AS value
     FROM {{ ref('adoption_by_department_month') }} a JOIN latest USING (platform, measure, month)
-    WHERE a.department_slug IS NOT NULL GROUP BY ALL
+    WHERE a.department_slug IS NOT NULL GROUP BY a.department_slug, a.platform, a.measure
 ),
 departments AS (
     SELECT d.organisation_slug AS department_slug, d.name AS department_name, d.organisation_code AS department_code,

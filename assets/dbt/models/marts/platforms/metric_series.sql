@@ -14,12 +14,12 @@ one_login AS (
 ),
 apis AS (
     -- the last public version of each day
-    SELECT published_on AS date, arg_max(apis_listed, published_at) AS listed
+    SELECT published_on AS date, {{ arg_max('apis_listed', 'published_at') }} AS listed
     FROM {{ source('staging', 'api_catalogue_versions') }} WHERE is_public_version GROUP BY 1
 ),
 notify AS (
-    SELECT committed_at::DATE AS date, arg_max(owners_agreement_signed, committed_at) AS signed,
-           arg_max(owners, committed_at) AS owners
+    SELECT committed_at::DATE AS date, {{ arg_max('owners_agreement_signed', 'committed_at') }} AS signed,
+           {{ arg_max('owners', 'committed_at') }} AS owners
     FROM {{ source('staging', 'notify_agreement_history') }} GROUP BY 1
     UNION ALL  -- the register itself, the last version before it moved into Notify's database
     SELECT max(as_of), count(*) FILTER (WHERE agreement_signed), count(*)
@@ -29,7 +29,7 @@ notify AS (
 series AS (
 SELECT *, false AS is_illustrative FROM (
 SELECT 'GOV.UK Pay' AS platform, 'pay_live_services' AS metric, 'live services' AS measure,
-       date_updated AS date, services::DOUBLE AS value FROM pay
+       date_updated AS date, services::DOUBLE PRECISION AS value FROM pay
 UNION ALL SELECT 'GOV.UK Pay', 'pay_organisations', 'organisations', date_updated, organisations FROM pay WHERE organisations IS NOT NULL
 UNION ALL SELECT 'GOV.UK Pay', 'pay_payments_cumulative', 'payments since launch', date_updated, payments_cumulative FROM pay WHERE payments_cumulative IS NOT NULL
 UNION ALL SELECT 'GOV.UK Pay', 'pay_amount_gbp_cumulative', 'value of payments since launch (£)', date_updated, amount_gbp_cumulative FROM pay WHERE amount_gbp_cumulative IS NOT NULL
@@ -49,7 +49,7 @@ UNION ALL SELECT 'Civil service skills', 'ddat_profession_share', 'civil servant
        as_at, ddat_share_pct FROM {{ ref('digital_capacity_national') }} WHERE ddat_share_pct IS NOT NULL
 UNION ALL SELECT 'Civil service skills', 'ddat_profession_headcount', 'civil servants in the DDaT profession',
        as_at, ddat_headcount FROM {{ ref('digital_capacity_national') }} WHERE ddat_headcount IS NOT NULL
-)
+) AS published_series
 -- Measured from departments' returns: the share of expected departments with a One Login plan.
 UNION ALL SELECT 'GOV.UK One Login', 'returns_departments_with_one_login_plan',
        'expected departments with a One Login adoption plan (% of them, from returns)', quarter_end,

@@ -9,7 +9,7 @@ latest AS (
     SELECT max(fetched_at) AS fetched_at FROM services
 ),
 departments AS (
-    SELECT department_code, any_value(department_name) AS department_name
+    SELECT department_code, {{ any_value_of('department_name') }} AS department_name
     FROM {{ source('staging', 'organisations') }}
     WHERE department_code IS NOT NULL
     GROUP BY department_code

@@ -3,21 +3,21 @@ series AS (SELECT metric, date, value, is_illustrative FROM {{ ref('metric_serie
 with_baseline AS (
     SELECT t.*,
            CASE WHEN t.baseline_from_data THEN
-                (SELECT arg_max(s.value, s.date) FROM series s WHERE s.metric = t.tracked_by AND s.date <= t.baseline_date)
+                (SELECT {{ arg_max('s.value', 's.date') }} FROM series s WHERE s.metric = t.tracked_by AND s.date <= t.baseline_date)
                 ELSE t.baseline_value END AS baseline
     FROM {{ source('staging', 'targets') }} t
 ),
 closed AS (
     -- the source's own words for why a closed platform stopped (tracker/sources.py, via staging.sources)
-    SELECT t.target_id, nullif(any_value(s.closed_note), '') AS closed_note
+    SELECT t.target_id, nullif({{ any_value_of('s.closed_note') }}, '') AS closed_note
     FROM {{ source('staging', 'targets') }} t JOIN {{ source('staging', 'sources') }} s
-      ON list_contains(s.platforms, t.platform)
+      ON {{ list_has('s.platforms', 't.platform') }}
     WHERE t.platform_closed GROUP BY 1
 ),
 tv AS (SELECT *, coalesce(target_value, baseline + target_increase) AS target FROM with_baseline),
 -- a target is judged on its series' latest figure, the first to reach it, a baseline and a rate: any of them
 -- from ILLUSTRATIVE sample returns makes the judgement illustrative
-latest AS (SELECT metric, max(date) AS latest_date, arg_max(value, date) AS latest_value,
+latest AS (SELECT metric, max(date) AS latest_date, {{ arg_max('value', 'date') }} AS latest_value,
                   bool_or(is_illustrative) AS any_illustrative FROM series GROUP BY metric),
 reached AS (
     SELECT tv.target_id, min(s.date) AS reached_on
@@ -30,12 +30,12 @@ ranked AS (
 rate AS (
     -- a slope needs two dates: over one it is NaN, which compares as greater than every number
     SELECT tv.target_id,
-           CASE WHEN count(DISTINCT r.date) >= 2 THEN regr_slope(r.value, epoch(r.date) / 86400.0) END AS per_day,
+           CASE WHEN count(DISTINCT r.date) >= 2 THEN regr_slope(r.value, {{ dbt.datediff("DATE '1970-01-01'", 'r.date', 'day') }}) END AS per_day,
            count(*) AS points
     FROM tv JOIN latest l ON l.metric = tv.tracked_by
     JOIN ranked r ON r.metric = tv.tracked_by
     CROSS JOIN rules
-    WHERE r.date >= l.latest_date - to_days(rules.forecast_window_days) OR r.recency <= 2
+    WHERE r.date >= {{ dbt.dateadd('day', '-rules.forecast_window_days', 'l.latest_date') }} OR r.recency <= 2
     GROUP BY 1
 ),
 measured AS (
@@ -43,8 +43,8 @@ measured AS (
         CASE WHEN tv.baseline IS NULL OR tv.baseline_date IS NULL OR tv.target IS NULL THEN NULL
              WHEN {{ as_of() }} >= tv.deadline THEN tv.target
              WHEN {{ as_of() }} <= tv.baseline_date THEN tv.baseline
-             ELSE tv.baseline + (tv.target - tv.baseline) * date_diff('day', tv.baseline_date, {{ as_of() }})
-                  / date_diff('day', tv.baseline_date, tv.deadline)
+             ELSE tv.baseline + (tv.target - tv.baseline) * {{ dbt.datediff('tv.baseline_date', as_of(), 'day') }}
+                  / {{ dbt.datediff('tv.baseline_date', 'tv.deadline', 'day') }}
         END AS trajectory_today
     FROM tv
     LEFT JOIN latest l ON l.metric = tv.tracked_by
@@ -62,8 +62,8 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
        j.baseline_date, j.baseline, j.baseline_note, j.target, j.deadline,
        j.latest_date, j.latest_value, j.illustrative AS uses_illustrative_data,
        NOT j.illustrative AS counts_in_headline,
-       round(j.trajectory_today, 2) AS trajectory_today,
-       round(j.progress_ratio, 4) AS progress_ratio,
+       {{ rounded('j.trajectory_today', 2) }} AS trajectory_today,
+       {{ rounded('j.progress_ratio', 4) }} AS progress_ratio,
        CASE WHEN j.tracked_by IS NULL THEN 'not measured'
             WHEN j.latest_value IS NULL AND starts_with(j.tracked_by, 'returns_') THEN 'awaiting returns'
             WHEN j.latest_value IS NULL THEN 'no data'
@@ -80,7 +80,7 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
        CASE WHEN j.reached_on IS NOT NULL THEN j.reached_on
             WHEN j.platform_closed THEN NULL
             WHEN j.rate_per_day > 0 AND j.latest_value IS NOT NULL
-            THEN (j.latest_date + to_days(ceil((j.target - j.latest_value) / j.rate_per_day)::INTEGER))::DATE
+            THEN CAST({{ dbt.dateadd('day', 'ceil((j.target - j.latest_value) / j.rate_per_day)::INTEGER', 'j.latest_date') }} AS DATE)
        END AS forecast_date,
        CASE WHEN j.reached_on IS NOT NULL THEN 'reached'
             WHEN j.platform_closed THEN 'service closed'
@@ -96,7 +96,7 @@ SELECT j.target_id, j.strategy, j.platform, j.metric, j.title, j.unit, j.tracked
            END,
            j.note::VARCHAR,
            CASE WHEN {{ as_of() }} > j.deadline AND j.latest_date < j.deadline AND j.latest_value < j.target
-                THEN 'The latest figure is from ' || strftime(j.latest_date, '%-d %B %Y') || ', before the deadline: '
+                THEN 'The latest figure is from ' || {{ format_date('j.latest_date', '%-d %B %Y') }} || ', before the deadline: '
                      || 'whether the target was met is not known from the published figures.' END,
            CASE WHEN j.beside_measure IS NOT NULL
                 THEN 'Definitions differ: the target counts ' || coalesce(j.measure_counts, j.measure) || '; the figure '

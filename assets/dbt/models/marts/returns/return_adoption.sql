@@ -11,9 +11,9 @@ department_rows AS (
     SELECT 'department', department_code, department_name, department_code, department_name,
            reporting_quarter, quarter_end, platform, sum(in_scope), sum(live), sum(planned), sum(transactions),
            count(*), string_agg(organisation_name, '; ' ORDER BY organisation_name), bool_or(is_illustrative)
-    FROM organisation_rows GROUP BY ALL
+    FROM organisation_rows GROUP BY department_code, department_name, reporting_quarter, quarter_end, platform
 )
-SELECT *, round(live / nullif(in_scope, 0), 4) AS adoption_rate,
+SELECT *, {{ rounded('CAST(live AS DOUBLE PRECISION) / nullif(in_scope, 0)', 4) }} AS adoption_rate,
        in_scope - live AS not_yet_live
-FROM (SELECT * FROM organisation_rows UNION ALL SELECT * FROM department_rows)
+FROM (SELECT * FROM organisation_rows UNION ALL SELECT * FROM department_rows) AS all_rows
 ORDER BY level, department_name, organisation_name, platform, quarter_end

@@ -8,7 +8,7 @@ accepted AS (
 measures AS (
     SELECT 'completeness' AS dimension, 'expected organisations that returned for the current quarter' AS measure,
            count(*) FILTER (WHERE status IN ('received', 'received late')) AS numerator, count(*) AS denominator,
-           'quarter ' || any_value(reporting_quarter) || ', due ' || any_value(deadline) AS detail
+           'quarter ' || {{ any_value_of('reporting_quarter') }} || ', due ' || {{ any_value_of('deadline') }} AS detail
     FROM status
     UNION ALL
     SELECT 'completeness', 'optional transaction figures given where services are live',
@@ -52,6 +52,7 @@ measures AS (
              || ' service; the only figure with a second source'
     FROM {{ ref('return_reconciliation') }} WHERE published_live IS NOT NULL
 )
-SELECT dimension, measure, numerator, denominator, round(numerator / nullif(denominator, 0), 4) AS score, detail,
+SELECT dimension, measure, numerator, denominator,
+       {{ rounded('CAST(numerator AS DOUBLE PRECISION) / nullif(denominator, 0)', 4) }} AS score, detail,
        (SELECT reporting_quarter FROM current_quarter) AS current_quarter, {{ as_of() }} AS as_of
 FROM measures

@@ -11,10 +11,11 @@ per_quarter AS (
            coalesce(bool_or(r.is_illustrative), false) AS is_illustrative
     FROM {{ source('staging', 'reporting_quarters') }} q
     JOIN returns r ON r.reporting_quarter = q.reporting_quarter AND r.organisation_code IN (SELECT * FROM expected)
-    GROUP BY ALL
+    GROUP BY q.reporting_quarter, q.quarter_end
 )
 SELECT p.reporting_quarter, p.quarter_end, e.expected_departments, p.departments_returned, p.departments_with_plan,
-       round(p.departments_with_plan / nullif(e.expected_departments, 0), 4) AS departments_with_plan_share,
+       {{ rounded('CAST(p.departments_with_plan AS DOUBLE PRECISION) / nullif(e.expected_departments, 0)', 4) }}
+           AS departments_with_plan_share,
        p.is_illustrative
 FROM per_quarter p CROSS JOIN (SELECT count(*) AS expected_departments FROM expected) e
 ORDER BY p.quarter_end

@@ -4,9 +4,9 @@
 SELECT s.submission_ref, s.organisation_code, o.name AS organisation_name, s.file_name, s.channel, s.sender,
        s.on_behalf_reason, s.received_at, s.reporting_quarter, s.status, s.summary, s.is_illustrative,
        {{ uk_date('s.received_at') }} > {{ as_of() }} AS after_reporting_date,
-       (SELECT list(struct_pack(row_number := p.row_number, column_letter := p.column_letter,
-                                column_name := p.column_name, message := p.message)
-                    ORDER BY p.row_number NULLS FIRST, p.column_letter)
+       (SELECT {{ record_list([('row_number', 'p.row_number'), ('column_letter', 'p.column_letter'),
+                               ('column_name', 'p.column_name'), ('message', 'p.message')],
+                              order_by='p.row_number NULLS FIRST, p.column_letter') }}
         FROM {{ source('quarantine', 'return_problems') }} p
         WHERE p.submission_ref = s.submission_ref) AS problems
 FROM {{ source('audit', 'return_submissions') }} s

@@ -19,8 +19,8 @@ paired AS (
     WHERE f.value IS NOT NULL AND pf.value IS NOT NULL
 )
 SELECT *, value - previous_value AS change,
-       round((value - previous_value) / nullif(previous_value, 0), 4) AS change_share,
+       {{ rounded('CAST(value - previous_value AS DOUBLE PRECISION) / nullif(previous_value, 0)', 4) }} AS change_share,
        abs(value - previous_value) > {{ setting('plausible_change_minimum') }}
          AND abs(value - previous_value) > {{ setting('plausible_change_share') }} * previous_value AS implausible
 FROM paired
-ORDER BY implausible DESC, abs(change) DESC, organisation_name
+ORDER BY implausible DESC, abs(value - previous_value) DESC, organisation_name

@@ -3,8 +3,8 @@ versions AS (SELECT DISTINCT date_updated FROM {{ source('staging', 'pay_organis
 pay_version AS (
     SELECT r.organisation_code, r.reporting_quarter, max(v.date_updated) AS pay_date
     FROM returns r JOIN versions v ON v.date_updated <= r.quarter_end
-         AND v.date_updated > r.quarter_end - INTERVAL 31 DAY
-    GROUP BY ALL
+         AND v.date_updated > r.quarter_end - INTERVAL '31 days'
+    GROUP BY r.organisation_code, r.reporting_quarter
 ),
 published AS (
     SELECT pv.organisation_code, pv.reporting_quarter, pv.pay_date,
@@ -15,7 +15,7 @@ published AS (
     LEFT JOIN {{ source('staging', 'organisation_matches') }} m ON m.platform = 'GOV.UK Pay' AND m.organisation_slug = r.organisation_slug
     LEFT JOIN {{ source('staging', 'pay_organisation_services') }} p
            ON p.date_updated = pv.pay_date AND p.organisation_name = m.platform_name
-    GROUP BY ALL
+    GROUP BY pv.organisation_code, pv.reporting_quarter, pv.pay_date
 )
 SELECT r.organisation_code, r.organisation_name, r.department_code, r.department_name, r.reporting_quarter,
        r.quarter_end, 'GOV.UK Pay' AS platform, r.pay_services_in_scope AS reported_in_scope,
@@ -34,4 +34,4 @@ SELECT r.organisation_code, r.organisation_name, r.department_code, r.department
             ELSE 'agrees within tolerance' END AS outcome,
        r.is_illustrative
 FROM returns r LEFT JOIN published p USING (organisation_code, reporting_quarter)
-ORDER BY beyond_tolerance DESC, abs(difference) DESC NULLS LAST, r.organisation_name
+ORDER BY beyond_tolerance DESC, abs(r.pay_services_live - p.published_live) DESC NULLS LAST, r.organisation_name

@@ -8,7 +8,7 @@ named AS (SELECT * FROM {{ ref('return_barrier_picks') }}),
 organisation_rows AS (
     SELECT 'organisation' AS level, r.organisation_code, r.organisation_name, r.department_code, r.department_name,
            r.reporting_quarter, r.contract_version::INTEGER AS contract_version, r.skills_reported,
-           r.ddat_staff_fte::DOUBLE AS ddat_staff_fte, r.ddat_vacancies::BIGINT AS ddat_vacancies,
+           r.ddat_staff_fte::DOUBLE PRECISION AS ddat_staff_fte, r.ddat_vacancies::BIGINT AS ddat_vacancies,
            r.senior_civil_servants::BIGINT AS senior_civil_servants,
            r.senior_civil_servants_trained::BIGINT AS senior_civil_servants_trained,
            CASE WHEN r.skills_reported THEN (
@@ -26,19 +26,19 @@ department_barriers AS (
         JOIN organisation_rows o USING (organisation_code, reporting_quarter)
         JOIN {{ source('staging', 'return_barriers_list') }} l USING (barrier)
         WHERE o.skills_reported AND o.department_code IS NOT NULL
-    )
+    ) AS named_by_department
     GROUP BY department_code, reporting_quarter
 ),
 department_rows AS (
     SELECT 'department' AS level, o.department_code AS organisation_code, o.department_name AS organisation_name,
            o.department_code, o.department_name, o.reporting_quarter,
            max(o.contract_version)::INTEGER AS contract_version, bool_or(o.skills_reported) AS skills_reported,
-           sum(o.ddat_staff_fte) FILTER (WHERE o.skills_reported)::DOUBLE AS ddat_staff_fte,
+           sum(o.ddat_staff_fte) FILTER (WHERE o.skills_reported)::DOUBLE PRECISION AS ddat_staff_fte,
            sum(o.ddat_vacancies) FILTER (WHERE o.skills_reported)::BIGINT AS ddat_vacancies,
            sum(o.senior_civil_servants) FILTER (WHERE o.skills_reported)::BIGINT AS senior_civil_servants,
            sum(o.senior_civil_servants_trained) FILTER (WHERE o.skills_reported)::BIGINT
                AS senior_civil_servants_trained,
-           any_value(b.main_barriers) AS main_barriers,
+           {{ any_value_of('b.main_barriers') }} AS main_barriers,
            bool_or(o.is_illustrative) AS is_illustrative
     FROM organisation_rows o
     LEFT JOIN department_barriers b USING (department_code, reporting_quarter)
@@ -48,5 +48,5 @@ department_rows AS (
 SELECT level, organisation_code, organisation_name, department_code, department_name, reporting_quarter,
        contract_version, skills_reported, ddat_staff_fte, ddat_vacancies, senior_civil_servants,
        senior_civil_servants_trained, main_barriers, is_illustrative
-FROM (SELECT * FROM organisation_rows UNION ALL BY NAME SELECT * FROM department_rows)
+FROM (SELECT * FROM organisation_rows UNION ALL SELECT * FROM department_rows) AS all_rows  -- the same columns, in order
 ORDER BY level DESC, department_name, organisation_name, reporting_quarter

@@ -18,8 +18,9 @@ tried AS (
     SELECT coalesce(return_organisation_code, organisation_code) AS organisation_code, reporting_quarter,
            count(*) AS submissions, count(*) FILTER (WHERE status = 'rejected') AS rejected_submissions,
            max(received_at) AS last_received_at,
-           arg_max(status, received_at) AS last_status, arg_max(summary, received_at) AS last_summary
-    FROM submissions WHERE reporting_quarter IS NOT NULL GROUP BY ALL
+           {{ arg_max('status', 'received_at') }} AS last_status, {{ arg_max('summary', 'received_at') }} AS last_summary
+    FROM submissions WHERE reporting_quarter IS NOT NULL
+    GROUP BY coalesce(return_organisation_code, organisation_code), reporting_quarter
 )
 SELECT g.organisation_code, o.name AS organisation_name, o.department_code, o.department_name, g.expected,
        q.reporting_quarter, q.quarter_end, q.deadline, q.is_latest_ended AS is_current_quarter,
@@ -30,7 +31,7 @@ SELECT g.organisation_code, o.name AS organisation_name, o.department_code, o.de
             WHEN q.deadline_passed THEN 'missing'
             ELSE 'due' END AS status,
        r.received_at, r.submission_ref, r.is_illustrative,
-       greatest(date_diff('day', q.deadline, coalesce(r.received_on_uk_date, {{ as_of() }})), 0) AS days_late,
+       greatest({{ dbt.datediff('q.deadline', 'coalesce(r.received_on_uk_date, ' ~ as_of() ~ ')', 'day') }}, 0) AS days_late,
        coalesce(t.submissions, 0) AS submissions, coalesce(t.rejected_submissions, 0) AS rejected_submissions,
        t.last_status, t.last_summary,
        g.expected AND r.submission_ref IS NULL AND q.deadline_passed AS needs_chasing,

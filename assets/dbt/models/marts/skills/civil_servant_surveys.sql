@@ -4,7 +4,7 @@ SELECT survey::VARCHAR AS survey,
        period::VARCHAR AS period,
        finding::VARCHAR AS finding,
        percent::VARCHAR AS percent,
-       percent_value::DOUBLE AS percent_value,
+       percent_value::DOUBLE PRECISION AS percent_value,
        sample::VARCHAR AS sample,
        source::VARCHAR AS source
 FROM {{ source('staging', 'civil_servant_surveys') }}
