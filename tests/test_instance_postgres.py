@@ -1,15 +1,15 @@
 """Dagster's instance on a real PostgreSQL server, shared by the daemon and `tracker`, with one writer always.
 
-The daemon (`dagster-daemon run`, as the production services run it) launches a
-run from the queue; while that run holds the warehouse, `tracker run` starts and
-must wait for it; then a return dropped in the inbox makes the inbox sensor start
-a run. Every one of them is read back from PostgreSQL itself, and the runs'
-own events show that the two writers never overlapped.
+The daemon (`dagster-daemon run`, as the production services run it) launches the
+run the inbox sensor asks for when returns arrive; while that run holds the
+warehouse, `tracker run` starts and must wait for it. Both runs are read back from
+PostgreSQL's own tables, and their events show that the two writers never overlapped.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -19,8 +19,9 @@ import psycopg2
 import pytest
 
 from pipelines.instance import POSTGRES_URL_VARIABLE, instance_yaml
-from pipelines.return_commands import deliver_samples
-from tests.conftest import AS_OF, DATA, PROJECT, query
+from tests.conftest import AS_OF, PROJECT, query
+from tests.returns_helpers import csv_bytes, row
+from tracker.return_inbox import deliver
 from tracker.run_lock import lock_path
 
 BIN = Path(sys.executable).parent
@@ -65,50 +66,49 @@ def test_the_instance_file_names_the_variable_never_the_password(monkeypatch, tm
     assert "run_monitoring:\n  enabled: true" in instance_yaml()
 
 
-def test_daemon_and_tracker_share_postgres_and_never_write_at_once(postgres, tmp_path):
+def test_daemon_and_tracker_share_postgres_and_never_write_at_once(postgres, built, tmp_path):
     url = postgres.create_database("dagster_instance")
-    home = tmp_path / "home"
+    home = tmp_path / "home"  # the demo's warehouse and snapshot: the daemon's run has returns to add to them
+    home.mkdir()
+    shutil.copy(built["home"] / "warehouse.duckdb", home / "warehouse.duckdb")
+    shutil.copytree(built["home"] / "published", home / "published")
     env = {**os.environ, "TRACKER_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "TRACKER_AS_OF": AS_OF,
            POSTGRES_URL_VARIABLE: url, "TRACKER_RUN_WAIT_SECONDS": "900"}
     status = subprocess.run([sys.executable, "-m", "pipelines.cli", "status"], cwd=PROJECT, env=env,
                             capture_output=True, text=True, timeout=120)  # any command writes the instance file
     assert f"PostgreSQL database dagster_instance on 127.0.0.1:{postgres.port}" in status.stdout, status.stdout
+    # Returns waiting in the inbox: the inbox sensor's first tick starts a run for them, which the daemon launches.
+    delivered = [deliver(home, csv_bytes(row(organisation_code=code, reporting_quarter=quarter,
+                                             one_login_transactions=str(2_600_000 + n))),
+                         f"{code}-{quarter}.csv", code, "test").reference
+                 for n, (code, quarter) in enumerate((code, quarter) for code in ("D10", "D16")
+                                                     for quarter in ("2025-26 Q1", "2025-26 Q2", "2025-26 Q3"))]
     log = tmp_path / "daemon.log"
     with log.open("w") as daemon_output:
         daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"], cwd=PROJECT, env=env,
                                   stdout=daemon_output, stderr=subprocess.STDOUT)
     try:
-        # A run the daemon launches: submitted to the queue, as the UI or a schedule does.
-        subprocess.run([str(BIN / "dagster"), "job", "launch", "-j", "refresh_all", "-w", "workspace.yaml"],
-                       cwd=PROJECT, env=env, check=True, capture_output=True, timeout=180)
         holder = wait_for(lambda: lock_path(home).exists() and lock_path(home).read_text().strip(),
-                          "the daemon's run to take the warehouse", 300, daemon, log)
+                          "the sensor's run to take the warehouse", 300, daemon, log)
         tracker = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--as-of", AS_OF], cwd=PROJECT,
                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         output, _ = tracker.communicate(timeout=900)
         assert tracker.returncode == 0, output
         assert f"Another run is writing the warehouse ({holder}): waiting for it to finish" in output
-
-        # A run a sensor starts: the illustrative sample returns arrive in the inbox.
-        delivered = deliver_samples(home, DATA)
-        assert delivered
-        wait_for(lambda: any(run["tags"].get("dagster/sensor_name") == "return_inbox_sensor"
-                             and run["status"] in ("SUCCESS", "FAILURE") for run in runs(url)),
-                 "the inbox sensor's run to finish", 420, daemon, log)
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)
 
-    recorded = runs(url)
-    refreshes = [run for run in recorded if run["job"] == "refresh_all"]
-    from_cli = [run for run in refreshes if f":{tracker.pid}:" in run["tags"].get("tracker/process", "")]
-    launched = [run for run in refreshes if run not in from_cli]
+    recorded = runs(url)  # read back from PostgreSQL's own tables
     sensed = [run for run in recorded if run["tags"].get("dagster/sensor_name") == "return_inbox_sensor"]
-    assert len(launched) == 1 and len(from_cli) == 1 and len(sensed) == 1, recorded
-    assert [run["status"] for run in (*launched, *from_cli, *sensed)] == ["SUCCESS"] * 3, recorded
-    assert f"pid {launched[0]['tags']['tracker/process'].split(':')[1]} " in holder  # the daemon's run held the lock
+    from_cli = [run for run in recorded if f":{tracker.pid}:" in run["tags"].get("tracker/process", "")]
+    assert len(sensed) == 1 and len(from_cli) == 1 and len(recorded) == 2, recorded
+    assert [sensed[0]["job"], from_cli[0]["job"]] == ["ingest_returns", "refresh_all"]
+    assert [sensed[0]["status"], from_cli[0]["status"]] == ["SUCCESS", "SUCCESS"], recorded
+    assert f"pid {sensed[0]['tags']['tracker/process'].split(':')[1]} " in holder  # the daemon's run held the lock
     # The daemon's run had finished its last step before `tracker run` started its first: never two writers.
-    assert launched[0]["last_step"] < from_cli[0]["first_step"]
+    assert sensed[0]["last_step"] < from_cli[0]["first_step"]
     assert not (home / "dagster" / "history").exists()  # nothing fell back to SQLite files
-    recorded_returns = query(home, "SELECT count(*), count(DISTINCT submission_ref) FROM audit.return_submissions")
-    assert recorded_returns[0] == (len(delivered), len(delivered))  # each sample recorded once, by the sensor's run
+    references = ", ".join(f"'{reference}'" for reference in delivered)
+    found = query(home, f"SELECT count(*) FROM audit.return_submissions WHERE submission_ref IN ({references})")
+    assert found[0][0] == len(delivered)  # each return recorded once
