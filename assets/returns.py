@@ -450,35 +450,22 @@ def _recorded_path(home: Path, archived_as: str | None) -> Path | None:
 
 def finish_interrupted_archiving(con, home: Path, log=None) -> int:
     """Sidecars a killed run left in the inbox after moving their file: moved beside the archived file their
-    record names. Without this, such a sidecar would later be taken for a stray file of its own. Returns how
-    many were moved."""
+    record (the submission their reference names) says. Without this, such a sidecar would later be taken for a
+    stray file of its own. A sidecar no record names is left alone (a ``deliver`` under way, or a stray file).
+    Returns how many were moved."""
     moved = 0
     for sidecar, reference in left_sidecars(home):
-        name = sidecar.name[: -len(SIDECAR)]
-        recorded = con.execute(
-            "SELECT archived_as FROM audit.return_submissions WHERE organisation_code = ? AND archived_as IS NOT NULL "
-            "AND (submission_ref = ? OR archived_as = ? OR archived_as LIKE ? ESCAPE '\\') "
-            "ORDER BY submission_ref = ? DESC", [sidecar.parent.name, reference, _inbox_relative(home, sidecar, name),
-                                                 _like_prefix(home, sidecar, name), reference]).fetchall()
-        for (archived_as,) in recorded:
-            path = _recorded_path(home, archived_as)
-            if path is not None and finish_archiving(sidecar, path):
-                moved += 1
-                if log is not None:
-                    log.info(f"{sidecar.name}: moved beside {archived_as}, where a stopped run had archived its file.")
-                break
+        if reference is None:
+            continue
+        recorded = con.execute("SELECT archived_as FROM audit.return_submissions WHERE submission_ref = ? "
+                               "AND organisation_code = ?", [reference, sidecar.parent.name]).fetchone()
+        path = _recorded_path(home, recorded[0]) if recorded else None
+        if path is not None and path.name.startswith(sidecar.name[: -len(SIDECAR)]) and \
+                finish_archiving(sidecar, path):
+            moved += 1
+            if log is not None:
+                log.info(f"{sidecar.name}: moved beside {recorded[0]}, where a stopped run had archived its file.")
     return moved
-
-
-def _inbox_relative(home: Path, sidecar: Path, name: str) -> str:
-    from tracker.settings import returns_archive_dir
-
-    return _shown_path(home, returns_archive_dir(home) / sidecar.parent.name / name)
-
-
-def _like_prefix(home: Path, sidecar: Path, name: str) -> str:
-    escaped = _inbox_relative(home, sidecar, name).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return escaped + ".%"
 
 
 def _hash_or_none(file: InboxFile) -> str | None:
