@@ -313,15 +313,15 @@ def crashed(tmp_path_factory) -> dict:
             if run.killed_at is not None or attempts > 3 * KILLS:
                 break
             kill = {"after": 0.3 + rng.random() * (baseline.seconds - 0.3) * 0.9}
+        after_kill.append({"lock free": lock_is_free(home), "published": published_problem(home),
+                           "temporary files": sorted(p.name for p in (home / "published").glob(".*"))
+                           if (home / "published").exists() else []})
         lingered = 0.0
-        while leftovers(run.pid) and lingered < 60:  # a child (dbt) outliving the killed run
+        while leftovers(run.pid) and lingered < 60:  # a child (dbt) outliving the killed run: wait it out, and say
             time.sleep(0.5)
             lingered += 0.5
         kills.append({"plan": kill, "phase": phase(home, run, runs_before), "at": run.killed_at, "run": run,
                       "children lingered": lingered})
-        after_kill.append({"lock free": lock_is_free(home), "published": published_problem(home),
-                           "temporary files": sorted(p.name for p in (home / "published").glob(".*"))
-                           if (home / "published").exists() else []})
     deliver_batch(home, len(kills))
     final = run_through(home)
     seconds = time.monotonic() - clock
