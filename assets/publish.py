@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.marts import column_descriptions, mart_tables
 from assets.raw import OWNERS
+from tracker.durable import sync_folder
 from tracker.resources import TrackerConfig
 from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME, as_of_note
 from tracker.sources import SNAPSHOT_FRESH_WITHIN_DAYS
@@ -85,8 +86,15 @@ def alert_rows(home: Path | None, latest: int = PUBLISHED_ALERTS) -> list[tuple]
 def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: list[tuple] | tuple = (),
                      alerts: list[tuple] | tuple = ()) -> dict:
     """Copy marts, reference tables, check results and alerts into a new file, then swap it in. Returns the
-    manifest."""
+    manifest.
+
+    Killed at any point, it leaves the last complete snapshot and its manifest in place: the new file is whole
+    (built, checkpointed, opened read-only and flushed to disk) before ``os.replace`` swaps it in, and the
+    manifest, written beforehand, is swapped straight after. Temporary files a killed publication left are
+    removed first (the caller holds the run lock: no other publication is under way).
+    """
     published_dir.mkdir(parents=True, exist_ok=True)
+    remove_temporary_files(published_dir)
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     temporary = published_dir / f".{SNAPSHOT_NAME}.{version}.tmp"
     kept = {f"{schema}.{name}" for schema, name in con.execute(
@@ -132,11 +140,37 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
         con.execute("DETACH snapshot")
     check = duckdb.connect(str(temporary), read_only=True)  # prove the new file opens before swapping
     check.close()
-    os.replace(temporary, published_dir / SNAPSHOT_NAME)
+    _flush(temporary)
     manifest_tmp = published_dir / f".{MANIFEST_NAME}.{version}.tmp"
-    manifest_tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    manifest_tmp.write_bytes(json.dumps(manifest, indent=2).encode("utf-8"))
+    _flush(manifest_tmp)
+    # Two renames, nothing between them: the manifest names the snapshot beside it but for that instant.
+    os.replace(temporary, published_dir / SNAPSHOT_NAME)
     os.replace(manifest_tmp, published_dir / MANIFEST_NAME)
+    sync_folder(published_dir)
     return manifest
+
+
+TEMPORARY_NAMES = (f".{SNAPSHOT_NAME}.*.tmp*", f".{MANIFEST_NAME}.*.tmp")  # the file, its .wal, the manifest
+
+
+def remove_temporary_files(published_dir: Path) -> list[str]:
+    """Remove what a killed publication left beside the snapshot (a half-built file, its write-ahead log, an
+    unswapped manifest); returns their names. Readers never open these: only the published names."""
+    removed = []
+    for pattern in TEMPORARY_NAMES:
+        for path in published_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return sorted(removed)
+
+
+def _flush(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @dg.asset(

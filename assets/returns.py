@@ -45,7 +45,11 @@ from dagster_duckdb import DuckDBResource
 from assets.raw import OWNERS
 from checks.return_contract import (
     COLUMN_NAMES,
+    COLUMNS,
+    COUNT,
     MAX_FILE_BYTES,
+    NUMBER,
+    VERSION_COLUMNS,
     Quarter,
     column_letter,
     earlier_version_note,
@@ -57,13 +61,17 @@ from checks.return_files import shown
 from checks.return_validation import REJECTED, validate_return
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
+    SIDECAR,
     InboxEntryRefused,
     InboxFile,
     InboxFileTooLarge,
     archive,
+    archive_target,
     content_hash,
     file_hash,
+    finish_archiving,
     inbox_file,
+    left_sidecars,
     pending,
     printable,
     submission_reference,
@@ -199,18 +207,20 @@ class ReturnInboxConfig(dg.Config):
 )
 def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxConfig, settings: TrackerConfig,
                        warehouse: DuckDBResource):
-    if config.files:
-        files = [f for f in (inbox_file(settings.home, p) for p in config.files) if f is not None]
-        if len(files) < len(config.files):
-            context.log.info("Some requested files had already been processed and archived: nothing to do for them.")
-    else:
-        files = pending(settings.home)
     outcomes: dict[str, int] = {}
     accepted: list[tuple[str, str, pd.DataFrame]] = []  # (reference, sender, typed rows) of each accepted return
     with connect(warehouse) as con:
         ensure_schemas(con)
         for statement in DDL:
             con.execute(statement)
+        finish_interrupted_archiving(con, settings.home, context.log)
+        if config.files:
+            files = [f for f in (inbox_file(settings.home, p) for p in config.files) if f is not None]
+            if len(files) < len(config.files):
+                context.log.info("Some requested files had already been processed and archived: nothing to do for "
+                                 "them.")
+        else:
+            files = pending(settings.home)
         known = organisation_codes(con)
 
         def take(batch: list[InboxFile]) -> None:
@@ -231,6 +241,7 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
             copies = [f for f in pending(settings.home) if f.refusal is None and _hash_or_none(f) in stored]
             take(copies)
             files += copies
+        accepted += unchecked_accepted(con, {reference for reference, _, _ in accepted})
         gx_summary = validate_accepted_with_gx(con, context, accepted, known, settings.as_of_date())
         metadata = {table: table_metadata(con, table) for table in TABLES}
     summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())},
@@ -273,18 +284,21 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
         refusal, rule = (f"'{file.original_name}' is not the file that was submitted: its content changed after "
                          "it was received (its sha256 differs from the one recorded on arrival). Send the return "
                          "again."), "file_changed"
-    seen = con.execute("SELECT status FROM audit.return_submissions WHERE submission_ref = ?",
+    seen = con.execute("SELECT status, archived_as FROM audit.return_submissions WHERE submission_ref = ?",
                        [file.reference]).fetchone()
-    if seen:  # recorded by an earlier run that stopped before archiving: finish the move only
-        _archive(con, settings, file, content, log)
+    if seen:  # recorded by an earlier run that stopped before archiving: finish the move, where the record says
+        _archive(con, settings, file, content, log, _recorded_path(settings.home, seen[1]), seen[1])
         return seen[0], None
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    target = archive_target(settings.home, file)  # recorded with the file, so a killed run's move ends there
+    archived_as = _shown_path(settings.home, target)
     submission = {
         "submission_ref": file.reference, "sha256": sha, "file_name": file.original_name,
         "organisation_code": file.organisation_code, "channel": file.channel,
         "is_illustrative": file.is_illustrative, "received_at": file.received_at, "processed_at": now,
         "return_organisation_code": None, "reporting_quarter": None, "problem_count": 0, "warning_count": 0,
-        "warnings": "[]", "duplicate_of": None, "archived_as": None, "gx_result": None, "normalisations": "[]",
+        "warnings": "[]", "duplicate_of": None, "archived_as": archived_as, "gx_result": None,
+        "normalisations": "[]",
         # who sent it, from the sidecar (NULL for a file dropped into the inbox by hand)
         "sender": file.sender, "on_behalf_reason": file.on_behalf_reason,
         "contract_version": None,  # the version the file was read with, once its header is read
@@ -352,7 +366,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
                                              "duplicate_of": None}
         accepted = None
         _record(con, submission, [_problem_row(file.reference, UNEXPECTED_RULE, refusal, now)], None, None, file)
-    _archive(con, settings, file, content, log)
+    _archive(con, settings, file, content, log, target, archived_as)
     return submission["status"], None if accepted is None else report.returns
 
 
@@ -402,11 +416,13 @@ def _record(con, submission: dict, problems: list[dict], accepted: pd.DataFrame 
             _replace_return(con, accepted)
 
 
-def _archive(con, settings: TrackerConfig, file: InboxFile, content: bytes | None, log) -> None:
-    """Move the entry to the archive (the bytes judged, or the unread entry itself); a failure to move is logged
-    and the next run finishes it, as the entry is already recorded."""
+def _archive(con, settings: TrackerConfig, file: InboxFile, content: bytes | None, log, target: Path | None,
+             recorded: str | None) -> None:
+    """Move the entry to the archive (the bytes judged, or the unread entry itself) where its record says; a
+    failure to move is logged and the next run finishes it, as the entry is already recorded. The record is
+    corrected only if the entry had to go elsewhere (never over another file)."""
     try:
-        archived = archive(settings.home, file, content)
+        archived = archive(settings.home, file, content, target)
     except FileNotFoundError:
         return
     except OSError as err:
@@ -414,8 +430,42 @@ def _archive(con, settings: TrackerConfig, file: InboxFile, content: bytes | Non
             log.warning(f"{file.reference} was recorded but could not be moved to the archive "
                         f"({printable(err.strerror or str(err))}): the next run moves it.")
         return
-    con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
-                [printable(str(archived.relative_to(settings.home)), 400), file.reference])
+    shown = _shown_path(settings.home, archived)
+    if shown != recorded:
+        con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
+                    [shown, file.reference])
+
+
+def _shown_path(home: Path, path: Path) -> str:
+    return printable(str(path.relative_to(home)), 400)
+
+
+def _recorded_path(home: Path, archived_as: str | None) -> Path | None:
+    """The archive path a record names, when it names one exactly (a shortened or escaped name is not a path)."""
+    if not archived_as:
+        return None
+    path = home / archived_as
+    return path if _shown_path(home, path) == archived_as else None
+
+
+def finish_interrupted_archiving(con, home: Path, log=None) -> int:
+    """Sidecars a killed run left in the inbox after moving their file: moved beside the archived file their
+    record (the submission their reference names) says. Without this, such a sidecar would later be taken for a
+    stray file of its own. A sidecar no record names is left alone (a ``deliver`` under way, or a stray file).
+    Returns how many were moved."""
+    moved = 0
+    for sidecar, reference in left_sidecars(home):
+        if reference is None:
+            continue
+        recorded = con.execute("SELECT archived_as FROM audit.return_submissions WHERE submission_ref = ? "
+                               "AND organisation_code = ?", [reference, sidecar.parent.name]).fetchone()
+        path = _recorded_path(home, recorded[0]) if recorded else None
+        if path is not None and path.name.startswith(sidecar.name[: -len(SIDECAR)]) and \
+                finish_archiving(sidecar, path):
+            moved += 1
+            if log is not None:
+                log.info(f"{sidecar.name}: moved beside {recorded[0]}, where a stopped run had archived its file.")
+    return moved
 
 
 def _hash_or_none(file: InboxFile) -> str | None:
@@ -423,6 +473,27 @@ def _hash_or_none(file: InboxFile) -> str | None:
         return file_hash(file.path)
     except OSError:
         return None
+
+
+def unchecked_accepted(con, skip: set[str]) -> list[tuple[str, str, pd.DataFrame]]:
+    """Accepted returns recorded without a Great Expectations result (a run killed between recording them and
+    checking them, or recorded before results were kept), as (reference, sender, typed rows) from
+    ``staging.accepted_returns``: checked in this run's frame, so every accepted return is checked once."""
+    pending_check = con.execute(
+        f"SELECT s.submission_ref, s.organisation_code FROM audit.return_submissions s "
+        f"WHERE s.status IN ('accepted', 'accepted with warnings') AND s.gx_result IS NULL "
+        f"AND s.submission_ref IN (SELECT submission_ref FROM {HISTORY_TABLE}) ORDER BY s.received_at, 1").fetchall()
+    pending_check = [(r, o) for r, o in pending_check if r not in skip]
+    if not pending_check:
+        return []
+    columns = ", ".join(f'"{c}"' for c in [*COLUMN_NAMES, *VERSION_COLUMNS])
+    types = {**{c.name: "Int64" for c in COLUMNS if c.kind == COUNT}, **{c.name: "float64" for c in COLUMNS
+                                                                         if c.kind == NUMBER}}
+    found = []
+    for reference, sender in pending_check:
+        rows = con.execute(f"SELECT {columns} FROM {HISTORY_TABLE} WHERE submission_ref = ?", [reference]).df()
+        found.append((reference, sender, rows.astype(types)))
+    return found
 
 
 def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: list[tuple[str, str, pd.DataFrame]],

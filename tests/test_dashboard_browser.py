@@ -276,3 +276,87 @@ def test_publishing_while_the_dashboard_serves(server, home, page):
     assert page.locator('[data-testid="stException"]').count() == 0
     log = server["log"].read_text()
     assert "Traceback" not in log and "Error" not in log, log
+
+
+PUBLISH_AGAIN = """
+import sys, time
+from pathlib import Path
+import dagster as dg
+from pipelines.definitions import defs
+from tracker import settings
+
+job = defs.resolve_job_def("refresh_all")
+for _ in range(int(sys.argv[1])):
+    if (settings.dagster_home() / "dagster.yaml").exists():  # the home's own instance: its latest check results
+        instance = dg.DagsterInstance.get()
+    else:
+        instance = dg.DagsterInstance.ephemeral()
+    with instance:
+        result = job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey("published_snapshot")],
+                                        raise_on_error=False)
+    if not result.success:
+        sys.exit("publication failed")
+    print(result.asset_materializations_for_node("published_snapshot")[0].metadata["version"].value, flush=True)
+    time.sleep(2)
+"""
+
+
+def test_pages_and_a_reader_keep_reading_through_three_publications(server, home, page, monkeypatch):
+    """The publish step runs three times (each swapping a new snapshot in and changing the manifest's version)
+    while the browser keeps loading pages and a reader opens the snapshot in a tight loop exactly as the dashboard
+    does (dashboard/snapshot.py: the manifest's version, then a short-lived read-only connection, retried briefly
+    on a lock): no error on either side, and the reader read every version published."""
+    import threading
+
+    from dashboard import snapshot
+
+    monkeypatch.setenv("TRACKER_HOME", str(home))
+    before = snapshot.snapshot_info().version
+    reads, errors, seen, stop = [0], [], set(), threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                named = snapshot.snapshot_info().version
+                con = snapshot._connect()
+                try:
+                    [(version,)] = con.execute("SELECT version FROM meta.snapshot").fetchall()
+                    con.execute("SELECT count(*), sum(latest_value) FROM marts.platform_headlines").fetchall()
+                    con.execute("SELECT count(*) FROM marts.returns_status").fetchall()
+                finally:
+                    con.close()
+                seen.add(version)
+                seen.add(named)
+                reads[0] += 1
+            except Exception as err:  # noqa: BLE001  every failure is counted, and the test fails on any
+                errors.append(f"{type(err).__name__}: {err}")
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_AS_OF": AS_OF, "DAGSTER_HOME": str(home / "dagster")}
+    publisher = subprocess.Popen([sys.executable, "-c", PUBLISH_AGAIN, "3"], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+    figures = expected_figures(home)
+    loads = 0
+    try:
+        while publisher.poll() is None or loads < 3:
+            for path in ("/", "/returns", "/pay"):
+                open_page(page, server["url"] + path, figures[path])
+                assert page.locator('[data-testid="stException"]').count() == 0
+                assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+                loads += 1
+    finally:
+        stop.set()
+        reader.join(timeout=30)
+        published, problems = publisher.communicate(timeout=300)
+    versions = published.split()
+    print(f"\n{len(versions)} publications, {loads} page loads, {reads[0]} reads by the reader, {len(errors)} errors")
+    assert publisher.returncode == 0, problems
+    assert len(set(versions)) == 3 and before not in versions
+    assert json.loads((home / "published" / "manifest.json").read_text())["version"] == versions[-1]
+    assert errors == [], errors[:5]
+    assert set(versions) <= seen, "the reader did not read every publication"
+    open_page(page, server["url"] + "/", figures["/"])
+    page.get_by_text(f"Snapshot {versions[-1]}").first.wait_for(timeout=30_000)
+    log = server["log"].read_text()
+    assert "Traceback" not in log and "Error" not in log, log

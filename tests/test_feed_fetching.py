@@ -463,3 +463,26 @@ def test_back_and_forth_within_one_second_keeps_each_change_in_order(tmp_path):
     assert [doc.path for doc in stored_documents(tmp_path, "pay")] == [first.path, second.path, third.path]
     assert store(tmp_path, "pay", at(b'{"v": 1}')) is None  # the same as the last one kept
     assert [row["outcome"] for row in fetch_log(tmp_path, "pay")] == ["stored"] * 3 + ["unchanged"]
+
+
+def test_a_log_line_a_killed_fetch_left_half_written_never_swallows_the_next(tmp_path):
+    """A process killed while appending to fetches.csv leaves a line without its end (or a file without its
+    header): the next fetch's row still stands on its own line, and the stored documents keep their order."""
+    def at(content: bytes, second: int) -> Fetched:
+        return Fetched(url="https://example.gov.uk/feed.json", content=content,
+                       sha256=hashlib.sha256(content).hexdigest(),
+                       fetched_at=dt.datetime(2026, 1, 5, 6, 0, second), content_type="")
+
+    first = store(tmp_path, "pay", at(b'{"v": 1}', 0))
+    log = feeds_dir(tmp_path) / "pay" / "fetches.csv"
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("2026-01-05T06:00:01,https://example.gov.uk/feed.js")  # killed mid-line
+    second = store(tmp_path, "pay", at(b'{"v": 2}', 2))
+    rows = fetch_log(tmp_path, "pay")
+    assert [(r["outcome"], r["stored_as"]) for r in rows if r["outcome"]] == [
+        ("stored", first.path.name), ("stored", second.path.name)]
+    assert [d.path for d in stored_documents(tmp_path, "pay")] == [first.path, second.path]
+
+    log.write_text("")  # killed before the header was written
+    store(tmp_path, "pay", at(b'{"v": 3}', 3))
+    assert [r["outcome"] for r in fetch_log(tmp_path, "pay")] == ["stored"]

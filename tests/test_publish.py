@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 import duckdb
+import pytest
 
 from assets.publish import SNAPSHOT_NAME, publish_snapshot
 
@@ -31,4 +33,50 @@ def test_reader_keeps_old_snapshot_while_new_one_is_swapped_in(built, tmp_path):
     assert fresh.execute("SELECT version, as_of FROM meta.snapshot").fetchone() == (
         second["version"], dt.date(2026, 2, 28))
     fresh.close()
+    assert sorted(p.name for p in published.iterdir()) == ["manifest.json", SNAPSHOT_NAME]
+
+
+class Stopped(BaseException):
+    """The process stopping where it stands."""
+
+
+def _published(published) -> tuple[str, str]:
+    con = duckdb.connect(str(published / SNAPSHOT_NAME), read_only=True)
+    try:
+        return con.execute("SELECT version FROM meta.snapshot").fetchone()[0], json.loads(
+            (published / "manifest.json").read_text())["version"]
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("stop", ["building", "before the swap"])
+def test_a_publication_stopped_part_way_leaves_the_last_one_whole_and_the_next_clears_its_leftovers(
+        built, tmp_path, monkeypatch, stop):
+    """Killed while building the new file or just before swapping it in, a publication leaves the last complete
+    snapshot and its manifest as they were; what it left beside them is removed by the next publication."""
+    import assets.publish
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(built["home"] / "warehouse.duckdb", warehouse)
+    published = tmp_path / "published"
+    con = duckdb.connect(str(warehouse))
+    try:
+        first = publish_snapshot(con, published, dt.date(2026, 1, 31))
+
+        def halt(*args, **kwargs):
+            raise Stopped(stop)
+
+        with monkeypatch.context() as patched:
+            if stop == "building":
+                patched.setattr(assets.publish, "column_descriptions", halt)
+            else:
+                patched.setattr(assets.publish.os, "replace", halt)
+            with pytest.raises(Stopped):
+                publish_snapshot(con, published, dt.date(2026, 2, 28))
+        assert _published(published) == (first["version"], first["version"])
+        assert [p.name for p in published.iterdir() if p.name.startswith(".")], "nothing was left to clear"
+        second = publish_snapshot(con, published, dt.date(2026, 2, 28))
+    finally:
+        con.close()
+    assert _published(published) == (second["version"], second["version"])
     assert sorted(p.name for p in published.iterdir()) == ["manifest.json", SNAPSHOT_NAME]

@@ -136,14 +136,29 @@ def fetch_log(home: Path, source: str) -> list[dict[str, str]]:
 def _log(folder: Path, at: dt.datetime, url: str, sha256: str, size: int | str, outcome: str, stored_as: str,
          problem: str) -> None:
     log = folder / LOG_NAME
-    new = not log.exists()
+    ending = _last_byte(log)
     with log.open("a", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        if new:
+        if ending is None:  # no file, or one a process killed before its header was written
             writer.writerow(LOG_COLUMNS)
+        elif ending != b"\n":  # a line a killed process left half written: end it, so this row stands alone
+            handle.write("\n")
         writer.writerow([at.isoformat(timespec="seconds"), url, sha256, size, outcome, stored_as,
                          " ".join(problem.split())])
         handle.flush()
         os.fsync(handle.fileno())
 
 
+
+
+def _last_byte(path: Path) -> bytes | None:
+    """The file's last byte; None when it does not exist or is empty."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            if handle.tell() == 0:
+                return None
+            handle.seek(-1, os.SEEK_END)
+            return handle.read(1)
+    except FileNotFoundError:
+        return None

@@ -40,7 +40,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker.durable import PARTIAL, write_atomically
+from tracker.durable import PARTIAL, sync_folder, write_atomically
 from tracker.settings import returns_archive_dir as archive_dir
 from tracker.settings import returns_inbox_dir as inbox_dir
 
@@ -392,30 +392,91 @@ def _sidecar(path: Path, folder: str) -> tuple[dict, str | None]:
     return doc | {"received_at": received}, None
 
 
-def archive(home: Path, file: InboxFile, content: bytes | None = None) -> Path:
-    """Move a processed entry (and its sidecar) out of the inbox; never overwrites an archived file.
-
-    With ``content`` (the bytes that were read and judged), exactly those bytes are archived and the inbox
-    file removed; without, the entry itself is moved as it is (a link stays a link, a folder a folder),
-    never read.
-    """
+def archive_target(home: Path, file: InboxFile) -> Path:
+    """Where an entry will be archived: its own name in the organisation's archive folder, or the first free
+    ``<name>.<n>`` (an archived file is never overwritten). Chosen before the entry is recorded, so the record
+    says where it goes and a run killed half way through the move finishes it there, never in a second place."""
     code = file.organisation_code
     folder = archive_dir(home) / (code if ORGANISATION_FOLDER.match(code) else REFUSED_FOLDER)
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / file.path.name
     counter = 1
     while os.path.lexists(target) or os.path.lexists(target.with_name(target.name + SIDECAR)):
         target = folder / f"{file.path.name}.{counter}"
         counter += 1
+    return target
+
+
+def archive(home: Path, file: InboxFile, content: bytes | None = None, target: Path | None = None) -> Path:
+    """Move a processed entry (and its sidecar) out of the inbox; never overwrites an archived file.
+
+    With ``content`` (the bytes that were read and judged), exactly those bytes are archived and the inbox
+    file removed; without, the entry itself is moved as it is (a link stays a link, a folder a folder),
+    never read. ``target`` is where the record says it goes (``archive_target``). Each step can be repeated,
+    so a run killed between two of them is finished by the next: the bytes are written to the target (kept
+    if an earlier run wrote exactly them), the inbox entry removed, then the sidecar moved (a sidecar left
+    behind is finished by ``finish_archiving``). The entry leaves the inbox before its sidecar, so a file is
+    never in the inbox without the sidecar that gives it its reference.
+    """
+    if target is None:
+        target = archive_target(home, file)
+    target.parent.mkdir(parents=True, exist_ok=True)
     sidecar = file.path.with_name(file.path.name + SIDECAR)
     if content is not None:
-        write_atomically(target, content)
-        os.unlink(file.path)
-    else:
+        if not _holds(target, content):
+            if os.path.lexists(target):  # something else is there: never overwrite it
+                target = archive_target(home, file)
+            write_atomically(target, content)
+        try:
+            os.unlink(file.path)
+        except FileNotFoundError:
+            pass
+    elif os.path.lexists(file.path):
+        if os.path.lexists(target):
+            target = archive_target(home, file)
         os.replace(file.path, target)
-    if os.path.lexists(sidecar):
+    if os.path.lexists(sidecar) and not os.path.lexists(target.with_name(target.name + SIDECAR)):
         os.replace(sidecar, target.with_name(target.name + SIDECAR))
+    sync_folder(target.parent)
+    sync_folder(file.path.parent)
     return target
+
+
+def _holds(path: Path, content: bytes) -> bool:
+    """Whether ``path`` is a regular file of exactly ``content`` (written there by an earlier, killed run)."""
+    try:
+        return read_regular_file(path, len(content)) == content
+    except (OSError, InboxEntryRefused):
+        return False
+
+
+def left_sidecars(home: Path) -> list[tuple[Path, str | None]]:
+    """Sidecars in organisations' inbox folders whose file has gone, with the reference each names (None when
+    it names none): what a run killed between moving a file and its sidecar leaves."""
+    found = []
+    for folder in _entries(inbox_dir(home)):
+        if not (folder.is_dir() and not folder.is_symlink() and ORGANISATION_FOLDER.match(folder.name)):
+            continue
+        for entry in _entries(folder):
+            if not entry.name.endswith(SIDECAR) or os.path.lexists(entry.with_name(entry.name[: -len(SIDECAR)])):
+                continue
+            try:
+                doc = json.loads(read_regular_file(entry, SIDECAR_LIMIT).decode("utf-8"))
+                reference = doc.get("reference") if isinstance(doc, dict) else None
+            except (OSError, InboxEntryRefused, ValueError, RecursionError):
+                reference = None
+            found.append((entry, reference if isinstance(reference, str) else None))
+    return found
+
+
+def finish_archiving(sidecar: Path, archived: Path) -> bool:
+    """Move a sidecar left in the inbox beside its file in the archive (``archived``); False when that file is
+    not there or already has a sidecar (then the sidecar is left as it is)."""
+    beside = archived.with_name(archived.name + SIDECAR)
+    if not os.path.lexists(archived) or os.path.lexists(beside):
+        return False
+    os.replace(sidecar, beside)
+    sync_folder(beside.parent)
+    return True
 
 
 def archived_hashes(home: Path) -> set[str]:
