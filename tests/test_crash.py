@@ -10,8 +10,9 @@ version. After a last uninterrupted run, every mart, staging, raw, audit, quaran
 baseline home's (the same inputs, one run), each return was recorded exactly once and archived, and the inbox is
 empty.
 
-    TRACKER_CRASH_KILLS=20 python3 -m uv run pytest tests/test_crash.py    # 20 kills (CI runs 5)
-    TRACKER_CRASH_SEED=1234 ...                                              # replay a failure's kill points
+    TRACKER_CRASH_KILLS=20 TRACKER_CRASH_SPAN=whole python3 -m uv run pytest tests/test_crash.py
+        # 20 kills over the whole run, dbt build and publishing included (CI runs 5 during ingestion)
+    TRACKER_CRASH_SEED=1234 ...                  # replay a failure's kill points
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ from tracker.return_inbox import SIDECAR, content_hash, deliver, pending
 from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME
 
 KILLS = int(os.environ.get("TRACKER_CRASH_KILLS", "5"))
+# Where the kills land: "ingestion" (CI's default: from the start to the end of returns ingestion, where the inputs
+# are read, staged and archived) or "whole" (the whole run, some aimed at the dbt build and at publishing too).
+SPAN = os.environ.get("TRACKER_CRASH_SPAN", "ingestion")
+INGESTION_ENDS = "department_returns"  # the step after which the run only builds the marts and publishes
 SEED = int(os.environ.get("TRACKER_CRASH_SEED") or random.SystemRandom().randrange(1_000_000))
 SCHEMAS = ("marts", "staging", "raw", "audit", "quarantine", "meta")
 RUN = [sys.executable, "-u", "-m", "pipelines.cli", "run", "--as-of", AS_OF]
@@ -55,7 +60,7 @@ NOTIFY_DOCUMENT = PROJECT / "tests" / "feeds" / "notify_performance_constructed.
 
 
 def say(message: str) -> str:
-    return f"[TRACKER_CRASH_SEED={SEED}, TRACKER_CRASH_KILLS={KILLS}] {message}"
+    return f"[TRACKER_CRASH_SEED={SEED}, TRACKER_CRASH_KILLS={KILLS}, TRACKER_CRASH_SPAN={SPAN}] {message}"
 
 
 # ---------------------------------------------------------------- inputs, the same for both homes
@@ -195,13 +200,19 @@ def leftovers(process_group: int) -> bool:
 def plan(rng: random.Random, count: int, baseline: Run) -> list[dict]:
     """Kill points: one aimed at each of returns ingestion, the dbt build and publishing (a random moment within
     the step, as long as the baseline took; with more kills, every third is aimed), the rest spread over
-    [0.3 s, the baseline's duration] in equal strata, each at a random moment of its stratum."""
+    [0.3 s, the baseline's duration] in equal strata, each at a random moment of its stratum. With the
+    "ingestion" span, only up to the end of returns ingestion, and only that step is aimed at."""
     steps = baseline.steps()
     order = [step for _, step in steps]
     lasted = {step: t - (steps[i - 1][0] if i else 0.0) for i, (t, step) in enumerate(steps)}
-    aimed_at = [s for s in AIMED if s in order and order.index(s) > 0]
+    ends = baseline.seconds
+    if SPAN == "ingestion":
+        assert INGESTION_ENDS in order, say(f"the baseline run never reported {INGESTION_ENDS}")
+        ends = dict((step, t) for t, step in steps)[INGESTION_ENDS]
+    aimed_at = [s for s in AIMED if s in order and order.index(s) > 0
+                and (SPAN == "whole" or order.index(s) <= order.index(INGESTION_ENDS))]
     aimed_count = min(count, max(len(aimed_at), count // 3)) if aimed_at else 0
-    span = max(baseline.seconds, 1.0) - 0.3
+    span = max(ends, 1.0) - 0.3
     spread = count - aimed_count
     kills = [{"after": 0.3 + span * (stratum + rng.random()) / spread} for stratum in range(spread)]
     for n in range(aimed_count):
@@ -312,7 +323,7 @@ def crashed(tmp_path_factory) -> dict:
             run = run_and_kill(home, kill)
             if run.killed_at is not None or attempts > 3 * KILLS:
                 break
-            kill = {"after": 0.3 + rng.random() * (baseline.seconds - 0.3) * 0.9}
+            kill = {"after": 0.3 + rng.random() * (min(kill.get("after", baseline.seconds), baseline.seconds) - 0.3)}
         after_kill.append({"lock free": lock_is_free(home), "published": published_problem(home),
                            "temporary files": sorted(p.name for p in (home / "published").glob(".*"))
                            if (home / "published").exists() else []})
