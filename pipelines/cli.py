@@ -137,9 +137,10 @@ def dashboard(port: int = 8501, address: str = "127.0.0.1") -> int:
         return 1
     print(f"\nThe dashboard is at http://{address}:{port}/ (Ctrl-C to stop). It reads only the published "
           "snapshot, so `tracker run` can publish new figures while it is open.", flush=True)
-    import subprocess
-
-    return subprocess.call(streamlit_command(port, address), env=dict(os.environ))
+    command = streamlit_command(port, address)
+    # This process becomes the server, so a supervisor's SIGTERM (or Ctrl-C) reaches it, and no orphan is left.
+    os.execve(command[0], command, dict(os.environ))
+    return 0  # not reached
 
 
 DEMO_ARCHIVES = ("pay/snapshots", "forms/snapshots", "data_sharing/catalogue_versions")

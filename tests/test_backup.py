@@ -106,11 +106,11 @@ def test_a_backup_is_written_outside_its_home(home):
         backup(home / "backups", home)
 
 
-def _rewrite(source, target, change) -> None:
-    """Copy a backup, letting ``change(name, bytes)`` alter each member's bytes (None drops it)."""
+def _rewrite(source, target, change, extra: dict[str, bytes] | None = None) -> None:
+    """Copy a backup, letting ``change(name, bytes)`` alter each member's bytes (None drops it), then add ``extra``."""
     with tarfile.open(source, "r:gz") as archive, tarfile.open(target, "w:gz") as out:
-        for member in archive.getmembers():
-            body = change(member.name, archive.extractfile(member).read())
+        members = [(m, change(m.name, archive.extractfile(m).read())) for m in archive.getmembers()]
+        for member, body in [*members, *((tarfile.TarInfo(name), body) for name, body in (extra or {}).items())]:
             if body is not None:
                 member.size = len(body)
                 out.addfile(member, io.BytesIO(body))
@@ -127,13 +127,7 @@ def test_a_damaged_backup_is_refused_and_nothing_is_restored(home, tmp_path, dam
     elif damage == "missing file":
         _rewrite(good, bad, lambda name, body: None if name.startswith("returns/archive/") else body)
     elif damage == "extra file":
-        _rewrite(good, bad, lambda name, body: body)
-        with tarfile.open(bad, "r:gz") as archive:
-            members = [(m, archive.extractfile(m).read()) for m in archive.getmembers()]
-        with tarfile.open(bad, "w:gz") as out:
-            for member, body in [*members, (tarfile.TarInfo("returns/inbox/D1/planted.csv"), b"x")]:
-                member.size = len(body)
-                out.addfile(member, io.BytesIO(body))
+        _rewrite(good, bad, lambda name, body: body, extra={"returns/inbox/D1/planted.csv": b"x"})
     elif damage == "cut short":
         bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     elif damage == "not a backup":
@@ -145,13 +139,7 @@ def test_a_damaged_backup_is_refused_and_nothing_is_restored(home, tmp_path, dam
                 manifest["files"]["../escaped.txt"] = {"bytes": 1, "sha256": "0" * 64}
                 return json.dumps(manifest).encode()
             return body
-        _rewrite(good, bad, traverse)
-        with tarfile.open(bad, "r:gz") as archive:
-            members = [(m, archive.extractfile(m).read()) for m in archive.getmembers()]
-        with tarfile.open(bad, "w:gz") as out:
-            for member, body in [*members, (tarfile.TarInfo("../escaped.txt"), b"x")]:
-                member.size = len(body)
-                out.addfile(member, io.BytesIO(body))
+        _rewrite(good, bad, traverse, extra={"../escaped.txt": b"x"})
     else:
         _rewrite(good, bad, lambda name, body: None if name == MANIFEST else body)
     target = tmp_path / "restored"

@@ -250,34 +250,6 @@ def test_status_is_never_colour_alone(server, home, page):
         assert text.strip()[0] in "✓✗!?–…■I", text  # a symbol, then a word
 
 
-def test_publishing_while_the_dashboard_serves(server, home, page):
-    """`tracker run` rebuilds and publishes while pages keep loading: no error on either side,
-    and the dashboard then shows the new snapshot without a restart."""
-    before = json.loads((home / "published" / "manifest.json").read_text())["version"]
-    env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_AS_OF": AS_OF}
-    run = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--as-of", AS_OF], env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    figures = expected_figures(home)
-    loads = 0
-    while run.poll() is None:
-        for path in ("/", "/data-quality", "/returns"):
-            open_page(page, server["url"] + path, figures[path])
-            assert page.locator('[data-testid="stException"]').count() == 0
-            assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-            loads += 1
-    output = run.stdout.read()
-    assert run.returncode == 0, output
-    assert "finished in" in output and "Published snapshot" in output
-    after = json.loads((home / "published" / "manifest.json").read_text())["version"]
-    assert after != before
-    assert loads >= 3
-    open_page(page, server["url"] + "/", figures["/"])
-    page.get_by_text(f"Snapshot {after}").first.wait_for(timeout=30_000)
-    assert page.locator('[data-testid="stException"]').count() == 0
-    log = server["log"].read_text()
-    assert "Traceback" not in log and "Error" not in log, log
-
-
 PUBLISH_AGAIN = """
 import sys, time
 from pathlib import Path
