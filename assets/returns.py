@@ -479,21 +479,18 @@ def unchecked_accepted(con, skip: set[str]) -> list[tuple[str, str, pd.DataFrame
     """Accepted returns recorded without a Great Expectations result (a run killed between recording them and
     checking them, or recorded before results were kept), as (reference, sender, typed rows) from
     ``staging.accepted_returns``: checked in this run's frame, so every accepted return is checked once."""
-    pending_check = con.execute(
-        f"SELECT s.submission_ref, s.organisation_code FROM audit.return_submissions s "
+    columns = ", ".join(f'h."{c}"' for c in [*COLUMN_NAMES, *VERSION_COLUMNS])
+    rows = con.execute(
+        f"SELECT s.submission_ref AS _reference, s.organisation_code AS _sender, {columns} "
+        f"FROM audit.return_submissions s JOIN {HISTORY_TABLE} h USING (submission_ref) "
         f"WHERE s.status IN ('accepted', 'accepted with warnings') AND s.gx_result IS NULL "
-        f"AND s.submission_ref IN (SELECT submission_ref FROM {HISTORY_TABLE}) ORDER BY s.received_at, 1").fetchall()
-    pending_check = [(r, o) for r, o in pending_check if r not in skip]
-    if not pending_check:
-        return []
-    columns = ", ".join(f'"{c}"' for c in [*COLUMN_NAMES, *VERSION_COLUMNS])
+        f"ORDER BY s.received_at, s.submission_ref").df()  # one query for them all, however many
+    rows = rows[~rows["_reference"].isin(skip)]
     types = {**{c.name: "Int64" for c in COLUMNS if c.kind == COUNT}, **{c.name: "float64" for c in COLUMNS
                                                                          if c.kind == NUMBER}}
-    found = []
-    for reference, sender in pending_check:
-        rows = con.execute(f"SELECT {columns} FROM {HISTORY_TABLE} WHERE submission_ref = ?", [reference]).df()
-        found.append((reference, sender, rows.astype(types)))
-    return found
+    return [(reference, group["_sender"].iloc[0],
+             group.drop(columns=["_reference", "_sender"]).reset_index(drop=True).astype(types))
+            for reference, group in rows.groupby("_reference", sort=False)]
 
 
 def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: list[tuple[str, str, pd.DataFrame]],

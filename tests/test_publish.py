@@ -12,18 +12,22 @@ import pytest
 from assets.publish import SNAPSHOT_NAME, publish_snapshot
 
 
-def test_reader_keeps_old_snapshot_while_new_one_is_swapped_in(built, tmp_path):
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(built["home"] / "warehouse.duckdb", warehouse)
-    published = tmp_path / "published"
-    con = duckdb.connect(str(warehouse))
-    try:
-        first = publish_snapshot(con, published, dt.date(2026, 1, 31))
-        reader = duckdb.connect(str(published / SNAPSHOT_NAME), read_only=True)
-        assert reader.execute("SELECT version FROM meta.snapshot").fetchone()[0] == first["version"]
-        second = publish_snapshot(con, published, dt.date(2026, 2, 28))
-    finally:
-        con.close()
+@pytest.fixture()
+def warehouse(built, tmp_path):
+    """A write connection to a private copy of the built warehouse, and the folder to publish into."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(built["home"] / "warehouse.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    yield con, tmp_path / "published"
+    con.close()
+
+
+def test_reader_keeps_old_snapshot_while_new_one_is_swapped_in(warehouse):
+    con, published = warehouse
+    first = publish_snapshot(con, published, dt.date(2026, 1, 31))
+    reader = duckdb.connect(str(published / SNAPSHOT_NAME), read_only=True)
+    assert reader.execute("SELECT version FROM meta.snapshot").fetchone()[0] == first["version"]
+    second = publish_snapshot(con, published, dt.date(2026, 2, 28))
     assert second["version"] != first["version"]
     # the open reader still sees the complete old snapshot
     assert reader.execute("SELECT version FROM meta.snapshot").fetchone()[0] == first["version"]
@@ -51,32 +55,26 @@ def _published(published) -> tuple[str, str]:
 
 @pytest.mark.parametrize("stop", ["building", "before the swap"])
 def test_a_publication_stopped_part_way_leaves_the_last_one_whole_and_the_next_clears_its_leftovers(
-        built, tmp_path, monkeypatch, stop):
+        warehouse, monkeypatch, stop):
     """Killed while building the new file or just before swapping it in, a publication leaves the last complete
     snapshot and its manifest as they were; what it left beside them is removed by the next publication."""
     import assets.publish
 
-    warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(built["home"] / "warehouse.duckdb", warehouse)
-    published = tmp_path / "published"
-    con = duckdb.connect(str(warehouse))
-    try:
-        first = publish_snapshot(con, published, dt.date(2026, 1, 31))
+    con, published = warehouse
+    first = publish_snapshot(con, published, dt.date(2026, 1, 31))
 
-        def halt(*args, **kwargs):
-            raise Stopped(stop)
+    def halt(*args, **kwargs):
+        raise Stopped(stop)
 
-        with monkeypatch.context() as patched:
-            if stop == "building":
-                patched.setattr(assets.publish, "column_descriptions", halt)
-            else:
-                patched.setattr(assets.publish.os, "replace", halt)
-            with pytest.raises(Stopped):
-                publish_snapshot(con, published, dt.date(2026, 2, 28))
-        assert _published(published) == (first["version"], first["version"])
-        assert [p.name for p in published.iterdir() if p.name.startswith(".")], "nothing was left to clear"
-        second = publish_snapshot(con, published, dt.date(2026, 2, 28))
-    finally:
-        con.close()
+    with monkeypatch.context() as patched:
+        if stop == "building":
+            patched.setattr(assets.publish, "column_descriptions", halt)
+        else:
+            patched.setattr(assets.publish.os, "replace", halt)
+        with pytest.raises(Stopped):
+            publish_snapshot(con, published, dt.date(2026, 2, 28))
+    assert _published(published) == (first["version"], first["version"])
+    assert [p.name for p in published.iterdir() if p.name.startswith(".")], "nothing was left to clear"
+    second = publish_snapshot(con, published, dt.date(2026, 2, 28))
     assert _published(published) == (second["version"], second["version"])
     assert sorted(p.name for p in published.iterdir()) == ["manifest.json", SNAPSHOT_NAME]

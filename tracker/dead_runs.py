@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 PROCESS_TAG = "tracker/process"  # "<host>:<pid>:<start time in clock ticks since boot>"
 
@@ -24,7 +25,7 @@ PROCESS_TAG = "tracker/process"  # "<host>:<pid>:<start time in clock ticks sinc
 def _start_ticks(pid: int) -> str | None:
     """The process's start time (field 22 of /proc/<pid>/stat), or None if there is no such process."""
     try:
-        stat = open(f"/proc/{pid}/stat", encoding="ascii", errors="replace").read()  # noqa: SIM115
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]  # fields after the command name, which may hold spaces
