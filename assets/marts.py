@@ -8,7 +8,9 @@ not from dbt variables, so a new date needs no re-parse. dbt's tests on keys run
 in the same ``dbt build`` and show in Dagster as asset checks.
 
 The manifest is not committed: ``prepared_manifest()`` runs ``dbt parse`` when
-the project's files change (or on first load) and otherwise reuses it.
+the project's files change (or on first load) and otherwise reuses it. A run's
+``dbt build`` reuses that parse too (dbt's partial parse), because it names the
+warehouse by the same relative path in every home (``project_in_home``).
 """
 
 # No `from __future__ import annotations`: Dagster must see the context and resource types as classes.
@@ -32,7 +34,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from tracker.resources import TrackerConfig
-from tracker.settings import dbt_target_dir, warehouse_path
+from tracker.settings import dbt_run_dir, dbt_target_dir, warehouse_path
 from tracker.warehouse import connect
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
@@ -43,8 +45,8 @@ DUCKDB_TARGET = "warehouse"  # the DuckDB file: the only warehouse a Dagster run
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 
-def _project_fingerprint(project_dir: Path) -> str:
-    digest = hashlib.sha256()
+def _project_fingerprint(project_dir: Path, profile_warehouse: str) -> str:
+    digest = hashlib.sha256(profile_warehouse.encode() + b"\0")  # the profile's path is part of what dbt parsed
     for entry in PROJECT_FILES:
         path = project_dir / entry
         for file in sorted([path] if path.is_file() else path.rglob("*")):
@@ -72,6 +74,31 @@ def warehouse_for_dbt(path: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def project_in_home(home: Path | None = None, project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """The dbt project as a folder of links inside the home, where a run's dbt runs.
+
+    dbt parses the whole project again (3 to 8 s) whenever the profile differs from
+    the last parse's, and the profile holds the warehouse's path. Run from here, dbt
+    names the warehouse by a path relative to this folder (``warehouse_path_for_dbt``),
+    which is the same in every home, so a first build in a new home reuses the parse."""
+    run_dir = dbt_run_dir(home)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for entry in project_dir.iterdir():
+        link = run_dir / entry.name
+        if entry.name == "logs" or (link.is_symlink() and os.readlink(link) == str(entry)):
+            continue
+        made = run_dir / f".{entry.name}.{os.getpid()}.link"  # swapped in whole: processes may share a home
+        made.unlink(missing_ok=True)
+        made.symlink_to(entry)
+        os.replace(made, link)
+    return run_dir
+
+
+def warehouse_path_for_dbt(warehouse: str | Path, home: Path | None = None) -> str:
+    """The warehouse as dbt's profile names it: relative to where dbt runs, so the same string in every home."""
+    return os.path.relpath(Path(warehouse).resolve(), dbt_run_dir(home).resolve())
+
+
 def prepared_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """The project's manifest, parsed again only when a model, macro or setting has changed.
 
@@ -82,12 +109,13 @@ def prepared_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     manifest, stamp = target / "manifest.json", target / "project.sha256"
     with open(target / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        fingerprint = _project_fingerprint(project_dir)
+        profile_warehouse = warehouse_path_for_dbt(warehouse_path())
+        fingerprint = _project_fingerprint(project_dir, profile_warehouse)
         if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
             return manifest
-        # Parsed with this home's warehouse as the profile's path, so that a run in it can use dbt's
-        # partial parse of this manifest (dbt parses everything again when the profile differs).
-        with warehouse_for_dbt(os.environ.get(WAREHOUSE_VARIABLE, str(warehouse_path()))):
+        # Parsed with the profile's warehouse path as a run gives it (the same relative path in every home), so
+        # that a run can use dbt's partial parse of this manifest (dbt parses everything again when it differs).
+        with warehouse_for_dbt(profile_warehouse):
             done = subprocess.run(
                 [DBT_EXECUTABLE, "parse", "--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
                  "--target-path", str(target), "--quiet"],
@@ -195,9 +223,10 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
     terminal of whoever started the run.
     """
     output = io.StringIO()
-    with warehouse_for_dbt(warehouse.database), redirect_stdout(output):
-        invocation = dbt.cli(["build"], context=context, target_path=dbt_target_dir(settings.home),
-                             raise_on_error=False)
+    in_home = dbt.model_copy(update={"project_dir": str(project_in_home(settings.home))})
+    with warehouse_for_dbt(warehouse_path_for_dbt(warehouse.database, settings.home)), redirect_stdout(output):
+        invocation = in_home.cli(["build"], context=context, target_path=dbt_target_dir(settings.home),
+                                 raise_on_error=False)
         events = list(invocation.stream())
     context.log.info("dbt build:\n" + output.getvalue())
     yield from _with_row_counts(context, events, warehouse)

@@ -100,6 +100,19 @@ def test_dbt_tests_run_as_asset_checks(built):
     assert failed == []
 
 
+def test_a_first_build_in_a_new_home_reuses_the_projects_parse(built, tmp_path):
+    """The session's build ran in a home of its own: dbt reused the project's parse instead of parsing it all
+    again (which it does when the profile's warehouse path differs), and the path it was given is relative."""
+    from assets.marts import warehouse_path_for_dbt
+
+    log = (dbt_target_dir(built["home"]) / "dbt.log").read_text(encoding="utf-8")
+    assert "Unable to do partial parsing" not in log and "skipping partial parsing" in log
+    assert warehouse_path_for_dbt(built["home"] / "warehouse.duckdb", built["home"]) == \
+        warehouse_path_for_dbt(tmp_path / "warehouse.duckdb", tmp_path) == "../../warehouse.duckdb"
+    elsewhere = warehouse_path_for_dbt(tmp_path / "other" / "w.duckdb", built["home"])  # still names the file
+    assert (dbt_target_dir(built["home"]) / "project" / elsewhere).resolve() == (tmp_path / "other" / "w.duckdb")
+
+
 def test_a_changed_model_is_picked_up_without_a_manual_step(tmp_path):
     import shutil
 

@@ -19,6 +19,8 @@ Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HO
     published/tracker.duckdb    the read-only snapshot           snapshot_path()
     published/manifest.json     its version, written after it    manifest_path()
     dagster/                    Dagster's home (runs, sensors)   dagster_home()
+    dbt/                        dbt's compiled SQL and results   dbt_target_dir()
+    dbt/project/                the dbt project, as links        dbt_run_dir()
     returns/inbox/              returns waiting to be processed  returns_inbox_dir()
     returns/archive/            returns once processed           returns_archive_dir()
     receipts/                   email receipts to send and sent  receipts_dir()
@@ -91,6 +93,11 @@ def dagster_home(home: Path | None = None) -> Path:
 def dbt_target_dir(home: Path | None = None) -> Path:
     """Where each dbt build in this home writes its compiled SQL, results and partial parse."""
     return _home(home) / "dbt"
+
+
+def dbt_run_dir(home: Path | None = None) -> Path:
+    """Where dbt runs for this home: the dbt project as a folder of links (assets/marts.py says why)."""
+    return dbt_target_dir(home) / "project"
 
 
 def returns_inbox_dir(home: Path | None = None) -> Path:
