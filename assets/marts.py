@@ -20,6 +20,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -87,6 +88,8 @@ def project_in_home(home: Path | None = None, project_dir: Path = DBT_PROJECT_DI
         link = run_dir / entry.name
         if entry.name == "logs" or (link.is_symlink() and os.readlink(link) == str(entry)):
             continue
+        if link.is_dir() and not link.is_symlink():  # a copy of the home copied the linked folder itself
+            shutil.rmtree(link)
         made = run_dir / f".{entry.name}.{os.getpid()}.link"  # swapped in whole: processes may share a home
         made.unlink(missing_ok=True)
         made.symlink_to(entry)

@@ -24,7 +24,8 @@ limit is not read past it; and an unexpected error while checking or recording
 one file is recorded as that file's rejection, in plain words.
 
 Each file is accepted or rejected by the native evaluator of the contract's
-rules (``checks/return_validation.py``). Then the rows the run accepted are
+rules (``checks/return_validation.py``), which checks the files of a run ahead
+in batches of ``TAKEN_TOGETHER`` (one file's report is the same either way). Then the rows the run accepted are
 validated once more, all together as one frame, by Great Expectations with the
 suite translated from the same rules (``checks/return_gx.py``): what it found
 for each return is kept beside its audit record (``gx_result``) and summed up in
@@ -34,7 +35,7 @@ the materialisation's metadata.
 # No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
 import datetime as dt
 import json
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
@@ -58,7 +59,7 @@ from checks.return_contract import (
     upgrade_ddl,
 )
 from checks.return_files import shown
-from checks.return_validation import REJECTED, validate_return
+from checks.return_validation import REJECTED, ReturnJudge
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
     SIDECAR,
@@ -222,18 +223,24 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         else:
             files = pending(settings.home)
         known = organisation_codes(con)
+        judge = ReturnJudge(known, settings.as_of_date())
 
         def take(batch: list[InboxFile]) -> None:
-            for file in batch:
-                status, rows = ingest_file(con, settings, file, known, context.log)
-                if status is None:
-                    context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another run "
-                                     "took it.")
-                    continue
-                outcomes[status] = outcomes.get(status, 0) + 1
-                if rows is not None:
-                    accepted.append((file.reference, file.organisation_code, rows))
-                context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
+            for start in range(0, len(batch), TAKEN_TOGETHER):
+                chunk = batch[start:start + TAKEN_TOGETHER]
+                judge.check_ahead([(content, file.original_name, file.organisation_code)
+                                   for file, content in ((f, _content_or_none(f)) for f in chunk)
+                                   if content is not None])
+                for file, status, rows in ingest_chunk(con, settings, chunk, judge, context.log):
+                    if status is None:
+                        context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another "
+                                         "run took it.")
+                        continue
+                    outcomes[status] = outcomes.get(status, 0) + 1
+                    if rows is not None:
+                        accepted.append((file.reference, file.organisation_code, rows))
+                    context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: "
+                                     f"{status}")
 
         take(files)
         if config.files:  # also clear copies of files already received (the sensor starts no run for them)
@@ -250,26 +257,54 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | summary)
 
 
+TAKEN_TOGETHER = 500  # inbox files checked as one batch (validate_returns) and recorded in one transaction
+
+
+def _content_or_none(file: InboxFile) -> bytes | None:
+    """The file's bytes to check ahead, or None (refused, too large, gone...: ``ingest_file`` says why, one by one)."""
+    if file.refusal is not None:
+        return None
+    try:
+        return file.read(MAX_FILE_BYTES)
+    except (OSError, InboxEntryRefused, InboxFileTooLarge):
+        return None
+
+
 REFUSED_RULE = "not_read"  # the rule of a problem recorded for an inbox entry refused without being read
 UNEXPECTED_RULE = "could_not_check"  # the rule recorded when checking or recording a file failed unexpectedly
 
 
-def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
-                log=None) -> tuple[str | None, pd.DataFrame | None]:
-    """Validate one inbox entry and record everything about it in one transaction; then archive it.
+@dataclass
+class _Arrival:
+    """An inbox entry as read before it is judged: its bytes (None if unread), why it is refused, its hash."""
 
-    Returns the outcome (None when the entry had gone: another run took it), and the typed rows when the
-    return was accepted (for Great Expectations after the batch). Nothing about one entry can stop the
-    batch: an entry that is not a regular file of the inbox is refused unread, and any unexpected error
-    while reading, checking or recording a file becomes that file's rejection, said plainly. Only a
-    warehouse that cannot record even that fails the run (the file then stays in the inbox).
-    """
+    file: InboxFile
+    content: bytes | None
+    sha: str
+    refusal: str | None
+    rule: str
+
+
+@dataclass
+class _Judged:
+    """What one arrival comes to: the rows to write for it, and where it is archived."""
+
+    arrival: _Arrival
+    submission: dict
+    problems: list[dict]
+    accepted: pd.DataFrame | None  # the rows kept, with the submission's columns (None unless accepted)
+    rows: pd.DataFrame | None  # the typed rows handed to Great Expectations (None unless accepted)
+    target: Path
+
+
+def _arrive(file: InboxFile) -> _Arrival | None:
+    """Read an inbox entry once (None when it had gone: another run took it); what makes it refused unread."""
     content, refusal, rule = None, file.refusal, REFUSED_RULE
     if refusal is None:
         try:
             content = file.read(MAX_FILE_BYTES)
         except FileNotFoundError:
-            return None, None
+            return None
         except InboxFileTooLarge as err:
             refusal, rule = f"The file is not kept: {err}", "file"
         except InboxEntryRefused as err:  # replaced by something else since it was listed
@@ -284,20 +319,36 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
         refusal, rule = (f"'{file.original_name}' is not the file that was submitted: its content changed after "
                          "it was received (its sha256 differs from the one recorded on arrival). Send the return "
                          "again."), "file_changed"
-    seen = con.execute("SELECT status, archived_as FROM audit.return_submissions WHERE submission_ref = ?",
-                       [file.reference]).fetchone()
-    if seen:  # recorded by an earlier run that stopped before archiving: finish the move, where the record says
-        _archive(con, settings, file, content, log, _recorded_path(settings.home, seen[1]), seen[1])
-        return seen[0], None
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    target = archive_target(settings.home, file)  # recorded with the file, so a killed run's move ends there
-    archived_as = _shown_path(settings.home, target)
+    return _Arrival(file, content, sha, refusal, rule)
+
+
+class _Lookups:
+    """What judging a file asks of the returns already recorded: the warehouse, one query each (``ingest_file``)."""
+
+    def __init__(self, con) -> None:
+        self.con = con
+
+    def current_with_same_bytes(self, sha: str, organisation: str) -> tuple | None:
+        return _current_with_same_bytes(self.con, sha, organisation)
+
+    def earlier_accepted(self, sha: str, organisation: str) -> str | None:
+        found = self.con.execute(
+            "SELECT submission_ref FROM audit.return_submissions WHERE sha256 = ? AND organisation_code = ? "
+            "AND status IN ('accepted', 'accepted with warnings') ORDER BY received_at DESC LIMIT 1",
+            [sha, organisation]).fetchone()
+        return found[0] if found else None
+
+
+def _judge_arrival(arrival: _Arrival, settings: TrackerConfig, judge: ReturnJudge, lookups: _Lookups,
+                   now: dt.datetime, target: Path, log=None) -> _Judged:
+    """Everything to record about one arrival: its submission row, its problems and, if accepted, its rows."""
+    file, content, sha, refusal, rule = (arrival.file, arrival.content, arrival.sha, arrival.refusal, arrival.rule)
     submission = {
         "submission_ref": file.reference, "sha256": sha, "file_name": file.original_name,
         "organisation_code": file.organisation_code, "channel": file.channel,
         "is_illustrative": file.is_illustrative, "received_at": file.received_at, "processed_at": now,
         "return_organisation_code": None, "reporting_quarter": None, "problem_count": 0, "warning_count": 0,
-        "warnings": "[]", "duplicate_of": None, "archived_as": archived_as, "gx_result": None,
+        "warnings": "[]", "duplicate_of": None, "archived_as": _shown_path(settings.home, target), "gx_result": None,
         "normalisations": "[]",
         # who sent it, from the sidecar (NULL for a file dropped into the inbox by hand)
         "sender": file.sender, "on_behalf_reason": file.on_behalf_reason,
@@ -305,7 +356,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
     }
     problems: list[dict] = []
     accepted = report = None
-    current = None if refusal else _current_with_same_bytes(con, sha, file.organisation_code)
+    current = None if refusal else lookups.current_with_same_bytes(sha, file.organisation_code)
     if current:
         submission |= {"status": "duplicate", "duplicate_of": current[0], "return_organisation_code": current[1],
                        "reporting_quarter": current[2], "contract_version": current[3],
@@ -313,8 +364,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
                                   f"for {current[2]}: nothing changed."}
     elif refusal is None:
         try:
-            report = validate_return(content, file.original_name, known, settings.as_of_date(),
-                                     submitter=file.organisation_code)
+            report = judge(content, file.original_name, file.organisation_code)
             code, quarter = report.key
         except Exception as err:  # noqa: BLE001  the file's rejection, not the run's failure
             _log_unexpected(log, file, "checking", err)
@@ -349,15 +399,38 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
         if report.status != REJECTED:
             accepted = report.returns.assign(submission_ref=file.reference, received_at=file.received_at,
                                              is_illustrative=file.is_illustrative)
-            earlier = con.execute(
-                "SELECT submission_ref FROM audit.return_submissions WHERE sha256 = ? AND organisation_code = ? "
-                "AND status IN ('accepted', 'accepted with warnings') ORDER BY received_at DESC LIMIT 1",
-                [sha, file.organisation_code]).fetchone()
+            earlier = lookups.earlier_accepted(sha, file.organisation_code)
             if earlier:  # an earlier return sent again on purpose: say so in the audit trail
-                submission["summary"] += (f" The same file as {earlier[0]}, received earlier: its figures are the "
+                submission["summary"] += (f" The same file as {earlier}, received earlier: its figures are the "
                                           "return in force again.")
+    return _Judged(arrival, submission, problems, accepted, None if accepted is None else report.returns, target)
+
+
+def ingest_file(con, settings: TrackerConfig, file: InboxFile, judge: ReturnJudge,
+                log=None) -> tuple[str | None, pd.DataFrame | None]:
+    """Validate one inbox entry and record everything about it in one transaction; then archive it.
+
+    Returns the outcome (None when the entry had gone: another run took it), and the typed rows when the
+    return was accepted (for Great Expectations after the batch). Nothing about one entry can stop the
+    batch: an entry that is not a regular file of the inbox is refused unread, and any unexpected error
+    while reading, checking or recording a file becomes that file's rejection, said plainly. Only a
+    warehouse that cannot record even that fails the run (the file then stays in the inbox).
+    """
+    arrival = _arrive(file)
+    if arrival is None:
+        return None, None
+    file = arrival.file
+    seen = con.execute("SELECT status, archived_as FROM audit.return_submissions WHERE submission_ref = ?",
+                       [file.reference]).fetchone()
+    if seen:  # recorded by an earlier run that stopped before archiving: finish the move, where the record says
+        _archive(con, settings, file, arrival.content, log, _recorded_path(settings.home, seen[1]), seen[1])
+        return seen[0], None
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    target = archive_target(settings.home, file)  # recorded with the file, so a killed run's move ends there
+    judged = _judge_arrival(arrival, settings, judge, _Lookups(con), now, target, log)
+    submission, accepted = judged.submission, judged.accepted
     try:
-        _record(con, submission, problems, accepted, content, file)
+        _record(con, submission, judged.problems, accepted, arrival.content, file)
     except Exception as err:  # noqa: BLE001  the transaction rolled back: record the file as not recorded
         _log_unexpected(log, file, "recording", err)
         refusal = _unexpected_message(file, "recorded")
@@ -366,8 +439,164 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, known: set[str],
                                              "duplicate_of": None}
         accepted = None
         _record(con, submission, [_problem_row(file.reference, UNEXPECTED_RULE, refusal, now)], None, None, file)
-    _archive(con, settings, file, content, log, target, archived_as)
-    return submission["status"], None if accepted is None else report.returns
+    _archive(con, settings, file, arrival.content, log, target, submission["archived_as"])
+    return submission["status"], None if accepted is None else judged.rows
+
+
+@dataclass
+class _InForce:
+    """A return in force for an organisation and quarter, as judging the next one needs it."""
+
+    reference: str
+    sha: str
+    sender: str
+    received_at: dt.datetime
+    version: int | None
+    rows: pd.DataFrame | None = None  # its rows to write, when it came in this chunk
+
+
+class _ChunkLookups(_Lookups):
+    """The answers ``_Lookups`` gives, for a chunk of arrivals, from three queries made once, and kept up to date
+    as each arrival of the chunk is judged, so they are the answers the warehouse would give one file at a time."""
+
+    def __init__(self, con, arrivals: list[_Arrival]) -> None:
+        organisations = sorted({a.file.organisation_code for a in arrivals})
+        hashes = sorted({a.sha for a in arrivals})
+        self.in_force: dict[str, dict[str, _InForce]] = {}  # organisation -> quarter -> return in force
+        for organisation, quarter, reference, sha, sender, received, version in con.execute(
+                f"SELECT r.organisation_code, r.reporting_quarter, r.submission_ref, s.sha256, s.organisation_code, "
+                f"r.received_at, r.contract_version FROM {RETURNS_TABLE} r JOIN audit.return_submissions s "
+                f"USING (submission_ref) WHERE r.organisation_code IN (SELECT unnest(?::VARCHAR[]))",
+                [organisations]).fetchall():
+            self.in_force.setdefault(organisation, {})[quarter] = _InForce(reference, sha, sender, received, version)
+        self.accepted: dict[tuple[str, str], tuple[dt.datetime, str]] = {}  # (sha, sender) -> latest accepted
+        for sha, sender, received, reference in con.execute(
+                "SELECT sha256, organisation_code, received_at, submission_ref FROM audit.return_submissions "
+                "WHERE status IN ('accepted', 'accepted with warnings') "
+                "AND organisation_code IN (SELECT unnest(?::VARCHAR[])) AND sha256 IN (SELECT unnest(?::VARCHAR[]))",
+                [organisations, hashes]).fetchall():
+            self._note_accepted(sha, sender, received, reference)
+        self.seen = {reference: (status, archived_as) for reference, status, archived_as in con.execute(
+            "SELECT submission_ref, status, archived_as FROM audit.return_submissions "
+            "WHERE submission_ref IN (SELECT unnest(?::VARCHAR[]))", [[a.file.reference for a in arrivals]]
+        ).fetchall()}
+        self.changed: set[tuple[str, str]] = set()  # (organisation, quarter) whose return in force this chunk set
+
+    def _note_accepted(self, sha: str, sender: str, received: dt.datetime, reference: str) -> None:
+        latest = self.accepted.get((sha, sender))
+        if latest is None or received >= latest[0]:
+            self.accepted[(sha, sender)] = (received, reference)
+
+    def current_with_same_bytes(self, sha: str, organisation: str) -> tuple | None:
+        same = [(r.received_at, r.reference, quarter, r.version) for quarter, r in
+                self.in_force.get(organisation, {}).items() if r.sha == sha and r.sender == organisation]
+        if not same:
+            return None
+        _, reference, quarter, version = max(same, key=lambda found: found[0])
+        return reference, organisation, quarter, version
+
+    def earlier_accepted(self, sha: str, organisation: str) -> str | None:
+        latest = self.accepted.get((sha, organisation))
+        return latest[1] if latest else None
+
+    def judged(self, judged: _Judged) -> None:
+        """An arrival of the chunk was judged: if accepted, it is an earlier return for the next, and it is in
+        force for its quarter unless a return received later already is (``_replace_return``'s rule)."""
+        accepted, file = judged.accepted, judged.arrival.file
+        if accepted is None:
+            return
+        self._note_accepted(judged.arrival.sha, file.organisation_code, file.received_at, file.reference)
+        first = accepted.iloc[0]
+        organisation, quarter = first["organisation_code"], first["reporting_quarter"]
+        current = self.in_force.get(organisation, {}).get(quarter)
+        if current is not None and current.received_at > file.received_at:
+            return
+        self.in_force.setdefault(organisation, {})[quarter] = _InForce(
+            file.reference, judged.arrival.sha, file.organisation_code, file.received_at,
+            judged.submission["contract_version"], accepted)
+        self.changed.add((organisation, quarter))
+
+    def in_force_rows(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The (organisation, quarter) keys whose return in force changed, and the rows now in force for them."""
+        keys = pd.DataFrame(sorted(self.changed), columns=["organisation_code", "reporting_quarter"])
+        frames = [self.in_force[o][q].rows for o, q in sorted(self.changed)]
+        return keys, pd.concat(frames, ignore_index=True) if frames else None
+
+
+def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge,
+                 log=None) -> list[tuple[InboxFile, str | None, pd.DataFrame | None]]:
+    """``ingest_file`` for many entries, with the same outcome as taking them one by one in order, but judged
+    against lookups made once and written in one transaction (a few statements, not a few per file); then each
+    is archived, where its record says. A run killed before the commit leaves every entry in the inbox, unrecorded;
+    after it, the next run finds them recorded and finishes their moves. If the chunk cannot be written, each entry
+    is taken on its own (``ingest_file``), so a fault stays one file's. Returns (entry, outcome, typed rows)."""
+    arrivals = [(file, _arrive(file)) for file in files]
+    present = [a for _, a in arrivals if a is not None]
+    lookups = _ChunkLookups(con, present)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    claimed: set[Path] = set()
+    judged: dict[str, _Judged] = {}
+    for arrival in present:
+        if arrival.file.reference in lookups.seen:
+            continue
+        target = archive_target(settings.home, arrival.file, claimed)
+        claimed.add(target)
+        judged[arrival.file.reference] = _judge_arrival(arrival, settings, judge, lookups, now, target, log)
+        lookups.judged(judged[arrival.file.reference])
+    try:
+        _record_chunk(con, list(judged.values()), lookups)
+    except Exception as err:  # noqa: BLE001  rolled back: take each entry on its own
+        if log is not None:
+            log.warning(f"{len(judged)} return(s) could not be recorded together ({type(err).__name__}: "
+                        f"{printable(str(err), 300)}): taking them one by one.")
+        return [(file, *ingest_file(con, settings, file, judge, log)) for file in files]
+    outcomes = []
+    for file, arrival in arrivals:
+        if arrival is None:
+            outcomes.append((file, None, None))
+        elif arrival.file.reference in lookups.seen:  # recorded by a run that stopped before archiving it
+            status, archived_as = lookups.seen[arrival.file.reference]
+            _archive(con, settings, arrival.file, arrival.content, log, _recorded_path(settings.home, archived_as),
+                     archived_as)
+            outcomes.append((file, status, None))
+        else:
+            done = judged[arrival.file.reference]
+            _archive(con, settings, arrival.file, arrival.content, log, done.target, done.submission["archived_as"])
+            outcomes.append((file, done.submission["status"], done.rows))
+    return outcomes
+
+
+def _record_chunk(con, judged: list[_Judged], lookups: _ChunkLookups) -> None:
+    """Everything about a chunk's arrivals in one transaction: the same rows ``_record`` writes one file at a time."""
+    if not judged:
+        return
+    stored: dict[str, dict] = {}
+    for j in judged:
+        a = j.arrival
+        if a.content is not None and a.sha not in stored:
+            stored[a.sha] = {"sha256": a.sha, "size_bytes": len(a.content), "content": a.content,
+                             "file_name": a.file.original_name, "organisation_code": a.file.organisation_code,
+                             "received_at": a.file.received_at}
+    problems = [problem for j in judged for problem in j.problems]
+    accepted = [j.accepted for j in judged if j.accepted is not None]
+    keys, in_force = lookups.in_force_rows()
+    with transaction(con):
+        if stored:
+            con.register("_stored", pd.DataFrame(list(stored.values()), dtype=object))
+            con.execute("INSERT OR IGNORE INTO raw.return_files SELECT sha256, size_bytes, content, file_name, "
+                        "organisation_code, received_at FROM _stored")
+            con.unregister("_stored")
+        insert_rows(con, "audit.return_submissions", pd.DataFrame([j.submission for j in judged], dtype=object))
+        if problems:
+            insert_rows(con, "quarantine.return_problems", pd.DataFrame(problems, dtype=object))
+        if accepted:
+            insert_rows(con, HISTORY_TABLE, pd.concat(accepted, ignore_index=True))
+        if in_force is not None:
+            con.register("_keys", keys)
+            con.execute(f"DELETE FROM {RETURNS_TABLE} t USING _keys k WHERE t.organisation_code = k.organisation_code "
+                        "AND t.reporting_quarter = k.reporting_quarter")
+            con.unregister("_keys")
+            insert_rows(con, RETURNS_TABLE, in_force)
 
 
 def _current_with_same_bytes(con, sha: str, organisation: str) -> tuple | None:
@@ -506,10 +735,13 @@ def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: 
     from checks.return_gx import validate_accepted  # Great Expectations (seconds to import): only when needed
 
     checked = validate_accepted(accepted, known, as_of)
-    with transaction(con):
-        for reference, result in checked.per_return.items():
-            con.execute("UPDATE audit.return_submissions SET gx_result = ? WHERE submission_ref = ?",
-                        [json.dumps(result), reference])
+    results = pd.DataFrame({"submission_ref": list(checked.per_return),
+                            "gx_result": [json.dumps(result) for result in checked.per_return.values()]})
+    with transaction(con):  # one statement for the run's returns, however many
+        con.register("_gx_results", results)
+        con.execute("UPDATE audit.return_submissions s SET gx_result = r.gx_result::JSON FROM _gx_results r "
+                    "WHERE s.submission_ref = r.submission_ref")
+        con.unregister("_gx_results")
     if checked.error:
         context.log.error(f"Great Expectations could not validate the {len(accepted)} accepted return(s): "
                           f"{checked.error}. The native evaluator's decisions stand.")

@@ -113,6 +113,26 @@ def test_a_first_build_in_a_new_home_reuses_the_projects_parse(built, tmp_path):
     assert (dbt_target_dir(built["home"]) / "project" / elsewhere).resolve() == (tmp_path / "other" / "w.duckdb")
 
 
+def test_the_folder_of_links_is_mended_in_a_copied_or_moved_home(tmp_path):
+    """A home copied by a tool that follows links holds real folders where the links were, and one made beside
+    another clone links there: either way the next build points every link at this project again."""
+    import shutil
+
+    from assets.marts import DBT_PROJECT_DIR, project_in_home
+
+    project_in_home(tmp_path / "first")
+    shutil.copytree(tmp_path / "first", tmp_path / "copy")
+    run_dir = dbt_target_dir(tmp_path / "copy") / "project"
+    assert not (run_dir / "models").is_symlink() and (run_dir / "models").is_dir()
+    (run_dir / "macros").unlink() if (run_dir / "macros").is_symlink() else shutil.rmtree(run_dir / "macros")
+    (run_dir / "macros").symlink_to(tmp_path)  # another clone's project
+    assert project_in_home(tmp_path / "copy") == run_dir
+    entries = [e for e in DBT_PROJECT_DIR.iterdir() if e.name != "logs"]
+    assert entries and all((run_dir / e.name).is_symlink() and (run_dir / e.name).resolve() == e.resolve()
+                           for e in entries)
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(e.name for e in entries)  # no temporary link left
+
+
 def test_a_changed_model_is_picked_up_without_a_manual_step(tmp_path):
     import shutil
 

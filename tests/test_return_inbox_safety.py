@@ -188,18 +188,18 @@ def test_a_name_that_is_not_text_is_recorded_printably(returns_home):
 
 
 def test_an_unexpected_error_checking_one_file_is_its_rejection_and_the_batch_goes_on(returns_home, monkeypatch):
-    import assets.returns as returns
+    from checks.return_validation import ReturnJudge
 
     first = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "boom.csv", "EA73", "test")
     second = deliver(returns_home, GOOD, "q3.csv", "D10", "test")
-    real = returns.validate_return
+    real = ReturnJudge.__call__
 
-    def flaky(content, name, *args, **kwargs):
+    def flaky(judge, content, name, *args, **kwargs):
         if name == "boom.csv":
             raise KeyError("sheet1.xml")  # what a damaged workbook did inside openpyxl's iter_rows
-        return real(content, name, *args, **kwargs)
+        return real(judge, content, name, *args, **kwargs)
 
-    monkeypatch.setattr(returns, "validate_return", flaky)
+    monkeypatch.setattr(ReturnJudge, "__call__", flaky)
     assert ingest(returns_home).success
     seen = statuses(returns_home)
     org, status, summary = seen["boom.csv"]

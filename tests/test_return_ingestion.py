@@ -182,13 +182,14 @@ def test_a_failed_write_of_the_figures_is_that_files_rejection_and_the_same_byte
     sent = deliver(returns_home, CORRECTED, "q3.csv", "D10", "test", now=at(0))
     other = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "hmcts.csv", "EA73", "test", now=at(1))
 
-    def broken(con, accepted):
-        con.execute("DELETE FROM staging.department_returns")
-        if accepted.iloc[0]["organisation_code"] == "D10":
-            raise OSError("disk full")
-        returns.insert_rows(con, returns.RETURNS_TABLE, accepted)
+    real_insert = returns.insert_rows
 
-    monkeypatch.setattr(returns, "_replace_return", broken)
+    def broken(con, table, frame):  # writing D10's figures fails, after the earlier figures were deleted
+        if table == returns.RETURNS_TABLE and "D10" in set(frame["organisation_code"]):
+            raise OSError("disk full")
+        real_insert(con, table, frame)
+
+    monkeypatch.setattr(returns, "insert_rows", broken)
     assert ingest(returns_home).success  # one file's failure is that file's, not the run's
     assert query(returns_home, "SELECT organisation_code FROM staging.department_returns") == [("EA73",)]
     (status, summary), = query(returns_home, "SELECT status, summary FROM audit.return_submissions WHERE "

@@ -37,6 +37,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -392,15 +393,16 @@ def _sidecar(path: Path, folder: str) -> tuple[dict, str | None]:
     return doc | {"received_at": received}, None
 
 
-def archive_target(home: Path, file: InboxFile) -> Path:
+def archive_target(home: Path, file: InboxFile, claimed: Collection[Path] = ()) -> Path:
     """Where an entry will be archived: its own name in the organisation's archive folder, or the first free
     ``<name>.<n>`` (an archived file is never overwritten). Chosen before the entry is recorded, so the record
-    says where it goes and a run killed half way through the move finishes it there, never in a second place."""
+    says where it goes and a run killed half way through the move finishes it there, never in a second place.
+    ``claimed``: places already chosen for entries recorded with this one, not yet moved there."""
     code = file.organisation_code
     folder = archive_dir(home) / (code if ORGANISATION_FOLDER.match(code) else REFUSED_FOLDER)
     target = folder / file.path.name
     counter = 1
-    while os.path.lexists(target) or os.path.lexists(target.with_name(target.name + SIDECAR)):
+    while target in claimed or os.path.lexists(target) or os.path.lexists(target.with_name(target.name + SIDECAR)):
         target = folder / f"{file.path.name}.{counter}"
         counter += 1
     return target

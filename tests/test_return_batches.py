@@ -1,0 +1,115 @@
+"""Returns checked in a batch get exactly the reports each would get alone (checks/return_validation.py).
+
+Ingestion checks the files of a run together, so the rules' pandas work is done once a batch rather than once a
+file. Nothing about one file may leak into another's report: the same problems, warnings, normalisations, rows
+kept and findings, whatever else is in the batch and in whatever order.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pytest
+
+import checks.return_validation as validation
+from checks.return_validation import ValidationReport, validate_return, validate_returns
+from tests.returns_helpers import AS_OF, KNOWN, VERSION_1_HEADER, csv_bytes, row, xlsx_bytes
+from tests.test_return_fuzz import CORPUS, SAMPLE_CSV, SAMPLE_XLSX, variants
+
+
+def _files() -> list[tuple[bytes, str, str | None]]:
+    """Valid returns, returns with warnings, every kind of problem, unreadable files, several rows, an earlier
+    template, and two files with the same organisation and quarter (not duplicates of each other)."""
+    files = [
+        (csv_bytes(row()), "valid.csv", "D10"),
+        (csv_bytes(row()), "same-key-other-file.csv", "D10"),
+        (xlsx_bytes(row(organisation_code="EA73")), "valid.xlsx", "EA73"),
+        (SAMPLE_XLSX, "sample.xlsx", "D10"),
+        (SAMPLE_CSV, "sample.csv", "EA73"),
+        (csv_bytes(row(pay_services_live="99")), "live-above-scope.csv", "D10"),
+        (csv_bytes(row(one_login_transactions="")), "warning.csv", "D10"),
+        (csv_bytes(row(organisation_code="EA74")), "another-sender.csv", "D10"),
+        (csv_bytes(row(organisation_code="ZZ99")), "unknown-organisation.csv", None),
+        (csv_bytes(row(reporting_quarter="2031-32 Q1")), "quarter-not-open.csv", "D10"),
+        (csv_bytes(row(pay_services_live="eight")), "not-a-number.csv", "D10"),
+        (csv_bytes(row(pay_services_live="410,000.00", pay_services_in_scope="1,000,000")), "formatted.csv", "D10"),
+        (csv_bytes(row(blockers_note="=HYPERLINK(1)")), "formula.csv", "D10"),
+        (csv_bytes(row(), row()), "two-rows-same-key.csv", "D10"),
+        (csv_bytes(row(), row(reporting_quarter="2025-26 Q2")), "two-rows.csv", "D10"),
+        (csv_bytes(row(main_barrier_2="legacy technology")), "repeated-choice.csv", "D10"),
+        (csv_bytes({k: v for k, v in row().items() if k in VERSION_1_HEADER}, header=VERSION_1_HEADER),
+         "version-1.csv", "D10"),
+        (b"", "empty.csv", "D10"),
+        (b"\x89PNG\r\n\x1a\n\x00\xff", "picture.xlsx", "D10"),
+        (csv_bytes(row())[:40], "cut-short.csv", "D10"),
+    ]
+    files += [(path.read_bytes(), path.name, "D10") for path in sorted(CORPUS.glob("*"))]
+    files += [(content, name, "D10") for name, content in variants(20261204, 60)]
+    return files
+
+
+def _same(batch: ValidationReport, alone: ValidationReport) -> None:
+    name = alone.file_name
+    assert batch.file_name == name
+    assert [(p.rule, p.row, p.column, p.describe(), p.file, p.sheet) for p in batch.problems] == \
+        [(p.rule, p.row, p.column, p.describe(), p.file, p.sheet) for p in alone.problems], name
+    assert [w.describe() for w in batch.warnings] == [w.describe() for w in alone.warnings], name
+    assert batch.normalisations == alone.normalisations, name
+    assert batch.findings == alone.findings, name
+    assert (batch.status, batch.key, batch.version, batch.sheet, batch.raw_rows) == \
+        (alone.status, alone.key, alone.version, alone.sheet, alone.raw_rows), name
+    if alone.returns is None:
+        assert batch.returns is None, name
+    else:
+        pd.testing.assert_frame_equal(batch.returns, alone.returns)
+
+
+def test_a_batch_gets_the_reports_each_file_gets_alone():
+    files = _files()
+    alone = [validate_return(content, name, KNOWN, AS_OF, submitter=sender) for content, name, sender in files]
+    statuses = {report.status for report in alone}
+    assert statuses == {"accepted", "accepted with warnings", "rejected"}  # the batch has every outcome
+    for batch, single in zip(validate_returns(files, KNOWN, AS_OF), alone, strict=True):
+        _same(batch, single)
+
+
+def test_the_order_of_the_batch_changes_nothing():
+    files = _files()
+    order = list(range(len(files)))
+    random.Random(7).shuffle(order)
+    first = validate_returns(files, KNOWN, AS_OF)
+    shuffled = validate_returns([files[i] for i in order], KNOWN, AS_OF)
+    for position, i in enumerate(order):
+        _same(shuffled[position], first[i])
+
+
+def test_rows_of_different_files_are_never_duplicates():
+    reports = validate_returns([(csv_bytes(row()), f"copy-{n}.csv", "D10") for n in range(3)], KNOWN, AS_OF)
+    assert [r.status for r in reports] == ["accepted"] * 3
+
+
+def test_a_fault_while_checking_is_the_one_files_alone(monkeypatch, caplog):
+    """A fault in the tracker on one file's rows: that file is refused as not checked, the others are judged."""
+    real = validation.problems_for
+
+    def fails_for_one(findings, rules, checked, raw_rows, unparsed=()):
+        if any(values.get("blockers_note") == "trips the fault" for values in raw_rows.values()):
+            raise RuntimeError("a bug")
+        return real(findings, rules, checked, raw_rows, unparsed)
+
+    monkeypatch.setattr(validation, "problems_for", fails_for_one)
+    files = [(csv_bytes(row()), "good.csv", "D10"),
+             (csv_bytes(row(blockers_note="trips the fault")), "faulty.csv", "D10"),
+             (csv_bytes(row(pay_services_live="99")), "bad.csv", "D10")]
+    good, faulty, bad = validate_returns(files, KNOWN, AS_OF)
+    assert good.status == "accepted" and good.returns is not None
+    assert [p.rule for p in faulty.problems] == [validation.UNCHECKED] and faulty.returns is None
+    assert "fault in the tracker" in faulty.problems[0].message
+    assert bad.status == "rejected" and [p.rule for p in bad.problems] == ["at_most"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 50])
+def test_batches_of_any_size(size):
+    files = [(csv_bytes(row(notify_services_live=str(n % 40))), f"r{n}.csv", "D10") for n in range(size)]
+    assert [r.status for r in validate_returns(files, KNOWN, AS_OF)] == ["accepted"] * size

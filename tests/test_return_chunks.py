@@ -1,0 +1,171 @@
+"""Returns taken in chunks come to exactly what taking them one at a time does (assets/returns.py).
+
+Ingestion judges a chunk of inbox files against lookups made once and writes the chunk in one transaction. Two
+homes get the same inbox: one takes each file on its own (``ingest_file``, one transaction a file), the other in
+chunks small enough that corrections, re-sent files and duplicates fall both within a chunk and across chunks.
+Every returns table must be equal (load-time columns aside), and so must the archive, file for file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+import assets.returns as returns
+from checks.return_validation import ReturnJudge
+from tests.conftest import make_resources, query
+from tests.returns_helpers import csv_bytes, row
+from tests.warehouse_compare import compare_warehouses
+from tracker.return_inbox import SIDECAR, deliver, pending
+from tracker.settings import returns_archive_dir, returns_inbox_dir
+from tracker.warehouse import connect
+
+START = dt.datetime(2025, 11, 1, 9, 0, tzinfo=dt.UTC)
+RETURNS_TABLES = ("raw.return_files", "audit.return_submissions", "quarantine.return_problems",
+                  "staging.department_returns", "staging.accepted_returns")
+
+
+def _figures(organisation: str, quarter: str, live: int, note: str = "") -> bytes:
+    return csv_bytes(row(organisation_code=organisation, reporting_quarter=quarter, notify_services_live=str(live),
+                         blockers_note=note or f"{organisation} {quarter} {live}"))
+
+
+def _arrivals() -> list[tuple[bytes, str, str, dt.timedelta]]:
+    """(content, name, organisation, received after START): every case in turn, in the order received."""
+    first_d10, correction_d10 = _figures("D10", "2025-26 Q2", 30), _figures("D10", "2025-26 Q2", 31)
+    arrivals = [
+        (first_d10, "d10-q2.csv", "D10"),
+        (_figures("EA73", "2025-26 Q2", 12), "ea73-q2.csv", "EA73"),
+        (first_d10, "d10-q2-again.csv", "D10"),  # the same bytes, in force: a duplicate (same chunk)
+        (correction_d10, "d10-q2-corrected.csv", "D10"),  # a correction replaces it
+        (_figures("D16", "2025-26 Q1", 5), "d16-q1.csv", "D16"),
+        (csv_bytes(row(organisation_code="D16", pay_services_live="99")), "d16-bad.csv", "D16"),  # rejected
+        (first_d10, "d10-q2-first-resent.csv", "D10"),  # the first sent again: in force again, said so
+        (_figures("EA74", "2025-26 Q3", 7), "ea74-q3.csv", "EA74"),
+        (first_d10, "d10-q2-first-resent-twice.csv", "D10"),  # now a duplicate (next chunk)
+        (_figures("EA73", "2025-26 Q2", 12), "ea73-q2-from-d10.csv", "D10"),  # another body's return: rejected
+        (b"not,a,return\r\n", "nonsense.csv", "EA73"),
+        (correction_d10, "d10-corrected-again.csv", "D10"),  # an earlier accepted return again
+        (_figures("D10", "2025-26 Q1", 20), "d10-q1.csv", "D10"),
+        (csv_bytes(row(organisation_code="EA73", reporting_quarter="2025-26 Q1", one_login_transactions="")),
+         "ea73-warning.csv", "EA73"),  # accepted with a warning
+        (_figures("D10", "2025-26 Q1", 20), "d10-q1-dup.csv", "D10"),
+        (_figures("EA74", "2025-26 Q3", 8), "ea74-q3-corrected.csv", "EA74"),
+    ]
+    return [(content, name, organisation, dt.timedelta(minutes=n)) for n, (content, name, organisation)
+            in enumerate(arrivals)]
+
+
+def _deliver_all(home: Path) -> None:
+    for content, name, organisation, after in _arrivals():
+        deliver(home, content, name, organisation, "test", now=START + after)
+    # a return received before one already in force (from an earlier run) for the same quarter: kept in the
+    # history, not in force
+    deliver(home, _figures("EA73", "2025-26 Q2", 2), "ea73-late-arriving.csv", "EA73", "test",
+            now=START - dt.timedelta(days=3))
+    # a file whose bytes changed after it was received: refused
+    changed = deliver(home, _figures("D16", "2025-26 Q2", 9), "d16-changed.csv", "D16", "test",
+                      now=START + dt.timedelta(hours=2))
+    changed.path.write_bytes(_figures("D16", "2025-26 Q2", 10))
+
+
+def _take(home: Path, chunk: int | None) -> list[tuple[str, str | None]]:
+    """Take the whole inbox, file by file (``chunk`` None) or in chunks; (reference, outcome) for each file."""
+    resources = make_resources(home)
+    settings = resources["settings"]
+    with connect(resources["warehouse"]) as con:
+        for statement in returns.DDL:
+            con.execute(statement)
+        files = pending(home)
+        judge = ReturnJudge(returns.organisation_codes(con), settings.as_of_date())
+        if chunk is None:
+            return [(f.reference, returns.ingest_file(con, settings, f, judge)[0]) for f in files]
+        outcomes = []
+        for start in range(0, len(files), chunk):
+            part = files[start:start + chunk]
+            judge.check_ahead([(f.read(), f.original_name, f.organisation_code) for f in part if f.refusal is None
+                               and f.path.is_file()])
+            outcomes += [(f.reference, status) for f, status, _ in returns.ingest_chunk(con, settings, part, judge)]
+        return outcomes
+
+
+def _archive(home: Path) -> dict[str, bytes]:
+    root = returns_archive_dir(home)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+            and not p.name.endswith(SIDECAR)}
+
+
+@pytest.fixture()
+def two_homes(returns_home, tmp_path) -> tuple[Path, Path]:
+    one, chunked = tmp_path / "one", tmp_path / "chunked"
+    for home in (one, chunked):
+        home.mkdir()
+        shutil.copy(returns_home / "warehouse.duckdb", home / "warehouse.duckdb")
+        # an earlier run: EA73's 2025-26 Q2 return in force, received before everything in the inbox but one
+        deliver(home, _figures("EA73", "2025-26 Q2", 3), "ea73-earlier-run.csv", "EA73", "test",
+                now=START - dt.timedelta(days=1))
+        _take(home, None)
+        _deliver_all(home)
+    return one, chunked
+
+
+@pytest.mark.parametrize("chunk", [3, 1000])
+def test_chunks_record_what_one_at_a_time_records(two_homes, chunk):
+    one, chunked = two_homes
+    alone, together = _take(one, None), _take(chunked, chunk)
+    assert together == alone
+    statuses = [status for _, status in alone]
+    assert {"accepted", "accepted with warnings", "rejected", "duplicate"} <= set(statuses)
+    comparison = compare_warehouses(one / "warehouse.duckdb", chunked / "warehouse.duckdb",
+                                    schemas=("raw", "audit", "quarantine", "staging"))
+    assert comparison.equal, comparison.report()
+    assert _archive(one) == _archive(chunked) and len(_archive(one)) == len(alone) + 1
+    assert pending(chunked) == [] and pending(one) == []
+    in_force = query(chunked, "SELECT notify_services_live FROM staging.department_returns "
+                              "WHERE organisation_code = 'D10' AND reporting_quarter = '2025-26 Q2'")
+    assert in_force == [(31,)]  # the correction sent again last is in force
+    resent = query(chunked, "SELECT summary FROM audit.return_submissions WHERE file_name = "
+                            "'d10-q2-first-resent.csv'")[0][0]
+    assert "its figures are the return in force again" in resent
+
+
+def test_entries_refused_unread_are_recorded_alike(two_homes):
+    """A hidden file and a file outside any organisation's folder: refused unread in a chunk as alone. (Their
+    references come from where and when each landed, so they differ between the homes: compared without them.)"""
+    for home in two_homes:
+        (returns_inbox_dir(home) / "D10" / ".hidden.csv").write_bytes(b"x")
+        (returns_inbox_dir(home) / "stray.csv").write_bytes(b"y")
+    one, chunked = two_homes
+    assert [s for _, s in _take(chunked, 4)] == [s for _, s in _take(one, None)]
+    sql = ("SELECT s.file_name, s.status, s.summary, p.rule, p.message, s.archived_as FROM audit.return_submissions s "
+           "JOIN quarantine.return_problems p USING (submission_ref) WHERE p.rule = 'not_read' ORDER BY 1")
+    refused = query(chunked, sql)
+    assert refused == query(one, sql) and [r[0] for r in refused] == [".hidden.csv", "stray.csv"]
+    assert pending(chunked) == []
+
+
+def test_a_chunk_recorded_but_not_archived_is_finished_by_the_next_run(two_homes):
+    """A run killed after the chunk's commit and before its moves: the next finds each entry recorded and moves
+    it where its record says, once."""
+    _, home = two_homes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(returns, "_archive", lambda *args, **kwargs: None)  # killed before any move
+        first = _take(home, 1000)
+    assert len(pending(home)) == len(first)
+    second = _take(home, 1000)
+    assert second == first  # each entry's recorded outcome, not a second judgement
+    assert pending(home) == []
+    counted = query(home, "SELECT count(*), count(DISTINCT submission_ref) FROM audit.return_submissions")
+    assert counted[0][0] == counted[0][1]
+
+
+def test_a_chunk_that_cannot_be_written_is_taken_one_by_one(two_homes, monkeypatch):
+    one, chunked = two_homes
+    monkeypatch.setattr(returns, "_record_chunk", lambda *args: (_ for _ in ()).throw(RuntimeError("disk full")))
+    assert _take(chunked, 1000) == _take(one, None)
+    comparison = compare_warehouses(one / "warehouse.duckdb", chunked / "warehouse.duckdb",
+                                    schemas=("raw", "audit", "quarantine", "staging"))
+    assert comparison.equal, comparison.report()
