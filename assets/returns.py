@@ -397,8 +397,10 @@ def _judge_arrival(arrival: _Arrival, settings: TrackerConfig, judge: ReturnJudg
                 "found_at": now,
             })
         if report.status != REJECTED:
-            accepted = report.returns.assign(submission_ref=file.reference, received_at=file.received_at,
-                                             is_illustrative=file.is_illustrative)
+            accepted = report.returns.copy(deep=False)  # its own columns added, the rows' data shared
+            accepted["submission_ref"] = file.reference
+            accepted["received_at"] = file.received_at
+            accepted["is_illustrative"] = file.is_illustrative
             earlier = lookups.earlier_accepted(sha, file.organisation_code)
             if earlier:  # an earlier return sent again on purpose: say so in the audit trail
                 submission["summary"] += (f" The same file as {earlier}, received earlier: its figures are the "

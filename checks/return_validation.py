@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import logging
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -222,6 +222,11 @@ def _checking_failed(report: ValidationReport, file_name: str) -> None:
     report.normalisations = []
 
 
+# The types of a return's rows as kept: whole numbers may be missing (Int64), numbers with decimals are floats.
+RETURN_DTYPES = {**{c.name: "Int64" for c in COLUMNS if c.kind == COUNT},
+                 **{c.name: "float64" for c in COLUMNS if c.kind == NUMBER}}
+
+
 @dataclass
 class _Read:
     """A file's cells as parsed, before the rules: its typed rows and what was wrong with single cells."""
@@ -230,9 +235,6 @@ class _Read:
     rows: list[int]  # their spreadsheet row numbers
     problems: list[Problem]
     unparsed: set[tuple[int, str]]
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.records, index=self.rows, columns=[*COLUMN_NAMES, *VERSION_COLUMNS])
 
 
 def _read(report: ValidationReport, content: bytes, file_name: str) -> _Read | None:
@@ -285,13 +287,17 @@ def _judge_together(reports: list[ValidationReport], read: list[_Read], submitte
     for found in evaluate(rules, checked):
         file = owner[found.row]
         findings[file].append(found._replace(row=read[file].rows[found.row - starts[file]]))
+    # Typed once for the batch, and each frame made one block per type, so that a file's slice is cheap.
+    kept, checked = typed.astype(RETURN_DTYPES).copy(), checked.copy()
     for i, (report, parsed) in enumerate(zip(reports, read, strict=True)):
-        own = checked.iloc[starts[i]:starts[i] + sizes[i]].set_axis(parsed.rows)
-        _judge(report, parsed, own, findings[i], rules)
+        rows = slice(starts[i], starts[i] + sizes[i])
+        own = checked.iloc[rows]
+        own.index = parsed.rows
+        _judge(report, parsed, own, findings[i], rules, lambda rows=rows: kept.iloc[rows].reset_index(drop=True))
 
 
 def _judge(report: ValidationReport, read: _Read, checked: pd.DataFrame, findings: list[Finding],
-           rules: Sequence[Rule]) -> None:
+           rules: Sequence[Rule], kept: Callable[[], pd.DataFrame]) -> None:
     report.checked, report.findings = checked, findings
     found, warnings = problems_for(findings, rules, checked, report.raw_rows, read.unparsed)
     problems = read.problems + found
@@ -300,10 +306,7 @@ def _judge(report: ValidationReport, read: _Read, checked: pd.DataFrame, finding
     report.warnings += [replace(w, **placed) for w in warnings]
     report.problems.sort(key=lambda p: (p.row or 0, COLUMN_NAMES.index(p.column) if p.column else -1))
     if not report.problems:
-        counts = [c.name for c in COLUMNS if c.kind == COUNT]
-        numbers = [c.name for c in COLUMNS if c.kind == NUMBER]
-        report.returns = read.frame().reset_index(drop=True).astype(
-            {**{c: "Int64" for c in counts}, **{c: "float64" for c in numbers}})
+        report.returns = kept()
     else:
         report.normalisations = []  # nothing is kept from a rejected file; its cells are in raw_rows as sent
 
