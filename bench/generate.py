@@ -91,7 +91,7 @@ DRIFTS = ("upper", "lower", "ampersand", "abbreviation_suffix", "trailing_space"
           "typo", "old_name")
 DRIFT_WEIGHTS = (0.10, 0.08, 0.12, 0.16, 0.12, 0.12, 0.12, 0.12, 0.06)
 BAD_KINDS = ("wrong_quarter", "negative_number", "missing_column", "text_in_number", "wrong_organisation")
-BAD_RULES = {"wrong_quarter": "quarter_format", "negative_number": "not_negative", "missing_column": "header",
+BAD_RULES = {"wrong_quarter": "quarter_format", "negative_number": "not_negative", "missing_column": "file",
              "text_in_number": "whole_number", "wrong_organisation": "submitter_matches"}
 WARNING_KINDS = ("transactions_missing", "verify_after_closure", "choice_other_unexplained", "windows_encoding")
 BARRIERS = ("digital skills", "legacy technology", "funding", "culture and leadership", "procurement",
@@ -427,13 +427,18 @@ def _drift(base: str, kind: str, abbreviation: str | None, old: str | None, rng:
 
 def build_pay(rng: np.random.Generator, reg: Register, spec: ScaleSpec) -> PayModel:
     n, weeks = reg.size, spec.weeks
-    uses_pay = rng.random(n) < 0.85
-    cap = np.maximum(1, np.round(np.exp(rng.normal(0.7, 0.9, n)))).astype(np.int64)
+    uses_pay = rng.random(n) < 0.9
+    cap = np.maximum(1, np.round(np.exp(rng.normal(0.7, 0.9, n)))).astype(np.float32)
     cap[reg.departments] *= 6
-    midpoint = rng.uniform(-0.6 * weeks, 1.1 * weeks, n)
-    rate = rng.uniform(0.03, 0.2, n) * max(1.0, 104 / max(weeks, 1)) ** 0.5
-    t = np.arange(weeks, dtype=np.float64)[:, None]
-    services = np.floor(cap[None, :] / (1 + np.exp(-rate[None, :] * (t - midpoint[None, :]))) + 0.5).astype(np.int32)
+    # most bodies took Pay up before or early in the history; the rest join through it (staggered S-curves)
+    midpoint = np.where(rng.random(n) < 0.55, rng.uniform(-1.0 * weeks, 0.1 * weeks, n),
+                        rng.uniform(0.0, 1.05 * weeks, n)).astype(np.float32)
+    rate = (rng.uniform(0.03, 0.2, n) * max(1.0, 104 / max(weeks, 1)) ** 0.5).astype(np.float32)
+    services = np.zeros((weeks, n), dtype=np.int16)
+    for first in range(0, weeks, 52):  # a year at a time: float temporaries stay small at 40,000 bodies
+        t = np.arange(first, min(weeks, first + 52), dtype=np.float32)[:, None]
+        with np.errstate(over="ignore"):  # exp overflows to inf long before a body starts: 0 services
+            services[first:first + len(t)] = np.floor(cap / (1 + np.exp(-rate * (t - midpoint))) + 0.5)
     services[:, ~uses_pay] = 0
     leaves = (rng.random(n) < 0.04) & uses_pay
     for i in np.flatnonzero(leaves):
