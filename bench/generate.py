@@ -773,6 +773,46 @@ def _return_bytes(row: dict[str, str], version: int, bad: str | None, warning: s
     return b"\xef\xbb\xbf" + text.encode("utf-8")
 
 
+class WorkbookReturns:
+    """Returns sent as the Excel template (``checks/return_templates.xlsx_template``), filled in and saved with fixed
+    times inside the file, so that the same seed still gives the same bytes."""
+
+    def __init__(self, organisations: list[tuple[str, str]], today: dt.date, fixed: dt.datetime):
+        from checks.return_templates import xlsx_template
+
+        self.template = xlsx_template(organisations, today)
+        self.fixed = fixed
+
+    def content(self, row: dict[str, str]) -> bytes:
+        import re
+        import zipfile
+
+        from openpyxl import load_workbook
+
+        from checks.return_contract import COLUMN_NAMES, TEMPLATE_SHEET, column_letter
+
+        book = load_workbook(io.BytesIO(self.template))
+        sheet = book[TEMPLATE_SHEET]
+        for name, value in row.items():
+            if value != "":
+                sheet[f"{column_letter(COLUMN_NAMES.index(name))}2"] = int(value) if value.isdigit() else value
+        book.properties.created = book.properties.modified = self.fixed.replace(tzinfo=None)
+        saved = io.BytesIO()
+        book.save(saved)
+        stamp = self.fixed.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        out = io.BytesIO()
+        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+            for info in source.infolist():
+                data = source.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+                fixed = zipfile.ZipInfo(info.filename, date_time=self.fixed.timetuple()[:6])
+                fixed.compress_type = zipfile.ZIP_DEFLATED
+                fixed.external_attr = info.external_attr
+                target.writestr(fixed, data)
+        return out.getvalue()
+
+
 def deliver_exactly(inbox: Path, content: bytes, original_name: str, organisation_code: str, now: dt.datetime,
                     reporting_quarter: str) -> str:
     """What ``tracker.return_inbox.deliver`` writes (same names, same sidecar bytes), without its fsyncs.
@@ -806,9 +846,11 @@ def write_returns(out: Path, reg: Register, pay: PayModel, spec: ScaleSpec, rng:
         quarters.append(quarter)
         quarter = quarter.next()
     inbox = out / "inbox"
-    counts = {"returns_files": 0, "returns_good": 0, "returns_bad": 0, "returns_duplicate": 0,
+    counts = {"returns_xlsx": 0, "returns_files": 0, "returns_good": 0, "returns_bad": 0, "returns_duplicate": 0,
               "returns_with_warning": 0, "returns_missing": 0, "returns_bytes": 0}
     progress_start = rng.uniform(0.0, 0.6, reg.size)
+    workbooks = WorkbookReturns([(reg.code(i), reg.title(i)) for i in returners], spec.as_of,
+                                dt.datetime.combine(spec.end, dt.time(12)))
     for q_index, q in enumerate(quarters):
         deadline = q.end + dt.timedelta(days=spec.deadline_days)
         week = min(spec.weeks - 1, max(0, spec.weeks - 1 - (spec.end - q.end).days // 7))
@@ -842,10 +884,13 @@ def write_returns(out: Path, reg: Register, pay: PayModel, spec: ScaleSpec, rng:
                 if rng.random() < 0.01:
                     sends.append(("duplicate", warning))
             content = b""
+            as_workbook = version == 2 and not bad and not warning and rng.random() < 0.005
             for n_send, (kind, warn) in enumerate(sends):
                 if kind != "duplicate":
-                    content = _return_bytes(row, version, kind, warn, other)
-                name = f"{code}_{q.label.replace(' ', '_')}{'_corrected' if n_send and kind is None else ''}.csv"
+                    content = (workbooks.content(row) if as_workbook else
+                               _return_bytes(row, version, kind, warn, other))
+                extension = ".xlsx" if as_workbook else ".csv"
+                name = f"{code}_{q.label.replace(' ', '_')}{'_corrected' if n_send and kind is None else ''}{extension}"
                 at = received + dt.timedelta(days=3 * n_send, minutes=7 * n_send)
                 stored = deliver_exactly(inbox, content, name, code, at, q.label)
                 expected = ("duplicate" if kind == "duplicate" else "rejected" if kind else "accepted")
@@ -854,6 +899,7 @@ def write_returns(out: Path, reg: Register, pay: PayModel, spec: ScaleSpec, rng:
                                          "warning": warn if not kind else None,
                                          "expected": expected, "rule": BAD_RULES.get(kind or "")})
                 counts["returns_files"] += 1
+                counts["returns_xlsx"] += as_workbook
                 counts["returns_bytes"] += len(content)
                 counts[{"accepted": "returns_good", "rejected": "returns_bad",
                         "duplicate": "returns_duplicate"}[expected]] += 1

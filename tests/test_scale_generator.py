@@ -84,8 +84,9 @@ def test_manifest_says_generated_and_counts(small):
     expected = collections.Counter(r["expected"] for r in manifest["returns"])
     assert (expected["accepted"], expected["rejected"], expected["duplicate"]) == (
         counts["returns_good"], counts["returns_bad"], counts["returns_duplicate"])
-    assert counts["returns_files"] == sum(1 for f in (out / "inbox").rglob("*") if f.suffix == ".csv")
-    assert 0.02 <= counts["returns_bad"] / counts["returns_files"] <= 0.08
+    assert counts["returns_files"] == sum(1 for f in (out / "inbox").rglob("*") if f.suffix in (".csv", ".xlsx"))
+    assert counts["returns_xlsx"] >= 1  # the Excel template, filled in
+    assert 0.01 <= counts["returns_bad"] / counts["returns_files"] <= 0.10  # 3-5% at scale; a small sample varies
 
 
 def test_pay_snapshots_read_as_the_real_ones(small):
