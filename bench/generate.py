@@ -427,11 +427,11 @@ def _drift(base: str, kind: str, abbreviation: str | None, old: str | None, rng:
 
 def build_pay(rng: np.random.Generator, reg: Register, spec: ScaleSpec) -> PayModel:
     n, weeks = reg.size, spec.weeks
-    uses_pay = rng.random(n) < 0.9
+    uses_pay = rng.random(n) < 0.92
     cap = np.maximum(1, np.round(np.exp(rng.normal(0.7, 0.9, n)))).astype(np.float32)
     cap[reg.departments] *= 6
     # most bodies took Pay up before or early in the history; the rest join through it (staggered S-curves)
-    midpoint = np.where(rng.random(n) < 0.55, rng.uniform(-1.0 * weeks, 0.1 * weeks, n),
+    midpoint = np.where(rng.random(n) < 0.7, rng.uniform(-1.0 * weeks, 0.1 * weeks, n),
                         rng.uniform(0.0, 1.05 * weeks, n)).astype(np.float32)
     rate = (rng.uniform(0.03, 0.2, n) * max(1.0, 104 / max(weeks, 1)) ** 0.5).astype(np.float32)
     services = np.zeros((weeks, n), dtype=np.int16)

@@ -213,7 +213,7 @@ def test_small_size_runs_through_the_real_pipeline(small, tmp_path):
                          env=env, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     counts = manifest["counts"]
-    with duckdb.connect(str(home / "published" / "tracker.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:  # the run is over: nobody writes
         def one(sql: str):
             return con.execute(sql).fetchone()[0]
 
