@@ -24,6 +24,7 @@ from assets.data_sharing import parse_catalogue_version
 from assets.one_login import parse_events, parse_registry
 from assets.pay import parse_pay_snapshot
 from bench.generate import (
+    AS_OF_NOTE,
     CHANNEL,
     MANIFEST,
     MARKER,
@@ -78,6 +79,7 @@ def test_same_seed_same_bytes_another_seed_other_bytes(small, tmp_path):
 def test_manifest_says_generated_and_counts(small):
     out, manifest = small
     assert "GENERATED" in manifest["note"] and manifest["seed"] == SEED
+    assert manifest["environment"]["TRACKER_AS_OF_NOTE"] == AS_OF_NOTE
     counts = manifest["counts"]
     assert counts["organisations"] == SIZES["small"].organisations
     assert counts["pay_snapshots"] == len(list((out / "pay" / "snapshots").glob("*.json")))
@@ -208,11 +210,14 @@ def test_small_size_runs_through_the_real_pipeline(small, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(out / "inbox", home / "returns" / "inbox")
     as_of = SIZES["small"].as_of
-    env = os.environ | {"TRACKER_DATA_DIR": str(out), "TRACKER_HOME": str(home)}
+    env = os.environ | {"TRACKER_DATA_DIR": str(out), "TRACKER_HOME": str(home),
+                        "TRACKER_AS_OF_NOTE": manifest["environment"]["TRACKER_AS_OF_NOTE"]}
     run = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--as-of", as_of.isoformat()], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     counts = manifest["counts"]
+    published = json.loads((home / "published" / "manifest.json").read_text(encoding="utf-8"))
+    assert "GENERATED" in published["as_of_note"]  # beside the reporting date on every dashboard page
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:  # the run is over: nobody writes
         def one(sql: str):
             return con.execute(sql).fetchone()[0]
