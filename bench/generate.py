@@ -857,7 +857,7 @@ def write_returns(out: Path, reg: Register, pay: PayModel, spec: ScaleSpec, rng:
     for q_index, q in enumerate(quarters):
         deadline = q.end + dt.timedelta(days=spec.deadline_days)
         week = min(spec.weeks - 1, max(0, spec.weeks - 1 - (spec.end - q.end).days // 7))
-        for i in returners:
+        for position, i in enumerate(returners):
             if rng.random() < 0.03:
                 counts["returns_missing"] += 1
                 continue
@@ -877,7 +877,7 @@ def write_returns(out: Path, reg: Register, pay: PayModel, spec: ScaleSpec, rng:
                 received = dt.datetime.combine(deadline + dt.timedelta(days=int(rng.integers(1, 15))), dt.time(9),
                                                dt.UTC)
             received += dt.timedelta(seconds=int(rng.integers(0, 8 * 3600)))
-            other = reg.code(returners[(returners.index(i) + 1) % len(returners)])
+            other = reg.code(returners[(position + 1) % len(returners)])
             sends = []
             if bad:
                 sends.append((bad, None))
