@@ -47,6 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # --- Limits on the file itself -------------------------------------------------
 
@@ -61,8 +62,12 @@ LISTS_SHEET = "Lists"
 # --- The quarters the tracker keeps ------------------------------------------
 
 # The year before the Government Transformation Strategy (Feb 2017): its baseline,
-# and the earliest quarter for which GOV.UK Verify figures are asked for.
+# and the earliest quarter for which GOV.UK Verify figures are asked for. The one
+# setting that moves it is ``first_quarter`` in data/returns/schedule.yaml (read by
+# ``first_quarter()`` below): generated benchmark data (bench/generate.py) with a
+# longer history sets it; the shipped schedule does not, so this default stands.
 FIRST_QUARTER = "2016-17 Q1"
+FIRST_QUARTER_SETTING = "first_quarter"
 QUARTER_PATTERN = re.compile(r"^(\d{4})-(\d{2}) Q([1-4])$")
 
 
@@ -132,9 +137,37 @@ def normalise_quarter(text: str) -> str:
     return squeezed
 
 
+def first_quarter() -> str:
+    """The earliest quarter a return may be for: ``first_quarter`` in the data folder's returns/schedule.yaml
+    when it is set there, else FIRST_QUARTER."""
+    from tracker.settings import data_dir  # light: the environment and paths only
+
+    path = data_dir() / "returns" / "schedule.yaml"
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return FIRST_QUARTER
+    return _configured_first_quarter(str(path), stamp)
+
+
+@lru_cache(maxsize=8)
+def _configured_first_quarter(path: str, _stamp: int) -> str:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        doc = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+    value = doc.get(FIRST_QUARTER_SETTING) if isinstance(doc, dict) else None
+    if value is None:
+        return FIRST_QUARTER
+    quarter = Quarter.parse(str(value))
+    if quarter is None:
+        raise ValueError(f"{path}: {FIRST_QUARTER_SETTING} is {value!r}, not a quarter written like 2016-17 Q1.")
+    return quarter.label
+
+
 def open_quarters(as_of: dt.date) -> list[str]:
-    """Every quarter a return may be for on ``as_of``: started, and not older than FIRST_QUARTER."""
-    quarter, last, labels = Quarter.parse(FIRST_QUARTER), Quarter.containing(as_of), []
+    """Every quarter a return may be for on ``as_of``: started, and not older than ``first_quarter()``."""
+    quarter, last, labels = Quarter.parse(first_quarter()), Quarter.containing(as_of), []
     while quarter <= last:
         labels.append(quarter.label)
         quarter = quarter.next()

@@ -54,6 +54,7 @@ from checks.return_contract import (
     VERIFY_LAST_QUARTER,
     WARNINGS,
     Quarter,
+    first_quarter,
     open_quarters,
     section_flag,
 )
@@ -122,12 +123,12 @@ def finding(rule: Rule, row: int) -> Finding:
 
 def contract_rules(known_organisations: Collection[str], as_of: dt.date) -> tuple[Rule, ...]:
     """Every rule of the contract for a reporting date and the organisations the tracker knows, in order."""
-    return _contract_rules(frozenset(known_organisations), as_of)
+    return _contract_rules(frozenset(known_organisations), as_of, first_quarter())
 
 
 @lru_cache(maxsize=8)
-def _contract_rules(known_organisations: frozenset[str], as_of: dt.date) -> tuple[Rule, ...]:
-    quarters = tuple(open_quarters(as_of))
+def _contract_rules(known_organisations: frozenset[str], as_of: dt.date, first: str) -> tuple[Rule, ...]:
+    quarters = tuple(open_quarters(as_of))  # from ``first``, which is part of the cache key
     rules: list[Rule] = []
     for c in COLUMNS:
         if c.required:
@@ -152,7 +153,7 @@ def _contract_rules(known_organisations: frozenset[str], as_of: dt.date) -> tupl
                 Rule("quarter_format", REGEX, (c.name,), c.name,
                      params={"regex": QUARTER_PATTERN.pattern.replace("(", "(?:")}),
                 Rule("quarter_open", IN_SET, (c.name,), c.name, params={"value_set": quarters},
-                     meta={"latest_quarter": quarters[-1]}),
+                     meta={"first_quarter": first, "latest_quarter": quarters[-1]}),
             ]
         elif c.kind == TEXT and c.choices:  # picked from a list: the list is the whole rule
             rules.append(Rule("choice_known", IN_SET, (c.name,), c.name, params={"value_set": c.choices}))

@@ -30,7 +30,6 @@ from checks.return_contract import (
     COUNT,
     CROSS_FIELD_RULES,
     CURRENT_VERSION,
-    FIRST_QUARTER,
     GUIDANCE_SHEET,
     LISTS_SHEET,
     MAX_NOTE_CHARACTERS,
@@ -44,6 +43,7 @@ from checks.return_contract import (
     Quarter,
     column_letter,
     columns_of,
+    first_quarter,
 )
 
 CSV_TEMPLATE = "department_return_template.csv"
@@ -64,7 +64,7 @@ def version_statement() -> str:
 
 def template_quarters(today: dt.date) -> list[str]:
     """The drop-down: every quarter from the first the tracker keeps to the end of next financial year."""
-    quarter, last, labels = Quarter.parse(FIRST_QUARTER), Quarter(Quarter.containing(today).year + 1, 4), []
+    quarter, last, labels = Quarter.parse(first_quarter()), Quarter(Quarter.containing(today).year + 1, 4), []
     while quarter <= last:
         labels.append(quarter.label)
         quarter = quarter.next()

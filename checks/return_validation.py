@@ -31,7 +31,6 @@ from checks.return_contract import (
     COLUMN_NAMES,
     COLUMNS,
     COUNT,
-    FIRST_QUARTER,
     KEY_COLUMNS,
     MAX_DATA_ROWS,
     MAX_NOTE_CHARACTERS,
@@ -404,7 +403,7 @@ def _problem_for(rule: Rule, row: int, raw: dict[str, str], checked: pd.DataFram
         limit_value = f"{int(limit_value):,}"
         fields |= {"limit_text": limit_text, "limit_value": limit_value, "fix": meta["fix"]}
     elif rule.rule == "quarter_open":
-        fields |= {"first_quarter": FIRST_QUARTER, "latest_quarter": meta["latest_quarter"]}
+        fields |= {"first_quarter": meta["first_quarter"], "latest_quarter": meta["latest_quarter"]}
     elif rule.rule == "paired":
         other = meta["other"] if raw.get(column) else column
         column = column if raw.get(column) else meta["other"]
