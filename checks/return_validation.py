@@ -19,7 +19,7 @@ import hashlib
 import itertools
 import logging
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -286,17 +286,24 @@ def _judge_together(reports: list[ValidationReport], read: list[_Read], submitte
     for found in evaluate(rules, checked):
         file = owner[found.row]
         findings[file].append(found._replace(row=read[file].rows[found.row - starts[file]]))
-    # Typed once for the batch, and each frame made one block per type, so that a file's slice is cheap.
-    kept, checked = typed.astype(RETURN_DTYPES).copy(), checked.copy()
+    checked = checked.copy()  # one block per type, so that a file's slice is cheap
     for i, (report, parsed) in enumerate(zip(reports, read, strict=True)):
-        rows = slice(starts[i], starts[i] + sizes[i])
-        own = checked.iloc[rows]
+        own = checked.iloc[starts[i]:starts[i] + sizes[i]]
         own.index = parsed.rows
-        _judge(report, parsed, own, findings[i], rules, lambda rows=rows: kept.iloc[rows].reset_index(drop=True))
+        _judge(report, parsed, own, findings[i], rules)
+    # The rows kept, typed once for the files that passed (a rejected file's cells may not fit the types).
+    passed = [i for i, report in enumerate(reports) if not report.problems]
+    if passed:
+        kept = typed.iloc[[row for i in passed for row in range(starts[i], starts[i] + sizes[i])]]
+        kept = kept.astype(RETURN_DTYPES).reset_index(drop=True).copy()
+        at = 0
+        for i in passed:
+            reports[i].returns = kept.iloc[at:at + sizes[i]].reset_index(drop=True)
+            at += sizes[i]
 
 
 def _judge(report: ValidationReport, read: _Read, checked: pd.DataFrame, findings: list[Finding],
-           rules: Sequence[Rule], kept: Callable[[], pd.DataFrame]) -> None:
+           rules: Sequence[Rule]) -> None:
     report.checked, report.findings = checked, findings
     found, warnings = problems_for(findings, rules, checked, report.raw_rows, read.unparsed)
     problems = read.problems + found
@@ -304,9 +311,7 @@ def _judge(report: ValidationReport, read: _Read, checked: pd.DataFrame, finding
     report.problems += [replace(p, **placed) for p in problems]
     report.warnings += [replace(w, **placed) for w in warnings]
     report.problems.sort(key=lambda p: (p.row or 0, COLUMN_NAMES.index(p.column) if p.column else -1))
-    if not report.problems:
-        report.returns = kept()
-    else:
+    if report.problems:
         report.normalisations = []  # nothing is kept from a rejected file; its cells are in raw_rows as sent
 
 

@@ -40,6 +40,9 @@ def _files() -> list[tuple[bytes, str, str | None]]:
         (csv_bytes(row(main_barrier_2="legacy technology")), "repeated-choice.csv", "D10"),
         (csv_bytes({k: v for k, v in row().items() if k in VERSION_1_HEADER}, header=VERSION_1_HEADER),
          "version-1.csv", "D10"),
+        (csv_bytes(row(pay_transactions="9" * 309)), "309-digits.csv", "D10"),  # parsed, too large for the types
+        (csv_bytes(row(pay_transactions="-" + "9" * 40)), "negative-40-digits.csv", "D10"),
+        (csv_bytes(row(blockers_note="x" * 400)), "long-note.csv", "D10"),
         (b"", "empty.csv", "D10"),
         (b"\x89PNG\r\n\x1a\n\x00\xff", "picture.xlsx", "D10"),
         (csv_bytes(row())[:40], "cut-short.csv", "D10"),
@@ -70,6 +73,8 @@ def test_a_batch_gets_the_reports_each_file_gets_alone():
     alone = [validate_return(content, name, KNOWN, AS_OF, submitter=sender) for content, name, sender in files]
     statuses = {report.status for report in alone}
     assert statuses == {"accepted", "accepted with warnings", "rejected"}  # the batch has every outcome
+    faults = [r.file_name for r in alone if any(p.rule == validation.UNCHECKED for p in r.problems)]
+    assert faults == []  # every file judged for what is in it, never the tracker's own fault
     for batch, single in zip(validate_returns(files, KNOWN, AS_OF), alone, strict=True):
         _same(batch, single)
 
