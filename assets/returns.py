@@ -228,9 +228,6 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         def take(batch: list[InboxFile]) -> None:
             for start in range(0, len(batch), TAKEN_TOGETHER):
                 chunk = batch[start:start + TAKEN_TOGETHER]
-                judge.check_ahead([(content, file.original_name, file.organisation_code)
-                                   for file, content in ((f, _content_or_none(f)) for f in chunk)
-                                   if content is not None])
                 for file, status, rows in ingest_chunk(con, settings, chunk, judge, context.log):
                     if status is None:
                         context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another "
@@ -258,16 +255,6 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
 
 
 TAKEN_TOGETHER = 500  # inbox files checked as one batch (validate_returns) and recorded in one transaction
-
-
-def _content_or_none(file: InboxFile) -> bytes | None:
-    """The file's bytes to check ahead, or None (refused, too large, gone...: ``ingest_file`` says why, one by one)."""
-    if file.refusal is not None:
-        return None
-    try:
-        return file.read(MAX_FILE_BYTES)
-    except (OSError, InboxEntryRefused, InboxFileTooLarge):
-        return None
 
 
 REFUSED_RULE = "not_read"  # the rule of a problem recorded for an inbox entry refused without being read
@@ -534,6 +521,8 @@ def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: Re
     is taken on its own (``ingest_file``), so a fault stays one file's. Returns (entry, outcome, typed rows)."""
     arrivals = [(file, _arrive(file)) for file in files]
     present = [a for _, a in arrivals if a is not None]
+    judge.check_ahead([(a.content, a.file.original_name, a.file.organisation_code) for a in present
+                       if a.refusal is None])  # the rules once over the chunk, on the bytes just read
     lookups = _ChunkLookups(con, present)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     claimed: set[Path] = set()

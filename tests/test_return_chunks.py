@@ -86,8 +86,6 @@ def _take(home: Path, chunk: int | None) -> list[tuple[str, str | None]]:
         outcomes = []
         for start in range(0, len(files), chunk):
             part = files[start:start + chunk]
-            judge.check_ahead([(f.read(), f.original_name, f.organisation_code) for f in part if f.refusal is None
-                               and f.path.is_file()])
             outcomes += [(f.reference, status) for f, status, _ in returns.ingest_chunk(con, settings, part, judge)]
         return outcomes
 
