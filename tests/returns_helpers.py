@@ -77,9 +77,13 @@ def zip_members(content: bytes) -> dict[str, bytes]:
 
 
 def zip_parts(parts: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    """Parts, name -> bytes, as a zip: a workbook put back together (or a zip that only looks like one)."""
+    """Parts, name -> bytes, as a zip: a workbook put back together (or a zip that only looks like one).
+
+    Each member is dated 1 January 1980 (zip's first date), not the current second, so the same parts give the
+    same bytes whenever they are zipped.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression) as archive:
         for name, data in parts.items():
-            archive.writestr(name, data)
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, compress_type=compression)
     return buffer.getvalue()

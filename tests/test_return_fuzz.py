@@ -348,8 +348,9 @@ def test_the_generator_makes_varied_files():
         report = validate_return(content, name, KNOWN, AS_OF, submitter="D10")
         first = report.problems[0].message[:30] if report.problems else report.status
         outcomes[first] = outcomes.get(first, 0) + 1
-    assert len(seen) >= 190
+    assert len(seen) >= 180  # some damage repeats itself (a file cut to nothing, twice)
     assert len(outcomes) >= 20, outcomes
+    assert list(variants(SEED + 1, 30)) == list(variants(SEED + 1, 30)), "the same seed must give the same files"
 
 
 def _corpus() -> list[Path]:
