@@ -11,15 +11,18 @@ last for a date is its figure, the others are kept and marked superseded.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from typing import Any
 
 import pandas as pd
 
+import tracker.parsing
 from assets.raw import raw_files_asset
-from assets.staging import FeedReader, Parsed, staging_tables_asset, versioned
+from assets.staging import FeedReader, Parsed, code_fingerprint, staging_tables_asset, versioned
 from tracker.parsing import FeedError, parse_long_date, parse_quantity, read_json_feed, require_int, require_keys
 from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE, parse_versions
-from tracker.warehouse import SourceFile
+from tracker.warehouse import ListedFile, SourceFile, transaction
 
 SOURCE = "pay"
 REQUIRED_KEYS = ["dateUpdated", "numberOfServices"]  # without these a version is not a data point
@@ -44,6 +47,8 @@ def _counts(data: dict, key: str, file_name: str) -> dict[str, int]:
     if not isinstance(mapping, dict):
         raise FeedError(file_name, f"'{key}' is not a list of names with counts.")
     # keys as published: names differing only by spaces are two rows of the file, not one
+    if all(type(n) is int and n >= 0 for n in mapping.values()):  # the usual case, tens of thousands at a time
+        return mapping
     return {str(name): require_int(n, file_name, f"{key}[{name!r}]") for name, n in mapping.items()}
 
 
@@ -80,7 +85,86 @@ def parse_pay_file(file: SourceFile, _settings: TrackerConfig) -> dict:
     return parse_versions(file) if file.name == VERSIONS_FILE else parse_pay_snapshot(file)
 
 
-def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame]:
+HEADLINE = {  # what a version's parse keeps beside its counts, and the type it is kept as
+    "date_updated": "DATE", "payments_cumulative": "DOUBLE", "amount_gbp_cumulative": "DOUBLE", "services": "BIGINT",
+    "organisations": "BIGINT", "organisations_listed": "BIGINT", "services_by_organisation_sum": "BIGINT",
+    "services_by_sector_sum": "BIGINT",
+}
+PARSED_VERSIONS = "parsed.pay_versions"
+PARSED_COUNTS = {"_by_org": ("parsed.pay_organisation_counts", "organisation_name"),
+                 "_by_sector": ("parsed.pay_sector_counts", "sector")}
+
+
+class PayParseCache:
+    """Each snapshot is parsed once: its headline figures and its tens of thousands of counts are kept by sha256.
+
+    A new weekly snapshot then costs one file's parse, not the history's; the counts never come back into
+    Python, the staging tables select them in SQL.
+    """
+
+    def __init__(self) -> None:
+        self.fingerprint = code_fingerprint(sys.modules[__name__], tracker.parsing)
+
+    def keeps(self, name: str) -> bool:
+        return name != VERSIONS_FILE
+
+    def _ensure(self, con) -> None:
+        con.execute("CREATE SCHEMA IF NOT EXISTS parsed")
+        headline = ", ".join(f"{column} {kind}" for column, kind in HEADLINE.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {PARSED_VERSIONS} (sha256 VARCHAR PRIMARY KEY, parser VARCHAR, "
+                    f"problem VARCHAR, {headline})")
+        for table, name in PARSED_COUNTS.values():
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} (sha256 VARCHAR, {name} VARCHAR, live_services BIGINT)")
+
+    def stored(self, con, files: list[ListedFile]) -> dict[str, Any]:
+        self._ensure(con)
+        wanted = pd.DataFrame({"sha256": sorted({f.sha256 for f in files})}, dtype="string")
+        con.register("_wanted_versions", wanted)
+        rows = con.execute(f"SELECT sha256, problem, {', '.join(HEADLINE)} FROM {PARSED_VERSIONS} "
+                           "SEMI JOIN _wanted_versions USING (sha256) WHERE parser = ?", [self.fingerprint]).fetchall()
+        con.unregister("_wanted_versions")
+        return {sha: FeedError("", problem) if problem is not None else dict(zip(HEADLINE, values, strict=True))
+                for sha, problem, *values in rows}
+
+    def store(self, con, results: list[tuple[SourceFile, Any]]) -> None:
+        by_sha = {file.sha256: result for file, result in results}
+        if not by_sha:
+            return
+        self._ensure(con)
+        versions = pd.DataFrame([
+            {"sha256": sha, "parser": self.fingerprint,
+             "problem": r.problem if isinstance(r, FeedError) else None,
+             **{column: None if isinstance(r, FeedError) else r[column] for column in HEADLINE}}
+            for sha, r in by_sha.items()])
+        counts = {part: pd.concat([pd.DataFrame(columns=["sha256", column, "live_services"])] + [
+            pd.DataFrame({"sha256": sha, column: list(r[part]), "live_services": list(r[part].values())})
+            for sha, r in by_sha.items() if not isinstance(r, FeedError) and r[part]], ignore_index=True)
+            for part, (_table, column) in PARSED_COUNTS.items()}
+        with transaction(con):  # a version's figures and its counts are kept together or not at all
+            con.register("_parsed_shas", versions[["sha256"]])
+            for table in [PARSED_VERSIONS, *(t for t, _ in PARSED_COUNTS.values())]:
+                con.execute(f"DELETE FROM {table} WHERE sha256 IN (SELECT sha256 FROM _parsed_shas)")
+            con.unregister("_parsed_shas")
+            con.register("_parsed_versions", versions)
+            con.execute(f"INSERT INTO {PARSED_VERSIONS} BY NAME SELECT * FROM _parsed_versions")
+            con.unregister("_parsed_versions")
+            for part, (table, _column) in PARSED_COUNTS.items():
+                con.register("_parsed_counts", counts[part])
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _parsed_counts")
+                con.unregister("_parsed_counts")
+
+
+def _counts_of(kept: dict[str, dt.date], part: str) -> str:
+    """The counts of the versions kept (sha256 -> date_updated), selected in the warehouse."""
+    table, column = PARSED_COUNTS[part]
+    if not kept:
+        return f"SELECT NULL::DATE AS date_updated, NULL::VARCHAR AS {column}, NULL::BIGINT AS live_services LIMIT 0"
+    values = ", ".join(f"('{sha}', DATE '{day.isoformat()}')" for sha, day in kept.items())
+    return (f"SELECT k.date_updated, c.{column}, c.live_services FROM {table} c "
+            f"JOIN (VALUES {values}) AS k(sha256, date_updated) USING (sha256)")
+
+
+def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame | str]:
     """Versions in order of publication; for each dateUpdated the version published last is its figure."""
     snapshots, pubs, shown = versioned(parsed, "data/pay/snapshots", settings.as_of_date())
     current: dict = {}
@@ -90,29 +174,20 @@ def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.Da
     rows = []
     for name, p in sorted(snapshots.items(), key=lambda kv: (pubs[kv[0]].published_at, pubs[kv[0]].order)):
         date = p["date_updated"]
-        rows.append({k: v for k, v in p.items() if not k.startswith("_")} | {
-            "published_at": pubs[name].published_at.astimezone(dt.UTC).replace(tzinfo=None),
-            "published_on": pubs[name].published_on,
-            "is_current_version": name in kept,
-            "superseded_by": None if name in kept else current.get(date),
-            "not_used_because": None if name in kept else (
-                "published after the reporting date" if name not in shown and pubs[name].published_on
-                > settings.as_of_date() else "merged together with a later version" if name not in shown
-                else "a later version for the same date was published"),
-        })
-    organisation_rows = [
-        {"date_updated": snapshots[n]["date_updated"], "organisation_name": name, "live_services": count}
-        for n in kept for name, count in snapshots[n]["_by_org"].items()
-    ]
-    sector_rows = [
-        {"date_updated": snapshots[n]["date_updated"], "sector": sector, "live_services": count}
-        for n in kept for sector, count in snapshots[n]["_by_sector"].items()
-    ]
+        rows.append({"file_name": name, "sha256": parsed[name][0].sha256, **{k: p[k] for k in HEADLINE},
+                     "published_at": pubs[name].published_at.astimezone(dt.UTC).replace(tzinfo=None),
+                     "published_on": pubs[name].published_on,
+                     "is_current_version": name in kept,
+                     "superseded_by": None if name in kept else current.get(date),
+                     "not_used_because": None if name in kept else (
+                         "published after the reporting date" if name not in shown and pubs[name].published_on
+                         > settings.as_of_date() else "merged together with a later version" if name not in shown
+                         else "a later version for the same date was published")})
+    kept_versions = {parsed[n][0].sha256: snapshots[n]["date_updated"] for n in kept}
     return {
         "staging.pay_snapshots": pd.DataFrame(rows),
-        "staging.pay_organisation_services": pd.DataFrame(
-            organisation_rows, columns=["date_updated", "organisation_name", "live_services"]),
-        "staging.pay_sector_services": pd.DataFrame(sector_rows, columns=["date_updated", "sector", "live_services"]),
+        "staging.pay_organisation_services": _counts_of(kept_versions, "_by_org"),
+        "staging.pay_sector_services": _counts_of(kept_versions, "_by_sector"),
     }
 
 
@@ -132,5 +207,5 @@ pay_staging = staging_tables_asset(
     source=SOURCE,
     feed_label="GOV.UK Pay",
     tables=PAY_TABLES,
-    reader=FeedReader(parse=parse_pay_file, assemble=build_pay_tables),
+    reader=FeedReader(parse=parse_pay_file, assemble=build_pay_tables, cache=PayParseCache()),
 )

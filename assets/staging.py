@@ -21,9 +21,11 @@ optional figure is left blank instead, and a form the platforms already use
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import dagster as dg
 import pandas as pd
@@ -35,10 +37,12 @@ from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
 from tracker.sources import SOURCES
 from tracker.versions import VERSIONS_FILE, publications, visible
-from tracker.warehouse import SourceFile, connect, load_listed_files, tables_metadata
+from tracker.warehouse import ListedFile, SourceFile, connect, listed_files, load_files, tables_metadata
 
-Frames = dict[str, pd.DataFrame]
-Parsed = dict[str, tuple[SourceFile, Any]]  # file name -> (file, what parse returned), readable files only
+Frames = dict[str, pd.DataFrame | str]  # a table's rows, or the SQL query that selects them in the warehouse
+# file name -> (file, what parse returned), readable files only; a file whose parse was kept (ParseCache) comes
+# without its bytes
+Parsed = dict[str, tuple[SourceFile | ListedFile, Any]]
 ExtraMetadata = Callable[[Frames], Mapping[str, dict]]
 LEFT_OUT = "file left out; the source's other files still count"
 KEPT = "the source keeps its last good figures"
@@ -47,12 +51,77 @@ NOTHING_TO_READ = ("no file to read: the folder is empty or none of its files co
                    "last good figures.")
 
 
+class ParseCache(Protocol):
+    """Keeps each file's parse in the warehouse by its sha256, so a run parses only the files that are new.
+
+    A parse is kept with the fingerprint of the code that made it: changed parsing code parses every file again.
+    """
+
+    def keeps(self, name: str) -> bool:
+        """Whether the cache keeps this file's parse (a list of versions, read whole each time, is not kept)."""
+
+    def stored(self, con, files: list[ListedFile]) -> dict[str, Any]:
+        """sha256 -> the kept parse (or the FeedError it raised) of those of ``files`` it has."""
+
+    def store(self, con, results: list[tuple[SourceFile, Any]]) -> None:
+        """Keep each file's parse (or its FeedError), each file whole or not at all."""
+
+
 @dataclass(frozen=True)
 class FeedReader:
     """How one source's files become tables: ``parse`` one file (FeedError if unreadable), then ``assemble``."""
 
     parse: Callable[[SourceFile, TrackerConfig], Any]
     assemble: Callable[[Parsed, TrackerConfig], Frames]
+    cache: ParseCache | None = None
+
+
+def code_fingerprint(*modules) -> str:
+    """The sha256 of the modules' source: a kept parse is used only while the code that made it is unchanged."""
+    digest = hashlib.sha256()
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()
+
+
+CACHE_BATCH = 50  # files parsed and kept together: bounds the memory a full build of a long history takes
+
+
+def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig, log) -> tuple[Parsed, list]:
+    """Every listed file's parse, from the cache where it has one; the problems of the files that cannot be read."""
+    listed = listed_files(con, source)
+    cache = reader.cache
+    kept = cache.stored(con, [f for f in listed if cache.keeps(f.name)]) if cache else {}
+    parsed: Parsed = {}
+    problems: list[Problem] = []
+
+    def take(file: SourceFile | ListedFile, result: Any) -> None:
+        if isinstance(result, FeedError):
+            problems.append(Problem(file.name, file.sha256, result.problem, LEFT_OUT))
+        elif result is not None:
+            parsed[file.name] = (file, result)
+
+    def parse(file: SourceFile) -> Any:
+        try:
+            return reader.parse(file, settings)
+        except FeedError as err:
+            return err
+        except Exception as err:  # noqa: BLE001 - one file's surprise must never stop the source
+            log.exception(f"{source}: {file.name} could not be parsed")
+            problems.append(Problem(file.name, file.sha256, unexpected(err), LEFT_OUT))
+            return None
+
+    for f in listed:
+        if f.sha256 in kept:  # the bytes are not read again: the parse stands for them
+            take(f, kept[f.sha256])
+    todo = [f for f in listed if f.sha256 not in kept]
+    for start in range(0, len(todo), CACHE_BATCH):
+        results = [(file, parse(file)) for file in load_files(con, source, todo[start:start + CACHE_BATCH])]
+        if cache:
+            cache.store(con, [(file, r) for file, r in results if r is not None and cache.keeps(file.name)])
+        for file, result in results:
+            take(file, result)
+    return dict(sorted(parsed.items())), problems
 
 
 def versioned(parsed: Parsed, folder: str, as_of: dt.date, is_version=lambda name: True):
@@ -141,6 +210,9 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
     con.execute("BEGIN TRANSACTION")
     try:
         for name, frame in frames.items():
+            if isinstance(frame, str):
+                con.execute(f"CREATE OR REPLACE TABLE {name} AS {frame}")
+                continue
             view = "_frame_" + name.replace(".", "_")
             con.register(view, frame)
             con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
@@ -222,15 +294,7 @@ def staging_tables_asset(
     def _staging(context, settings: TrackerConfig, warehouse: DuckDBResource):
         problems: list[Problem] = []
         with connect(warehouse) as con:
-            parsed: Parsed = {}
-            for f in load_listed_files(con, source):
-                try:
-                    parsed[f.name] = (f, reader.parse(f, settings))
-                except FeedError as err:
-                    problems.append(Problem(f.name, f.sha256, err.problem, LEFT_OUT))
-                except Exception as err:  # noqa: BLE001 - one file's surprise must never stop the source
-                    context.log.exception(f"{feed_label}: {f.name} could not be parsed")
-                    problems.append(Problem(f.name, f.sha256, unexpected(err), LEFT_OUT))
+            parsed, problems = _parse_listed(con, source, reader, settings, context.log)
             written = False
             for _ in range(MAX_REBUILDS):
                 try:

@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,18 @@ class SourceFile:
     def name(self) -> str:
         return self.path.name
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class ListedFile:
+    """A file the source lists now, as the raw store knows it, without its bytes (read only when needed)."""
+
+    name: str
+    sha256: str
+    received_at: dt.datetime
 
 
 def read_source_files(folder: Path, pattern: str) -> list[SourceFile]:
@@ -83,35 +93,44 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str,
     files were new.
     """
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    frame = pd.DataFrame(
-        [
-            {
-                "source": source,
-                "file_name": f.name,
-                "sha256": f.sha256,
-                "size_bytes": len(f.content),
-                "content": f.content,
-                "origin": (origins or {}).get(f.name, origin),
-                "received_at": now,
-                "in_latest_listing": True,
-            }
-            for f in files
-        ]
-    )
+    unique = list({(f.name, f.sha256): f for f in files}.values())
+    listed = pd.DataFrame({"file_name": [f.name for f in unique], "sha256": [f.sha256 for f in unique]},
+                          dtype="string")
     table = raw_files_table(source)
     with transaction(con):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} {RAW_FILES_COLUMNS}")
-        before = _count(con, table)
-        con.execute(f"UPDATE {table} SET in_latest_listing = false")
-        if frame.empty:
+        con.register("_listed_files", listed)
+        # Only the flags that change are written, and only new bytes cross into the warehouse: a run costs what
+        # is new, not the whole history.
+        known = (f"EXISTS (SELECT 1 FROM _listed_files l WHERE l.file_name = {table}.file_name "
+                 f"AND l.sha256 = {table}.sha256)")
+        con.execute(f"UPDATE {table} SET in_latest_listing = false WHERE in_latest_listing AND NOT {known}")
+        con.execute(f"UPDATE {table} SET in_latest_listing = true WHERE NOT in_latest_listing AND {known}")
+        new_keys = set(con.execute(f"SELECT file_name, sha256 FROM _listed_files ANTI JOIN {table} "
+                                   "USING (file_name, sha256)").fetchall())
+        con.unregister("_listed_files")
+        incoming = [f for f in unique if (f.name, f.sha256) in new_keys]
+        if not incoming:
             return 0
-        con.register("_incoming_files", frame)
-        con.execute(
-            f"INSERT INTO {table} SELECT * FROM _incoming_files "
-            "ON CONFLICT (source, file_name, sha256) DO UPDATE SET in_latest_listing = true"
+        frame = pd.DataFrame(
+            [
+                {
+                    "source": source,
+                    "file_name": f.name,
+                    "sha256": f.sha256,
+                    "size_bytes": len(f.content),
+                    "content": f.content,
+                    "origin": (origins or {}).get(f.name, origin),
+                    "received_at": now,
+                    "in_latest_listing": True,
+                }
+                for f in incoming
+            ]
         )
+        con.register("_incoming_files", frame)
+        con.execute(f"INSERT INTO {table} SELECT * FROM _incoming_files")
         con.unregister("_incoming_files")
-        return _count(con, table) - before
+        return len(incoming)
 
 
 def _count(con, table: str) -> int:
@@ -124,6 +143,25 @@ def load_listed_files(con, source: str) -> list[SourceFile]:
         f"SELECT file_name, content, received_at FROM {raw_files_table(source)} WHERE in_latest_listing "
         "ORDER BY file_name"
     ).fetchall()
+    return [SourceFile(Path(name), bytes(content), received_at) for name, content, received_at in rows]
+
+
+def listed_files(con, source: str) -> list[ListedFile]:
+    """The files the source lists now, in name order, without reading their bytes."""
+    rows = con.execute(f"SELECT file_name, sha256, received_at FROM {raw_files_table(source)} "
+                       "WHERE in_latest_listing ORDER BY file_name").fetchall()
+    return [ListedFile(*row) for row in rows]
+
+
+def load_files(con, source: str, wanted: Iterable[ListedFile]) -> list[SourceFile]:
+    """The bytes of the files named, read back from the raw store in name order."""
+    keys = pd.DataFrame([(f.name, f.sha256) for f in wanted], columns=["file_name", "sha256"], dtype="string")
+    if keys.empty:
+        return []
+    con.register("_wanted_files", keys)
+    rows = con.execute(f"SELECT file_name, content, received_at FROM {raw_files_table(source)} "
+                       "SEMI JOIN _wanted_files USING (file_name, sha256) ORDER BY file_name").fetchall()
+    con.unregister("_wanted_files")
     return [SourceFile(Path(name), bytes(content), received_at) for name, content, received_at in rows]
 
 

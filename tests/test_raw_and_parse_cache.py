@@ -1,0 +1,186 @@
+"""A run costs what is new: the raw store takes only new bytes, and Pay parses each snapshot once (issue 17).
+
+The cache must never change a figure: the tables built from kept parses equal those built by parsing every
+file again, and equal what the parser says of each current version.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import assets.pay as pay
+from assets.pay import PARSED_VERSIONS, PayParseCache, build_pay_tables, parse_pay_file, parse_pay_snapshot
+from assets.staging import FeedReader, _parse_listed, _write_and_gate
+from tracker.resources import TrackerConfig
+from tracker.versions import VERSIONS_FILE
+from tracker.warehouse import SourceFile, ensure_schemas, listed_files, raw_files_table, store_raw_files
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SNAPSHOTS = sorted((DATA / "pay" / "snapshots").glob("*.json"))
+VERSIONS = DATA / "pay" / VERSIONS_FILE
+SETTINGS = TrackerConfig(data_dir=str(DATA), home_dir="unused", as_of="2026-03-31")
+LOG = logging.getLogger("test")
+
+
+def _files(paths: list[Path]) -> list[SourceFile]:
+    return [SourceFile(p, p.read_bytes()) for p in paths]
+
+
+class CountingReader:
+    """Pay's reader, counting the files it is asked to parse."""
+
+    def __init__(self, cache=None) -> None:
+        self.parsed: list[str] = []
+
+        def parse(file, settings):
+            self.parsed.append(file.name)
+            return parse_pay_file(file, settings)
+
+        self.reader = FeedReader(parse=parse, assemble=build_pay_tables, cache=cache)
+
+
+@pytest.fixture
+def con(tmp_path):
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_schemas(con)
+    yield con
+    con.close()
+
+
+def _stage(con, counting: CountingReader) -> tuple[dict, list]:
+    parsed, problems = _parse_listed(con, "pay", counting.reader, SETTINGS, LOG)
+    _write_and_gate(con, counting.reader.assemble(parsed, SETTINGS), [], SETTINGS.as_of_date(), parsed)
+    return parsed, problems
+
+
+def _table(con, name: str) -> list[tuple]:
+    return sorted(con.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+
+
+# --- the raw store ---------------------------------------------------------------------------------------------
+
+
+def test_the_raw_store_takes_only_new_bytes_and_keeps_every_file(con):
+    first = _files(SNAPSHOTS[:10])
+    assert store_raw_files(con, "pay", first, origin="data/pay") == 10
+    assert store_raw_files(con, "pay", first, origin="data/pay") == 0  # nothing new: nothing written
+    changed = SourceFile(SNAPSHOTS[0], SNAPSHOTS[0].read_bytes() + b" ")
+    later = [changed, *first[1:5], *_files(SNAPSHOTS[10:12])]  # one changed, five gone, two new
+    assert store_raw_files(con, "pay", later, origin="data/pay") == 3
+    rows = con.execute(f"SELECT file_name, sha256, in_latest_listing FROM {raw_files_table('pay')}").fetchall()
+    assert len(rows) == 13  # nothing is ever deleted: the first bytes of the changed file are kept too
+    listed = {(f.name, f.sha256) for f in listed_files(con, "pay")}
+    assert listed == {(f.name, f.sha256) for f in later}
+    assert {(n, s) for n, s, flag in rows if flag} == listed
+    assert store_raw_files(con, "pay", first, origin="data/pay") == 0  # the old listing back: flags only
+    assert {(f.name, f.sha256) for f in listed_files(con, "pay")} == {(f.name, f.sha256) for f in first}
+
+
+def test_the_same_file_listed_twice_is_stored_once(con):
+    files = _files(SNAPSHOTS[:2])
+    assert store_raw_files(con, "pay", [*files, *files], origin="data/pay") == 2
+
+
+def test_an_empty_listing_keeps_the_files_and_lists_none(con):
+    store_raw_files(con, "pay", _files(SNAPSHOTS[:3]), origin="data/pay")
+    assert store_raw_files(con, "pay", [], origin="data/pay") == 0
+    assert listed_files(con, "pay") == []
+    assert con.execute(f"SELECT count(*) FROM {raw_files_table('pay')}").fetchone()[0] == 3
+
+
+# --- Pay's parse cache -----------------------------------------------------------------------------------------
+
+
+def test_each_snapshot_is_parsed_once_and_a_new_one_alone(con):
+    store_raw_files(con, "pay", _files([*SNAPSHOTS[:-1], VERSIONS]), origin="data/pay")
+    cache = PayParseCache()
+    cold = CountingReader(cache)
+    _stage(con, cold)
+    assert len(cold.parsed) == len(SNAPSHOTS)  # every snapshot and the list of versions
+    warm = CountingReader(cache)
+    _stage(con, warm)
+    assert warm.parsed == [VERSIONS_FILE]  # read whole every time: it changes with every new version
+    store_raw_files(con, "pay", _files([*SNAPSHOTS, VERSIONS]), origin="data/pay")
+    one_more = CountingReader(cache)
+    _stage(con, one_more)
+    assert sorted(one_more.parsed) == sorted([SNAPSHOTS[-1].name, VERSIONS_FILE])
+
+
+def test_tables_from_kept_parses_equal_a_parse_of_everything(con, tmp_path):
+    store_raw_files(con, "pay", _files([*SNAPSHOTS, VERSIONS]), origin="data/pay")
+    cache = PayParseCache()
+    _stage(con, CountingReader(cache))
+    cold = {t: _table(con, t) for t in ("staging.pay_snapshots", "staging.pay_organisation_services",
+                                        "staging.pay_sector_services")}
+    _stage(con, CountingReader(cache))  # everything from the cache now
+    warm = {t: _table(con, t) for t in cold}
+    assert warm == cold
+    assert all(len(rows) > 0 for rows in warm.values())
+
+
+def test_organisation_counts_are_the_parsers_for_each_current_version(con):
+    store_raw_files(con, "pay", _files([*SNAPSHOTS, VERSIONS]), origin="data/pay")
+    _stage(con, CountingReader(PayParseCache()))
+    current = con.execute("SELECT file_name FROM staging.pay_snapshots WHERE is_current_version").fetchall()
+    expected = set()
+    for (name,) in current:
+        parsed = parse_pay_snapshot(SourceFile(DATA / "pay" / "snapshots" / name,
+                                               (DATA / "pay" / "snapshots" / name).read_bytes()))
+        expected |= {(parsed["date_updated"], org, n) for org, n in parsed["_by_org"].items()}
+    rows = con.execute("SELECT date_updated, organisation_name, live_services "
+                       "FROM staging.pay_organisation_services").fetchall()
+    assert len(rows) == len(expected)  # names differing only by spaces stay two rows, as published
+    assert set(rows) == expected
+
+
+def test_changed_parsing_code_parses_every_file_again(con, monkeypatch):
+    store_raw_files(con, "pay", _files([*SNAPSHOTS[:5], VERSIONS]), origin="data/pay")
+    _stage(con, CountingReader(PayParseCache()))
+    changed = PayParseCache()
+    monkeypatch.setattr(changed, "fingerprint", "another version of the code")
+    again = CountingReader(changed)
+    _stage(con, again)
+    assert len(again.parsed) == 6
+    # the older parses are replaced, not kept beside the new ones
+    assert con.execute(f"SELECT count(*), count(DISTINCT parser) FROM {PARSED_VERSIONS}").fetchone() == (5, 1)
+    counts = con.execute("SELECT count(*) FROM parsed.pay_organisation_counts").fetchone()[0]
+    assert counts == sum(len(parse_pay_snapshot(f)["_by_org"]) for f in _files(SNAPSHOTS[:5]))
+
+
+def test_an_unreadable_snapshot_is_named_every_run_and_parsed_once(con):
+    broken = SourceFile(Path("2026-04-06_deadbeef.json"), b'{"dateUpdated": "6 April 2026"}')  # no services
+    store_raw_files(con, "pay", [*_files([*SNAPSHOTS[:3], VERSIONS]), broken], origin="data/pay")
+    cache = PayParseCache()
+    for parsed_now in (5, 1):
+        counting = CountingReader(cache)
+        parsed, problems = _stage(con, counting)
+        assert len(counting.parsed) == parsed_now
+        assert [(p.file_name, p.sha256) for p in problems] == [(broken.name, broken.sha256)]
+        assert "numberOfServices" in problems[0].problem
+        assert broken.name not in parsed
+
+
+def test_a_parse_is_kept_whole_or_not_at_all(con, monkeypatch):
+    store_raw_files(con, "pay", _files([*SNAPSHOTS[:3], VERSIONS]), origin="data/pay")
+    cache = PayParseCache()
+    real_concat = pay.pd.concat
+
+    def fail_on_sector_counts(frames, **kwargs):
+        frame = real_concat(frames, **kwargs)
+        if "sector" in frame.columns:
+            raise OSError("disk full")
+        return frame
+
+    monkeypatch.setattr(pay.pd, "concat", fail_on_sector_counts)
+    with pytest.raises(OSError):
+        _stage(con, CountingReader(cache))
+    monkeypatch.setattr(pay.pd, "concat", real_concat)
+    assert con.execute(f"SELECT count(*) FROM {PARSED_VERSIONS}").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM parsed.pay_organisation_counts").fetchone()[0] == 0
+    again = CountingReader(cache)
+    _stage(con, again)
+    assert len(again.parsed) == 4
