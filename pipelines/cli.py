@@ -12,11 +12,14 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tracker import settings
+
+ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.run` finds the benchmark
 
 
 def _prepare_environment(as_of: str | None) -> None:
@@ -278,6 +281,11 @@ def main(argv: list[str] | None = None) -> int:
                                 "a folder that does not exist or is empty (default: TRACKER_HOME).")
     bring.add_argument("file", help="the tracker-backup-*.tar.gz file")
     bring.add_argument("--into", help="the new home (default: TRACKER_HOME)")
+    commands.add_parser("bench", add_help=False, help="measure the tracker on GENERATED data at each size "
+                                  "(bench/run.py; `tracker bench --help`)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # the benchmark drives the tracker from outside, in its own process
+        return subprocess.call([sys.executable, "-m", "bench.run", *argv[1:]], cwd=ROOT)
     args = parser.parse_args(argv)
     try:
         if args.command == "run":

@@ -1,0 +1,324 @@
+"""``tracker bench``: the tracker measured on GENERATED data at each size (issue 17), not part of the test run.
+
+For each size it generates the data once (``bench/generate.py``, kept in the work folder by size and seed), then,
+each figure the median of ``--repeat`` runs:
+
+- the full build from nothing to a published snapshot (``tracker run`` in a fresh home): wall time and the
+  peak resident memory of the process and its children;
+- an incremental update on top of that history: one new weekly Pay snapshot and 100 new returns, held back
+  from the full build and added before a second ``tracker run``;
+- the returns sensor's tick with the history processed (its cursor full) and 100 new files in the inbox;
+- validating one return, warm in a process and as ``tracker validate`` from a cold start;
+- every dashboard query function on the published snapshot, uncached: p50 and p95, and the snapshot's size.
+
+The machine (CPU, cores, memory, load at the start, versions) is recorded beside the figures in
+``<work>/bench-<size>.json``. Every run's output is kept in the work folder for a failed run to be read.
+
+    python3 -m uv run tracker bench --sizes small medium --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20261203
+NEW_RETURNS = 100
+WORK = Path(os.environ.get("TMPDIR", "/tmp")) / "tracker-bench"
+
+
+@dataclass
+class Prepared:
+    """A generated size, split into the history (the full build) and what arrives after it (the increment)."""
+
+    size: str
+    generated: Path
+    history: Path  # a data folder of links to the generated files, less the newest Pay snapshot
+    newest_snapshot: Path
+    inbox: list[Path]  # the history's return files and sidecars, relative to the generated inbox
+    new_returns: list[Path]  # the NEW_RETURNS newest returns, and their sidecars
+    as_of: str
+    environment: dict = field(default_factory=dict)
+
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    import duckdb
+    import pandas
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                     if line.startswith("MemTotal"))
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_kb / 2**20, 1),
+            "load_average_at_start": os.getloadavg(), "os": platform.platform(), "python": platform.python_version(),
+            "duckdb": duckdb.__version__, "pandas": pandas.__version__,
+            "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def _link_tree(source: Path, target: Path, leave_out: set[Path]) -> None:
+    """``target`` mirrors ``source`` with a symbolic link per file: a data folder costs nothing to make."""
+    for path in sorted(source.rglob("*")):
+        if path.is_dir() or path in leave_out or path.relative_to(source).parts[0] == "inbox":
+            continue
+        link = target / path.relative_to(source)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(path)
+
+
+def prepare(size: str, seed: int, work: Path) -> Prepared:
+    """Generate the size once (reused while the generator's manifest says the same size and seed)."""
+    from bench.generate import MANIFEST, generate
+
+    generated = work / f"data-{size}-{seed}"
+    manifest_file = generated / MANIFEST
+    if not manifest_file.exists():
+        shutil.rmtree(generated, ignore_errors=True)
+        print(f"generating the {size} size (seed {seed}) in {generated} ...", flush=True)
+        generate(generated, size, seed)
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    snapshots = sorted((generated / "pay" / "snapshots").glob("*.json"))
+    history = work / f"history-{size}-{seed}"
+    shutil.rmtree(history, ignore_errors=True)
+    _link_tree(generated, history, {snapshots[-1]})
+    inbox = generated / "inbox"
+    returns = sorted((p.relative_to(inbox) for p in inbox.rglob("*") if p.is_file() and p.suffix != ".json"),
+                     key=lambda p: p.name)  # stored names start with when they arrived
+    newest = returns[-NEW_RETURNS:]
+    sidecar = {p: p.with_name(p.name + ".json") for p in returns}
+    new = [q for p in newest for q in (p, sidecar[p])]
+    kept = [q for p in returns[:-NEW_RETURNS] for q in (p, sidecar[p])]
+    return Prepared(size, generated, history, snapshots[-1], kept, new, manifest["environment"]["TRACKER_AS_OF"],
+                    {"TRACKER_AS_OF_NOTE": manifest["environment"]["TRACKER_AS_OF_NOTE"]})
+
+
+def _copy_returns(prepared: Prepared, files: list[Path], home: Path) -> None:
+    for relative in files:
+        target = home / "returns" / "inbox" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(prepared.generated / "inbox" / relative, target)
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_mb: float
+    returncode: int
+    held: dict = field(default_factory=dict)  # what the warehouse held after it: Pay snapshots, returns received
+
+
+def _held(home: Path) -> dict:
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return {"pay_snapshots": con.execute("SELECT count(*) FROM staging.pay_snapshots").fetchone()[0],
+                "returns_received": con.execute("SELECT count(*) FROM marts.return_submissions").fetchone()[0]}
+
+
+def measured_process(command: list[str], env: dict, log: Path) -> Measured:
+    """Wall time and peak resident memory (the process or any child it waited for) of one command."""
+    with open(log, "w") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _pid, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode)
+
+
+def _env(prepared: Prepared, home: Path, data: Path) -> dict:
+    return os.environ | prepared.environment | {"TRACKER_DATA_DIR": str(data), "TRACKER_HOME": str(home),
+                                                "TRACKER_AS_OF": prepared.as_of}
+
+
+def build_and_update(prepared: Prepared, work: Path, round_: int) -> tuple[Measured, Measured, Path]:
+    """One full build of the history in a fresh home, then the increment on top of it."""
+    home = work / f"home-{prepared.size}-{round_}"
+    shutil.rmtree(home, ignore_errors=True)
+    _copy_returns(prepared, prepared.inbox, home)
+    env = _env(prepared, home, prepared.history)
+    full = measured_process([sys.executable, "-m", "pipelines.cli", "run", "--as-of", prepared.as_of], env,
+                            work / f"full-{prepared.size}-{round_}.log")
+    full.held = _held(home) if full.returncode == 0 else {}
+    (prepared.history / "pay" / "snapshots" / prepared.newest_snapshot.name).symlink_to(prepared.newest_snapshot)
+    try:
+        _copy_returns(prepared, prepared.new_returns, home)
+        update = measured_process([sys.executable, "-m", "pipelines.cli", "run", "--as-of", prepared.as_of], env,
+                                  work / f"incremental-{prepared.size}-{round_}.log")
+        update.held = _held(home) if update.returncode == 0 else {}
+    finally:
+        (prepared.history / "pay" / "snapshots" / prepared.newest_snapshot.name).unlink()
+    return full, update, home
+
+
+def sensor_tick(prepared: Prepared, home: Path, rounds: int) -> list[float]:
+    """The returns sensor's tick with every earlier arrival in its cursor and NEW_RETURNS files in the inbox."""
+    _copy_returns(prepared, prepared.new_returns, home)
+    code = f"""
+import json, time
+import dagster as dg
+from pipelines.sensors import REMEMBERED_ARRIVALS, return_inbox_sensor
+from tracker.resources import TrackerConfig
+settings = TrackerConfig(data_dir={str(prepared.history)!r}, home_dir={str(home)!r}, as_of={prepared.as_of!r})
+cursor = json.dumps({{"requested": [f"earlier-arrival-{{i}}" for i in range(REMEMBERED_ARRIVALS)]}})
+times = []
+for _ in range({rounds}):
+    context = dg.build_sensor_context(cursor=cursor, resources={{"settings": settings}})
+    started = time.perf_counter()
+    result = return_inbox_sensor(context)
+    times.append(time.perf_counter() - started)
+    assert len(result.run_config["ops"]["department_returns"]["config"]["files"]) == {NEW_RETURNS}, result
+print(json.dumps(times))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(prepared, home, prepared.history),
+                          capture_output=True, text=True, check=True)
+    shutil.rmtree(home / "returns" / "inbox")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def validation(prepared: Prepared, home: Path, rounds: int, work: Path) -> tuple[list[float], list[float]]:
+    """One return validated: warm in a process (many times), and ``tracker validate`` from a cold start."""
+    sample = prepared.generated / "inbox" / prepared.new_returns[0]
+    organisation = prepared.new_returns[0].parts[0]
+    code = f"""
+import datetime as dt, json, time
+from pathlib import Path
+from checks.return_validation import validate_return
+from pipelines.return_commands import known_organisations
+content = Path({str(sample)!r}).read_bytes()
+known = known_organisations()
+validate_return(content, {sample.name!r}, known, dt.date.fromisoformat({prepared.as_of!r}), submitter={organisation!r})
+times = []
+for _ in range({max(rounds, 20)}):
+    started = time.perf_counter()
+    validate_return(content, {sample.name!r}, known, dt.date.fromisoformat({prepared.as_of!r}),
+                    submitter={organisation!r})
+    times.append(time.perf_counter() - started)
+print(json.dumps(times))
+"""
+    env = _env(prepared, home, prepared.history)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=True)
+    warm = json.loads(done.stdout.strip().splitlines()[-1])
+    cold = [measured_process([sys.executable, "-m", "pipelines.cli", "validate", str(sample), "--organisation",
+                              organisation], env, work / f"validate-{prepared.size}.log").seconds
+            for _ in range(rounds)]
+    return warm, cold
+
+
+def dashboard_queries(prepared: Prepared, home: Path, rounds: int) -> dict:
+    """Each dashboard query function, its cache cleared before every call: p50 and p95 in milliseconds."""
+    code = f"""
+import inspect, json, os, statistics, time, warnings
+warnings.filterwarnings("ignore")
+os.environ["STREAMLIT_LOGGER_LEVEL"] = "error"
+from dashboard import snapshot
+import duckdb
+with duckdb.connect(str(snapshot.snapshot_path()), read_only=True) as con:
+    department = con.execute("SELECT department_code FROM marts.department_league ORDER BY 1 LIMIT 1").fetchone()[0]
+    organisation = con.execute("SELECT organisation_code FROM marts.returns_status ORDER BY 1 LIMIT 1").fetchone()[0]
+    name = con.execute("SELECT name FROM staging.organisations WHERE organisation_code = ?", [department]).fetchone()
+ARGUMENTS = {{"platform": "GOV.UK Pay", "measure": "live services", "department_code": department,
+             "department_name": name[0] if name else department, "metric": "pay_live_services",
+             "table": "marts.sources", "organisation_code": organisation, "scope": ("*",), "latest": 20,
+             "leave_out_metric": None}}
+SKIP = {{"published_dir", "snapshot_path", "snapshot_info", "manifest_path"}}
+results = {{}}
+for name, function in inspect.getmembers(snapshot, inspect.isfunction):
+    if function.__module__ != snapshot.__name__ or name.startswith("_") or name in SKIP:
+        continue
+    arguments = {{p: ARGUMENTS[p] for p in inspect.signature(function).parameters if p in ARGUMENTS}}
+    times = []
+    for _ in range({rounds}):
+        snapshot._cached_query.clear()
+        started = time.perf_counter()
+        function(**arguments)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    results[name] = {{"p50_ms": statistics.median(times), "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))]}}
+print(json.dumps(results))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_env(prepared, home, prepared.history),
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the dashboard queries failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
+def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
+    prepared = prepare(size, seed, work)
+    builds = []
+    for round_ in range(repeat):
+        full, update, home = build_and_update(prepared, work, round_)
+        for what, m in (("full build", full), ("incremental update", update)):
+            if m.returncode != 0:
+                raise RuntimeError(f"{size}: the {what} failed (exit {m.returncode}); see the logs in {work}")
+        builds.append((full, update))
+        print(f"{size} round {round_ + 1}: full build {full.seconds:.1f} s ({full.peak_mb:.0f} MB), "
+              f"incremental {update.seconds:.1f} s ({update.peak_mb:.0f} MB)", flush=True)
+    ticks = sensor_tick(prepared, home, max(repeat, 5))
+    warm, cold = validation(prepared, home, repeat, work)
+    queries = dashboard_queries(prepared, home, max(repeat, 20))
+    manifest = json.loads((prepared.generated / "generated.json").read_text(encoding="utf-8"))
+    result = {
+        "size": size, "seed": seed, "repeat": repeat, "generated": manifest["counts"],
+        "full_build_s": _median([f.seconds for f, _ in builds]),
+        "full_build_peak_mb": round(max(f.peak_mb for f, _ in builds)),
+        "incremental_s": _median([u.seconds for _, u in builds]),
+        "incremental_peak_mb": round(max(u.peak_mb for _, u in builds)),
+        "each_full_build_s": [round(f.seconds, 2) for f, _ in builds],
+        "each_incremental_s": [round(u.seconds, 2) for _, u in builds],
+        "history_held": builds[0][0].held,
+        "after_update_held": builds[0][1].held,
+        "sensor_tick_s": _median(ticks),
+        "validate_warm_s": round(statistics.median(warm), 4),
+        "validate_cold_s": _median(cold),
+        "dashboard_queries": queries,
+        "dashboard_worst_p95_ms": round(max(q["p95_ms"] for q in queries.values()), 1),
+        "snapshot_mb": round((home / "published" / "tracker.duckdb").stat().st_size / 2**20, 1),
+    }
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tracker bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["small"], choices=["small", "medium", "national"])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per figure; each figure is their median")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--work", type=Path, default=WORK, help=f"where data, homes and logs go (default {WORK})")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    described = machine()
+    print(f"on {described['cpu']}, {described['cores']} cores, {described['memory_gib']} GiB; "
+          f"load {described['load_average_at_start']}", flush=True)
+    for size in args.sizes:
+        started = time.perf_counter()
+        result = bench_size(size, args.seed, args.repeat, args.work) | {"machine": described}
+        result["bench_minutes"] = round((time.perf_counter() - started) / 60, 1)
+        out = args.work / f"bench-{size}.json"
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"{size}: full build {result['full_build_s']} s, peak {result['full_build_peak_mb']} MB; "
+              f"incremental {result['incremental_s']} s; sensor tick {result['sensor_tick_s']} s; "
+              f"validate warm {result['validate_warm_s']} s, cold {result['validate_cold_s']} s; dashboard worst "
+              f"p95 {result['dashboard_worst_p95_ms']} ms; snapshot {result['snapshot_mb']} MB "
+              f"({result['bench_minutes']} min) -> {out}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
