@@ -45,6 +45,7 @@ class Prepared:
     size: str
     generated: Path
     history: Path  # a data folder of links to the generated files, less the newest Pay snapshot
+    history_inbox: Path  # links to the history's return files and sidecars, as they were delivered
     newest_snapshot: Path
     inbox: list[Path]  # the history's return files and sidecars, relative to the generated inbox
     new_returns: list[Path]  # the NEW_RETURNS newest returns, and their sidecars
@@ -77,8 +78,10 @@ def _link_tree(source: Path, target: Path, leave_out: set[Path]) -> None:
         link.symlink_to(path)
 
 
-def prepare(size: str, seed: int, work: Path) -> Prepared:
-    """Generate the size once (reused while the generator's manifest says the same size and seed)."""
+def prepare(size: str, seed: int, work: Path, spec=None) -> Prepared:
+    """Generate the size once (reused while the generator's manifest says the same size and seed).
+
+    ``spec``: a ``bench.generate.ScaleSpec`` for a size that is not one of the named ones, ``size`` its label."""
     from bench.generate import MANIFEST, generate
 
     generated = work / f"data-{size}-{seed}"
@@ -86,7 +89,7 @@ def prepare(size: str, seed: int, work: Path) -> Prepared:
     if not manifest_file.exists():
         shutil.rmtree(generated, ignore_errors=True)
         print(f"generating the {size} size (seed {seed}) in {generated} ...", flush=True)
-        generate(generated, size, seed)
+        generate(generated, spec or size, seed)
     manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
     snapshots = sorted((generated / "pay" / "snapshots").glob("*.json"))
     history = work / f"history-{size}-{seed}"
@@ -99,8 +102,14 @@ def prepare(size: str, seed: int, work: Path) -> Prepared:
     sidecar = {p: p.with_name(p.name + ".json") for p in returns}
     new = [q for p in newest for q in (p, sidecar[p])]
     kept = [q for p in returns[:-NEW_RETURNS] for q in (p, sidecar[p])]
-    return Prepared(size, generated, history, snapshots[-1], kept, new, manifest["environment"]["TRACKER_AS_OF"],
-                    {"TRACKER_AS_OF_NOTE": manifest["environment"]["TRACKER_AS_OF_NOTE"]})
+    history_inbox = work / f"history-inbox-{size}-{seed}"
+    shutil.rmtree(history_inbox, ignore_errors=True)
+    for relative in kept:
+        (history_inbox / relative).parent.mkdir(parents=True, exist_ok=True)
+        (history_inbox / relative).symlink_to(inbox / relative)
+    environment = manifest["environment"]
+    return Prepared(size, generated, history, history_inbox, snapshots[-1], kept, new, environment["TRACKER_AS_OF"],
+                    {"TRACKER_AS_OF_NOTE": environment["TRACKER_AS_OF_NOTE"]})
 
 
 def _copy_returns(prepared: Prepared, files: list[Path], home: Path) -> None:
@@ -274,6 +283,13 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
     ticks = sensor_tick(prepared, home, max(repeat, 5))
     warm, cold = validation(prepared, home, repeat, work)
     queries = dashboard_queries(prepared, home, max(repeat, 20))
+    from bench.side_by_side import side_by_side
+
+    alternatives = [side_by_side(prepared.history, prepared.history_inbox) for _ in range(repeat)]
+    if alternatives[0]["disagreements"]:
+        raise RuntimeError(f"{size}: the DuckDB script and pandas disagree: {alternatives[0]['disagreements']}")
+    script_s = _median([a["duckdb_script_s"] for a in alternatives])
+    pandas_s = _median([a["pandas_s"] for a in alternatives])
     manifest = json.loads((prepared.generated / "generated.json").read_text(encoding="utf-8"))
     result = {
         "size": size, "seed": seed, "repeat": repeat, "generated": manifest["counts"],
@@ -290,9 +306,80 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
         "validate_cold_s": _median(cold),
         "dashboard_queries": queries,
         "dashboard_worst_p95_ms": round(max(q["p95_ms"] for q in queries.values()), 1),
+        "duckdb_script_s": script_s,
+        "pandas_s": pandas_s,
+        "full_build_over_duckdb_script": round(statistics.median(f.seconds for f, _ in builds) / script_s, 1),
+        "pandas_over_duckdb_script": round(pandas_s / script_s, 1),
+        "side_by_side_rows": alternatives[0]["rows"],
         "snapshot_mb": round((home / "published" / "tracker.duckdb").stat().st_size / 2**20, 1),
     }
     return result
+
+
+# How cost grows: organisations at a fixed history, and history at fixed organisations; few returns, so Pay and
+# the register are what grows.
+SCALING = {"organisations": [(400, 52), (4_000, 52), (40_000, 52)], "weeks": [(4_000, 26), (4_000, 104), (4_000, 520)]}
+
+
+def scaling(seed: int, repeat: int, work: Path) -> dict:
+    """One full build and both alternatives at each point of each axis: the figures behind the log-log plot."""
+    from bench.generate import spec_for
+    from bench.side_by_side import side_by_side
+
+    points = {}
+    for sizes in SCALING.values():
+        for organisations, weeks in sizes:
+            label = f"{organisations}x{weeks}"
+            if label in points:
+                continue
+            spec = spec_for("small", organisations=organisations, weeks=weeks)
+            prepared = prepare(label, seed, work, spec)
+            builds = []
+            for round_ in range(repeat):
+                home = work / f"home-{label}-{round_}"
+                shutil.rmtree(home, ignore_errors=True)
+                _copy_returns(prepared, prepared.inbox, home)
+                build = measured_process([sys.executable, "-m", "pipelines.cli", "run", "--as-of", prepared.as_of],
+                                         _env(prepared, home, prepared.history), work / f"full-{label}-{round_}.log")
+                if build.returncode != 0:
+                    raise RuntimeError(f"{label}: the full build failed; see {work / f'full-{label}-{round_}.log'}")
+                builds.append(build)
+            alternatives = [side_by_side(prepared.history, prepared.history_inbox) for _ in range(repeat)]
+            points[label] = {"organisations": organisations, "weeks": weeks,
+                             "organisation_weeks": json.loads((prepared.generated / "generated.json").read_text(
+                                 encoding="utf-8"))["counts"]["organisation_weeks"],
+                             "full_build_s": _median([b.seconds for b in builds]),
+                             "full_build_peak_mb": round(max(b.peak_mb for b in builds)),
+                             "duckdb_script_s": _median([a["duckdb_script_s"] for a in alternatives]),
+                             "pandas_s": _median([a["pandas_s"] for a in alternatives])}
+            print(f"scaling {label}: {points[label]}", flush=True)
+    return {"axes": {axis: [f"{o}x{w}" for o, w in sizes] for axis, sizes in SCALING.items()}, "points": points}
+
+
+def plot(result: dict, image: Path) -> None:
+    """The log-log plot of how each way's cost grows along each axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, (axis, labels) in zip(axes, result["axes"].items(), strict=True):
+        points = [result["points"][label] for label in labels]
+        x = [p[axis] for p in points]
+        for key, name, style in (("full_build_s", "tracker run (full build)", "o-"),
+                                 ("pandas_s", "pandas", "s--"), ("duckdb_script_s", "one DuckDB script", "^:")):
+            ax.plot(x, [p[key] for p in points], style, label=name)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        fixed = "52 weeks" if axis == "organisations" else "4,000 organisations"
+        ax.set_xlabel(f"{axis} (at {fixed})")
+        ax.set_ylabel("seconds (median)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    figure.suptitle("Cost of a full build as organisations and history grow (GENERATED data, log-log)")
+    figure.tight_layout()
+    figure.savefig(image, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,11 +388,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; each figure is their median")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--work", type=Path, default=WORK, help=f"where data, homes and logs go (default {WORK})")
+    parser.add_argument("--scaling", action="store_true",
+                        help="instead: full builds along each axis (organisations, weeks) and the log-log plot")
+    parser.add_argument("--plot", type=Path, default=ROOT / "BENCHMARKS-scaling.png",
+                        help="where --scaling's plot goes (default: beside BENCHMARKS.md)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     described = machine()
     print(f"on {described['cpu']}, {described['cores']} cores, {described['memory_gib']} GiB; "
           f"load {described['load_average_at_start']}", flush=True)
+    if args.scaling:
+        result = scaling(args.seed, args.repeat, args.work) | {"machine": described}
+        (args.work / "bench-scaling.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        plot(result, args.plot)
+        print(f"scaling: {args.work / 'bench-scaling.json'}, plot {args.plot}", flush=True)
+        return 0
     for size in args.sizes:
         started = time.perf_counter()
         result = bench_size(size, args.seed, args.repeat, args.work) | {"machine": described}
@@ -314,9 +411,11 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
         print(f"{size}: full build {result['full_build_s']} s, peak {result['full_build_peak_mb']} MB; "
               f"incremental {result['incremental_s']} s; sensor tick {result['sensor_tick_s']} s; "
-              f"validate warm {result['validate_warm_s']} s, cold {result['validate_cold_s']} s; dashboard worst "
-              f"p95 {result['dashboard_worst_p95_ms']} ms; snapshot {result['snapshot_mb']} MB "
-              f"({result['bench_minutes']} min) -> {out}", flush=True)
+              f"validate warm {result['validate_warm_s']} s, cold {result['validate_cold_s']} s; "
+              f"dashboard worst p95 {result['dashboard_worst_p95_ms']} ms; "
+              f"DuckDB script {result['duckdb_script_s']} s, pandas {result['pandas_s']} s "
+              f"(full build {result['full_build_over_duckdb_script']}x the script); "
+              f"snapshot {result['snapshot_mb']} MB ({result['bench_minutes']} min) -> {out}", flush=True)
     return 0
 
 

@@ -7,6 +7,7 @@ the new returns, the sensor's tick, validation, every dashboard query, and the m
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 import json
 import subprocess
@@ -44,3 +45,53 @@ def test_the_small_benchmark_reports_every_figure(tmp_path):
     assert updated["returns_received"] == generated["returns_files"]
     for log in ("full-small-0.log", "incremental-small-0.log"):
         assert "finished in" in (work / log).read_text(encoding="utf-8")
+
+
+def test_the_duckdb_script_and_pandas_agree_and_add_up(tmp_path):
+    from bench.generate import generate
+    from bench.side_by_side import Inputs, differences, duckdb_script, pandas_way
+
+    data = tmp_path / "small"
+    generate(data, "small", 20261203)
+    inputs = Inputs(data, data / "inbox")
+    script, frames = duckdb_script(inputs), pandas_way(inputs)
+    assert differences(script, frames) == []
+
+    # every month's total is its last snapshot's, matched or not
+    by_month = script["pay_by_department_month"].groupby("month")["live_services"].sum()
+    last = {}
+    for path in inputs.pay_files():
+        document = json.loads(path.read_text(encoding="utf-8"))
+        day = dt.datetime.strptime(document["dateUpdated"], "%d %B %Y").date()
+        last[day.replace(day=1)] = max(last.get(day.replace(day=1), (day, "", 0)),
+                                       (day, path.name, sum(document["serviceCountByOrganisation"].values())))
+    assert {m.date(): int(n) for m, n in by_month.items()} == {m: total for m, (_d, _n, total) in last.items()}
+    matched = script["pay_by_department_month"]["department_slug"].notna()
+    assert 0 < script["pay_by_department_month"][matched]["live_services"].sum() < by_month.sum()
+
+    # every expected submitter once in every quarter
+    expected, _days = inputs.schedule()
+    status = script["returns_status_by_quarter"]
+    assert status.groupby("reporting_quarter")["organisations"].sum().eq(len(expected)).all()
+    assert set(status["status"]) <= {"received", "received late", "missing"}
+    assert status.loc[status["status"] == "received", "organisations"].sum() > 0
+    league = script["department_league"]
+    assert league["expected_submitters"].sum() <= len(expected)
+
+    # the comparison can fail
+    changed = dict(frames)
+    changed["department_league"] = frames["department_league"].assign(
+        live_services=frames["department_league"]["live_services"] + 1)
+    assert [d.split(":")[0] for d in differences(script, changed)] == ["department_league"]
+
+
+def test_the_scaling_plot_is_written_as_an_image(tmp_path):
+    from bench.run import SCALING, plot
+
+    points = {f"{o}x{w}": {"organisations": o, "weeks": w, "full_build_s": 10 + o / 1000 + w / 10,
+                           "pandas_s": 1 + o / 2000, "duckdb_script_s": 0.5 + w / 100}
+              for sizes in SCALING.values() for o, w in sizes}
+    result = {"axes": {axis: [f"{o}x{w}" for o, w in sizes] for axis, sizes in SCALING.items()}, "points": points}
+    image = tmp_path / "scaling.png"
+    plot(result, image)
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 10_000
