@@ -209,7 +209,6 @@ class ReturnInboxConfig(dg.Config):
 def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxConfig, settings: TrackerConfig,
                        warehouse: DuckDBResource):
     outcomes: dict[str, int] = {}
-    accepted: list[tuple[str, str, pd.DataFrame]] = []  # (reference, sender, typed rows) of each accepted return
     with connect(warehouse) as con:
         ensure_schemas(con)
         for statement in DDL:
@@ -228,16 +227,20 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         def take(batch: list[InboxFile]) -> None:
             for start in range(0, len(batch), TAKEN_TOGETHER):
                 chunk = batch[start:start + TAKEN_TOGETHER]
-                for file, status, rows in ingest_chunk(con, settings, chunk, judge, context.log):
+                counts: dict[str, int] = {}
+                for file, status, _rows in ingest_chunk(con, settings, chunk, judge, context.log):
                     if status is None:
                         context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another "
                                          "run took it.")
                         continue
                     outcomes[status] = outcomes.get(status, 0) + 1
-                    if rows is not None:
-                        accepted.append((file.reference, file.organisation_code, rows))
-                    context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: "
-                                     f"{status}")
+                    counts[status] = counts.get(status, 0) + 1
+                    if not status.startswith("accepted"):  # each file's outcome is in the warehouse; the log names
+                        # the ones someone may act on, and counts the rest (a log line is a write to Dagster's store)
+                        context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: "
+                                         f"{status}")
+                context.log.info(f"Return files {start + 1} to {start + len(chunk)} of {len(batch)}: " + ", ".join(
+                    f"{n} {status}" for status, n in sorted(counts.items())) + ".")
 
         take(files)
         if config.files:  # also clear copies of files already received (the sensor starts no run for them)
@@ -245,8 +248,10 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
             copies = [f for f in pending(settings.home) if f.refusal is None and _hash_or_none(f) in stored]
             take(copies)
             files += copies
-        accepted += unchecked_accepted(con, {reference for reference, _, _ in accepted})
-        gx_summary = validate_accepted_with_gx(con, context, accepted, known, settings.as_of_date())
+        # Every accepted return without a GX result: this run's, and any a killed run recorded but never checked.
+        # Read back from the warehouse as one frame, not kept in memory a return at a time (60,000 one-row frames
+        # took some 2 GB).
+        gx_summary = validate_accepted_with_gx(con, context, unchecked_accepted(con), known, settings.as_of_date())
         metadata = {table: table_metadata(con, table) for table in TABLES}
     summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())},
                **gx_summary}
@@ -695,33 +700,30 @@ def _hash_or_none(file: InboxFile) -> str | None:
         return None
 
 
-def unchecked_accepted(con, skip: set[str]) -> list[tuple[str, str, pd.DataFrame]]:
-    """Accepted returns recorded without a Great Expectations result (a run killed between recording them and
-    checking them, or recorded before results were kept), as (reference, sender, typed rows) from
-    ``staging.accepted_returns``: checked in this run's frame, so every accepted return is checked once."""
+def unchecked_accepted(con) -> pd.DataFrame:
+    """Accepted returns recorded without a Great Expectations result, one row each with ``_reference`` and
+    ``_sender``, typed as the contract types them: the run's own, and any a killed run recorded but never
+    checked (or recorded before results were kept), so every accepted return is checked once."""
     columns = ", ".join(f'h."{c}"' for c in [*COLUMN_NAMES, *VERSION_COLUMNS])
     rows = con.execute(
         f"SELECT s.submission_ref AS _reference, s.organisation_code AS _sender, {columns} "
         f"FROM audit.return_submissions s JOIN {HISTORY_TABLE} h USING (submission_ref) "
         f"WHERE s.status IN ('accepted', 'accepted with warnings') AND s.gx_result IS NULL "
         f"ORDER BY s.received_at, s.submission_ref").df()  # one query for them all, however many
-    rows = rows[~rows["_reference"].isin(skip)]
     types = {**{c.name: "Int64" for c in COLUMNS if c.kind == COUNT}, **{c.name: "float64" for c in COLUMNS
                                                                          if c.kind == NUMBER}}
-    return [(reference, group["_sender"].iloc[0],
-             group.drop(columns=["_reference", "_sender"]).reset_index(drop=True).astype(types))
-            for reference, group in rows.groupby("_reference", sort=False)]
+    return rows.astype(types)
 
 
-def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: list[tuple[str, str, pd.DataFrame]],
-                              known: set[str], as_of: dt.date) -> dict:
+def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: pd.DataFrame, known: set[str],
+                              as_of: dt.date) -> dict:
     """Great Expectations over the run's accepted rows as one frame; each return's result kept beside its record.
 
     The per-file gate (the native evaluator) has already decided and written each return, and its decision
     stands: GX runs the same rules, so a disagreement between the two is a bug, logged as an error and recorded
     (``agrees_with_native`` false), not a reason to take back an accepted return.
     """
-    if not accepted:
+    if accepted.empty:
         return {}
     from checks.return_gx import validate_accepted  # Great Expectations (seconds to import): only when needed
 

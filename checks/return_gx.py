@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -229,17 +229,18 @@ class AcceptedValidation:
         return self.run.failed_lines() if self.run else []
 
 
-def validate_accepted(accepted: Sequence[tuple[str, str | None, pd.DataFrame]],
-                      known_organisations: Collection[str], as_of: dt.date) -> AcceptedValidation:
-    """GX over the accepted returns of a run as ONE frame: ``accepted`` is (reference, sender, typed rows).
+def validate_accepted(accepted: pd.DataFrame, known_organisations: Collection[str],
+                      as_of: dt.date) -> AcceptedValidation:
+    """GX over the accepted returns of a run as ONE frame: a row per return, its typed columns, and
+    ``_reference`` (the submission reference) and ``_sender`` (the organisation that sent it).
 
     The native evaluator already accepted each of these files and that stands: GX is the second engine over
     the same rules, so any difference between the two is a bug in one of them, logged loudly and recorded
     beside the return (``agrees_with_native``), never a reason to undo the gate's decision.
     """
-    references = [ref for ref, _, rows in accepted for _ in range(len(rows))]
-    senders = [sender for _, sender, rows in accepted for _ in range(len(rows))]
-    typed = pd.concat([rows for _, _, rows in accepted], ignore_index=True)
+    references = accepted["_reference"].tolist()
+    senders = accepted["_sender"].tolist()
+    typed = accepted.drop(columns=["_reference", "_sender"]).reset_index(drop=True)
     checked = rule_frame(typed, submitted_by=senders, return_file=references)
     try:
         run = run_suite(checked, known_organisations, as_of)
