@@ -9,25 +9,26 @@ from dagster_duckdb import DuckDBResource
 
 from tracker.feed_store import stored_documents
 from tracker.resources import TrackerConfig
-from tracker.warehouse import SourceFile, connect, ensure_schemas, raw_files_table, store_raw_files
+from tracker.warehouse import FileOnDisk, connect, ensure_schemas, file_on_disk, raw_files_table, store_raw_files
 
 OWNERS = ["team:cddo-adoption-tracker"]
 
 
-def open_files(paths: list[Path]) -> tuple[list[SourceFile], list[str]]:
-    """Each regular file's bytes; a file the system will not open is named, and the others still count."""
+def open_files(paths: list[Path]) -> tuple[list[FileOnDisk], list[str]]:
+    """Each regular file, hashed (its bytes read again only if new); a file the system will not open is named, and
+    the others still count."""
     files, unopened = [], []
     for path in paths:
         if not path.is_file():
             continue
         try:
-            files.append(SourceFile(path, path.read_bytes()))
+            files.append(file_on_disk(path))
         except OSError as err:
             unopened.append(f"{path.name}: {err.strerror or err}")
     return files, unopened
 
 
-def fetched_files(home: Path, feed: str, archived: list[SourceFile]) -> tuple[list[SourceFile], list[str]]:
+def fetched_files(home: Path, feed: str, archived: list[FileOnDisk]) -> tuple[list[FileOnDisk], list[str]]:
     """The documents the tracker fetched of a feed (TRACKER_HOME/feeds/<feed>/, not fetches.csv), oldest first,
     less any whose bytes an archived file already has: the same version counts once, dated by the archive."""
     known = {f.sha256 for f in archived}

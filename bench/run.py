@@ -372,6 +372,8 @@ def plot(result: dict, image: Path) -> None:
             ax.plot(x, [p[key] for p in points], style, label=name)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(x, [f"{v:,}" for v in x])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         fixed = "52 weeks" if axis == "organisations" else "4,000 organisations"
         ax.set_xlabel(f"{axis} (at {fixed})")
         ax.set_ylabel("seconds (median)")

@@ -184,3 +184,38 @@ def test_a_parse_is_kept_whole_or_not_at_all(con, monkeypatch):
     again = CountingReader(cache)
     _stage(con, again)
     assert len(again.parsed) == 4
+
+
+# --- files read from disk a batch at a time ----------------------------------------------------------------------
+
+
+def test_files_on_disk_are_stored_in_batches_byte_for_byte(con, monkeypatch):
+    import tracker.warehouse as warehouse
+    from assets.raw import open_files
+
+    monkeypatch.setattr(warehouse, "RAW_BATCH_BYTES", 3 * max(p.stat().st_size for p in SNAPSHOTS[:10]))
+    files, unopened = open_files(SNAPSHOTS[:10])
+    assert unopened == [] and all(f.size == f.path.stat().st_size for f in files)
+    assert store_raw_files(con, "pay", files, origin="data/pay") == 10
+    stored = dict(con.execute(f"SELECT file_name, content FROM {raw_files_table('pay')}").fetchall())
+    assert stored == {p.name: p.read_bytes() for p in SNAPSHOTS[:10]}
+
+
+def test_a_file_changed_or_gone_after_it_was_listed_is_left_for_the_next_run(con, tmp_path):
+    from assets.raw import open_files
+
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    for p in SNAPSHOTS[:4]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    files, _ = open_files(sorted(folder.iterdir()))
+    changed, gone = files[1].path, files[2].path
+    changed.write_bytes(changed.read_bytes() + b"\n")
+    gone.unlink()
+    assert store_raw_files(con, "pay", files, origin="data/pay") == 2
+    names = {n for (n,) in con.execute(f"SELECT file_name FROM {raw_files_table('pay')}").fetchall()}
+    assert names == {files[0].name, files[3].name}
+    again, _ = open_files(sorted(folder.iterdir()))
+    assert store_raw_files(con, "pay", again, origin="data/pay") == 1  # the changed file, under its new bytes
+    assert con.execute(f"SELECT sha256 FROM {raw_files_table('pay')} WHERE file_name = ?",
+                       [changed.name]).fetchone()[0] == SourceFile(changed, changed.read_bytes()).sha256

@@ -61,6 +61,35 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class FileOnDisk:
+    """An input file known by its path, size and sha256: its bytes are read again only when the raw store keeps
+    them, a batch at a time, so a run never holds a whole archive (a gigabyte of weekly snapshots) in memory."""
+
+    path: Path
+    sha256: str
+    size: int
+    received_at: dt.datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def content(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def file_on_disk(path: Path) -> FileOnDisk:
+    """Hash a file as it streams past (OSError if it cannot be read)."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            size += len(block)
+    return FileOnDisk(path, digest.hexdigest(), size)
+
+
+@dataclass(frozen=True)
 class ListedFile:
     """A file the source lists now, as the raw store knows it, without its bytes (read only when needed)."""
 
@@ -82,7 +111,7 @@ def read_source_files(folder: Path, pattern: str) -> list[SourceFile]:
     return [SourceFile(p, p.read_bytes()) for p in paths]
 
 
-def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str,
+def store_raw_files(con, source: str, files: Iterable[SourceFile | FileOnDisk], origin: str,
                     origins: Mapping[str, str] | None = None) -> int:
     """Keep each file's exact bytes once, and mark which files the source lists now.
 
@@ -90,7 +119,9 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str,
 
     Nothing is ever deleted: a file that disappears from the source keeps its
     bytes here, only its ``in_latest_listing`` flag drops. Returns how many
-    files were new.
+    files were new. The new files are stored in batches of ``RAW_BATCH_BYTES``,
+    each in its own transaction (each file whole or not at all): a run killed
+    between two stores what is left on its next run.
     """
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     unique = list({(f.name, f.sha256): f for f in files}.values())
@@ -109,28 +140,39 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile], origin: str,
         new_keys = set(con.execute(f"SELECT file_name, sha256 FROM _listed_files ANTI JOIN {table} "
                                    "USING (file_name, sha256)").fetchall())
         con.unregister("_listed_files")
-        incoming = [f for f in unique if (f.name, f.sha256) in new_keys]
-        if not incoming:
-            return 0
-        frame = pd.DataFrame(
-            [
-                {
-                    "source": source,
-                    "file_name": f.name,
-                    "sha256": f.sha256,
-                    "size_bytes": len(f.content),
-                    "content": f.content,
-                    "origin": (origins or {}).get(f.name, origin),
-                    "received_at": now,
-                    "in_latest_listing": True,
-                }
-                for f in incoming
-            ]
-        )
+    incoming = [f for f in unique if (f.name, f.sha256) in new_keys]
+    stored, size, batch = 0, 0, []
+    for f in incoming:
+        try:
+            content = f.content
+        except OSError:
+            continue  # gone or unreadable since it was listed: the next run finds it again
+        if isinstance(f, FileOnDisk) and hashlib.sha256(content).hexdigest() != f.sha256:
+            continue  # changed since it was hashed: kept by the next run, under its new sha256
+        batch.append((f, content))
+        size += len(content)
+        if size >= RAW_BATCH_BYTES:
+            stored += _insert_raw(con, table, source, batch, origin, origins, now)
+            batch, size = [], 0
+    return stored + _insert_raw(con, table, source, batch, origin, origins, now)
+
+
+RAW_BATCH_BYTES = 128 << 20  # the most file bytes held in memory at once while storing
+
+
+def _insert_raw(con, table: str, source: str, batch: list[tuple], origin: str, origins: Mapping[str, str] | None,
+                now: dt.datetime) -> int:
+    """One batch of new files in one transaction: a file is stored whole or not at all."""
+    if not batch:
+        return 0
+    frame = pd.DataFrame([{"source": source, "file_name": f.name, "sha256": f.sha256, "size_bytes": len(content),
+                           "content": content, "origin": (origins or {}).get(f.name, origin), "received_at": now,
+                           "in_latest_listing": True} for f, content in batch])
+    with transaction(con):
         con.register("_incoming_files", frame)
         con.execute(f"INSERT INTO {table} SELECT * FROM _incoming_files")
         con.unregister("_incoming_files")
-        return len(incoming)
+    return len(batch)
 
 
 def _count(con, table: str) -> int:
