@@ -67,7 +67,7 @@ def _timed(function, inputs: Inputs) -> tuple[dict, float]:
 SCRIPT = r"""
 CREATE TEMP TABLE register AS
 WITH bodies AS (
-    SELECT unnest(results) AS r FROM read_json($register, maximum_object_size = 1000000000)
+    SELECT unnest(results) AS r FROM read_json($register, maximum_object_size = 268435456)
 )
 SELECT r.details.slug AS slug, r.format AS format, r.title AS title, r.analytics_identifier AS code,
        list_transform(r.parent_organisations, lambda p: regexp_extract(p.id, '[^/]+$')) AS parents
@@ -96,26 +96,29 @@ SELECT trim(regexp_replace(regexp_replace(trim(regexp_replace(replace(lower(titl
 FROM register;
 
 CREATE TEMP TABLE monthly AS
-WITH versions AS (
+WITH versions AS (  -- the counts kept as JSON text: only the month's chosen version is turned into a map
     SELECT filename, strptime(dateUpdated, '%d %B %Y')::DATE AS day, serviceCountByOrganisation AS counts
-    FROM read_json($pay, columns = {dateUpdated: 'VARCHAR', serviceCountByOrganisation: 'MAP(VARCHAR, BIGINT)'},
-                   filename = true, maximum_object_size = 1000000000)
+    FROM read_json($pay, columns = {dateUpdated: 'VARCHAR', serviceCountByOrganisation: 'JSON'},
+                   filename = true, maximum_object_size = 268435456)
 )
-SELECT date_trunc('month', day)::DATE AS month, counts FROM versions
+SELECT date_trunc('month', day)::DATE AS month, json_transform(counts, '"MAP(VARCHAR, BIGINT)"') AS counts
+FROM versions
 QUALIFY row_number() OVER (PARTITION BY date_trunc('month', day) ORDER BY day DESC, filename DESC) = 1;
 
 CREATE TEMP TABLE pay_rows AS
-SELECT m.month, e.key AS name, e.value AS live_services,
-       trim(regexp_replace(regexp_replace(trim(regexp_replace(replace(lower(e.key), '&', ' and '),
+SELECT m.month, e.key AS name, e.value AS live_services FROM monthly m, unnest(map_entries(m.counts)) AS t(e);
+
+CREATE TEMP TABLE published_names AS  -- each distinct name normalised once, not once a month
+SELECT name, trim(regexp_replace(regexp_replace(trim(regexp_replace(replace(lower(name), '&', ' and '),
        '[^a-z0-9]+', ' ', 'g')), '^the ', ''), '\s+', ' ', 'g')) AS key
-FROM monthly m, unnest(map_entries(m.counts)) AS t(e);
+FROM (SELECT DISTINCT name FROM pay_rows);
 
 CREATE TEMP TABLE pay_by_department_month AS
 SELECT p.month, d.department_slug, sum(p.live_services)::BIGINT AS live_services,
        count(DISTINCT coalesce(a.slug, n.slug, p.name)) AS organisations
-FROM pay_rows p
+FROM pay_rows p JOIN published_names k USING (name)
 LEFT JOIN aliases a ON a.name = p.name
-LEFT JOIN names n ON n.key = p.key AND a.slug IS NULL
+LEFT JOIN names n ON n.key = k.key AND a.slug IS NULL
 LEFT JOIN department d ON d.slug = coalesce(a.slug, n.slug)
 GROUP BY ALL;
 
