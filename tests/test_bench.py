@@ -46,6 +46,13 @@ def test_the_small_benchmark_reports_every_figure(tmp_path):
     for log in ("full-small-0.log", "incremental-small-0.log"):
         assert "finished in" in (work / log).read_text(encoding="utf-8")
 
+    # BENCHMARKS.md's tables are written from these results: every figure a row, with its value
+    from bench.report import FIGURES, figures_table
+
+    table = figures_table({"small": result})
+    assert len(table.splitlines()) == 2 + len(FIGURES)
+    assert f"{result['sensor_tick_s']:.3f}" in table and "n/a" not in table
+
 
 def test_the_duckdb_script_and_pandas_agree_and_add_up(tmp_path):
     from bench.generate import generate
