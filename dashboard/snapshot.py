@@ -376,7 +376,12 @@ def department_reconciliation(department_code: str) -> pd.DataFrame:
 # tracker.access.Viewer.scope: ("*",) for everything, their organisation codes, or () for none) as parameters, so
 # the scope is part of every cache key and the filtering is done here, in SQL, not on the page.
 SEES = "(? OR list_contains(?::VARCHAR[], {code}))"
-SENT_VALUES = ("file_name", "summary", "warnings", "normalisations")  # the columns of return_submissions masked
+SENT_VALUES = ("file_name", "summary")  # the columns of return_submissions shown only to those who may see them
+# What the returns pages show of each return: not its warnings and lenient readings (long JSON text, shown on the
+# sender's own page), which made reading every return at national size take 440 ms instead of 100
+SUBMISSION_COLUMNS = ("submission_ref", "organisation_code", "organisation_name", "department_name", "file_name",
+                      "channel", "is_illustrative", "received_at", "reporting_quarter", "status", "problem_count",
+                      "warning_count", "summary", "duplicate_of", "is_current", "is_superseded")
 
 
 def _scope(scope: tuple[str, ...]) -> tuple[bool, list[str]]:
@@ -393,9 +398,9 @@ def returns_status_current_quarter(scope: tuple[str, ...]) -> pd.DataFrame:
 def return_submissions(scope: tuple[str, ...]) -> pd.DataFrame:
     """Every return received, newest first, with whether the viewer may see what was sent (``sees_values``)."""
     sees = SEES.format(code="organisation_code")
-    masked = ", ".join(f"CASE WHEN {sees} THEN {c} END AS {c}" for c in SENT_VALUES)
-    params = [value for _ in SENT_VALUES for value in _scope(scope)]
-    return _query(f"SELECT * REPLACE ({masked}), {sees} AS sees_values FROM marts.return_submissions "
+    shown = ", ".join(f"CASE WHEN {sees} THEN {c} END AS {c}" if c in SENT_VALUES else c for c in SUBMISSION_COLUMNS)
+    params = [value for c in SUBMISSION_COLUMNS if c in SENT_VALUES for value in _scope(scope)]
+    return _query(f"SELECT {shown}, {sees} AS sees_values FROM marts.return_submissions "
                   "ORDER BY received_at DESC", *params, *_scope(scope))
 
 
