@@ -228,7 +228,7 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
             for start in range(0, len(batch), TAKEN_TOGETHER):
                 chunk = batch[start:start + TAKEN_TOGETHER]
                 counts: dict[str, int] = {}
-                for file, status, _rows in ingest_chunk(con, settings, chunk, judge, context.log):
+                for file, status in ingest_chunk(con, settings, chunk, judge, context.log):
                     if status is None:
                         context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another "
                                          "run took it.")
@@ -285,7 +285,6 @@ class _Judged:
     submission: dict
     problems: list[dict]
     accepted: pd.DataFrame | None  # the rows kept, with the submission's columns (None unless accepted)
-    rows: pd.DataFrame | None  # the typed rows handed to Great Expectations (None unless accepted)
     target: Path
 
 
@@ -397,28 +396,28 @@ def _judge_arrival(arrival: _Arrival, settings: TrackerConfig, judge: ReturnJudg
             if earlier:  # an earlier return sent again on purpose: say so in the audit trail
                 submission["summary"] += (f" The same file as {earlier}, received earlier: its figures are the "
                                           "return in force again.")
-    return _Judged(arrival, submission, problems, accepted, None if accepted is None else report.returns, target)
+    return _Judged(arrival, submission, problems, accepted, target)
 
 
 def ingest_file(con, settings: TrackerConfig, file: InboxFile, judge: ReturnJudge,
-                log=None) -> tuple[str | None, pd.DataFrame | None]:
+                log=None) -> str | None:
     """Validate one inbox entry and record everything about it in one transaction; then archive it.
 
-    Returns the outcome (None when the entry had gone: another run took it), and the typed rows when the
-    return was accepted (for Great Expectations after the batch). Nothing about one entry can stop the
-    batch: an entry that is not a regular file of the inbox is refused unread, and any unexpected error
-    while reading, checking or recording a file becomes that file's rejection, said plainly. Only a
-    warehouse that cannot record even that fails the run (the file then stays in the inbox).
+    Returns the outcome (None when the entry had gone: another run took it); Great Expectations reads the
+    accepted returns back from the warehouse after the batch (``unchecked_accepted``). Nothing about one
+    entry can stop the batch: an entry that is not a regular file of the inbox is refused unread, and any
+    unexpected error while reading, checking or recording a file becomes that file's rejection, said plainly.
+    Only a warehouse that cannot record even that fails the run (the file then stays in the inbox).
     """
     arrival = _arrive(file)
     if arrival is None:
-        return None, None
+        return None
     file = arrival.file
     seen = con.execute("SELECT status, archived_as FROM audit.return_submissions WHERE submission_ref = ?",
                        [file.reference]).fetchone()
     if seen:  # recorded by an earlier run that stopped before archiving: finish the move, where the record says
         _archive(con, settings, file, arrival.content, log, _recorded_path(settings.home, seen[1]), seen[1])
-        return seen[0], None
+        return seen[0]
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     target = archive_target(settings.home, file)  # recorded with the file, so a killed run's move ends there
     judged = _judge_arrival(arrival, settings, judge, _Lookups(con), now, target, log)
@@ -434,7 +433,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, judge: ReturnJudg
         accepted = None
         _record(con, submission, [_problem_row(file.reference, UNEXPECTED_RULE, refusal, now)], None, None, file)
     _archive(con, settings, file, arrival.content, log, target, submission["archived_as"])
-    return submission["status"], None if accepted is None else judged.rows
+    return submission["status"]
 
 
 @dataclass
@@ -518,12 +517,12 @@ class _ChunkLookups(_Lookups):
 
 
 def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge,
-                 log=None) -> list[tuple[InboxFile, str | None, pd.DataFrame | None]]:
+                 log=None) -> list[tuple[InboxFile, str | None]]:
     """``ingest_file`` for many entries, with the same outcome as taking them one by one in order, but judged
     against lookups made once and written in one transaction (a few statements, not a few per file); then each
     is archived, where its record says. A run killed before the commit leaves every entry in the inbox, unrecorded;
     after it, the next run finds them recorded and finishes their moves. If the chunk cannot be written, each entry
-    is taken on its own (``ingest_file``), so a fault stays one file's. Returns (entry, outcome, typed rows)."""
+    is taken on its own (``ingest_file``), so a fault stays one file's. Returns (entry, outcome)."""
     arrivals = [(file, _arrive(file)) for file in files]
     present = [a for _, a in arrivals if a is not None]
     judge.check_ahead([(a.content, a.file.original_name, a.file.organisation_code) for a in present
@@ -545,20 +544,20 @@ def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: Re
         if log is not None:
             log.warning(f"{len(judged)} return(s) could not be recorded together ({type(err).__name__}: "
                         f"{printable(str(err), 300)}): taking them one by one.")
-        return [(file, *ingest_file(con, settings, file, judge, log)) for file in files]
+        return [(file, ingest_file(con, settings, file, judge, log)) for file in files]
     outcomes = []
     for file, arrival in arrivals:
         if arrival is None:
-            outcomes.append((file, None, None))
+            outcomes.append((file, None))
         elif arrival.file.reference in lookups.seen:  # recorded by a run that stopped before archiving it
             status, archived_as = lookups.seen[arrival.file.reference]
             _archive(con, settings, arrival.file, arrival.content, log, _recorded_path(settings.home, archived_as),
                      archived_as)
-            outcomes.append((file, status, None))
+            outcomes.append((file, status))
         else:
             done = judged[arrival.file.reference]
             _archive(con, settings, arrival.file, arrival.content, log, done.target, done.submission["archived_as"])
-            outcomes.append((file, done.submission["status"], done.rows))
+            outcomes.append((file, done.submission["status"]))
     return outcomes
 
 

@@ -151,21 +151,28 @@ def _env(prepared: Prepared, home: Path, data: Path) -> dict:
                                                 "TRACKER_AS_OF": prepared.as_of}
 
 
-def build_and_update(prepared: Prepared, work: Path, round_: int) -> tuple[Measured, Measured, Path]:
-    """One full build of the history in a fresh home, then the increment on top of it."""
-    home = work / f"home-{prepared.size}-{round_}"
+def full_build(prepared: Prepared, work: Path, label: str) -> tuple[Measured, Path]:
+    """``tracker run`` on the history in a fresh home with the history's returns in its inbox."""
+    home = work / f"home-{label}"
     shutil.rmtree(home, ignore_errors=True)
     _copy_returns(prepared, prepared.inbox, home)
-    env = _env(prepared, home, prepared.history)
-    full = measured_process([sys.executable, "-m", "pipelines.cli", "run", "--as-of", prepared.as_of], env,
-                            work / f"full-{prepared.size}-{round_}.log")
-    full.held = _held(home) if full.returncode == 0 else {}
+    return _tracker_run(prepared, home, work / f"full-{label}.log"), home
+
+
+def _tracker_run(prepared: Prepared, home: Path, log: Path) -> Measured:
+    run = measured_process([sys.executable, "-m", "pipelines.cli", "run", "--as-of", prepared.as_of],
+                           _env(prepared, home, prepared.history), log)
+    run.held = _held(home) if run.returncode == 0 else {}
+    return run
+
+
+def build_and_update(prepared: Prepared, work: Path, round_: int) -> tuple[Measured, Measured, Path]:
+    """One full build of the history in a fresh home, then the increment on top of it."""
+    full, home = full_build(prepared, work, f"{prepared.size}-{round_}")
     (prepared.history / "pay" / "snapshots" / prepared.newest_snapshot.name).symlink_to(prepared.newest_snapshot)
     try:
         _copy_returns(prepared, prepared.new_returns, home)
-        update = measured_process([sys.executable, "-m", "pipelines.cli", "run", "--as-of", prepared.as_of], env,
-                                  work / f"incremental-{prepared.size}-{round_}.log")
-        update.held = _held(home) if update.returncode == 0 else {}
+        update = _tracker_run(prepared, home, work / f"incremental-{prepared.size}-{round_}.log")
     finally:
         (prepared.history / "pay" / "snapshots" / prepared.newest_snapshot.name).unlink()
     return full, update, home
@@ -336,11 +343,7 @@ def scaling(seed: int, repeat: int, work: Path) -> dict:
             prepared = prepare(label, seed, work, spec)
             builds = []
             for round_ in range(repeat):
-                home = work / f"home-{label}-{round_}"
-                shutil.rmtree(home, ignore_errors=True)
-                _copy_returns(prepared, prepared.inbox, home)
-                build = measured_process([sys.executable, "-m", "pipelines.cli", "run", "--as-of", prepared.as_of],
-                                         _env(prepared, home, prepared.history), work / f"full-{label}-{round_}.log")
+                build, _home = full_build(prepared, work, f"{label}-{round_}")
                 if build.returncode != 0:
                     raise RuntimeError(f"{label}: the full build failed; see {work / f'full-{label}-{round_}.log'}")
                 builds.append(build)

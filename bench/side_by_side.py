@@ -90,10 +90,12 @@ WITH RECURSIVE walk(slug, node, hops) AS (
 SELECT w.slug, w.node AS department_slug FROM walk w JOIN register r ON r.slug = w.node
 WHERE r.format IN $department_types;
 
-CREATE TEMP TABLE names AS
-SELECT trim(regexp_replace(regexp_replace(trim(regexp_replace(replace(lower(title), '&', ' and '),
-       '[^a-z0-9]+', ' ', 'g')), '^the ', ''), '\s+', ' ', 'g')) AS key, slug
-FROM register;
+-- the comparison key of a name: case, '&'/'and', punctuation and a leading 'The' folded (as ``normalised``)
+CREATE TEMP MACRO name_key(name) AS
+    trim(regexp_replace(regexp_replace(trim(regexp_replace(replace(lower(name), '&', ' and '), '[^a-z0-9]+', ' ',
+         'g')), '^the ', ''), '\s+', ' ', 'g'));
+
+CREATE TEMP TABLE names AS SELECT name_key(title) AS key, slug FROM register;
 
 CREATE TEMP TABLE monthly AS
 WITH versions AS (  -- the counts kept as JSON text: only the month's chosen version is turned into a map
@@ -109,9 +111,7 @@ CREATE TEMP TABLE pay_rows AS
 SELECT m.month, e.key AS name, e.value AS live_services FROM monthly m, unnest(map_entries(m.counts)) AS t(e);
 
 CREATE TEMP TABLE published_names AS  -- each distinct name normalised once, not once a month
-SELECT name, trim(regexp_replace(regexp_replace(trim(regexp_replace(replace(lower(name), '&', ' and '),
-       '[^a-z0-9]+', ' ', 'g')), '^the ', ''), '\s+', ' ', 'g')) AS key
-FROM (SELECT DISTINCT name FROM pay_rows);
+SELECT name, name_key(name) AS key FROM (SELECT DISTINCT name FROM pay_rows);
 
 CREATE TEMP TABLE pay_by_department_month AS
 SELECT p.month, d.department_slug, sum(p.live_services)::BIGINT AS live_services,

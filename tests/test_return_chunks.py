@@ -82,11 +82,11 @@ def _take(home: Path, chunk: int | None) -> list[tuple[str, str | None]]:
         files = pending(home)
         judge = ReturnJudge(returns.organisation_codes(con), settings.as_of_date())
         if chunk is None:
-            return [(f.reference, returns.ingest_file(con, settings, f, judge)[0]) for f in files]
+            return [(f.reference, returns.ingest_file(con, settings, f, judge)) for f in files]
         outcomes = []
         for start in range(0, len(files), chunk):
             part = files[start:start + chunk]
-            outcomes += [(f.reference, status) for f, status, _ in returns.ingest_chunk(con, settings, part, judge)]
+            outcomes += [(f.reference, status) for f, status in returns.ingest_chunk(con, settings, part, judge)]
         return outcomes
 
 

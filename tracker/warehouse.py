@@ -175,19 +175,6 @@ def _insert_raw(con, table: str, source: str, batch: list[tuple], origin: str, o
     return len(batch)
 
 
-def _count(con, table: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-
-
-def load_listed_files(con, source: str) -> list[SourceFile]:
-    """The files the source lists now, read back from the raw store in name order."""
-    rows = con.execute(
-        f"SELECT file_name, content, received_at FROM {raw_files_table(source)} WHERE in_latest_listing "
-        "ORDER BY file_name"
-    ).fetchall()
-    return [SourceFile(Path(name), bytes(content), received_at) for name, content, received_at in rows]
-
-
 def listed_files(con, source: str) -> list[ListedFile]:
     """The files the source lists now, in name order, without reading their bytes."""
     rows = con.execute(f"SELECT file_name, sha256, received_at FROM {raw_files_table(source)} "
@@ -205,6 +192,11 @@ def load_files(con, source: str, wanted: Iterable[ListedFile]) -> list[SourceFil
                        "SEMI JOIN _wanted_files USING (file_name, sha256) ORDER BY file_name").fetchall()
     con.unregister("_wanted_files")
     return [SourceFile(Path(name), bytes(content), received_at) for name, content, received_at in rows]
+
+
+def load_listed_files(con, source: str) -> list[SourceFile]:
+    """The files the source lists now, read back from the raw store in name order."""
+    return load_files(con, source, listed_files(con, source))
 
 
 @contextmanager
