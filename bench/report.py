@@ -9,6 +9,8 @@ import json
 import sys
 from pathlib import Path
 
+from bench.postgres_marts import FIGURES as POSTGRES_FIGURES  # measured only with PostgreSQL installed
+
 SIZES = ("small", "medium", "national")
 # figure, what it is, target on this machine (None: no target), how to show it
 FIGURES = [
@@ -24,6 +26,12 @@ FIGURES = [
     ("validate_cold_s", "tracker validate, cold (s)", 3, "{:.2f}"),
     ("dashboard_worst_p95_ms", "slowest dashboard query, p95 (ms)", 200, "{:.0f}"),
     ("snapshot_mb", "published snapshot (MB)", None, "{:.1f}"),
+    ("dbt_build_duckdb_s", "the marts' `dbt build` on DuckDB (s)", None, "{:.1f}"),
+    ("dbt_build_duckdb_sql_s", "... of which running SQL (s)", None, "{:.1f}"),
+    ("copy_to_postgres_s", "their inputs copied into PostgreSQL (s)", None, "{:.1f}"),
+    ("dbt_build_postgres_s", "the marts' `dbt build` on PostgreSQL (s)", None, "{:.1f}"),
+    ("dbt_build_postgres_sql_s", "... of which running SQL (s)", None, "{:.1f}"),
+    ("postgres_over_duckdb", "`dbt build`: PostgreSQL / DuckDB", None, "{:.2f}x"),
     ("bench_minutes", "the bench itself (minutes)", None, "{:.1f}"),
 ]
 
@@ -42,7 +50,11 @@ def figures_table(results: dict[str, dict]) -> str:
         cells = []
         for size in sizes:
             value = results[size].get(key)
-            cells.append("n/a" if value is None else shown.format(value) + _verdict(value, target))
+            if value is None:
+                missing = key in POSTGRES_FIGURES and results[size].get("postgres_installed") is False
+                cells.append("n/a (PostgreSQL not installed)" if missing else "n/a")
+            else:
+                cells.append(shown.format(value) + _verdict(value, target))
         goal = "" if target is None else ("< " + (f"{target:,}" if target >= 1 else f"{target}"))
         lines.append(f"| {text} | {goal} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -79,7 +91,9 @@ def main(work: Path) -> int:
                for s in SIZES if (work / f"bench-{s}.json").exists()}
     machine = next(iter(results.values()))["machine"]
     print(f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB, {machine['os']}, "
-          f"Python {machine['python']}, DuckDB {machine['duckdb']}, pandas {machine['pandas']}.\n")
+          f"Python {machine['python']}, DuckDB {machine['duckdb']}, pandas {machine['pandas']}"
+          + "".join(sorted({f", PostgreSQL {r['postgresql']}" for r in results.values() if r.get("postgresql")}))
+          + ".\n")
     print(sizes_table(results), "\n")
     print(figures_table(results), "\n")
     for size, result in results.items():

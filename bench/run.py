@@ -9,7 +9,9 @@ each figure the median of ``--repeat`` runs:
   from the full build and added before a second ``tracker run``;
 - the returns sensor's tick with the history processed (its cursor full) and 100 new files in the inbox;
 - validating one return, warm in a process and as ``tracker validate`` from a cold start;
-- every dashboard query function on the published snapshot, uncached: p50 and p95, and the snapshot's size.
+- every dashboard query function on the published snapshot, uncached: p50 and p95, and the snapshot's size;
+- the tracker's marts built by the same dbt project on DuckDB and on PostgreSQL from the full build's warehouse
+  (``bench/postgres_marts.py``; null, and the report says n/a, when PostgreSQL is not installed).
 
 The machine (CPU, cores, memory, load at the start, versions) is recorded beside the figures in
 ``<work>/bench-<size>.json``. Every run's output is kept in the work folder for a failed run to be read.
@@ -287,6 +289,11 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
         builds.append((full, update))
         print(f"{size} round {round_ + 1}: full build {full.seconds:.1f} s ({full.peak_mb:.0f} MB), "
               f"incremental {update.seconds:.1f} s ({update.peak_mb:.0f} MB)", flush=True)
+    from bench.postgres_marts import measure as marts_on_postgres
+
+    # the last round's warehouse is only read: dbt builds in copies, so the figures below measure the same home
+    engines = marts_on_postgres(home / "warehouse.duckdb", repeat, work / f"postgres-marts-{size}")
+    print(f"{size}: {_engines_line(engines)}", flush=True)
     ticks = sensor_tick(prepared, home, max(repeat, 5))
     warm, cold = validation(prepared, home, repeat, work)
     queries = dashboard_queries(prepared, home, max(repeat, 20))
@@ -319,7 +326,7 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
         "pandas_over_duckdb_script": round(pandas_s / script_s, 1),
         "side_by_side_rows": alternatives[0]["rows"],
         "snapshot_mb": round((home / "published" / "tracker.duckdb").stat().st_size / 2**20, 1),
-    }
+    } | engines
     return result
 
 
@@ -387,6 +394,15 @@ def plot(result: dict, image: Path) -> None:
     figure.savefig(image, dpi=110)
 
 
+def _engines_line(result: dict) -> str:
+    if not result["postgres_installed"]:
+        from bench.postgres_server import NOT_INSTALLED
+
+        return f"marts on PostgreSQL n/a ({NOT_INSTALLED})"
+    return (f"dbt build DuckDB {result['dbt_build_duckdb_s']} s, PostgreSQL {result['dbt_build_postgres_s']} s "
+            f"({result['postgres_over_duckdb']}x, copy {result['copy_to_postgres_s']} s)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracker bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["small"], choices=["small", "medium", "national"])
@@ -420,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
               f"dashboard worst p95 {result['dashboard_worst_p95_ms']} ms; "
               f"DuckDB script {result['duckdb_script_s']} s, pandas {result['pandas_s']} s "
               f"(full build {result['full_build_over_duckdb_script']}x the script); "
+              f"{_engines_line(result)}; "
               f"snapshot {result['snapshot_mb']} MB ({result['bench_minutes']} min) -> {out}", flush=True)
     return 0
 

@@ -122,7 +122,7 @@ def browser():
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server (Debian's package), started once for the tests that need one."""
-    from tests.postgres_server import start
+    from bench.postgres_server import start
 
     server = start()
     yield server

@@ -2,7 +2,8 @@
 
 No timing is asserted here (timing goals live in the benchmark's own report, BENCHMARKS.md); this checks the
 benchmark measures what it says: a full build and an incremental update that really took the new snapshot and
-the new returns, the sensor's tick, validation, every dashboard query, and the machine.
+the new returns, the sensor's tick, validation, every dashboard query, the marts built on PostgreSQL beside
+DuckDB, and the machine.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.postgres_marts import FIGURES as POSTGRES_FIGURES
+from bench.postgres_marts import mart_names
 from bench.run import NEW_RETURNS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +29,8 @@ def test_the_small_benchmark_reports_every_figure(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     result = json.loads((work / "bench-small.json").read_text(encoding="utf-8"))
     for figure in ("full_build_s", "incremental_s", "sensor_tick_s", "validate_warm_s", "validate_cold_s",
-                   "dashboard_worst_p95_ms", "snapshot_mb", "full_build_peak_mb", "incremental_peak_mb"):
+                   "dashboard_worst_p95_ms", "snapshot_mb", "full_build_peak_mb", "incremental_peak_mb",
+                   *POSTGRES_FIGURES):
         assert result[figure] > 0, figure
     assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]
     from dashboard import snapshot
@@ -46,12 +50,36 @@ def test_the_small_benchmark_reports_every_figure(tmp_path):
     for log in ("full-small-0.log", "incremental-small-0.log"):
         assert "finished in" in (work / log).read_text(encoding="utf-8")
 
+    # the marts were built on PostgreSQL from the full build's warehouse: every model and data test passed there,
+    # and every mart held as many rows as on DuckDB (the bench refuses to report a time otherwise)
+    assert result["postgres_installed"] is True
+    runs = json.loads((work / "postgres-marts-small" / "dbt-postgres" / "run_results.json").read_text())["results"]
+    assert runs and all(r["status"] in ("success", "pass") for r in runs)
+    built = {r["unique_id"].split(".")[-1] for r in runs if r["unique_id"].startswith("model.")}
+    assert set(mart_names()) <= built and any(r["unique_id"].startswith("test.") for r in runs)
+    assert result["marts_rows"]["marts"] == len(mart_names()) and result["marts_rows"]["rows"] > 1000
+
     # BENCHMARKS.md's tables are written from these results: every figure a row, with its value
     from bench.report import FIGURES, figures_table
 
     table = figures_table({"small": result})
     assert len(table.splitlines()) == 2 + len(FIGURES)
     assert f"{result['sensor_tick_s']:.3f}" in table and "n/a" not in table
+
+
+def test_without_postgresql_the_bench_says_so_and_reports_na(monkeypatch, tmp_path, capsys):
+    """No PostgreSQL: the figures are null (nothing is started or read) and the report says why, not a crash."""
+    import bench.postgres_marts
+    from bench.postgres_server import NOT_INSTALLED
+    from bench.report import FIGURES, figures_table
+
+    monkeypatch.setattr(bench.postgres_marts, "installed", lambda: False)
+    engines = bench.postgres_marts.measure(tmp_path / "no-such-warehouse.duckdb", 1, tmp_path / "work")
+    assert engines == dict.fromkeys(POSTGRES_FIGURES) | {"postgres_installed": False}
+    assert NOT_INSTALLED in capsys.readouterr().out
+    result = {key: 1.0 for key, *_ in FIGURES} | {"repeat": 1} | engines
+    table = figures_table({"small": result})
+    assert table.count("n/a (PostgreSQL not installed)") == len(POSTGRES_FIGURES) == table.count("n/a")
 
 
 def test_the_duckdb_script_and_pandas_agree_and_add_up(tmp_path):

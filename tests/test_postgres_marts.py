@@ -15,12 +15,12 @@ import json
 import os
 import subprocess
 from contextlib import closing
-from urllib.parse import urlparse
 
 import psycopg2
 import pytest
 
 from assets.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from bench.postgres_server import postgres_target
 from tests.warehouse_compare import (
     ABSOLUTE_TOLERANCE,
     RELATIVE_TOLERANCE,
@@ -30,14 +30,6 @@ from tests.warehouse_compare import (
     type_family,
 )
 from tracker.warehouse_move import move_tables, source_tables
-
-
-def postgres_target(url: str) -> dict[str, str]:
-    """The environment that points the dbt profile's postgres output at a database."""
-    parts = urlparse(url)
-    return {"TRACKER_DBT_TARGET": "postgres", "TRACKER_POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "TRACKER_POSTGRES_PORT": str(parts.port or 5432), "TRACKER_POSTGRES_USER": parts.username or "",
-            "TRACKER_POSTGRES_PASSWORD": parts.password or "", "TRACKER_POSTGRES_DBNAME": parts.path.lstrip("/")}
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
-"""A real PostgreSQL server for the tests: Debian's package (.ci/install-postgresql), started in a temporary folder.
+"""A private PostgreSQL server (Debian's package, .ci/install-postgresql), started in a temporary folder.
+
+Used by ``tracker bench`` to build the marts on PostgreSQL (bench/postgres_marts.py) and by the tests that need a
+real server (tests/conftest.py's ``postgres`` fixture), so it lives with the bench, which must not import tests/.
 
 ``initdb`` and ``postgres`` refuse to run as root, so as root they run as the
 ``postgres`` user. The server listens on 127.0.0.1 only, on a free port, with
-trust authentication for the one role it creates, and fsync off (a test server:
-nothing in it needs to survive a power cut). Stopped and deleted when the tests end.
+trust authentication for the one role it creates, and fsync off (a throwaway
+server: nothing in it needs to survive a power cut). ``stop`` deletes it.
 """
 
 from __future__ import annotations
@@ -16,15 +19,23 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROLE = "tracker"
+NOT_INSTALLED = "PostgreSQL is not installed: run `sh .ci/install-postgresql`"
+INITDB_GLOB = "/usr/lib/postgresql/*/bin/initdb"  # Debian puts the server's programs here, not on PATH
+
+
+def installed() -> bool:
+    """Whether Debian's PostgreSQL server is installed (a bench without it reports its figures as n/a)."""
+    return bool(glob.glob(INITDB_GLOB))
 
 
 def bin_dir() -> Path:
-    """Where Debian put the server's programs (they are not on PATH): the newest installed major version."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
+    """Where the server's programs are: the newest installed major version."""
+    found = sorted(glob.glob(INITDB_GLOB), key=lambda p: int(Path(p).parts[-3]))
     if not found:
-        raise RuntimeError("PostgreSQL's server is not installed: run `sh .ci/install-postgresql` (Debian's package).")
+        raise RuntimeError(f"{NOT_INSTALLED} (Debian's package).")
     return Path(found[-1]).parent
 
 
@@ -59,6 +70,7 @@ class PostgresServer:
 
 
 def start() -> PostgresServer:
+    """Start a new server in a fresh temporary folder; the caller stops it."""
     folder = Path(tempfile.mkdtemp(prefix="tracker-pg-"))  # not under pytest's 0700 tree: the server user reads it
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
@@ -71,3 +83,11 @@ def start() -> PostgresServer:
     subprocess.run(_as_server_user([str(bin_dir() / "pg_ctl"), "-D", str(folder / "data"), "-o", options,
                                     "-l", str(folder / "server.log"), "-w", "-t", "60", "start"]), **run)
     return PostgresServer(folder, port)
+
+
+def postgres_target(url: str) -> dict[str, str]:
+    """The environment that points the dbt profile's postgres output (assets/dbt/profiles.yml) at a database."""
+    parts = urlparse(url)
+    return {"TRACKER_DBT_TARGET": "postgres", "TRACKER_POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "TRACKER_POSTGRES_PORT": str(parts.port or 5432), "TRACKER_POSTGRES_USER": parts.username or "",
+            "TRACKER_POSTGRES_PASSWORD": parts.password or "", "TRACKER_POSTGRES_DBNAME": parts.path.lstrip("/")}
