@@ -9,31 +9,42 @@ from dagster_duckdb import DuckDBResource
 
 from tracker.feed_store import stored_documents
 from tracker.resources import TrackerConfig
-from tracker.warehouse import FileOnDisk, connect, ensure_schemas, file_on_disk, raw_files_table, store_raw_files
+from tracker.warehouse import (
+    FileOnDisk,
+    Remembered,
+    connect,
+    ensure_schemas,
+    file_on_disk,
+    raw_files_table,
+    remember_hashes,
+    remembered_hashes,
+    store_raw_files,
+)
 
 OWNERS = ["team:cddo-adoption-tracker"]
 
 
-def open_files(paths: list[Path]) -> tuple[list[FileOnDisk], list[str]]:
-    """Each regular file, hashed (its bytes read again only if new); a file the system will not open is named, and
-    the others still count."""
+def open_files(paths: list[Path], remembered: Remembered | None = None) -> tuple[list[FileOnDisk], list[str]]:
+    """Each regular file, hashed unless unchanged since it was (its bytes read again only if new); a file the system
+    will not open is named, and the others still count."""
     files, unopened = [], []
     for path in paths:
         if not path.is_file():
             continue
         try:
-            files.append(file_on_disk(path))
+            files.append(file_on_disk(path, remembered))
         except OSError as err:
             unopened.append(f"{path.name}: {err.strerror or err}")
     return files, unopened
 
 
-def fetched_files(home: Path, feed: str, archived: list[FileOnDisk]) -> tuple[list[FileOnDisk], list[str]]:
+def fetched_files(home: Path, feed: str, archived: list[FileOnDisk],
+                  remembered: Remembered | None = None) -> tuple[list[FileOnDisk], list[str]]:
     """The documents the tracker fetched of a feed (TRACKER_HOME/feeds/<feed>/, not fetches.csv), oldest first,
     less any whose bytes an archived file already has: the same version counts once, dated by the archive."""
     known = {f.sha256 for f in archived}
     documents = [doc.path for doc in stored_documents(home, feed) if doc.sha256 not in known]
-    files, unopened = open_files(documents)
+    files, unopened = open_files(documents, remembered)
     return [f for f in files if f.sha256 not in known], unopened
 
 
@@ -66,10 +77,13 @@ def raw_files_asset(
         "and arrival time; nothing here is ever deleted.",
     )
     def _raw(context, settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
-        files, unopened = open_files(sorted((settings.data / folder).glob(pattern))) if folder else ([], [])
+        with connect(warehouse) as con:
+            remembered = remembered_hashes(con, source)
+        files, unopened = (open_files(sorted((settings.data / folder).glob(pattern)), remembered) if folder
+                           else ([], []))
         origins: dict[str, str] = {}
         if feed:
-            fetched, unopened_fetched = fetched_files(settings.home, feed, files)
+            fetched, unopened_fetched = fetched_files(settings.home, feed, files, remembered)
             files, unopened = [*files, *fetched], [*unopened, *unopened_fetched]
             origins = {f.name: f"TRACKER_HOME/feeds/{feed}/" for f in fetched}
         newest = files[-1].name if files else "none"
@@ -77,7 +91,7 @@ def raw_files_asset(
             context.log.warning(f"No input files matching '{pattern}' in {settings.data / folder}: the source "
                                 "keeps its last good figures. Check TRACKER_DATA_DIR points at the data folder.")
         if also:
-            more, unopened_too = open_files(sorted(settings.data.glob(also)))
+            more, unopened_too = open_files(sorted(settings.data.glob(also)), remembered)
             files, unopened = [*files, *more], [*unopened, *unopened_too]
         for problem in unopened:
             context.log.warning(f"Not stored: {problem}")
@@ -85,6 +99,7 @@ def raw_files_asset(
             ensure_schemas(con)
             origin = f"data/{folder}/{pattern}" if folder else f"TRACKER_HOME/feeds/{feed}/"
             new = store_raw_files(con, source, files, origin=origin, origins=origins)
+            remember_hashes(con, source, files)
             kept = con.execute(
                 f"SELECT count(*), sum(size_bytes) FROM {raw_files_table(source)}"
             ).fetchone()

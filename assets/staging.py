@@ -33,6 +33,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from checks.platform_checks import ERROR, RULES, feed_problems_table
+from tracker.code_version import code_sha256
 from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
 from tracker.sources import SOURCES
@@ -87,13 +88,15 @@ def code_fingerprint(*modules) -> str:
 CACHE_BATCH = 50  # files parsed and kept together: bounds the memory a full build of a long history takes
 
 
-def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig, log) -> tuple[Parsed, list]:
-    """Every listed file's parse, from the cache where it has one; the problems of the files that cannot be read."""
-    listed = listed_files(con, source)
+def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig, log,
+                  listed: list[ListedFile]) -> tuple[Parsed, list, bool]:
+    """Every listed file's parse, from the cache where it has one; the problems of the files that cannot be read;
+    whether any file raised what the parser did not foresee (perhaps passing: the next run tries it again)."""
     cache = reader.cache
     kept = cache.stored(con, [f for f in listed if cache.keeps(f.name)]) if cache else {}
     parsed: Parsed = {}
     problems: list[Problem] = []
+    surprises = []
 
     def take(file: SourceFile | ListedFile, result: Any) -> None:
         if isinstance(result, FeedError):
@@ -108,6 +111,7 @@ def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig,
             return err
         except Exception as err:  # noqa: BLE001 - one file's surprise must never stop the source
             log.exception(f"{source}: {file.name} could not be parsed")
+            surprises.append(file.name)
             problems.append(Problem(file.name, file.sha256, unexpected(err), LEFT_OUT))
             return None
 
@@ -121,7 +125,7 @@ def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig,
             cache.store(con, [(file, r) for file, r in results if r is not None and cache.keeps(file.name)])
         for file, result in results:
             take(file, result)
-    return dict(sorted(parsed.items())), problems
+    return dict(sorted(parsed.items())), problems, bool(surprises)
 
 
 def versioned(parsed: Parsed, folder: str, as_of: dt.date, is_version=lambda name: True):
@@ -184,8 +188,29 @@ def build_table(source: str) -> str:
     return f"meta.{source}_build"
 
 
-def _record_build(con, source: str, written: bool, run_id: str) -> dict:
-    """Keep when the source's tables were last written (kept as it was when they were not) and when last tried."""
+def inputs_sha256(source: str, listed: list[ListedFile], settings: TrackerConfig) -> str:
+    """Everything a source's tables are made from: its listed files, the reporting date, the settings files in the
+    data folder (aliases, targets) and the code. The same inputs build the same tables."""
+    digest = hashlib.sha256(f"{source}\0{settings.as_of_date().isoformat()}\0{code_sha256()}".encode())
+    for f in listed:
+        digest.update(f"\0{f.name}\0{f.sha256}\0{f.received_at.isoformat()}".encode())
+    for path in sorted(settings.data.glob("*.y*ml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _built_from(con, source: str) -> str | None:
+    """The inputs the source's tables were last built from, if the build recorded them (see ``_record_build``)."""
+    schema, name = build_table(source).split(".")
+    has_column = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                             "AND column_name = 'inputs_sha256'", [schema, name]).fetchone()[0]
+    row = con.execute(f"SELECT inputs_sha256 FROM {schema}.{name}").fetchone() if has_column else None
+    return row[0] if row else None
+
+
+def _record_build(con, source: str, written: bool, run_id: str, inputs: str | None = None) -> dict:
+    """Keep when the source's tables were last written (kept as it was when they were not), when last tried, and
+    the inputs the run read (None when something unforeseen happened: the next run tries again whatever)."""
     table = build_table(source)
     schema, name = table.split(".")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -195,10 +220,34 @@ def _record_build(con, source: str, written: bool, run_id: str) -> dict:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     built_at, built_by = (now, run_id) if written else (previous or (None, None))
     con.execute(f"CREATE OR REPLACE TABLE {table} (source VARCHAR, built_at TIMESTAMP, built_by_run VARCHAR, "
-                "tried_at TIMESTAMP)")
-    con.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?)", [source, built_at, built_by, now])
+                "tried_at TIMESTAMP, inputs_sha256 VARCHAR)")
+    con.execute(f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?)", [source, built_at, built_by, now, inputs])
     return {"built at (UTC)": built_at.isoformat(timespec="seconds") if built_at else "never",
             "tried at (UTC)": now.isoformat(timespec="seconds")}
+
+
+def _unchanged(context, con, source: str, inputs: str, keys: list[list[str]]) -> list | None:
+    """The source's materialisations when its tables were last built from exactly these inputs: they are what a
+    rebuild would write, so they are kept and confirmed instead of parsed and written again (a run then costs in
+    proportion to what is new). None when anything differs or is missing: the source is built."""
+    if _built_from(con, source) != inputs:
+        return None
+    built_at, tried_at, built_by = con.execute(
+        f"SELECT built_at, tried_at, built_by_run FROM {build_table(source)}").fetchall()[0]
+    present = {t for (t,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+    previous = {}
+    for key in keys:
+        event = context.instance.get_latest_materialization_event(dg.AssetKey(key))
+        # the run that recorded these inputs also recorded the tables in Dagster (not killed in between)
+        if ".".join(key) not in present or event is None or event.asset_materialization is None or (
+                built_at == tried_at and event.run_id != built_by):
+            return None
+        previous[tuple(key)] = event.asset_materialization.metadata
+    build = _record_build(con, source, built_at == tried_at, context.run_id, inputs)
+    note = (f"unchanged: the same files, reporting date and code as the build by run {(built_by or '?')[:8]}, so its "
+            "tables are kept (a rebuild would write the same)")
+    return [dg.MaterializeResult(asset_key=key, metadata={**previous[tuple(key)], "inputs": note}) for key in keys] + [
+        dg.MaterializeResult(asset_key=build_table(source).split("."), metadata={**build, "inputs": note})]
 
 
 def _gate_rules(tables: Mapping[str, str]):
@@ -282,8 +331,9 @@ def staging_tables_asset(
             dg.AssetSpec(
                 key=build_table(source).split("."),
                 deps=[raw],
-                description=f"When the tracker last wrote the {feed_label} tables (UTC), and when it last tried: "
-                "the age of the build, as opposed to the age of the source's latest figure.",
+                description=f"When the tracker last wrote the {feed_label} tables (UTC), or found them built from "
+                "the same inputs, and when it last tried: the age of the build, as opposed to the age of the "
+                "source's latest figure; and a sha256 of the inputs they were built from.",
                 group_name=group or source,
                 kinds={"duckdb"},
                 owners=OWNERS,
@@ -292,9 +342,16 @@ def staging_tables_asset(
         can_subset=False,
     )
     def _staging(context, settings: TrackerConfig, warehouse: DuckDBResource):
-        problems: list[Problem] = []
+        keys = [t.split(".") for t in [*tables, problems_table]]
         with connect(warehouse) as con:
-            parsed, problems = _parse_listed(con, source, reader, settings, context.log)
+            listed = listed_files(con, source)
+            inputs = inputs_sha256(source, listed, settings)
+            unchanged = _unchanged(context, con, source, inputs, keys)
+        if unchanged is not None:
+            yield from unchanged
+            return
+        with connect(warehouse) as con:
+            parsed, problems, surprised = _parse_listed(con, source, reader, settings, context.log, listed)
             written = False
             for _ in range(MAX_REBUILDS):
                 try:
@@ -314,12 +371,13 @@ def staging_tables_asset(
                 except Exception as err:  # noqa: BLE001 - the source keeps its last good figures, the run goes on
                     context.log.exception(f"{feed_label}: the files could not be put together")
                     problems.append(Problem(None, None, unexpected(err), KEPT))
+                    surprised = True
                     break
             if not written and all(p.consequence != KEPT for p in problems):
                 problems.append(Problem(None, None, f"more than {MAX_REBUILDS} rounds of versions broke its rules",
                                         KEPT))
             _record_problems(con, source, problems)
-            build = _record_build(con, source, written, context.run_id)
+            build = _record_build(con, source, written, context.run_id, None if surprised else inputs)
             present = {t for (t,) in con.execute(
                 "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
             metadata = {t: tables_metadata(con, [t]) for t in [*tables, problems_table] if t in present}

@@ -180,6 +180,19 @@ def build_and_update(prepared: Prepared, work: Path, round_: int) -> tuple[Measu
     return full, update, home
 
 
+def full_rebuild(prepared: Prepared, work: Path, label: str) -> tuple[Measured, Path]:
+    """``tracker run`` in a fresh home on everything the incremental update ends with (the history, the newest
+    snapshot and every return): what the update must leave the warehouse equal to."""
+    home = work / f"home-{label}"
+    shutil.rmtree(home, ignore_errors=True)
+    _copy_returns(prepared, [*prepared.inbox, *prepared.new_returns], home)
+    (prepared.history / "pay" / "snapshots" / prepared.newest_snapshot.name).symlink_to(prepared.newest_snapshot)
+    try:
+        return _tracker_run(prepared, home, work / f"full-{label}.log"), home
+    finally:
+        (prepared.history / "pay" / "snapshots" / prepared.newest_snapshot.name).unlink()
+
+
 def sensor_tick(prepared: Prepared, home: Path, rounds: int) -> list[float]:
     """The returns sensor's tick with every earlier arrival in its cursor and NEW_RETURNS files in the inbox."""
     _copy_returns(prepared, prepared.new_returns, home)

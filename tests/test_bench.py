@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.postgres_marts import FIGURES as POSTGRES_FIGURES
 from bench.postgres_marts import mart_names
 from bench.run import NEW_RETURNS
@@ -22,11 +24,18 @@ from bench.run import NEW_RETURNS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_small_benchmark_reports_every_figure(tmp_path):
-    work = tmp_path / "bench"
+@pytest.fixture(scope="module")
+def small_bench(tmp_path_factory) -> Path:
+    """``tracker bench`` at the small size, once: its work folder (data, homes, logs, results)."""
+    work = tmp_path_factory.mktemp("bench")
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "bench", "--sizes", "small", "--repeat", "1",
                            "--work", str(work)], cwd=ROOT, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return work
+
+
+def test_the_small_benchmark_reports_every_figure(small_bench):
+    work = small_bench
     result = json.loads((work / "bench-small.json").read_text(encoding="utf-8"))
     for figure in ("full_build_s", "incremental_s", "sensor_tick_s", "validate_warm_s", "validate_cold_s",
                    "dashboard_worst_p95_ms", "snapshot_mb", "full_build_peak_mb", "incremental_peak_mb",
@@ -65,6 +74,35 @@ def test_the_small_benchmark_reports_every_figure(tmp_path):
     table = figures_table({"small": result})
     assert len(table.splitlines()) == 2 + len(FIGURES)
     assert f"{result['sensor_tick_s']:.3f}" in table and "n/a" not in table
+
+
+def test_the_incremental_update_leaves_the_warehouse_equal_to_a_full_rebuild(small_bench):
+    """The bench's update (one snapshot and NEW_RETURNS returns on top of the history, the unchanged sources kept,
+    only what is new parsed and checked) equals one build of the same inputs from nothing, every table of the
+    marts, staging, audit and quarantine compared on its declared key (load-time columns left out)."""
+    from bench.run import SEED, full_rebuild, prepare
+    from tests.warehouse_compare import compare_warehouses, mart_models
+
+    work = small_bench
+    updated = work / "home-small-0"  # the last (only) round: full build, then the update
+    rebuild, home = full_rebuild(prepare("small", SEED, work), work, "small-rebuild")
+    assert rebuild.returncode == 0, (work / "full-small-rebuild.log").read_text(encoding="utf-8")[-3000:]
+    assert rebuild.held == json.loads((work / "bench-small.json").read_text(encoding="utf-8"))["after_update_held"]
+
+    comparison = compare_warehouses(updated / "warehouse.duckdb", home / "warehouse.duckdb",
+                                    schemas=("marts", "staging", "audit", "quarantine"))
+    assert set(mart_models()) <= set(comparison.compared) and comparison.no_key == []
+    assert sum(comparison.rows_compared.values()) > 10_000
+    assert comparison.equal, comparison.report()
+
+    # and the update did keep what had not changed, rather than build it again
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(updated / "dagster")) as instance:
+        kept = instance.get_latest_materialization_event(dg.AssetKey(["staging", "forms_metrics"]))
+        pay = instance.get_latest_materialization_event(dg.AssetKey(["staging", "pay_snapshots"]))
+    assert str(kept.asset_materialization.metadata["inputs"].value).startswith("unchanged")
+    assert "inputs" not in pay.asset_materialization.metadata
 
 
 def test_without_postgresql_the_bench_says_so_and_reports_na(monkeypatch, tmp_path, capsys):

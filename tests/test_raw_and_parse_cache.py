@@ -52,7 +52,7 @@ def con(tmp_path):
 
 
 def _stage(con, counting: CountingReader) -> tuple[dict, list]:
-    parsed, problems = _parse_listed(con, "pay", counting.reader, SETTINGS, LOG)
+    parsed, problems, _surprised = _parse_listed(con, "pay", counting.reader, SETTINGS, LOG, listed_files(con, "pay"))
     _write_and_gate(con, counting.reader.assemble(parsed, SETTINGS), [], SETTINGS.as_of_date(), parsed)
     return parsed, problems
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,6 +71,8 @@ class FileOnDisk:
     sha256: str
     size: int
     received_at: dt.datetime | None = None
+    stat: tuple[int, ...] | None = None  # the file as it was hashed (``_stat_key``); None: not to be remembered
+    hashed_at_ns: int = 0
 
     @property
     def name(self) -> str:
@@ -79,14 +83,63 @@ class FileOnDisk:
         return self.path.read_bytes()
 
 
-def file_on_disk(path: Path) -> FileOnDisk:
-    """Hash a file as it streams past (OSError if it cannot be read)."""
+# Remembered hashes (meta.<source>_file_hashes): a file whose size, modification and change times and inode are
+# as they were when it was hashed has the same bytes, as git's index assumes; a file modified within this long of
+# being hashed is hashed again (its time may not have moved for a second write in the same tick).
+RACY_NS = 2 * 10**9
+Remembered = dict[str, tuple[tuple[int, ...], str, int]]  # path -> (stat key, sha256, hashed at)
+
+
+def _stat_key(stat: os.stat_result) -> tuple[int, ...]:
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev)
+
+
+def file_on_disk(path: Path, remembered: Remembered | None = None) -> FileOnDisk:
+    """The file's sha256: as remembered if the file has not changed since, else hashed as it streams past (OSError
+    if it cannot be read)."""
+    before = os.stat(path)
+    known = (remembered or {}).get(str(path))
+    if known and known[0] == _stat_key(before) and max(before.st_mtime_ns, before.st_ctime_ns) < known[2] - RACY_NS:
+        return FileOnDisk(path, known[1], before.st_size, stat=known[0], hashed_at_ns=known[2])
+    hashed_at = time.time_ns()
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
             size += len(block)
-    return FileOnDisk(path, digest.hexdigest(), size)
+    after = _stat_key(os.stat(path))
+    return FileOnDisk(path, digest.hexdigest(), size, stat=after if after == _stat_key(before) else None,
+                      hashed_at_ns=hashed_at)
+
+
+def file_hashes_table(source: str) -> str:
+    return f"meta.{source}_file_hashes"
+
+
+def remembered_hashes(con, source: str) -> Remembered:
+    """The hashes the source's raw asset remembered from its last run (empty if none)."""
+    table = file_hashes_table(source)
+    schema, name = table.split(".")
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, name]).fetchone()[0]:
+        return {}
+    return {path: (tuple(stat), sha256, hashed_at)
+            for path, stat, sha256, hashed_at in con.execute(f"SELECT path, stat, sha256, hashed_at_ns FROM {table}")
+            .fetchall()}
+
+
+def remember_hashes(con, source: str, files: Iterable[FileOnDisk]) -> None:
+    """Keep the hashes of the files listed now, for the next run to trust while a file is unchanged."""
+    table = file_hashes_table(source)
+    frame = pd.DataFrame([(str(f.path), list(f.stat), f.sha256, f.hashed_at_ns) for f in files if f.stat],
+                         columns=["path", "stat", "sha256", "hashed_at_ns"])
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+    con.register("_hashes", frame)
+    con.execute(f"CREATE OR REPLACE TABLE {table} (path VARCHAR PRIMARY KEY, stat BIGINT[], sha256 VARCHAR, "
+                "hashed_at_ns BIGINT)")
+    if not frame.empty:
+        con.execute(f"INSERT INTO {table} SELECT path, stat::BIGINT[], sha256, hashed_at_ns FROM _hashes")
+    con.unregister("_hashes")
 
 
 @dataclass(frozen=True)
