@@ -309,3 +309,19 @@ def test_hostile_feed_files_are_left_out_by_name_and_never_stop_the_run(tmp_path
     rows = query(home, f"SELECT file_name, problem FROM quarantine.{source}_feed_problems")
     assert [r[0] for r in rows] == [path.split("/")[-1]], rows
     assert "Traceback" not in rows[0][1] and rows[0][1].strip()
+
+
+def test_blank_text_is_found_as_trim_finds_it_with_the_fast_range_test():
+    """checks.platform_checks.blank: the same rows as trim(x) = '' (ASCII and Unicode spaces), none else."""
+    import duckdb
+
+    from checks.platform_checks import blank
+
+    con = duckdb.connect()
+    texts = ["A", " ", "  ", "", "\t", "\n", "\u00a0\u00a0", "\u3000 ", "\u2003", "Éire", " A ", "!", "~", "\u0085",
+             "\u00a0x", "zz", "\u4e2d\u6587", None]
+    con.execute("CREATE TABLE t (x VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [[t] for t in texts])
+    slow = con.execute("SELECT x FROM t WHERE trim(x) = '' ORDER BY x").fetchall()
+    fast = con.execute(f"SELECT x FROM t WHERE {blank('x')} ORDER BY x").fetchall()
+    assert fast == slow and len(slow) >= 5
