@@ -14,7 +14,16 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS, raw_files_asset
-from assets.staging import NOTHING_TO_READ, FeedReader, Parsed, staging_tables_asset
+from assets.staging import (
+    NOTHING_TO_READ,
+    FeedReader,
+    Parsed,
+    derived_inputs_sha256,
+    forget_inputs,
+    kept_if_unchanged,
+    record_build,
+    staging_tables_asset,
+)
 from tracker.organisation_names import load_aliases
 from tracker.organisation_register import parse_api_organisations
 from tracker.parsing import FeedError
@@ -37,6 +46,7 @@ from tracker.warehouse import connect, load_listed_files, replace_tables, tables
 SOURCE = "skills"
 GROUP = "skills"
 MAPPING_TABLE = "staging.skills_name_mapping"
+MAPPED = "skills_name_mapping"  # its build (meta.skills_name_mapping_build): kept while its inputs are unchanged
 
 skills_files = raw_files_asset(
     SOURCE,
@@ -116,8 +126,12 @@ skills_staging = staging_tables_asset(
     "old name when it was later split (not divided), or left unmapped with the reason (devolved, an ACSES "
     "grouping, unknown to the register).",
 )
-def skills_name_mapping(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
     with connect(warehouse) as con:
+        inputs = derived_inputs_sha256(con, MAPPED, ["skills", "organisations"], settings)
+        kept = kept_if_unchanged(context, con, MAPPED, inputs, [MAPPING_TABLE.split(".")], build_asset=False)
+        if kept:
+            return kept[0]
         present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' "
                               "AND table_name = 'digital_capacity'").fetchone()[0]
         names = con.execute("SELECT DISTINCT year, name_as_published FROM staging.digital_capacity").df() \
@@ -138,7 +152,9 @@ def skills_name_mapping(settings: TrackerConfig, warehouse: DuckDBResource) -> d
         mapping = mapping.astype({"year": "int64"})
         mapping["as_at"] = pd.to_datetime(mapping["as_at"]).dt.date
         mapping["closed_on"] = pd.to_datetime(mapping["closed_on"]).dt.date
+        forget_inputs(con, MAPPED)
         replace_tables(con, {MAPPING_TABLE: mapping})
+        record_build(con, MAPPED, True, context.run_id, inputs)
         meta = tables_metadata(con, [MAPPING_TABLE])
     unmapped = mapping[mapping["department_code"].isna()][["year", "name_as_published", "mapping", "unmapped_reason"]]
     return dg.MaterializeResult(metadata={

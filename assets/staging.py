@@ -191,16 +191,33 @@ def build_table(source: str) -> str:
 def inputs_sha256(source: str, listed: list[ListedFile], settings: TrackerConfig) -> str:
     """Everything a source's tables are made from: its listed files, the reporting date, the settings files in the
     data folder (aliases, targets) and the code. The same inputs build the same tables."""
-    digest = hashlib.sha256(f"{source}\0{settings.as_of_date().isoformat()}\0{code_sha256()}".encode())
+    digest = hashlib.sha256(f"{source}\0{settings.as_of_date().isoformat()}".encode())
     for f in listed:
         digest.update(f"\0{f.name}\0{f.sha256}\0{f.received_at.isoformat()}".encode())
-    for path in sorted(settings.data.glob("*.y*ml")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return _settled(digest, settings)
+
+
+def _settled(digest, settings: TrackerConfig) -> str:
+    """The digest, finished with the settings files of the data folder (aliases, targets, department names: YAML at
+    its top and one folder down) and the code."""
+    digest.update(code_sha256().encode())
+    for path in sorted([*settings.data.glob("*.y*ml"), *settings.data.glob("*/*.y*ml")]):
+        digest.update(path.relative_to(settings.data).as_posix().encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
+def derived_inputs_sha256(con, name: str, sources: list[str], settings: TrackerConfig) -> str | None:
+    """What a table built from other sources' staging tables is made from: those sources' recorded inputs (None if
+    any is unrecorded, so it is built), the reporting date, the settings files and the code."""
+    recorded = [_built_from(con, source) for source in sources]
+    if None in recorded:
+        return None
+    return _settled(hashlib.sha256("\0".join([name, settings.as_of_date().isoformat(), *recorded]).encode()),
+                    settings)
+
+
 def _built_from(con, source: str) -> str | None:
-    """The inputs the source's tables were last built from, if the build recorded them (see ``_record_build``)."""
+    """The inputs the source's tables were last built from, if the build recorded them (see ``record_build``)."""
     schema, name = build_table(source).split(".")
     has_column = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
                              "AND column_name = 'inputs_sha256'", [schema, name]).fetchone()[0]
@@ -208,7 +225,16 @@ def _built_from(con, source: str) -> str | None:
     return row[0] if row else None
 
 
-def _record_build(con, source: str, written: bool, run_id: str, inputs: str | None = None) -> dict:
+def forget_inputs(con, source: str) -> None:
+    """Before the tables are written: a run killed while writing leaves them recorded as built from no known inputs
+    (so the next run builds them), never as built from the inputs of the tables they replace."""
+    schema, name = build_table(source).split(".")
+    if con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                   "AND column_name = 'inputs_sha256'", [schema, name]).fetchall()[0][0]:
+        con.execute(f"UPDATE {schema}.{name} SET inputs_sha256 = NULL")
+
+
+def record_build(con, source: str, written: bool, run_id: str, inputs: str | None = None) -> dict:
     """Keep when the source's tables were last written (kept as it was when they were not), when last tried, and
     the inputs the run read (None when something unforeseen happened: the next run tries again whatever)."""
     table = build_table(source)
@@ -226,11 +252,12 @@ def _record_build(con, source: str, written: bool, run_id: str, inputs: str | No
             "tried at (UTC)": now.isoformat(timespec="seconds")}
 
 
-def _unchanged(context, con, source: str, inputs: str, keys: list[list[str]]) -> list | None:
+def kept_if_unchanged(context, con, source: str, inputs: str | None, keys: list[list[str]],
+                      build_asset: bool = True) -> list | None:
     """The source's materialisations when its tables were last built from exactly these inputs: they are what a
     rebuild would write, so they are kept and confirmed instead of parsed and written again (a run then costs in
     proportion to what is new). None when anything differs or is missing: the source is built."""
-    if _built_from(con, source) != inputs:
+    if inputs is None or _built_from(con, source) != inputs:
         return None
     built_at, tried_at, built_by = con.execute(
         f"SELECT built_at, tried_at, built_by_run FROM {build_table(source)}").fetchall()[0]
@@ -243,11 +270,13 @@ def _unchanged(context, con, source: str, inputs: str, keys: list[list[str]]) ->
                 built_at == tried_at and event.run_id != built_by):
             return None
         previous[tuple(key)] = event.asset_materialization.metadata
-    build = _record_build(con, source, built_at == tried_at, context.run_id, inputs)
+    build = record_build(con, source, built_at == tried_at, context.run_id, inputs)
     note = (f"unchanged: the same files, reporting date and code as the build by run {(built_by or '?')[:8]}, so its "
             "tables are kept (a rebuild would write the same)")
-    return [dg.MaterializeResult(asset_key=key, metadata={**previous[tuple(key)], "inputs": note}) for key in keys] + [
-        dg.MaterializeResult(asset_key=build_table(source).split("."), metadata={**build, "inputs": note})]
+    kept = [dg.MaterializeResult(asset_key=key, metadata={**previous[tuple(key)], "inputs": note}) for key in keys]
+    if build_asset:  # a source's build table is an asset of its own; a derived table's is bookkeeping
+        kept.append(dg.MaterializeResult(asset_key=build_table(source).split("."), metadata={**build, "inputs": note}))
+    return kept
 
 
 def _gate_rules(tables: Mapping[str, str]):
@@ -346,11 +375,12 @@ def staging_tables_asset(
         with connect(warehouse) as con:
             listed = listed_files(con, source)
             inputs = inputs_sha256(source, listed, settings)
-            unchanged = _unchanged(context, con, source, inputs, keys)
+            unchanged = kept_if_unchanged(context, con, source, inputs, keys)
         if unchanged is not None:
             yield from unchanged
             return
         with connect(warehouse) as con:
+            forget_inputs(con, source)
             parsed, problems, surprised = _parse_listed(con, source, reader, settings, context.log, listed)
             written = False
             for _ in range(MAX_REBUILDS):
@@ -377,7 +407,7 @@ def staging_tables_asset(
                 problems.append(Problem(None, None, f"more than {MAX_REBUILDS} rounds of versions broke its rules",
                                         KEPT))
             _record_problems(con, source, problems)
-            build = _record_build(con, source, written, context.run_id, None if surprised else inputs)
+            build = record_build(con, source, written, context.run_id, None if surprised else inputs)
             present = {t for (t,) in con.execute(
                 "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
             metadata = {t: tables_metadata(con, [t]) for t in [*tables, problems_table] if t in present}

@@ -7,27 +7,27 @@ import datetime as dt
 import duckdb
 
 from assets.publish import alert_rows
-from assets.staging import _record_build
+from assets.staging import record_build
 from tracker.alerts import record_alert
 from tracker.settings import snapshot_path
 
 
 def test_a_build_is_kept_until_the_tables_are_written_again():
     con = duckdb.connect()
-    first = _record_build(con, "pay", True, "run-1")
+    first = record_build(con, "pay", True, "run-1")
     assert first["built at (UTC)"] != "never"
     built_at, by = con.execute("SELECT built_at, built_by_run FROM meta.pay_build").fetchone()
     assert by == "run-1"
-    _record_build(con, "pay", False, "run-2")  # the source kept its last good figures
+    record_build(con, "pay", False, "run-2")  # the source kept its last good figures
     assert con.execute("SELECT built_at, built_by_run FROM meta.pay_build").fetchone() == (built_at, "run-1")
     assert con.execute("SELECT tried_at >= built_at FROM meta.pay_build").fetchone() == (True,)
-    _record_build(con, "pay", True, "run-3")
+    record_build(con, "pay", True, "run-3")
     assert con.execute("SELECT built_by_run FROM meta.pay_build").fetchone() == ("run-3",)
 
 
 def test_never_built_says_so():
     con = duckdb.connect()
-    assert _record_build(con, "forms", False, "run-1")["built at (UTC)"] == "never"
+    assert record_build(con, "forms", False, "run-1")["built at (UTC)"] == "never"
     assert con.execute("SELECT built_at FROM meta.forms_build").fetchone() == (None,)
 
 

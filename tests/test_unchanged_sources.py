@@ -238,3 +238,52 @@ def test_the_contract_check_checks_the_returns_not_yet_checked(built, tmp_path):
     assert changed.metadata["problems"].value >= 1
     again = _contract_check(home, as_of="2026-02-28")  # a failure is never remembered as passed
     assert not again.passed and again.metadata["returns checked"].value == rows_of_ref
+
+
+def test_a_run_killed_after_writing_never_leaves_the_tables_passing_for_older_inputs(instance, tmp_path, data_copy,
+                                                                                   monkeypatch):
+    import assets.staging as staging
+
+    home = tmp_path / "home"
+    _run(instance, home, data_copy)
+    as_built = _rows(home, "SELECT * FROM staging.forms_metrics ORDER BY ALL")
+    newest = sorted((data_copy / "forms" / "snapshots").iterdir())[-1]
+    aside = newest.with_name("kept-aside.txt")
+    newest.rename(aside)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the tables were written, before their inputs are recorded
+
+    monkeypatch.setattr(staging, "record_build", killed)
+    with pytest.raises(BaseException):  # noqa: B017 - whatever Dagster makes of the interrupt
+        _run(instance, home, data_copy)
+    monkeypatch.undo()
+    assert len(_rows(home, "SELECT * FROM staging.forms_metrics")) == len(as_built) - 1  # the new tables stand
+    aside.rename(newest)  # the files as they were when the inputs were last recorded
+    assert set(_notes(_run(instance, home, data_copy)).values()) == {None}  # built, not kept
+    assert _rows(home, "SELECT * FROM staging.forms_metrics ORDER BY ALL") == as_built
+
+
+def test_the_skills_name_mapping_is_kept_while_skills_and_the_register_are_unchanged(instance, tmp_path, data_copy):
+    from assets.organisations import organisations, organisations_files
+    from assets.skills import skills_files, skills_name_mapping, skills_staging
+
+    home = tmp_path / "home"
+    graph = [organisations_files, organisations, skills_files, skills_staging, skills_name_mapping]
+
+    def run():
+        result = dg.materialize(graph, resources=make_resources(home, data_copy), instance=instance)
+        events = [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()]
+        mapping = next(m for m in events if m.asset_key.path == ["staging", "skills_name_mapping"])
+        note = mapping.metadata.get("inputs")
+        return note.value if note else None, mapping.metadata["names mapped to a department of today"].value
+
+    first = run()
+    mapped = _rows(home, "SELECT * FROM staging.skills_name_mapping ORDER BY ALL")
+    assert first[0] is None and first[1] > 0 and mapped
+    second = run()
+    assert second[0].startswith("unchanged") and second[1] == first[1]
+    assert _rows(home, "SELECT * FROM staging.skills_name_mapping ORDER BY ALL") == mapped
+    names = data_copy / "skills" / "department_names.yaml"
+    names.write_text(names.read_text(encoding="utf-8") + "\n# reviewed\n", encoding="utf-8")
+    assert run()[0] is None  # a settings file of the mapping changed: mapped again
