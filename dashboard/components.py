@@ -7,6 +7,7 @@ Every page builds from these, so trust and accessibility rules hold on every scr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -199,6 +200,14 @@ def download(frame: pd.DataFrame, file_name: str, label: str = "Download CSV", *
              titles: dict[str, str] | None = None) -> None:
     """A formula-safe CSV of the frame, under the same headings as the table."""
     st.download_button(label, safe_csv(for_csv(frame, titles)), file_name=file_name, mime="text/csv",
+                       key=f"download-{file_name}", on_click="ignore")
+
+
+def download_on_demand(build: Callable[[], pd.DataFrame], file_name: str, label: str, *,
+                       titles: dict[str, str] | None = None) -> None:
+    """A formula-safe CSV of a list too long to read on every page view: Streamlit calls ``build`` only when the
+    button is pressed (in another thread, so the page is not held up), and the CSV is made from what it returns."""
+    st.download_button(label, lambda: safe_csv(for_csv(build(), titles)), file_name=file_name, mime="text/csv",
                        key=f"download-{file_name}", on_click="ignore")
 
 

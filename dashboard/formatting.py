@@ -150,11 +150,26 @@ def csv_cell(kind: str, value: object) -> object:
     return value
 
 
+CSV_MOMENTS = {"date": "%Y-%m-%d", "month": "%Y-%m", "timestamp": "%Y-%m-%d %H:%M"}
+AS_THEY_ARE = ("text", "code", "status", "link")  # kinds csv_cell writes as they are, empty when blank
+
+
+def csv_column(kind: str, values: pd.Series) -> list:
+    """``csv_cell`` of every value of a column, the long-list kinds (dates, times, text) done for the whole column
+    at once: a Python call per cell took 20 s for the 61,323 returns of a national-size download."""
+    if kind in CSV_MOMENTS:
+        moments = in_uk_time(values) if kind == "timestamp" else pd.to_datetime(values)
+        return moments.dt.strftime(CSV_MOMENTS[kind]).where(moments.notna(), "").tolist()
+    if kind in AS_THEY_ARE:
+        return values.astype(object).where(values.notna(), "").tolist()
+    return [csv_cell(kind, v) for v in values]
+
+
 def for_csv(frame: pd.DataFrame, titles: dict[str, str] | None = None) -> pd.DataFrame:
     """The frame as a download: the tables' headings, ISO dates (which spreadsheets read as dates), per cents
     as "53.3%", Yes/No, and empty cells empty."""
     titles = titles or {}
-    out = pd.DataFrame({i: [csv_cell(column(name).kind, v) for v in frame[name]]
-                        for i, name in enumerate(frame.columns)}, index=range(len(frame)))
+    out = pd.DataFrame({i: csv_column(column(name).kind, frame[name]) for i, name in enumerate(frame.columns)},
+                       index=range(len(frame)))
     out.columns = [titles.get(name, column(name).label) for name in frame.columns]
     return out

@@ -64,13 +64,17 @@ def _connect() -> duckdb.DuckDBPyConnection:
     raise SnapshotMissing("The published figures could not be opened just now. Reload the page in a moment.")
 
 
-@st.cache_data(ttl=3600, max_entries=512, show_spinner=False)
-def _cached_query(version: str, sql: str, params: tuple) -> pd.DataFrame:
+def _read(sql: str, params: tuple) -> pd.DataFrame:
     con = _connect()
     try:
         return con.execute(sql, list(params)).df()
     finally:
         con.close()
+
+
+@st.cache_data(ttl=3600, max_entries=512, show_spinner=False)
+def _cached_query(version: str, sql: str, params: tuple) -> pd.DataFrame:
+    return _read(sql, params)
 
 
 def _query(sql: str, *params) -> pd.DataFrame:
@@ -297,8 +301,11 @@ def one_login_plans() -> pd.DataFrame:
 
 # ---------------------------------------------------------------- GOV.UK Forms and data sharing (from returns)
 def returned_forms() -> pd.DataFrame:
-    """Forms online and paper only from departments' returns, at every level, oldest quarter first."""
-    return _query("SELECT * FROM marts.return_forms ORDER BY quarter_end, level, organisation_name")
+    """Forms online and paper only from departments' returns, for all returning organisations together and by
+    department (not each organisation's row: 58,279 of 59,919 rows at national size, which the page never shows),
+    oldest quarter first."""
+    return _query("SELECT * FROM marts.return_forms WHERE level IN ('all returning organisations', 'department') "
+                  "ORDER BY quarter_end, level, organisation_name")
 
 
 def returned_data_sharing_by_department() -> pd.DataFrame:
@@ -388,6 +395,74 @@ def _scope(scope: tuple[str, ...]) -> tuple[bool, list[str]]:
     return "*" in scope, [code for code in scope if code != "*"]
 
 
+# ---------------------------------------------------------------- returns lists, a page at a time
+# Reading every return received into the page (61,323 at national size) took 250 to 360 ms, most of it the cache
+# pickling the frame: a list shows a page, its counts come from SQL over every row, and the whole list is read
+# only for a download, uncached.
+PAGE_SIZE = 200
+NEWEST_FIRST = "ORDER BY received_at DESC, submission_ref DESC"  # the reference breaks ties, so pages never overlap
+
+
+@dataclass(frozen=True)
+class ReturnsFilter:
+    """Which returns a list shows: one organisation (code), quarter or status, or every one (None); and whether only
+    those whose sent values the viewer may see. Applied in SQL, so the counts, pages and download agree."""
+    organisation: str | None = None
+    quarter: str | None = None
+    status: str | None = None
+    values_shown: bool = False
+
+
+EVERY_RETURN = ReturnsFilter()
+
+
+def _where(filters: ReturnsFilter, scope: tuple[str, ...]) -> tuple[str, list]:
+    """The filter as SQL conditions (TRUE when it chooses every return) and the values they bind, in order."""
+    conditions, values = ["TRUE"], []
+    for column, value in (("organisation_code", filters.organisation), ("reporting_quarter", filters.quarter),
+                          ("status", filters.status)):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            values.append(value)
+    if filters.values_shown:
+        conditions.append(SEES.format(code="organisation_code"))
+        values += _scope(scope)
+    return " AND ".join(conditions), values
+
+
+def _page(sql: str, params: list, limit: int | None, offset: int) -> pd.DataFrame:
+    """``limit`` rows of a newest-first list from ``offset`` (cached); with ``limit`` None every row from there,
+    read uncached: only a download asks for that, and the cache would pickle and keep the whole list."""
+    if limit is None:
+        snapshot_info()  # no snapshot: the same plain message as every other query
+        return _read(f"{sql} OFFSET ?", (*params, offset))
+    return _query(f"{sql} LIMIT ? OFFSET ?", *params, limit, offset)
+
+
+def _counts(mart: str, where: str, values: list, scope: tuple[str, ...]) -> pd.DataFrame:
+    """Returns by status over every row ``where`` chooses: how many, how many the viewer may not see the sent
+    values of, and whether any is an ILLUSTRATIVE sample; most first."""
+    return _query(f"SELECT status, count(*) AS returns, "
+                  f"count(*) FILTER (WHERE NOT {SEES.format(code='organisation_code')}) AS not_shown, "
+                  f"bool_or(is_illustrative) AS is_illustrative FROM {mart} WHERE {where} "
+                  "GROUP BY status ORDER BY returns DESC, status", *_scope(scope), *values)
+
+
+def _choices(mart: str, where: str, values: list) -> pd.DataFrame:
+    """What a returns list can be filtered by (kind: organisation, quarter or status; value; name): organisations
+    by name, quarters newest first, statuses by name."""
+    return _query(f"""
+        WITH chosen AS (SELECT organisation_code, organisation_name, reporting_quarter, status FROM {mart}
+                        WHERE {where})
+        SELECT 'organisation' AS kind, organisation_code AS value, any_value(organisation_name) AS name FROM chosen
+        WHERE organisation_code IS NOT NULL GROUP BY organisation_code
+        UNION ALL SELECT DISTINCT 'quarter', reporting_quarter, reporting_quarter FROM chosen
+        WHERE reporting_quarter IS NOT NULL
+        UNION ALL SELECT DISTINCT 'status', status, status FROM chosen WHERE status IS NOT NULL
+        ORDER BY kind, CASE WHEN kind = 'organisation' THEN lower(coalesce(name, value)) END,
+                 CASE WHEN kind = 'quarter' THEN value END DESC, value""", *values)
+
+
 def returns_status_current_quarter(scope: tuple[str, ...]) -> pd.DataFrame:
     """Every organisation expected to return for the current quarter: those to chase first, then most late."""
     return _query(f"SELECT * REPLACE (CASE WHEN {SEES.format(code='organisation_code')} THEN last_summary END "
@@ -395,13 +470,28 @@ def returns_status_current_quarter(scope: tuple[str, ...]) -> pd.DataFrame:
                   "ORDER BY needs_chasing DESC, days_late DESC, organisation_name", *_scope(scope))
 
 
-def return_submissions(scope: tuple[str, ...]) -> pd.DataFrame:
-    """Every return received, newest first, with whether the viewer may see what was sent (``sees_values``)."""
+def return_submissions(scope: tuple[str, ...], filters: ReturnsFilter = EVERY_RETURN, limit: int | None = PAGE_SIZE,
+                       offset: int = 0) -> pd.DataFrame:
+    """One page of the returns received that ``filters`` chooses, newest first, with whether the viewer may see
+    what was sent (``sees_values``); ``limit`` None reads them all, for a download."""
     sees = SEES.format(code="organisation_code")
     shown = ", ".join(f"CASE WHEN {sees} THEN {c} END AS {c}" if c in SENT_VALUES else c for c in SUBMISSION_COLUMNS)
     params = [value for c in SUBMISSION_COLUMNS if c in SENT_VALUES for value in _scope(scope)]
-    return _query(f"SELECT {shown}, {sees} AS sees_values FROM marts.return_submissions "
-                  "ORDER BY received_at DESC", *params, *_scope(scope))
+    where, values = _where(filters, scope)
+    return _page(f"SELECT {shown}, {sees} AS sees_values FROM marts.return_submissions WHERE {where} {NEWEST_FIRST}",
+                 [*params, *_scope(scope), *values], limit, offset)
+
+
+def return_submission_counts(scope: tuple[str, ...], filters: ReturnsFilter = EVERY_RETURN) -> pd.DataFrame:
+    """How many returns received ``filters`` chooses, by status (status, returns, not_shown: those whose sent
+    values the viewer may not see, is_illustrative: any of them a sample), counted over every one."""
+    where, values = _where(filters, scope)
+    return _counts("marts.return_submissions", where, values, scope)
+
+
+def return_submission_choices() -> pd.DataFrame:
+    """The organisations, quarters and statuses of the returns received, to filter them by (kind, value, name)."""
+    return _choices("marts.return_submissions", "TRUE", [])
 
 
 def return_problems(scope: tuple[str, ...]) -> pd.DataFrame:
@@ -410,11 +500,27 @@ def return_problems(scope: tuple[str, ...]) -> pd.DataFrame:
                   "ORDER BY received_at DESC, submission_ref, row_number, column_letter", *_scope(scope))
 
 
-def return_outcomes(scope: tuple[str, ...]) -> pd.DataFrame:
-    """What happened to every return the viewer may see, whatever the reporting date, newest first, each with its
-    problems (a list of row, column and message)."""
-    return _query(f"SELECT * FROM marts.return_outcomes WHERE {SEES.format(code='organisation_code')} "
-                  "ORDER BY received_at DESC", *_scope(scope))
+def return_outcomes(scope: tuple[str, ...], filters: ReturnsFilter = EVERY_RETURN, limit: int | None = PAGE_SIZE,
+                    offset: int = 0) -> pd.DataFrame:
+    """What happened to one page of the returns the viewer may see (and ``filters`` chooses), whatever the
+    reporting date, newest first, each with its problems (a list of row, column and message); ``limit`` None reads
+    them all, for a download."""
+    where, values = _where(filters, scope)
+    return _page(f"SELECT * FROM marts.return_outcomes WHERE {SEES.format(code='organisation_code')} AND {where} "
+                 f"{NEWEST_FIRST}", [*_scope(scope), *values], limit, offset)
+
+
+def return_outcome_counts(scope: tuple[str, ...], filters: ReturnsFilter = EVERY_RETURN) -> pd.DataFrame:
+    """How many of the returns the viewer may see ``filters`` chooses, by status, counted over every one (the
+    columns of ``return_submission_counts``)."""
+    where, values = _where(filters, scope)
+    return _counts("marts.return_outcomes", f"{SEES.format(code='organisation_code')} AND {where}",
+                   [*_scope(scope), *values], scope)
+
+
+def return_outcome_choices(scope: tuple[str, ...]) -> pd.DataFrame:
+    """The organisations, quarters and statuses of the returns the viewer may see (kind, value, name)."""
+    return _choices("marts.return_outcomes", SEES.format(code="organisation_code"), list(_scope(scope)))
 
 
 def last_accepted_return(organisation_code: str, scope: tuple[str, ...]) -> pd.DataFrame:

@@ -250,6 +250,32 @@ def test_status_is_never_colour_alone(server, home, page):
         assert text.strip()[0] in "✓✗!?–…■I", text  # a symbol, then a word
 
 
+def test_the_whole_list_of_returns_downloads_when_asked(server, home, page):
+    """The Returns page's download is built by the server only when the button is pressed (Streamlit's deferred
+    download, in a thread of its own): the file holds every return received, and nothing a viewer not signed in
+    may not see."""
+    import csv
+    import io
+
+    con = duckdb.connect(str(home / "published" / "tracker.duckdb"), read_only=True)
+    try:
+        refs = [r for (r,) in con.execute("SELECT submission_ref FROM marts.return_submissions "
+                                          "ORDER BY received_at DESC, submission_ref DESC").fetchall()]
+    finally:
+        con.close()
+    open_page(page, server["url"] + "/returns", expected_figures(home)["/returns"])
+    settle(page)
+    button = page.get_by_role("button", name=f"Download all {number(len(refs))} (CSV)")
+    with page.expect_download(timeout=60_000) as pressed:
+        button.click()
+    download = pressed.value
+    assert download.suggested_filename == "returns-received.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(download.path()).read_bytes().decode("utf-8-sig"), newline="")))
+    assert [r["Reference"] for r in rows] == refs
+    assert not [r for r in rows if r["File"] or r["What happened"]]  # sent values: not to someone not signed in
+    assert {r["Status"][:1] for r in rows} <= set("✓✗!■")
+
+
 PUBLISH_AGAIN = """
 import sys, time
 from pathlib import Path

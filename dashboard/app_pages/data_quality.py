@@ -97,7 +97,7 @@ table(checks.assign(outcome=checks["outcome"].map(status_text)), "check-results.
       alt="The latest result of every data check", pinned=("check_name",))
 
 st.header("Quarantine: what was held back, and why")
-illustrative_notice(snapshot.return_submissions(()), "The returns counted in this section and the next come, in "
+illustrative_notice(snapshot.return_submission_counts(()), "The returns counted in this section and the next come, in "
                     "part or in whole, from ILLUSTRATIVE sample returns")
 problems = snapshot.quarantine_counts()
 rejected = snapshot.rejected_returns_count()

@@ -2,31 +2,49 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+import pandas as pd
 import streamlit as st
 
 from dashboard import snapshot
 from dashboard.components import (
     date,
+    download_on_demand,
     headline,
     html,
     illustrative_notice,
+    number,
     page_header,
     plain,
     problem_line,
+    show_frame,
     source_line,
     status_tag,
     status_text,
     table,
 )
+from dashboard.returns_list import choose_filters, choose_page, shown_caption, status_counts
 from dashboard.sign_in import current_viewer
+
+REJECTED_IN_FULL = 20  # the newest rejected returns shown with their problems; every problem is in the table
+RECEIVED_COLUMNS = ["submission_ref", "organisation_name", "reporting_quarter", "status", "received_at", "file_name",
+                    "channel", "summary", "is_current", "is_superseded", "duplicate_of", "is_illustrative"]
+
+
+def received_list(scope: tuple[str, ...], filters: snapshot.ReturnsFilter) -> pd.DataFrame:
+    """Every return the filters choose, as the table shows them: the download's rows, read only when asked."""
+    every = snapshot.return_submissions(scope, filters, limit=None)[RECEIVED_COLUMNS]
+    return every.assign(status=every["status"].map(status_text))
+
 
 page_header("Returns", "whose return for the current quarter has arrived, which are late or missing and must be "
             "chased, and which returns failed validation and why?")
 
 viewer = current_viewer()
 current = snapshot.returns_status_current_quarter(viewer.scope)
-submissions = snapshot.return_submissions(viewer.scope)
-illustrative = illustrative_notice(submissions, "Every return shown here is an ILLUSTRATIVE sample")
+received = snapshot.return_submission_counts(viewer.scope)  # every return received, by status
+illustrative = illustrative_notice(received, "Every return shown here is an ILLUSTRATIVE sample")
 
 if current.empty:
     st.info("No quarter has ended yet, so no return is due.")
@@ -62,17 +80,23 @@ else:
           pinned=("organisation_name",))
 
 st.header("Returns that failed validation")
-rejected = submissions[submissions["status"] == "rejected"]
-problems = snapshot.return_problems(viewer.scope)
-if rejected.empty:
+rejected = received[received["status"] == "rejected"]
+rejected_count, private = int(rejected["returns"].sum()), int(rejected["not_shown"].sum())
+if not rejected_count:
     st.success("✓ No return has failed validation.")
 else:
-    private = rejected[~rejected["sees_values"]]
-    st.markdown(f"**{len(rejected)} {'return' if len(rejected) == 1 else 'returns'} rejected.** Each problem says "
-                "which row and column, the value sent, and how to put it right"
+    st.markdown(f"**{number(rejected_count)} {'return' if rejected_count == 1 else 'returns'} rejected.** Each "
+                "problem says which row and column, the value sent, and how to put it right"
                 + (f". What was sent is shown only to the organisation that sent it and to CDDO: sign in to see "
-                   f"your own ({len(private)} of these are not shown to you)." if len(private) else "."))
-    for _, submission in rejected[rejected["sees_values"]].iterrows():
+                   f"your own ({number(private)} of these are not shown to you)." if private else "."))
+    visible = snapshot.return_submissions(viewer.scope, snapshot.ReturnsFilter(status="rejected", values_shown=True),
+                                          limit=REJECTED_IN_FULL)
+    problems = snapshot.return_problems(viewer.scope)
+    if rejected_count - private > len(visible):
+        st.caption(f"The newest {len(visible)} of the {number(rejected_count - private)} you may see, in full; every "
+                   "problem is in the table below, and every rejected return under \"Every return received\" (choose "
+                   "the status \"rejected\").")
+    for _, submission in visible.iterrows():
         with st.container(border=True):
             # everything a sender controls (file name, values in messages) is shown as text, never as markup
             html(f"<p>{status_tag('rejected')} <strong>{plain(submission['organisation_name'])}</strong> · "
@@ -87,7 +111,19 @@ else:
     table(shown, "return-problems.csv", described_by="marts.return_problems", alt="Every problem found in a return")
 
 st.header("Every return received")
-table(submissions[["submission_ref", "organisation_name", "reporting_quarter", "status", "received_at", "file_name",
-                   "channel", "summary", "is_current", "is_superseded", "duplicate_of", "is_illustrative"]].assign(
-    status=submissions["status"].map(status_text)), "returns-received.csv", described_by="marts.return_submissions",
-    alt="Every return received")
+chosen = choose_filters(snapshot.return_submission_choices(), "received")
+chosen_counts = (received if chosen == snapshot.EVERY_RETURN
+                 else snapshot.return_submission_counts(viewer.scope, chosen))
+total = int(chosen_counts["returns"].sum())
+if not total:
+    st.info("No return received matches these choices." if chosen != snapshot.EVERY_RETURN
+            else "No return has been received yet.")
+else:
+    status_counts(chosen_counts)
+    start = choose_page(total, chosen, "received")
+    page = snapshot.return_submissions(viewer.scope, chosen, offset=start)
+    st.caption(shown_caption(start, len(page), total, "returns received"))
+    show_frame(page[RECEIVED_COLUMNS].assign(status=page["status"].map(status_text)),
+               alt="Every return received: this page", described_by="marts.return_submissions")
+    download_on_demand(partial(received_list, viewer.scope, chosen), "returns-received.csv",
+                       f"Download all {number(total)} (CSV)")

@@ -4,25 +4,61 @@ inbox."""
 
 from __future__ import annotations
 
+from functools import partial
+
+import pandas as pd
 import streamlit as st
 
 from dashboard import snapshot
 from dashboard.components import (
     date,
+    download_on_demand,
     escape,
     html,
     illustrative_notice,
     is_blank,
+    number,
     plain,
     problem_line,
+    show_frame,
     status_tag,
     status_text,
-    table,
 )
 from dashboard.formatting import uk_timestamp
+from dashboard.returns_list import choose_filters, choose_page, shown_caption, status_counts
 from dashboard.sign_in import submission_gate
 from tracker import settings
 from tracker.return_inbox import pending
+
+IN_FULL = 20  # the newest returns of the page shown with what happened to them; all of the page in the table
+OUTCOME_COLUMNS = ["submission_ref", "organisation_name", "reporting_quarter", "status", "received_at", "file_name",
+                   "channel", "sender", "summary", "after_reporting_date"]
+
+
+def outcome_card(sent: pd.Series) -> None:
+    """One return and what happened to it: what to fix if rejected, else its summary."""
+    name = sent["organisation_code"] if is_blank(sent["organisation_name"]) else sent["organisation_name"]
+    with st.container(border=True):
+        html(f"<p>{status_tag(sent['status'])} <strong>{plain(name)}</strong> · "
+             f"{plain(sent['reporting_quarter'] or 'quarter unreadable')} · {plain(sent['file_name'])} · received "
+             f"{date(sent['received_at'])} · reference {plain(sent['submission_ref'])}"
+             + (' <strong class="tag tag-orange">ILLUSTRATIVE sample</strong>' if sent["is_illustrative"] else "")
+             + "</p>")
+        problems = sent["problems"]
+        if sent["status"] == "rejected" and problems is not None and len(problems):
+            html("<p>What to fix:</p><ul>" + "".join(f"<li>{problem_line(p)}</li>" for p in problems) + "</ul>")
+        elif not is_blank(sent["summary"]):
+            html(f"<p>{plain(sent['summary'])}</p>")
+        if sent["after_reporting_date"]:
+            st.caption("Received after the tracker's reporting date: checked now, and counted in the figures "
+                       "once the reporting date reaches it.")
+
+
+def outcome_list(scope: tuple[str, ...], filters: snapshot.ReturnsFilter) -> pd.DataFrame:
+    """Every return the filters choose, as the table shows them: the download's rows, read only when asked."""
+    every = snapshot.return_outcomes(scope, filters, limit=None)[OUTCOME_COLUMNS]
+    return every.assign(status=every["status"].map(status_text))
+
 
 st.title("Your returns")
 viewer = submission_gate()
@@ -44,29 +80,27 @@ if waiting:
              f"received {uk_timestamp(file.received_at)} · reference {plain(file.reference)}</p>")
     st.caption("The tracker checks each return within a few minutes while its pipeline runs.")
 
-outcomes = snapshot.return_outcomes(viewer.scope)
-if outcomes.empty and not waiting:
+everything = snapshot.return_outcome_counts(viewer.scope)
+if everything.empty and not waiting:
     st.info("No return has been received yet.")
-elif not outcomes.empty:
+elif not everything.empty:
     st.subheader("Checked")
-    illustrative_notice(outcomes, "Returns marked ILLUSTRATIVE here are samples")
-    for _, sent in outcomes.head(20).iterrows():
-        name = sent["organisation_code"] if is_blank(sent["organisation_name"]) else sent["organisation_name"]
-        with st.container(border=True):
-            html(f"<p>{status_tag(sent['status'])} <strong>{plain(name)}</strong> · "
-                 f"{plain(sent['reporting_quarter'] or 'quarter unreadable')} · {plain(sent['file_name'])} · received "
-                 f"{date(sent['received_at'])} · reference {plain(sent['submission_ref'])}"
-                 + (' <strong class="tag tag-orange">ILLUSTRATIVE sample</strong>' if sent["is_illustrative"] else "")
-                 + "</p>")
-            problems = sent["problems"]
-            if sent["status"] == "rejected" and problems is not None and len(problems):
-                html("<p>What to fix:</p><ul>" + "".join(f"<li>{problem_line(p)}</li>" for p in problems) + "</ul>")
-            elif not is_blank(sent["summary"]):
-                html(f"<p>{plain(sent['summary'])}</p>")
-            if sent["after_reporting_date"]:
-                st.caption("Received after the tracker's reporting date: checked now, and counted in the figures "
-                           "once the reporting date reaches it.")
-    table(outcomes[["submission_ref", "organisation_name", "reporting_quarter", "status", "received_at", "file_name",
-                    "channel", "sender", "summary", "after_reporting_date"]].assign(
-        status=outcomes["status"].map(status_text)),
-        "your-returns.csv", described_by="marts.return_outcomes", alt="Every return received for you")
+    illustrative_notice(everything, "Returns marked ILLUSTRATIVE here are samples")
+    chosen = choose_filters(snapshot.return_outcome_choices(viewer.scope), "yours")
+    counts = everything if chosen == snapshot.EVERY_RETURN else snapshot.return_outcome_counts(viewer.scope, chosen)
+    total = int(counts["returns"].sum())
+    if not total:
+        st.info("No return matches these choices.")
+    else:
+        status_counts(counts)
+        start = choose_page(total, chosen, "yours")
+        outcomes = snapshot.return_outcomes(viewer.scope, chosen, offset=start)
+        st.caption(shown_caption(start, len(outcomes), total, "returns")
+                   + (f" The first {IN_FULL} are shown in full, then all {number(len(outcomes))} in the table."
+                      if len(outcomes) > IN_FULL else ""))
+        for _, sent in outcomes.head(IN_FULL).iterrows():
+            outcome_card(sent)
+        show_frame(outcomes[OUTCOME_COLUMNS].assign(status=outcomes["status"].map(status_text)),
+                   described_by="marts.return_outcomes", alt="Returns received for you: this page")
+        download_on_demand(partial(outcome_list, viewer.scope, chosen), "your-returns.csv",
+                           f"Download all {number(total)} (CSV)")
