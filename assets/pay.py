@@ -18,7 +18,7 @@ import pandas as pd
 
 import tracker.parsing
 from assets.raw import raw_files_asset
-from assets.staging import FeedReader, Parsed, code_fingerprint, staging_tables_asset, versioned
+from assets.staging import FeedReader, Parsed, VersionRows, code_fingerprint, staging_tables_asset, versioned
 from tracker.parsing import FeedError, parse_long_date, parse_quantity, read_json_feed, require_int, require_keys
 from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE, parse_versions
@@ -164,7 +164,7 @@ def _counts_of(kept: dict[str, dt.date], part: str) -> str:
             f"JOIN (VALUES {values}) AS k(sha256, date_updated) USING (sha256)")
 
 
-def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame | str]:
+def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame | VersionRows]:
     """Versions in order of publication; for each dateUpdated the version published last is its figure."""
     snapshots, pubs, shown = versioned(parsed, "data/pay/snapshots", settings.as_of_date())
     current: dict = {}
@@ -186,8 +186,8 @@ def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.Da
     kept_versions = {parsed[n][0].sha256: snapshots[n]["date_updated"] for n in kept}
     return {
         "staging.pay_snapshots": pd.DataFrame(rows),
-        "staging.pay_organisation_services": _counts_of(kept_versions, "_by_org"),
-        "staging.pay_sector_services": _counts_of(kept_versions, "_by_sector"),
+        "staging.pay_organisation_services": VersionRows(kept_versions, lambda kept: _counts_of(kept, "_by_org")),
+        "staging.pay_sector_services": VersionRows(kept_versions, lambda kept: _counts_of(kept, "_by_sector")),
     }
 
 

@@ -40,7 +40,21 @@ from tracker.sources import SOURCES
 from tracker.versions import VERSIONS_FILE, publications, visible
 from tracker.warehouse import ListedFile, SourceFile, connect, listed_files, load_files, tables_metadata
 
-Frames = dict[str, pd.DataFrame | str]  # a table's rows, or the SQL query that selects them in the warehouse
+
+@dataclass(frozen=True)
+class VersionRows:
+    """A table made of the rows of many versions (weekly snapshots), each version's rows told apart by the value
+    of ``column`` (its date): written by deleting the rows of the versions no longer in it and adding those of the
+    versions new to it, so a new snapshot costs its own rows, not the history's. What the table holds is kept in
+    ``meta.<schema>__<table>_versions``, with the code that wrote it; without that, or with other code, the table
+    is built whole."""
+
+    kept: dict[str, dt.date]  # sha256 of each version -> the value of ``column`` its rows carry (one each)
+    select: Callable[[dict[str, dt.date]], str]  # SQL selecting the rows of those versions
+    column: str = "date_updated"
+
+
+Frames = dict[str, "pd.DataFrame | str | VersionRows"]  # a table's rows, the SQL selecting them, or its versions'
 # file name -> (file, what parse returned), readable files only; a file whose parse was kept (ParseCache) comes
 # without its bytes
 Parsed = dict[str, tuple[SourceFile | ListedFile, Any]]
@@ -291,6 +305,9 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
             if isinstance(frame, str):
                 con.execute(f"CREATE OR REPLACE TABLE {name} AS {frame}")
                 continue
+            if isinstance(frame, VersionRows):
+                _write_version_rows(con, name, frame)
+                continue
             view = "_frame_" + name.replace(".", "_")
             con.register(view, frame)
             con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
@@ -310,6 +327,28 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def _write_version_rows(con, name: str, frame: VersionRows) -> None:
+    """Inside ``_write_and_gate``'s transaction: the table brought to ``frame.kept``, by difference when it can."""
+    held = f"meta.{name.replace('.', '__')}_versions"
+    present = {t for (t,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+    before = dict(con.execute(f"SELECT sha256, version_value FROM {held} WHERE code = ?", [code_sha256()]).fetchall()
+                  ) if held in present and name in present else None
+    if before is None or (not before and con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]):
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS {frame.select(frame.kept)}")
+    else:
+        gone = sorted({v for sha, v in before.items() if frame.kept.get(sha) != v})
+        new = {sha: v for sha, v in frame.kept.items() if before.get(sha) != v}
+        if gone:
+            con.execute(f"DELETE FROM {name} WHERE {frame.column} IN ({', '.join('?' for _ in gone)})", gone)
+        if new:
+            con.execute(f"INSERT INTO {name} {frame.select(new)}")
+    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
+    con.execute(f"CREATE OR REPLACE TABLE {held} (sha256 VARCHAR, version_value DATE, code VARCHAR)")
+    if frame.kept:
+        con.executemany(f"INSERT INTO {held} VALUES (?, ?, ?)",
+                        [[sha, v, code_sha256()] for sha, v in frame.kept.items()])
 
 
 def _record_problems(con, source: str, problems: list[Problem], shown_as: str | None = None) -> None:

@@ -51,9 +51,10 @@ def con(tmp_path):
     con.close()
 
 
-def _stage(con, counting: CountingReader) -> tuple[dict, list]:
-    parsed, problems, _surprised = _parse_listed(con, "pay", counting.reader, SETTINGS, LOG, listed_files(con, "pay"))
-    _write_and_gate(con, counting.reader.assemble(parsed, SETTINGS), [], SETTINGS.as_of_date(), parsed)
+def _stage(con, counting: CountingReader, as_of: str = SETTINGS.as_of) -> tuple[dict, list]:
+    settings = SETTINGS.model_copy(update={"as_of": as_of})
+    parsed, problems, _surprised = _parse_listed(con, "pay", counting.reader, settings, LOG, listed_files(con, "pay"))
+    _write_and_gate(con, counting.reader.assemble(parsed, settings), [], settings.as_of_date(), parsed)
     return parsed, problems
 
 
@@ -219,3 +220,68 @@ def test_a_file_changed_or_gone_after_it_was_listed_is_left_for_the_next_run(con
     assert store_raw_files(con, "pay", again, origin="data/pay") == 1  # the changed file, under its new bytes
     assert con.execute(f"SELECT sha256 FROM {raw_files_table('pay')} WHERE file_name = ?",
                        [changed.name]).fetchone()[0] == SourceFile(changed, changed.read_bytes()).sha256
+
+
+# --- Pay's per-organisation rows written by difference -----------------------------------------------------------
+
+
+def _pay_tables(con) -> dict[str, list[tuple]]:
+    return {t: _table(con, t) for t in ("staging.pay_snapshots", "staging.pay_organisation_services",
+                                        "staging.pay_sector_services")}
+
+
+def _from_nothing(tmp_path, files: list[Path], as_of: str) -> dict[str, list[tuple]]:
+    """The tables built whole, in a warehouse of their own."""
+    fresh = duckdb.connect(str(tmp_path / f"fresh-{len(files)}-{as_of}.duckdb"))
+    ensure_schemas(fresh)
+    store_raw_files(fresh, "pay", _files(files), origin="data/pay")
+    _stage(fresh, CountingReader(PayParseCache()), as_of)
+    tables = _pay_tables(fresh)
+    fresh.close()
+    return tables
+
+
+def test_a_new_snapshot_adds_its_rows_and_the_tables_equal_a_build_from_nothing(con, tmp_path, monkeypatch):
+    import assets.staging as staging
+
+    store_raw_files(con, "pay", _files([*SNAPSHOTS[:-3], VERSIONS]), origin="data/pay")
+    _stage(con, CountingReader(PayParseCache()))
+    inserted = []
+    real_execute = duckdb.DuckDBPyConnection.execute
+
+    class Watching:
+        """The connection, noting every statement that writes the per-organisation rows."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def execute(self, sql, *args):
+            if "pay_organisation_services" in sql and sql.lstrip().startswith(("INSERT", "DELETE", "CREATE")):
+                inserted.append(sql.split(" AS ")[0][:60])
+            return real_execute(self.inner, sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    monkeypatch.setattr(staging, "_write_version_rows", _watched(staging._write_version_rows, Watching))
+    for end, as_of in ((-1, "2026-03-31"), (None, "2026-03-31"), (None, "2025-06-30"), (-2, "2026-03-31")):
+        files = [*SNAPSHOTS[:end], VERSIONS] if end else [*SNAPSHOTS, VERSIONS]
+        store_raw_files(con, "pay", _files(files), origin="data/pay")
+        inserted.clear()
+        _stage(con, CountingReader(PayParseCache()), as_of)
+        written = list(inserted)
+        assert _pay_tables(con) == _from_nothing(tmp_path, files, as_of), (end, as_of)
+        assert not any(s.startswith("CREATE OR REPLACE TABLE staging.pay_organisation_services") for s in written)
+        assert any(s.startswith(("INSERT", "DELETE")) for s in written)  # each step changes the versions kept
+    # other code: built whole again (a changed SELECT must not be patched into a table of the old shape)
+    con.execute("UPDATE meta.staging__pay_organisation_services_versions SET code = 'older code'")
+    inserted.clear()
+    _stage(con, CountingReader(PayParseCache()))
+    assert any(s.startswith("CREATE OR REPLACE TABLE staging.pay_organisation_services") for s in inserted)
+
+
+def _watched(write, wrapper):
+    def watched(con, name, frame):
+        return write(wrapper(con), name, frame)
+
+    return watched
