@@ -230,22 +230,30 @@ def derived_inputs_sha256(con, name: str, sources: list[str], settings: TrackerC
                     settings)
 
 
+def _records_inputs(con, source: str) -> bool:
+    """Whether the source's build table has a column for its inputs (it has since builds recorded them)."""
+    schema, name = build_table(source).split(".")
+    return con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+                       "AND column_name = 'inputs_sha256'", [schema, name]).fetchall()[0][0] > 0
+
+
 def _built_from(con, source: str) -> str | None:
     """The inputs the source's tables were last built from, if the build recorded them (see ``record_build``)."""
-    schema, name = build_table(source).split(".")
-    has_column = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
-                             "AND column_name = 'inputs_sha256'", [schema, name]).fetchone()[0]
-    row = con.execute(f"SELECT inputs_sha256 FROM {schema}.{name}").fetchone() if has_column else None
-    return row[0] if row else None
+    row = con.execute(f"SELECT inputs_sha256 FROM {build_table(source)}").fetchall() if _records_inputs(
+        con, source) else None
+    return row[0][0] if row else None
 
 
 def forget_inputs(con, source: str) -> None:
     """Before the tables are written: a run killed while writing leaves them recorded as built from no known inputs
     (so the next run builds them), never as built from the inputs of the tables they replace."""
-    schema, name = build_table(source).split(".")
-    if con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
-                   "AND column_name = 'inputs_sha256'", [schema, name]).fetchall()[0][0]:
-        con.execute(f"UPDATE {schema}.{name} SET inputs_sha256 = NULL")
+    if _records_inputs(con, source):
+        con.execute(f"UPDATE {build_table(source)} SET inputs_sha256 = NULL")
+
+
+def _tables(con) -> set[str]:
+    """Every table in the warehouse, as schema.table."""
+    return {t for (t,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
 
 
 def record_build(con, source: str, written: bool, run_id: str, inputs: str | None = None) -> dict:
@@ -275,7 +283,7 @@ def kept_if_unchanged(context, con, source: str, inputs: str | None, keys: list[
         return None
     built_at, tried_at, built_by = con.execute(
         f"SELECT built_at, tried_at, built_by_run FROM {build_table(source)}").fetchall()[0]
-    present = {t for (t,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+    present = _tables(con)
     previous = {}
     for key in keys:
         event = context.instance.get_latest_materialization_event(dg.AssetKey(key))
@@ -332,7 +340,7 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
 def _write_version_rows(con, name: str, frame: VersionRows) -> None:
     """Inside ``_write_and_gate``'s transaction: the table brought to ``frame.kept``, by difference when it can."""
     held = f"meta.{name.replace('.', '__')}_versions"
-    present = {t for (t,) in con.execute("SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+    present = _tables(con)
     before = dict(con.execute(f"SELECT sha256, version_value FROM {held} WHERE code = ?", [code_sha256()]).fetchall()
                   ) if held in present and name in present else None
     if before is None or (not before and con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]):
@@ -447,8 +455,7 @@ def staging_tables_asset(
                                         KEPT))
             _record_problems(con, source, problems)
             build = record_build(con, source, written, context.run_id, None if surprised else inputs)
-            present = {t for (t,) in con.execute(
-                "SELECT schema_name || '.' || table_name FROM duckdb_tables()").fetchall()}
+            present = _tables(con)
             metadata = {t: tables_metadata(con, [t]) for t in [*tables, problems_table] if t in present}
         for p in problems:
             context.log.warning(f"{feed_label}: {p.file_name or 'the source'}: {p.problem} ({p.consequence}).")

@@ -47,6 +47,7 @@ LOAD_TIME_COLUMNS: tuple[str, ...] = (
     "built_at",        # meta.<source>_build: when the tracker last wrote the source's tables
     "built_by_run",    # meta.<source>_build: the Dagster run that wrote them
     "tried_at",        # meta.<source>_build: when the tracker last tried to
+    "inputs_sha256",   # meta.<source>_build: a hash of what the tables were built from, raw arrival times included
     "last_built_at",   # marts.sources: built_at above, per source
     "last_tried_at",   # marts.sources: tried_at above, per source
     "last_stored_at",  # marts.sources: when the tracker stored the source's newest raw file

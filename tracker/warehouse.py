@@ -83,7 +83,7 @@ class FileOnDisk:
         return self.path.read_bytes()
 
 
-# Remembered hashes (meta.<source>_file_hashes): a file whose size, modification and change times and inode are
+# Remembered hashes (cache.<source>_file_hashes): a file whose size, modification and change times and inode are
 # as they were when it was hashed has the same bytes, as git's index assumes; a file modified within this long of
 # being hashed is hashed again (its time may not have moved for a second write in the same tick).
 RACY_NS = 2 * 10**9
@@ -113,7 +113,9 @@ def file_on_disk(path: Path, remembered: Remembered | None = None) -> FileOnDisk
 
 
 def file_hashes_table(source: str) -> str:
-    return f"meta.{source}_file_hashes"
+    """A cache of this machine's files (paths, inodes), not data: in its own schema, left out of every comparison of
+    two warehouses and never published; dropping it costs one run's hashing."""
+    return f"cache.{source}_file_hashes"
 
 
 def remembered_hashes(con, source: str) -> Remembered:
