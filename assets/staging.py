@@ -81,6 +81,10 @@ class ParseCache(Protocol):
     def store(self, con, results: list[tuple[SourceFile, Any]]) -> None:
         """Keep each file's parse (or its FeedError), each file whole or not at all."""
 
+    def as_stored(self, result: Any) -> Any:
+        """A parse as ``stored`` gives it back (the part the tables are assembled from): what the run keeps of a
+        file it has just parsed and stored, so a full build holds no more of each file than a warm run does."""
+
 
 @dataclass(frozen=True)
 class FeedReader:
@@ -137,6 +141,8 @@ def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig,
         results = [(file, parse(file)) for file in load_files(con, source, todo[start:start + CACHE_BATCH])]
         if cache:
             cache.store(con, [(file, r) for file, r in results if r is not None and cache.keeps(file.name)])
+            results = [(file, cache.as_stored(r) if r is not None and cache.keeps(file.name) else r)
+                       for file, r in results]
         for file, result in results:
             take(file, result)
     return dict(sorted(parsed.items())), problems, bool(surprises)

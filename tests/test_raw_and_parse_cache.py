@@ -285,3 +285,15 @@ def _watched(write, wrapper):
         return write(wrapper(con), name, frame)
 
     return watched
+
+
+def test_a_full_build_holds_of_each_snapshot_what_a_warm_run_holds(con):
+    """Parsed and stored, a snapshot is held as the cache gives it back (its headline figures), not with its
+    per-organisation counts: what bounds a national full build's memory."""
+    store_raw_files(con, "pay", _files([*SNAPSHOTS[:20], VERSIONS]), origin="data/pay")
+    cold, _ = _stage(con, CountingReader(PayParseCache()))
+    warm, _ = _stage(con, CountingReader(PayParseCache()))
+    snapshots = [name for name in cold if name != VERSIONS_FILE]
+    assert len(snapshots) == 20
+    assert {n: cold[n][1] for n in snapshots} == {n: warm[n][1] for n in snapshots}
+    assert not any(isinstance(v, dict) for n in snapshots for v in cold[n][1].values())  # no counts held
