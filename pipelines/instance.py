@@ -9,13 +9,15 @@ record of runs, schedules and sensors:
 - Dagster's run monitoring, which fails a run that never started or that has run
   far longer than any refresh could (tracker/dead_runs.py fails those whose
   process was killed as soon as the next run starts);
-- storage in SQLite files under the home by default, or in PostgreSQL when
-  TRACKER_DAGSTER_POSTGRES_URL is set: the file names the variable, never its
-  value, so no password is written to disk.
+- storage in SQLite files under the home by default (Dagster's own files,
+  written through pipelines/instance_storage.py, which keeps them open while in
+  use), or in PostgreSQL when TRACKER_DAGSTER_POSTGRES_URL is set: the file names
+  the variable, never its value, so no password is written to disk.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -36,6 +38,13 @@ run_monitoring:
   max_runtime_seconds: {MAX_RUNTIME_SECONDS}
   poll_interval_seconds: 60
 """
+_SQLITE = """storage:
+  custom:
+    module: pipelines.instance_storage
+    class: TrackerSqliteStorage
+    config:
+      base_dir: {folder}
+"""
 _POSTGRES = f"""storage:
   postgres:
     postgres_url:
@@ -43,9 +52,14 @@ _POSTGRES = f"""storage:
 """
 
 
-def instance_yaml() -> str:
-    """The instance's configuration for the current environment."""
-    return _BASE + (_POSTGRES if os.environ.get(POSTGRES_URL_VARIABLE) else "")
+def instance_yaml(home: Path | None = None) -> str:
+    """The instance's configuration for the current environment.
+
+    SQLite storage names the home's own Dagster folder (as Dagster's default storage does), so the file is the
+    home's: a backup leaves it out and every ``tracker`` command writes it again for where the home now is."""
+    if os.environ.get(POSTGRES_URL_VARIABLE):
+        return _BASE + _POSTGRES
+    return _BASE + _SQLITE.format(folder=json.dumps(str(settings.dagster_home(home).resolve())))
 
 
 def write_instance_config(home: Path | None = None) -> Path:
@@ -53,7 +67,7 @@ def write_instance_config(home: Path | None = None) -> Path:
     folder = settings.dagster_home(home)
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "dagster.yaml"
-    wanted = instance_yaml()
+    wanted = instance_yaml(home)
     if not config.exists() or config.read_text(encoding="utf-8") != wanted:
         temporary = config.with_name(".dagster.yaml.tmp")
         temporary.write_text(wanted, encoding="utf-8")
