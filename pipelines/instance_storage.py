@@ -10,7 +10,6 @@ either storage is read by the other, and Dagster's commit on every write (its du
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,20 +29,18 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(base_dir, inst_data)
-        self._engines: OrderedDict[str, Engine] = OrderedDict()
-        self._engines_lock = threading.Lock()
+        self._engines: OrderedDict[str, Engine] = OrderedDict()  # guarded, like their use, by Dagster's _db_lock
 
     def _engine(self, shard: str) -> Engine:
-        with self._engines_lock:
-            engine = self._engines.pop(shard, None)
-            if engine is None:
-                engine = create_engine(self.conn_string_for_shard(shard),
-                                       connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
-                                                     "check_same_thread": False})  # used under Dagster's lock
-            self._engines[shard] = engine  # the most recently used last
-            while len(self._engines) > OPEN_DATABASES:
-                self._engines.popitem(last=False)[1].dispose()
-            return engine
+        engine = self._engines.pop(shard, None)
+        if engine is None:
+            engine = create_engine(self.conn_string_for_shard(shard),
+                                   connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+                                                 "check_same_thread": False})  # used under Dagster's lock
+        self._engines[shard] = engine  # the most recently used last
+        while len(self._engines) > OPEN_DATABASES:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
@@ -56,7 +53,7 @@ class KeptOpenSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def _close_all(self) -> None:
-        with self._engines_lock:
+        with self._db_lock:  # never while another thread is writing through one
             while self._engines:
                 self._engines.popitem()[1].dispose()
 
