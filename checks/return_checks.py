@@ -12,12 +12,10 @@ Thresholds are stated once, in checks/return_contract.py.
 
 from __future__ import annotations
 
-import hashlib
-
 import dagster as dg
-import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from checks.contract_passes import RETURNS_TABLE, ROW_HASH, contract_stamp, passed_before, record_every_row_passed
 from checks.platform_checks import SAMPLE_ROWS, WARN, Rule, check_from_rule
 from checks.return_contract import (
     PLAUSIBLE_CHANGE_MINIMUM,
@@ -25,7 +23,6 @@ from checks.return_contract import (
     RECONCILIATION_MINIMUM,
     RECONCILIATION_SHARE,
 )
-from tracker.code_version import code_sha256
 from tracker.resources import TrackerConfig
 from tracker.warehouse import connect, organisation_codes
 
@@ -38,15 +35,16 @@ from tracker.warehouse import connect, organisation_codes
     "from checks/return_contract.py), so nothing invalid reaches the marts.",
 )
 def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBResource) -> dg.AssetCheckResult:
-    """GX over the returns not yet checked with this suite, reporting date and register: a return that passed
-    stays passed while its row and those are unchanged, so a run checks what is new, not the whole history."""
+    """GX over the returns not yet passed with this suite, reporting date and register (checks/contract_passes.py):
+    a return that passed, here or on arrival, stays passed while its row and those are unchanged, so a run checks
+    what is new, not the whole history. The one rule that compares rows (one return per organisation and quarter)
+    holds over the whole table by its primary key."""
     with connect(warehouse) as con:
         known = organisation_codes(con)
-        stamp = _contract_stamp(known, settings.as_of_date())
-        con.execute("CREATE OR REPLACE TEMP TABLE _returns AS "
-                    "SELECT d.*, md5(d::VARCHAR) AS _row_sha256 FROM staging.department_returns d")
-        passed_before = _passed_before(con, stamp)
-        con.register("_passed_before", passed_before)
+        stamp = contract_stamp(known, settings.as_of_date())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _returns AS SELECT d.*, {ROW_HASH} AS _row_sha256 "
+                    f"FROM {RETURNS_TABLE} d")
+        con.register("_passed_before", passed_before(con, stamp))
         # whole returns: every row of a return with any row not checked (a rule compares the rows of one file)
         rows = con.execute(
             "SELECT * EXCLUDE (_row_sha256) FROM _returns WHERE submission_ref IS NULL OR submission_ref IN ("
@@ -56,13 +54,13 @@ def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBR
         total = con.execute("SELECT count(*) FROM _returns").fetchall()[0][0]
         metadata = {"returns checked": len(rows), "returns passed before, unchanged": total - len(rows)}
         if not len(rows):
-            _record_passed(con, stamp)
+            record_every_row_passed(con, stamp, "_returns")
             return dg.AssetCheckResult(passed=True, metadata={**metadata, "problems": 0})
         from checks.return_gx import validate_rows  # Great Expectations (seconds to import): only with rows to check
 
         problems, run = validate_rows(rows, known, settings.as_of_date())
         if run.passed and not problems:
-            _record_passed(con, stamp)
+            record_every_row_passed(con, stamp, "_returns")
     metadata["problems"] = len(problems)
     if problems:
         metadata["examples"] = dg.MetadataValue.md("\n".join(f"- {p.describe()}" for p in problems[:SAMPLE_ROWS]))
@@ -76,32 +74,6 @@ def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBR
     }
     # GX's verdict, from its own severities: a critical expectation failed. Every such failure is also a problem.
     return dg.AssetCheckResult(passed=run.passed, metadata=metadata)
-
-
-PASSED_TABLE = "meta.department_returns_passed_contract"  # the rows that passed, and what they were checked with
-
-
-def _contract_stamp(known: set[str], as_of) -> str:
-    """What a row's verdict depends on besides the row: the suite's code, the reporting date, the register."""
-    digest = hashlib.sha256(f"{code_sha256()}\0{as_of.isoformat()}".encode())
-    for code in sorted(known):
-        digest.update(b"\0" + code.encode())
-    return digest.hexdigest()
-
-
-def _passed_before(con, stamp: str) -> pd.DataFrame:
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' "
-                         "AND table_name = 'department_returns_passed_contract'").fetchall()[0][0]
-    if not exists:
-        return pd.DataFrame({"_row_sha256": pd.Series([], dtype="string")})
-    return con.execute(f"SELECT row_sha256 AS _row_sha256 FROM {PASSED_TABLE} WHERE stamp = ?", [stamp]).df()
-
-
-def _record_passed(con, stamp: str) -> None:
-    """Every row of the table now stands checked with ``stamp`` (called only when every row has passed)."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute(f"CREATE OR REPLACE TABLE {PASSED_TABLE} AS SELECT DISTINCT _row_sha256 AS row_sha256, "
-                "?::VARCHAR AS stamp FROM _returns", [stamp])
 
 
 RETURN_RULES = [

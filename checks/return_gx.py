@@ -228,6 +228,14 @@ class AcceptedValidation:
     def lines(self) -> list[str]:
         return self.run.failed_lines() if self.run else []
 
+    def passed_references(self) -> list[str]:
+        """The returns no expectation of critical severity failed for (none when GX could not run)."""
+        if self.error:
+            return []
+        critical = FailureSeverity.CRITICAL.value
+        return [reference for reference, result in self.per_return.items()
+                if all(failed["severity"] != critical for failed in result["failed"])]
+
 
 def validate_accepted(accepted: pd.DataFrame, known_organisations: Collection[str],
                       as_of: dt.date) -> AcceptedValidation:
