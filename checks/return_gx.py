@@ -13,8 +13,8 @@ which finds the same failures without importing GX.
 
 The context is GX's ephemeral one with usage analytics and progress bars off;
 the suite and its validation definition are built once per process for each set
-of inputs (known organisations, reporting date) and the whole validation result
-is kept and handed back.
+of inputs (the known organisations among the codes validated, reporting date) and
+the whole validation result is kept and handed back.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from functools import cache
 
 import pandas as pd
 
+from checks.return_contract import CODE, COLUMNS
 from checks.return_rules import (
     A_AT_LEAST_B,
     A_EQUALS_B,
@@ -176,9 +177,22 @@ def _describe(outcome: ExpectationValidationResult) -> dict:
             "severity": FailureSeverity(config.severity).value}
 
 
+def known_in_frame(checked: pd.DataFrame, known_organisations: Collection[str]) -> frozenset[str]:
+    """The known organisations among the codes a rule frame holds.
+
+    For these rows "a code in the register" and "a code in this part of the register" are the same test, and GX
+    copies an expectation's value set every time it reads the expectation's configuration (some 150 times a
+    validation): with a national register of 40,000 codes, validating 100 returns took 4.3 s rather than 0.9 s."""
+    present: set[str] = set()
+    for column in (c.name for c in COLUMNS if c.kind == CODE):
+        present.update(checked[column].dropna().astype(str))
+    return frozenset(known_organisations).intersection(present)
+
+
 def run_suite(checked: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date) -> GxRun:
-    """Validate a rule frame (``checks/return_rules.rule_frame``) with the contract's suite."""
-    definition = validation_definition(known_organisations, as_of)
+    """Validate a rule frame (``checks/return_rules.rule_frame``) with the contract's suite, its register cut to
+    the codes the frame holds (``known_in_frame``)."""
+    definition = validation_definition(known_in_frame(checked, known_organisations), as_of)
     started = time.perf_counter()
     result = definition.run(batch_parameters={"dataframe": checked.reset_index(drop=True)},
                             result_format={"result_format": "COMPLETE"})

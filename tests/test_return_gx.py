@@ -12,6 +12,7 @@ from tests.conftest import ingest, query
 from tests.returns_helpers import AS_OF, KNOWN, VALID, csv_bytes, row
 from tests.test_contract_passes import contract_check_without_passes
 from tests.test_return_marts import check_result
+from tests.test_return_parity import frame, typed
 from tracker.return_inbox import deliver
 
 GX = "great expectations: "
@@ -147,3 +148,20 @@ def test_the_blocking_check_reports_the_gx_result(built, tmp_path):
     assert metadata["expectations evaluated"].value >= len(contract_rules(KNOWN, AS_OF))
     assert metadata["expectations failed"].value >= 1  # warnings: transactions left blank
     assert "(transactions_missing, one_login_transactions, warning)" in metadata["failed expectations"].value
+
+
+def test_a_national_register_is_cut_to_the_codes_validated_and_finds_the_same_failures():
+    """GX copies an expectation's value set each time it reads it: the suite carries only the known codes the frame
+    holds, which must find exactly what the whole register finds, including a frame with no known code at all."""
+    from checks.return_gx import known_in_frame, run_suite
+    from checks.return_rules import evaluate
+
+    register = KNOWN | {f"N{i:05d}" for i in range(40_000)}
+    for codes in (["D10", "ZZ99", "N00007", None], ["ZZ99", "zz98"]):
+        checked = frame(*(typed(organisation_code=code) for code in codes))
+        assert known_in_frame(checked, register) == frozenset(c for c in codes if c in register)
+        run = run_suite(checked, register, AS_OF)
+        found = sorted(f for f in run.findings if f.rule == "organisation_known")
+        native = sorted(f for f in evaluate(contract_rules(register, AS_OF), checked) if f.rule == "organisation_known")
+        assert found == native
+        assert [f.row for f in found] == [i for i, c in enumerate(codes, start=2) if c and c not in register]
