@@ -190,3 +190,28 @@ def test_a_failing_dbt_test_is_a_failed_blocking_check_and_nothing_after_it_is_p
     built_now = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "marts/metric_series" in built_now  # the models were built and recorded
     assert failure_messages(result) == ["marts: 1 blocking asset check failed with ERROR severity:"]
+
+
+def test_the_dbt_version_dagster_dbt_needs_is_the_executables_without_starting_it(monkeypatch, tmp_path):
+    """dagster-dbt asks ``dbt --version`` (1.5 s a run); the tracker's resource reads the installed dbt-core's."""
+    import re
+    import subprocess
+
+    from packaging import version
+
+    from assets.marts import DBT_EXECUTABLE, DBT_PROJECT_DIR, TrackerDbtCliResource, dbt_resource
+
+    said = subprocess.check_output([DBT_EXECUTABLE, "--version"], text=True)
+    expected = version.parse(re.search(r"(\d+\.\d+\.\d+)", said).group(1))
+
+    def started(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr("dagster_dbt.core.resource.check_output", started)
+    assert dbt_resource()._cli_version == expected
+    elsewhere = tmp_path / "dbt"
+    elsewhere.write_text("#!/bin/sh\necho 'Core: 9.9.9'\n")
+    elsewhere.chmod(0o755)
+    other = TrackerDbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable=str(elsewhere))
+    with pytest.raises(AssertionError, match="a process was started"):  # any other executable is asked
+        _ = other._cli_version
