@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from dagster_duckdb import DuckDBResource
 from packaging import version
 
 from assets.raw import OWNERS
-from tracker.resources import TrackerConfig
+from tracker.resources import TrackerConfig, TrackerWarehouse
 from tracker.settings import dbt_run_dir, dbt_target_dir, warehouse_path
 from tracker.warehouse import connect
 
@@ -238,7 +238,9 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
     """
     output = io.StringIO()
     in_home = dbt.model_copy(update={"project_dir": str(project_in_home(settings.home))})
-    with warehouse_for_dbt(warehouse_path_for_dbt(warehouse.database, settings.home)), redirect_stdout(output):
+    released = warehouse.released() if isinstance(warehouse, TrackerWarehouse) else nullcontext()
+    with released, warehouse_for_dbt(warehouse_path_for_dbt(warehouse.database, settings.home)), \
+            redirect_stdout(output):
         invocation = in_home.cli(["build"], context=context, target_path=dbt_target_dir(settings.home),
                                  raise_on_error=False)
         events = list(invocation.stream())

@@ -88,3 +88,49 @@ def test_tracker_run_facing_a_held_lock_stops_with_a_plain_sentence(holder):
     assert "this run stopped without changing anything" in impatient.stdout
     assert "Traceback" not in impatient.stdout + impatient.stderr
     assert not (home / "warehouse.duckdb").exists()
+
+
+OPENS = "import sys, duckdb; duckdb.connect(sys.argv[1]).close()"
+
+
+def _another_process_opens(path) -> bool:
+    return subprocess.run([sys.executable, "-c", OPENS, str(path)], capture_output=True).returncode == 0
+
+
+def test_a_run_holds_the_warehouse_open_and_lets_go_for_dbt_and_at_its_end(tmp_path):
+    """Issue 17: one connection held for the run (its steps' connections share the open file); a step that starts
+    another process on the file (dbt) lets go for it; the run's end lets go, even when a step fails."""
+    home = tmp_path / "home"
+    warehouse = TrackerWarehouse(database=str(home / "warehouse.duckdb"), lock_home=str(home))
+    seen = {}
+
+    @dg.asset
+    def writes(warehouse: TrackerWarehouse) -> None:
+        with warehouse.get_connection() as con:
+            con.execute("CREATE TABLE t AS SELECT 1 AS a")
+        seen["held in the step"] = not _another_process_opens(home / "warehouse.duckdb")
+        with warehouse.released():
+            seen["released for another process"] = _another_process_opens(home / "warehouse.duckdb")
+        seen["held again after"] = not _another_process_opens(home / "warehouse.duckdb")
+        with warehouse.get_connection() as con:  # shares the held database: sees the write, can write
+            seen["rows"] = con.execute("SELECT count(*) FROM t").fetchall()[0][0]
+
+    @dg.asset(deps=[writes])
+    def fails() -> None:
+        raise RuntimeError("a step failing")
+
+    result = dg.materialize([writes, fails], resources={"warehouse": warehouse}, raise_on_error=False)
+    assert not result.success
+    assert seen == {"held in the step": True, "released for another process": True, "held again after": True,
+                    "rows": 1}
+    assert _another_process_opens(home / "warehouse.duckdb")  # let go when the run ended, though it failed
+    assert not lock_path(home).exists() or _lock_free(home)
+
+
+def _lock_free(home) -> bool:
+    try:
+        acquire(home)
+    except RunLocked:
+        return False
+    release(home)
+    return True
