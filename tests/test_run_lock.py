@@ -134,3 +134,28 @@ def _lock_free(home) -> bool:
         return False
     release(home)
     return True
+
+
+def test_a_warehouse_that_cannot_be_held_open_leaves_each_step_to_open_it(tmp_path, monkeypatch):
+    """Holding the file is a saving, not a condition: if it cannot be held, the run goes on as before, each step
+    opening the file itself (and saying what is wrong with it)."""
+    home = tmp_path / "home"
+    warehouse = TrackerWarehouse(database=str(home / "warehouse.duckdb"), lock_home=str(home))
+
+    def refused(self):
+        raise OSError("refused")
+
+    monkeypatch.setattr(TrackerWarehouse, "keep_open", refused)
+
+    @dg.asset
+    def writes(warehouse: TrackerWarehouse) -> None:
+        with warehouse.get_connection() as con:
+            con.execute("CREATE TABLE t AS SELECT 1 AS a")
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize([writes], resources={"warehouse": warehouse}, instance=instance)
+        assert result.success
+        said = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("could not be held open for the run (OSError: refused); each step opens it itself" in line
+               for line in said)
+    assert _another_process_opens(home / "warehouse.duckdb") and _lock_free(home)

@@ -75,7 +75,11 @@ class TrackerWarehouse(DuckDBResource):
                 context.log.warning(f"Run {dead[:8]} had stopped without finishing (its process was killed); "
                                     "marked failed. This run takes up its unfinished work.")
 
-        self.keep_open()
+        try:
+            self.keep_open()
+        except Exception as err:  # noqa: BLE001  each step then opens the file itself and says what is wrong with it
+            context.log.warning(f"The warehouse could not be held open for the run ({type(err).__name__}: {err}); "
+                                "each step opens it itself.")
 
     def teardown_after_execution(self, context) -> None:
         from tracker.run_lock import release
