@@ -218,9 +218,12 @@ class TrackerDbtCliResource(DbtCliResource):
     def _cli_version(self) -> version.Version:  # dagster-dbt's private property
         """dbt-core's version as installed beside this Python, whose script ``DBT_EXECUTABLE`` is: dagster-dbt
         starts ``dbt --version`` to learn it, 1.5 s of every run."""
-        if self.dbt_executable != DBT_EXECUTABLE:
-            return super()._cli_version
-        return version.parse(importlib.metadata.version("dbt-core"))
+        if self.dbt_executable == DBT_EXECUTABLE:
+            try:
+                return version.parse(importlib.metadata.version("dbt-core"))
+            except importlib.metadata.PackageNotFoundError:  # another dbt (Fusion) installed as this script
+                pass
+        return super()._cli_version
 
 
 def dbt_resource() -> DbtCliResource:

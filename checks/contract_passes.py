@@ -12,9 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Collection, Iterable
+from importlib.metadata import version
 
 import pandas as pd
 
+from checks.return_contract import first_quarter
 from tracker.code_version import code_sha256
 
 PASSED_TABLE = "meta.department_returns_passed_contract"  # the rows that passed, and what they were checked with
@@ -23,8 +25,10 @@ ROW_HASH = "md5(d::VARCHAR)"  # over a row ``d`` of RETURNS_TABLE: any change to
 
 
 def contract_stamp(known: Collection[str], as_of: dt.date) -> str:
-    """What a row's verdict depends on besides the row: the suite's code, the reporting date, the register."""
-    digest = hashlib.sha256(f"{code_sha256()}\0{as_of.isoformat()}".encode())
+    """What a row's verdict depends on besides the row: the suite's code and Great Expectations' version, the
+    reporting date, the first quarter a return may be for (the schedule's setting), and the register."""
+    digest = hashlib.sha256(f"{code_sha256()}\0{version('great_expectations')}\0{as_of.isoformat()}\0"
+                            f"{first_quarter()}".encode())
     for code in sorted(known):
         digest.update(b"\0" + code.encode())
     return digest.hexdigest()

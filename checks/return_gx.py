@@ -121,7 +121,7 @@ def validation_definition(known_organisations: Collection[str], as_of: dt.date) 
     return _validation_definition(frozenset(known_organisations), as_of)
 
 
-@cache  # a process sees one or two sets of inputs: the suite is never built twice for the same ones
+@cache  # by the codes validated: a run's process sees one or two sets, and never builds a suite twice for one
 def _validation_definition(known_organisations: frozenset[str], as_of: dt.date) -> gx.ValidationDefinition:
     context, batch_definition = _context()
     digest = hashlib.sha256("\n".join(sorted(known_organisations)).encode()).hexdigest()[:12]
@@ -244,7 +244,7 @@ class AcceptedValidation:
 
     def passed_references(self) -> list[str]:
         """The returns no expectation of critical severity failed for (none when GX could not run)."""
-        if self.error:
+        if self.error or self.run is None or not self.run.passed:  # a critical failure anywhere: none is vouched for
             return []
         critical = FailureSeverity.CRITICAL.value
         return [reference for reference, result in self.per_return.items()

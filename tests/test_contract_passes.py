@@ -107,3 +107,34 @@ def test_only_returns_in_force_are_recorded(returns_home):
     assert _passed_references(returns_home) == {corrected.reference}
     with duckdb.connect(str(returns_home / "warehouse.duckdb")) as con:
         assert record_returns_passed(con, "stamp", [first.reference, "R-never-sent"]) == 0  # not in force
+
+
+def test_the_stamp_changes_with_everything_a_verdict_depends_on(monkeypatch):
+    import checks.contract_passes as passes
+
+    known = {"D10", "EA73"}
+    stamp = contract_stamp(known, AS_OF)
+    assert contract_stamp(set(known), AS_OF) == stamp
+    assert contract_stamp(known | {"D16"}, AS_OF) != stamp
+    assert contract_stamp(known, AS_OF.replace(day=30)) != stamp
+    monkeypatch.setattr(passes, "first_quarter", lambda: "2010-11 Q1")  # the schedule widened
+    assert contract_stamp(known, AS_OF) != stamp
+    monkeypatch.undo()
+    monkeypatch.setattr(passes, "version", lambda package: "0.0.1")  # another Great Expectations
+    assert contract_stamp(known, AS_OF) != stamp
+
+
+def test_no_return_is_vouched_for_by_a_gx_run_with_a_critical_failure():
+    from checks.return_gx import AcceptedValidation
+
+    class Run:
+        passed = False
+
+    clean = {"failed": []}
+    assert AcceptedValidation(Run(), {"R-1": clean}, []).passed_references() == []
+    Run.passed = True
+    warned = {"failed": [{"severity": "warning"}]}
+    critical = {"failed": [{"severity": "critical"}]}
+    assert AcceptedValidation(Run(), {"R-1": clean, "R-2": warned, "R-3": critical}, []).passed_references() == [
+        "R-1", "R-2"]
+    assert AcceptedValidation(None, {"R-1": clean}, [], "no such metric").passed_references() == []

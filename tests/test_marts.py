@@ -194,6 +194,7 @@ def test_a_failing_dbt_test_is_a_failed_blocking_check_and_nothing_after_it_is_p
 
 def test_the_dbt_version_dagster_dbt_needs_is_the_executables_without_starting_it(monkeypatch, tmp_path):
     """dagster-dbt asks ``dbt --version`` (1.5 s a run); the tracker's resource reads the installed dbt-core's."""
+    import importlib.metadata
     import re
     import subprocess
 
@@ -215,3 +216,10 @@ def test_the_dbt_version_dagster_dbt_needs_is_the_executables_without_starting_i
     other = TrackerDbtCliResource(project_dir=str(DBT_PROJECT_DIR), dbt_executable=str(elsewhere))
     with pytest.raises(AssertionError, match="a process was started"):  # any other executable is asked
         _ = other._cli_version
+
+    def not_installed(package):
+        raise importlib.metadata.PackageNotFoundError(package)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)  # a dbt that is not dbt-core: asked too
+    with pytest.raises(AssertionError, match="a process was started"):
+        _ = dbt_resource()._cli_version

@@ -159,3 +159,25 @@ def test_a_warehouse_that_cannot_be_held_open_leaves_each_step_to_open_it(tmp_pa
     assert any("could not be held open for the run (OSError: refused); each step opens it itself" in line
                for line in said)
     assert _another_process_opens(home / "warehouse.duckdb") and _lock_free(home)
+
+
+def test_holding_the_warehouse_again_after_dbt_never_fails_the_step_nor_hides_its_error(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    warehouse = TrackerWarehouse(database=str(home / "warehouse.duckdb"), lock_home=str(home))
+    home.mkdir()
+    warehouse.keep_open()
+    real = TrackerWarehouse.keep_open
+
+    def refused(self):
+        raise OSError("still locked")
+
+    monkeypatch.setattr(TrackerWarehouse, "keep_open", refused)
+    with warehouse.released():  # held again is only tried, and it fails quietly
+        assert _another_process_opens(home / "warehouse.duckdb")
+    assert _another_process_opens(home / "warehouse.duckdb")  # not held: each step opens it itself
+    monkeypatch.setattr(TrackerWarehouse, "keep_open", real)
+    warehouse.keep_open()
+    monkeypatch.setattr(TrackerWarehouse, "keep_open", refused)
+    with pytest.raises(RuntimeError, match="dbt stopped"), warehouse.released():
+        raise RuntimeError("dbt stopped")
+    warehouse.let_go()

@@ -108,11 +108,16 @@ class TrackerWarehouse(DuckDBResource):
 
     @contextmanager
     def released(self) -> Iterator[None]:
-        """The file closed in this process for the block (another process opens it), and held again after."""
+        """The file closed in this process for the block (another process opens it), and held again after if it
+        can be: if not, each later step opens the file itself, as it would without the saving (and an error of the
+        block is never hidden by one from holding the file again)."""
         held = self._kept is not None
         self.let_go()
         try:
             yield
         finally:
             if held:
-                self.keep_open()
+                try:
+                    self.keep_open()
+                except Exception:  # noqa: BLE001, S110  a lost saving, not a failure: see setup_for_execution
+                    pass
