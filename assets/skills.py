@@ -41,7 +41,7 @@ from tracker.skills import (
     map_department_names,
     parse_skills_file,
 )
-from tracker.warehouse import connect, load_listed_files, replace_tables, tables_metadata
+from tracker.warehouse import connect, load_listed_files, replace_tables, table_exists, tables_metadata
 
 SOURCE = "skills"
 GROUP = "skills"
@@ -132,10 +132,8 @@ def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResou
         kept = kept_if_unchanged(context, con, MAPPED, inputs, [MAPPING_TABLE.split(".")], build_asset=False)
         if kept:
             return kept[0]
-        present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'staging' "
-                              "AND table_name = 'digital_capacity'").fetchone()[0]
         names = con.execute("SELECT DISTINCT year, name_as_published FROM staging.digital_capacity").df() \
-            if present else pd.DataFrame(columns=["year", "name_as_published"])
+            if table_exists(con, "staging.digital_capacity") else pd.DataFrame(columns=["year", "name_as_published"])
         organisations = con.execute("SELECT * FROM staging.organisations").df()
         identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
         api_files = [f for f in load_listed_files(con, "organisations")

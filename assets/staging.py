@@ -38,7 +38,15 @@ from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
 from tracker.sources import SOURCES
 from tracker.versions import VERSIONS_FILE, publications, visible
-from tracker.warehouse import ListedFile, SourceFile, connect, listed_files, load_files, tables_metadata
+from tracker.warehouse import (
+    ListedFile,
+    SourceFile,
+    connect,
+    listed_files,
+    load_files,
+    table_exists,
+    tables_metadata,
+)
 
 
 @dataclass(frozen=True)
@@ -266,11 +274,10 @@ def record_build(con, source: str, written: bool, run_id: str, inputs: str | Non
     """Keep when the source's tables were last written (kept as it was when they were not), when last tried, and
     the inputs the run read (None when something unforeseen happened: the next run tries again whatever)."""
     table = build_table(source)
-    schema, name = table.split(".")
+    schema = table.split(".")[0]
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                         [schema, name]).fetchone()[0]
-    previous = con.execute(f"SELECT built_at, built_by_run FROM {table}").fetchone() if exists else None
+    previous = con.execute(f"SELECT built_at, built_by_run FROM {table}").fetchone() \
+        if table_exists(con, table) else None
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     built_at, built_by = (now, run_id) if written else (previous or (None, None))
     con.execute(f"CREATE OR REPLACE TABLE {table} (source VARCHAR, built_at TIMESTAMP, built_by_run VARCHAR, "

@@ -18,6 +18,7 @@ import pandas as pd
 
 from checks.return_contract import first_quarter
 from tracker.code_version import code_sha256
+from tracker.warehouse import table_exists
 
 PASSED_TABLE = "meta.department_returns_passed_contract"  # the rows that passed, and what they were checked with
 RETURNS_TABLE = "staging.department_returns"
@@ -34,14 +35,9 @@ def contract_stamp(known: Collection[str], as_of: dt.date) -> str:
     return digest.hexdigest()
 
 
-def _exists(con) -> bool:
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'meta' "
-                       "AND table_name = 'department_returns_passed_contract'").fetchall()[0][0] > 0
-
-
 def passed_before(con, stamp: str) -> pd.DataFrame:
     """The hashes (``_row_sha256``) of the rows that passed under ``stamp``."""
-    if not _exists(con):
+    if not table_exists(con, PASSED_TABLE):
         return pd.DataFrame({"_row_sha256": pd.Series([], dtype="string")})
     return con.execute(f"SELECT DISTINCT row_sha256 AS _row_sha256 FROM {PASSED_TABLE} WHERE stamp = ?",
                        [stamp]).df()
@@ -62,8 +58,7 @@ def record_returns_passed(con, stamp: str, references: Iterable[str]) -> int:
     if frame.empty:
         return 0
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    if not _exists(con):
-        con.execute(f"CREATE TABLE {PASSED_TABLE} (row_sha256 VARCHAR, stamp VARCHAR)")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {PASSED_TABLE} (row_sha256 VARCHAR, stamp VARCHAR)")
     con.register("_passed_references", frame)
     try:
         return con.execute(

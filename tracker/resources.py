@@ -75,11 +75,10 @@ class TrackerWarehouse(DuckDBResource):
                 context.log.warning(f"Run {dead[:8]} had stopped without finishing (its process was killed); "
                                     "marked failed. This run takes up its unfinished work.")
 
-        try:
-            self.keep_open()
-        except Exception as err:  # noqa: BLE001  each step then opens the file itself and says what is wrong with it
-            context.log.warning(f"The warehouse could not be held open for the run ({type(err).__name__}: {err}); "
-                                "each step opens it itself.")
+        refused = self._hold()
+        if refused:
+            context.log.warning(f"The warehouse could not be held open for the run ({refused}); each step opens it "
+                                "itself.")
 
     def teardown_after_execution(self, context) -> None:
         from tracker.run_lock import release
@@ -100,6 +99,15 @@ class TrackerWarehouse(DuckDBResource):
             kept.__enter__()
             self._kept = kept
 
+    def _hold(self) -> str | None:
+        """``keep_open``, as a saving only: why the file could not be held (None when it is). Each step then opens
+        the file itself and says what is wrong with it."""
+        try:
+            self.keep_open()
+        except Exception as err:  # noqa: BLE001  a lost saving, not a failed run
+            return f"{type(err).__name__}: {err}"
+        return None
+
     def let_go(self) -> None:
         """Close the held connection (the last one of the run: DuckDB checkpoints the file)."""
         kept, self._kept = self._kept, None
@@ -117,7 +125,4 @@ class TrackerWarehouse(DuckDBResource):
             yield
         finally:
             if held:
-                try:
-                    self.keep_open()
-                except Exception:  # noqa: BLE001, S110  a lost saving, not a failure: see setup_for_execution
-                    pass
+                self._hold()

@@ -40,6 +40,13 @@ def raw_files_table(source: str) -> str:
     return f"raw.{source}_files"
 
 
+def table_exists(con, table: str) -> bool:
+    """Whether ``schema.table`` is in the warehouse."""
+    schema, name = table.split(".")
+    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                       [schema, name]).fetchall()[0][0] > 0
+
+
 def ensure_schemas(con) -> None:
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -121,9 +128,7 @@ def file_hashes_table(source: str) -> str:
 def remembered_hashes(con, source: str) -> Remembered:
     """The hashes the source's raw asset remembered from its last run (empty if none)."""
     table = file_hashes_table(source)
-    schema, name = table.split(".")
-    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                       [schema, name]).fetchone()[0]:
+    if not table_exists(con, table):
         return {}
     return {path: (tuple(stat), sha256, hashed_at)
             for path, stat, sha256, hashed_at in con.execute(f"SELECT path, stat, sha256, hashed_at_ns FROM {table}")
