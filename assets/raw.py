@@ -1,4 +1,5 @@
-"""Raw layer: every input file kept byte for byte with its sha256, before anything parses it."""
+"""Raw layer: every input file kept byte for byte with its sha256, before anything parses it (its bytes in the raw
+store beside the warehouse, tracker/raw_store.py)."""
 
 from __future__ import annotations
 
@@ -73,8 +74,9 @@ def raw_files_asset(
         deps=[feed_key(feed)] if feed else None,
         kinds={"duckdb", "file"},
         owners=OWNERS,
-        description=f"{description}{fetched_note} Stored byte for byte in raw.{source}_files with sha256 "
-        "and arrival time; nothing here is ever deleted.",
+        description=f"{description}{fetched_note} Listed in raw.{source}_files with sha256 and arrival time, "
+        f"the bytes kept exactly as received in the raw store (TRACKER_HOME/raw/{source}/); nothing here is "
+        "ever deleted.",
     )
     def _raw(context, settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
         with connect(warehouse) as con:

@@ -145,14 +145,16 @@ def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig,
         if f.sha256 in kept:  # the bytes are not read again: the parse stands for them
             take(f, kept[f.sha256])
     todo = [f for f in listed if f.sha256 not in kept]
+    lost: list[tuple[ListedFile, str]] = []
     for start in range(0, len(todo), CACHE_BATCH):
-        results = [(file, parse(file)) for file in load_files(con, source, todo[start:start + CACHE_BATCH])]
+        results = [(file, parse(file)) for file in load_files(con, source, todo[start:start + CACHE_BATCH], lost)]
         if cache:
             cache.store(con, [(file, r) for file, r in results if r is not None and cache.keeps(file.name)])
             results = [(file, cache.as_stored(r) if r is not None and cache.keeps(file.name) else r)
                        for file, r in results]
         for file, result in results:
             take(file, result)
+    problems.extend(Problem(f.name, f.sha256, said, LEFT_OUT) for f, said in lost)
     return dict(sorted(parsed.items())), problems, bool(surprises)
 
 

@@ -118,11 +118,18 @@ def test_one_login_services_exclude_internal_clients(warehouse):
     assert value == expected
 
 
-def test_raw_files_kept_byte_for_byte(warehouse):
+def test_raw_files_kept_byte_for_byte(built, warehouse):
+    from tracker.raw_store import read_kept, store_of
+
     path = PAY / "2025-12-22_73bfaefd.json"
-    content, = warehouse.execute(
-        "SELECT content FROM raw.source_files WHERE source = 'pay' AND file_name = ?", [path.name]).fetchone()
-    assert bytes(content) == path.read_bytes()
+    sha256, = warehouse.execute(
+        "SELECT sha256 FROM raw.source_files WHERE source = 'pay' AND file_name = ?", [path.name]).fetchone()
+    assert store_of(warehouse) == Path(built["home"]) / "raw"
+    assert (Path(built["home"]) / "raw" / "pay" / sha256).read_bytes() == path.read_bytes()
+    assert read_kept(store_of(warehouse), "pay", path.name, sha256) == path.read_bytes()
+    kept = {(s, h) for s, h in warehouse.execute("SELECT source, sha256 FROM raw.source_files").fetchall()}
+    on_disk = {(p.parent.name, p.name) for p in (Path(built["home"]) / "raw").glob("*/*")}
+    assert kept == on_disk  # every file listed has its bytes kept, and nothing else is there
     files, = warehouse.execute("SELECT count(*) FROM raw.source_files").fetchone()
     shipped = sum(1 for p in DATA.rglob("*") if p.is_file() and p.parent.name != "data"
                   and p.relative_to(DATA).parts[0] not in ("returns", "targets")  # the inbox; reference lists

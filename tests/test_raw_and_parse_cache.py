@@ -15,9 +15,18 @@ import pytest
 import assets.pay as pay
 from assets.pay import PARSED_VERSIONS, PayParseCache, build_pay_tables, parse_pay_file, parse_pay_snapshot
 from assets.staging import FeedReader, _parse_listed, _write_and_gate
+from tracker.raw_store import RawStoreError
 from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE
-from tracker.warehouse import SourceFile, ensure_schemas, listed_files, raw_files_table, store_raw_files
+from tracker.warehouse import (
+    SourceFile,
+    ensure_schemas,
+    listed_files,
+    load_files,
+    load_listed_files,
+    raw_files_table,
+    store_raw_files,
+)
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SNAPSHOTS = sorted((DATA / "pay" / "snapshots").glob("*.json"))
@@ -190,16 +199,87 @@ def test_a_parse_is_kept_whole_or_not_at_all(con, monkeypatch):
 # --- files read from disk a batch at a time ----------------------------------------------------------------------
 
 
-def test_files_on_disk_are_stored_in_batches_byte_for_byte(con, monkeypatch):
-    import tracker.warehouse as warehouse
+def test_files_on_disk_are_kept_byte_for_byte_beside_the_warehouse(con, tmp_path):
     from assets.raw import open_files
 
-    monkeypatch.setattr(warehouse, "RAW_BATCH_BYTES", 3 * max(p.stat().st_size for p in SNAPSHOTS[:10]))
     files, unopened = open_files(SNAPSHOTS[:10])
     assert unopened == [] and all(f.size == f.path.stat().st_size for f in files)
     assert store_raw_files(con, "pay", files, origin="data/pay") == 10
-    stored = dict(con.execute(f"SELECT file_name, content FROM {raw_files_table('pay')}").fetchall())
-    assert stored == {p.name: p.read_bytes() for p in SNAPSHOTS[:10]}
+    assert "content" not in {c for (c, *_) in con.execute(f"DESCRIBE {raw_files_table('pay')}").fetchall()}
+    kept = {f.sha256: (tmp_path / "raw" / "pay" / f.sha256).read_bytes() for f in files}
+    assert kept == {f.sha256: f.path.read_bytes() for f in files}
+    back = {f.name: f.content for f in load_listed_files(con, "pay")}
+    assert back == {p.name: p.read_bytes() for p in SNAPSHOTS[:10]}
+
+
+def test_adding_a_file_writes_only_that_file(con, tmp_path):
+    store_raw_files(con, "pay", _files(SNAPSHOTS[:5]), origin="data/pay")
+    store = tmp_path / "raw" / "pay"
+    before = {p.name: p.stat().st_mtime_ns for p in store.iterdir()}
+    assert store_raw_files(con, "pay", _files(SNAPSHOTS[:6]), origin="data/pay") == 1
+    after = {p.name: p.stat().st_mtime_ns for p in store.iterdir()}
+    assert set(after) - set(before) == {SourceFile(SNAPSHOTS[5], SNAPSHOTS[5].read_bytes()).sha256}
+    assert {n: after[n] for n in before} == before
+    assert not [p for p in store.iterdir() if p.name.startswith(".")]  # no write left half-done
+
+
+def test_a_warehouse_that_kept_bytes_in_its_table_moves_them_out_and_loses_nothing(con, tmp_path):
+    files = _files(SNAPSHOTS[:4])
+    table = raw_files_table("pay")
+    con.execute(f"""CREATE TABLE {table} (source VARCHAR NOT NULL, file_name VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL, size_bytes BIGINT NOT NULL, content BLOB NOT NULL, origin VARCHAR NOT NULL,
+        received_at TIMESTAMP NOT NULL, in_latest_listing BOOLEAN NOT NULL, PRIMARY KEY (source, file_name, sha256))""")
+    for f in files[:3]:
+        con.execute(f"INSERT INTO {table} VALUES ('pay', ?, ?, ?, ?, 'data/pay', TIMESTAMP '2026-01-05', true)",
+                    [f.name, f.sha256, len(f.content), f.content])
+    assert store_raw_files(con, "pay", files, origin="data/pay") == 1  # the three it had are not new
+    assert "content" not in {c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()}
+    assert {f.name: f.content for f in load_listed_files(con, "pay")} == {f.name: f.content for f in files}
+    received = dict(con.execute(f"SELECT file_name, received_at::VARCHAR FROM {table}").fetchall())
+    assert [received[f.name] for f in files[:3]] == ["2026-01-05 00:00:00"] * 3  # when first received, still
+
+
+def test_bytes_the_store_lost_are_named_and_the_other_files_still_come_back(con, tmp_path):
+    files = _files(SNAPSHOTS[:3])
+    store_raw_files(con, "pay", files, origin="data/pay")
+    (tmp_path / "raw" / "pay" / files[0].sha256).unlink()
+    (tmp_path / "raw" / "pay" / files[1].sha256).write_bytes(b"{}")  # damaged: not the bytes received
+    with pytest.raises(RawStoreError) as raised:
+        load_listed_files(con, "pay")
+    said = str(raised.value)
+    assert files[0].name in said and "Put the file back in the data folder" in said and "Traceback" not in said
+    lost: list = []
+    back = load_files(con, "pay", listed_files(con, "pay"), lost)
+    assert [f.name for f in back] == [files[2].name]
+    assert [(f.name, "no longer holds the bytes received" in why or "cannot be read" in why) for f, why in lost] == [
+        (files[0].name, True), (files[1].name, True)]
+
+
+def test_staging_names_a_file_whose_bytes_were_lost_and_keeps_the_others(con, tmp_path):
+    files = _files([*SNAPSHOTS[:3], VERSIONS])
+    store_raw_files(con, "pay", files, origin="data/pay")
+    (tmp_path / "raw" / "pay" / files[1].sha256).unlink()
+    parsed, problems = _stage(con, CountingReader(PayParseCache()))
+    assert files[1].name not in parsed and {files[0].name, files[2].name} <= set(parsed)
+    assert [(p.file_name, "lost the bytes" in p.problem) for p in problems] == [(files[1].name, True)]
+
+
+def test_bytes_lost_from_the_store_are_kept_again_from_the_source(con, tmp_path):
+    from assets.raw import open_files
+
+    files, _ = open_files(SNAPSHOTS[:3])
+    store_raw_files(con, "pay", files, origin="data/pay")
+    lost = tmp_path / "raw" / "pay" / files[2].sha256
+    lost.unlink()
+    assert store_raw_files(con, "pay", files, origin="data/pay") == 0  # not new: only its bytes kept again
+    assert lost.read_bytes() == files[2].path.read_bytes()
+
+
+def test_an_in_memory_warehouse_is_refused_in_words():
+    memory = duckdb.connect()
+    ensure_schemas(memory)
+    with pytest.raises(RawStoreError, match="not a file"):
+        store_raw_files(memory, "pay", _files(SNAPSHOTS[:1]), origin="data/pay")
 
 
 def test_a_file_changed_or_gone_after_it_was_listed_is_left_for_the_next_run(con, tmp_path):

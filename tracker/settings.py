@@ -15,6 +15,9 @@ TRACKER_DEMO_SIGN_IN "on" lets the submission pages run without a sign-in provid
 
 Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HOME):
     warehouse.duckdb            the warehouse                    warehouse_path()
+    raw/<source>/<sha256>       the bytes of every platform and  raw_store_dir()
+                                reference file read (beside the
+                                warehouse file: tracker/raw_store.py)
     published/                  what readers may open            published_dir()
     published/tracker.duckdb    the read-only snapshot           snapshot_path()
     published/manifest.json     its version, written after it    manifest_path()
@@ -70,6 +73,11 @@ def _home(home: Path | None) -> Path:
 
 def warehouse_path(home: Path | None = None) -> Path:
     return _home(home) / "warehouse.duckdb"
+
+
+def raw_store_dir(home: Path | None = None) -> Path:
+    """Where the bytes of every platform and reference file are kept; its ``home`` is the warehouse file's folder."""
+    return _home(home) / "raw"
 
 
 def published_dir(home: Path | None = None) -> Path:

@@ -2,7 +2,8 @@
 
 Every staging and mart table is replaced whole inside one transaction, so a
 failed run leaves the previous table in place; raw input files are appended
-by content hash, so nothing ever received is lost.
+by content hash (their bytes in the raw store beside the warehouse), so nothing
+ever received is lost.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from tracker.raw_store import RawStoreError, is_kept, keep, move_out_of_table, read_kept, store_of
+
 SCHEMAS = ("raw", "audit", "quarantine", "staging", "marts")
 
 RAW_FILES_COLUMNS = """(
@@ -27,7 +30,6 @@ RAW_FILES_COLUMNS = """(
     file_name   VARCHAR NOT NULL,
     sha256      VARCHAR NOT NULL,
     size_bytes  BIGINT NOT NULL,
-    content     BLOB NOT NULL,
     origin      VARCHAR NOT NULL,
     received_at TIMESTAMP NOT NULL,
     in_latest_listing BOOLEAN NOT NULL,
@@ -72,7 +74,7 @@ class SourceFile:
 @dataclass(frozen=True)
 class FileOnDisk:
     """An input file known by its path, size and sha256: its bytes are read again only when the raw store keeps
-    them, a batch at a time, so a run never holds a whole archive (a gigabyte of weekly snapshots) in memory."""
+    them, one file at a time, so a run never holds a whole archive (a gigabyte of weekly snapshots) in memory."""
 
     path: Path
     sha256: str
@@ -178,21 +180,25 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile | FileOnDisk], 
     ``origins`` names where a file came from by its name, where that is not ``origin`` (a live fetch).
 
     Nothing is ever deleted: a file that disappears from the source keeps its
-    bytes here, only its ``in_latest_listing`` flag drops. Returns how many
-    files were new. The new files are stored in batches of ``RAW_BATCH_BYTES``,
-    each in its own transaction (each file whole or not at all): a run killed
-    between two stores what is left on its next run.
+    bytes, only its ``in_latest_listing`` flag drops. Returns how many files
+    were new. The bytes go to the raw store (tracker/raw_store.py) one file at
+    a time, each whole, before the rows that list them are committed together:
+    a run killed half-way stores what is left on its next run. A listed file
+    whose kept bytes have gone is kept again from its source.
     """
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     unique = list({(f.name, f.sha256): f for f in files}.values())
     listed = pd.DataFrame({"file_name": [f.name for f in unique], "sha256": [f.sha256 for f in unique]},
                           dtype="string")
     table = raw_files_table(source)
+    store = store_of(con)
+    if table_exists(con, table):
+        move_out_of_table(con, table, source, store)
     with transaction(con):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} {RAW_FILES_COLUMNS}")
         con.register("_listed_files", listed)
-        # Only the flags that change are written, and only new bytes cross into the warehouse: a run costs what
-        # is new, not the whole history.
+        # Only the flags that change are written, and only new bytes are written at all: a run costs what is new,
+        # not the whole history.
         known = (f"EXISTS (SELECT 1 FROM _listed_files l WHERE l.file_name = {table}.file_name "
                  f"AND l.sha256 = {table}.sha256)")
         con.execute(f"UPDATE {table} SET in_latest_listing = false WHERE in_latest_listing AND NOT {known}")
@@ -200,39 +206,33 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile | FileOnDisk], 
         new_keys = set(con.execute(f"SELECT file_name, sha256 FROM _listed_files ANTI JOIN {table} "
                                    "USING (file_name, sha256)").fetchall())
         con.unregister("_listed_files")
-    incoming = [f for f in unique if (f.name, f.sha256) in new_keys]
-    stored, size, batch = 0, 0, []
-    for f in incoming:
+    incoming = []
+    for f in unique:
+        is_new = (f.name, f.sha256) in new_keys
+        if not is_new and is_kept(store, source, f.sha256, _size(f)):
+            continue
         try:
             content = f.content
         except OSError:
             continue  # gone or unreadable since it was listed: the next run finds it again
         if isinstance(f, FileOnDisk) and hashlib.sha256(content).hexdigest() != f.sha256:
             continue  # changed since it was hashed: kept by the next run, under its new sha256
-        batch.append((f, content))
-        size += len(content)
-        if size >= RAW_BATCH_BYTES:
-            stored += _insert_raw(con, table, source, batch, origin, origins, now)
-            batch, size = [], 0
-    return stored + _insert_raw(con, table, source, batch, origin, origins, now)
+        keep(store, source, f.sha256, content)
+        if is_new:
+            incoming.append((f, len(content)))
+    if incoming:
+        frame = pd.DataFrame([{"source": source, "file_name": f.name, "sha256": f.sha256, "size_bytes": size,
+                               "origin": (origins or {}).get(f.name, origin), "received_at": now,
+                               "in_latest_listing": True} for f, size in incoming])
+        with transaction(con):
+            con.register("_incoming_files", frame)
+            con.execute(f"INSERT INTO {table} SELECT * FROM _incoming_files")
+            con.unregister("_incoming_files")
+    return len(incoming)
 
 
-RAW_BATCH_BYTES = 128 << 20  # the most file bytes held in memory at once while storing
-
-
-def _insert_raw(con, table: str, source: str, batch: list[tuple], origin: str, origins: Mapping[str, str] | None,
-                now: dt.datetime) -> int:
-    """One batch of new files in one transaction: a file is stored whole or not at all."""
-    if not batch:
-        return 0
-    frame = pd.DataFrame([{"source": source, "file_name": f.name, "sha256": f.sha256, "size_bytes": len(content),
-                           "content": content, "origin": (origins or {}).get(f.name, origin), "received_at": now,
-                           "in_latest_listing": True} for f, content in batch])
-    with transaction(con):
-        con.register("_incoming_files", frame)
-        con.execute(f"INSERT INTO {table} SELECT * FROM _incoming_files")
-        con.unregister("_incoming_files")
-    return len(batch)
+def _size(f: SourceFile | FileOnDisk) -> int:
+    return f.size if isinstance(f, FileOnDisk) else len(f.content)
 
 
 def listed_files(con, source: str) -> list[ListedFile]:
@@ -242,16 +242,22 @@ def listed_files(con, source: str) -> list[ListedFile]:
     return [ListedFile(*row) for row in rows]
 
 
-def load_files(con, source: str, wanted: Iterable[ListedFile]) -> list[SourceFile]:
-    """The bytes of the files named, read back from the raw store in name order."""
-    keys = pd.DataFrame([(f.name, f.sha256) for f in wanted], columns=["file_name", "sha256"], dtype="string")
-    if keys.empty:
-        return []
-    con.register("_wanted_files", keys)
-    rows = con.execute(f"SELECT file_name, content, received_at FROM {raw_files_table(source)} "
-                       "SEMI JOIN _wanted_files USING (file_name, sha256) ORDER BY file_name").fetchall()
-    con.unregister("_wanted_files")
-    return [SourceFile(Path(name), bytes(content), received_at) for name, content, received_at in rows]
+def load_files(con, source: str, wanted: Iterable[ListedFile],
+               lost: list[tuple[ListedFile, str]] | None = None) -> list[SourceFile]:
+    """The bytes of the files named, read back from the raw store in name order, each checked against its sha256.
+
+    A file whose bytes the store has lost raises RawStoreError, unless ``lost`` is given: then the file and the
+    problem, said for a person, are added to it, and the other files still come back."""
+    store = store_of(con)
+    files = []
+    for f in sorted(wanted, key=lambda f: f.name):
+        try:
+            files.append(SourceFile(Path(f.name), read_kept(store, source, f.name, f.sha256), f.received_at))
+        except RawStoreError as err:
+            if lost is None:
+                raise
+            lost.append((f, str(err)))
+    return files
 
 
 def load_listed_files(con, source: str) -> list[SourceFile]:

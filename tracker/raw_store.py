@@ -1,0 +1,86 @@
+"""The bytes of every platform and reference file the tracker has read, one file per content, beside the warehouse.
+
+``raw.<source>_files`` lists each file (name, sha256, size, origin, when received, whether listed now); its bytes
+are kept here as ``raw/<source>/<sha256>``, written whole (tracker/durable.py) before the row that names them is
+committed, and never changed or deleted. Kept in the warehouse instead, adding one weekly snapshot made DuckDB's
+checkpoint rewrite the whole table (at national size 795 MB, 3 to 5 s of every run): here a run writes only what
+is new, whatever the history. Returns keep their bytes in ``raw.return_files`` and their own archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tracker.durable import write_atomically
+from tracker.settings import raw_store_dir
+
+
+class RawStoreError(RuntimeError):
+    """Bytes the raw store should hold and does not, said so a person can act on it."""
+
+
+def store_of(con) -> Path:
+    """The raw store of the warehouse this connection has open: ``raw/`` in the same folder as its file."""
+    rows = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    if not rows or not rows[0][0]:
+        raise RawStoreError("The warehouse is not a file, so it has no raw store beside it: open the warehouse "
+                            "file (TRACKER_HOME/warehouse.duckdb) rather than an in-memory database.")
+    return raw_store_dir(Path(rows[0][0]).resolve().parent)
+
+
+def kept_path(store: Path, source: str, sha256: str) -> Path:
+    return store / source / sha256
+
+
+def is_kept(store: Path, source: str, sha256: str, size: int) -> bool:
+    """Whether the bytes are kept (a file is only ever renamed into place whole, so its size is enough to trust)."""
+    try:
+        return kept_path(store, source, sha256).stat().st_size == size
+    except OSError:
+        return False
+
+
+def keep(store: Path, source: str, sha256: str, content: bytes) -> None:
+    """Keep the bytes under their sha256, unless already kept."""
+    path = kept_path(store, source, sha256)
+    if is_kept(store, source, sha256, len(content)):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, content)
+
+
+def read_kept(store: Path, source: str, file_name: str, sha256: str) -> bytes:
+    """The bytes as received, checked against their sha256 (RawStoreError if they are missing or not those)."""
+    path = kept_path(store, source, sha256)
+    try:
+        content = path.read_bytes()
+    except OSError as err:
+        raise RawStoreError(_lost(source, file_name, sha256, f"{path} cannot be read ({err.strerror or err})")) \
+            from None
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise RawStoreError(_lost(source, file_name, sha256, f"{path} no longer holds the bytes received"))
+    return content
+
+
+def _lost(source: str, file_name: str, sha256: str, what: str) -> str:
+    return (f"The raw store has lost the bytes of {source} file '{file_name}' (sha256 {sha256[:12]}): {what}. "
+            f"Put the file back in the data folder (the next run keeps it again), or restore raw/{source}/ from a "
+            "backup of the tracker home (python -m tracker.backup).")
+
+
+def move_out_of_table(con, table: str, source: str, store: Path) -> int:
+    """A raw table written before the store existed keeps its bytes in a ``content`` column: write each to the
+    store, then drop the column (in that order, so a run stopped half-way starts again and loses nothing).
+    Returns how many files were moved; 0 for a table without the column."""
+    columns = {c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()}
+    if "content" not in columns:
+        return 0
+    result = con.execute(f"SELECT sha256, content FROM {table}")
+    moved = 0
+    while rows := result.fetchmany(16):  # a few files in memory at a time: the table may hold a gigabyte
+        for sha256, content in rows:
+            keep(store, source, sha256, bytes(content))
+            moved += 1
+    con.execute(f"ALTER TABLE {table} DROP COLUMN content")
+    return moved
