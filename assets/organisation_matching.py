@@ -5,19 +5,27 @@ the name without a trailing abbreviation, then the abbreviation alone. A key
 that fits more than one current body is left unmatched as 'ambiguous': the
 tracker never guesses silently. Names that are not GOV.UK organisations
 (councils, police forces, NHS trusts, cadet squadrons) stay unmatched, counted
-under a category.
+under a category. A name matched by an earlier run under the same rules keeps
+that match without being matched again (``MATCH_MEMO``): a run matches only
+the names that are new.
 """
 
 from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from tracker.organisation_names import OrganisationAliases, load_aliases, name_variants
+from tracker.code_version import code_sha256
+from tracker.organisation_names import ALIAS_FILE, OrganisationAliases, load_aliases, name_variants
 from tracker.resources import TrackerConfig
-from tracker.warehouse import connect, replace_tables, replace_tables_sql, tables_metadata
+from tracker.warehouse import connect, replace_tables, replace_tables_sql, table_exists, tables_metadata
 
 # Names each platform publishes, as (platform, name, weight) where weight is the
 # services the name stands for in that platform's latest version.
@@ -39,9 +47,9 @@ class Matcher:
         self.aliases = aliases
         self.current = current  # slug -> the body carrying on its work
         self.by_key: dict[str, dict[str, set[str]]] = {}
-        for r in identifiers.itertuples(index=False):
-            kinds = self.by_key.setdefault(r.identifier, {})
-            kinds.setdefault(r.kind, set()).add(self.current.get(r.organisation_slug, r.organisation_slug))
+        for key, kind, slug in zip(identifiers["identifier"].tolist(), identifiers["kind"].tolist(),
+                                   identifiers["organisation_slug"].tolist(), strict=True):
+            self.by_key.setdefault(key, {}).setdefault(kind, set()).add(self.current.get(slug, slug))
 
     def _lookup(self, key: str, kinds: tuple[str, ...]) -> set[str]:
         found: set[str] = set()
@@ -70,6 +78,61 @@ class Matcher:
             "match_method": "ambiguous" if ambiguous else "unmatched",
             "outside_govuk_category": category,
         }
+
+
+# The matches of the last run, for the names seen before (a cache, not data: in the cache schema, left out of every
+# comparison of two warehouses and never published). A match stands while the rules are the same: the register's
+# identifiers and successors, the alias file and the tracker's code (``rules_sha256``).
+MATCH_MEMO = "cache.organisation_name_matches"
+MATCH_FIELDS = ("organisation_slug", "match_method", "outside_govuk_category")
+
+
+def rules_sha256(identifiers: pd.DataFrame, current: dict[str, str], alias_file: Path) -> str:
+    """Everything a name's match depends on, but the name."""
+    digest = hashlib.sha256(code_sha256().encode())
+    digest.update(alias_file.read_bytes())
+    ordered = identifiers[["identifier", "kind", "organisation_slug"]].sort_values(
+        ["identifier", "kind", "organisation_slug"], ignore_index=True)
+    digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
+    digest.update(json.dumps(sorted(current.items())).encode())
+    return digest.hexdigest()
+
+
+def remembered_matches(con, rules: str) -> dict[str, dict]:
+    """The last run's matches, if they were made under the same rules."""
+    if not table_exists(con, MATCH_MEMO):
+        return {}
+    rows = con.execute(f"SELECT platform_name, {', '.join(MATCH_FIELDS)} FROM {MATCH_MEMO} WHERE rules_sha256 = ?",
+                       [rules]).fetchall()
+    return {name: dict(zip(MATCH_FIELDS, rest, strict=True)) for name, *rest in rows}
+
+
+def match_names(names: list, matcher: Callable[[], Matcher], memo: dict[str, dict]) -> list[dict]:
+    """Each name's match: remembered for a name seen before under the same rules, else made (the matcher is built
+    only if a name is new). ``memo`` gains the names matched now."""
+    made = None
+    results = []
+    for name in names:
+        known = memo.get(name) if isinstance(name, str) else None
+        if known is None:
+            made = made or matcher()
+            known = dict.fromkeys(MATCH_FIELDS) | made.match(name)
+            if isinstance(name, str):
+                memo[name] = known
+        results.append(known)
+    return results
+
+
+def remember_matches(con, rules: str, names: list, memo: dict[str, dict]) -> None:
+    frame = pd.DataFrame([{"platform_name": n, **memo[n]} for n in dict.fromkeys(names) if isinstance(n, str)],
+                         columns=["platform_name", *MATCH_FIELDS])
+    con.execute("CREATE SCHEMA IF NOT EXISTS cache")
+    con.register("_matches", frame)
+    con.execute(f"CREATE OR REPLACE TABLE {MATCH_MEMO} AS SELECT platform_name::VARCHAR AS platform_name, "
+                "organisation_slug::VARCHAR AS organisation_slug, match_method::VARCHAR AS match_method, "
+                "outside_govuk_category::VARCHAR AS outside_govuk_category, $rules AS rules_sha256 FROM _matches",
+                {"rules": rules})
+    con.unregister("_matches")
 
 
 COVERAGE_SQL = """
@@ -130,17 +193,18 @@ ORDER BY platform, snapshot_date
     can_subset=False,
 )
 def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
-    aliases = load_aliases(settings.data)
     with connect(warehouse) as con:
         identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
         current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
         names = con.execute(PLATFORM_NAMES_SQL).df()
-        matcher = Matcher(identifiers, aliases, current)
-        results = pd.DataFrame([matcher.match(n) for n in names["platform_name"]])
-        matches = pd.concat([names.reset_index(drop=True), results], axis=1)
-        if "outside_govuk_category" not in matches:
-            matches["outside_govuk_category"] = None
+        rules = rules_sha256(identifiers, current, settings.data / ALIAS_FILE)
+        memo = remembered_matches(con, rules)
+        listed = names["platform_name"].tolist()
+        results = match_names(listed, lambda: Matcher(identifiers, load_aliases(settings.data), current), memo)
+        matches = pd.concat([names.reset_index(drop=True),
+                             pd.DataFrame(results, columns=list(MATCH_FIELDS))], axis=1)
         replace_tables(con, {"staging.organisation_matches": matches})
+        remember_matches(con, rules, listed, memo)
         replace_tables_sql(con, {"staging.organisation_match_coverage": COVERAGE_SQL})
         meta = tables_metadata(con, ["staging.organisation_matches"])
         latest = con.execute(

@@ -8,10 +8,18 @@ import pandas as pd
 import pytest
 import yaml
 
-from assets.organisation_matching import Matcher
+from assets.organisation_matching import (
+    MATCH_FIELDS,
+    PLATFORM_NAMES_SQL,
+    Matcher,
+    match_names,
+    remember_matches,
+    remembered_matches,
+    rules_sha256,
+)
 from assets.targets import TargetsFileError, load_published_figures, load_targets
 from tests.conftest import DATA
-from tracker.organisation_names import load_aliases, normalise
+from tracker.organisation_names import ALIAS_FILE, load_aliases, normalise
 
 ROLL_UPS = {
     # body (as a slug of its own time) -> department it lands on today
@@ -109,6 +117,70 @@ def test_bodies_outside_govuk_stay_unmatched_but_categorised(matcher, name, cate
 
 def test_unknown_name_is_never_guessed(matcher):
     assert matcher.match("Smart Applications Management")["organisation_slug"] is None
+
+
+# --- a name matched before keeps its match while the rules are the same ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def matching_inputs(built):
+    import duckdb
+
+    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
+    identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
+    current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
+    names = [n for (n,) in con.execute(f"SELECT platform_name FROM ({PLATFORM_NAMES_SQL})").fetchall()]
+    con.close()
+    return identifiers, current, names
+
+
+def test_remembered_matches_equal_matching_every_name_again(matching_inputs, tmp_path):
+    import duckdb
+
+    identifiers, current, names = matching_inputs
+    names = [*names, "A Body Nobody Has Published Before", "Bedfordshire Police", None]
+    fresh = [dict.fromkeys(MATCH_FIELDS) | Matcher(identifiers, load_aliases(DATA), current).match(n) for n in names]
+    rules = rules_sha256(identifiers, current, DATA / ALIAS_FILE)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    built = []
+    assert match_names(names, lambda: built.append(1) or Matcher(identifiers, load_aliases(DATA), current), {}) \
+        == fresh and built == [1]  # built once, for every name
+    memo: dict = {}
+    match_names(names[:-5], lambda: Matcher(identifiers, load_aliases(DATA), current), memo)
+    remember_matches(con, rules, names[:-5], memo)
+    remembered = remembered_matches(con, rules)
+    assert len(remembered) == len(set(names[:-5]))
+    built.clear()
+    again = match_names(names, lambda: built.append(1) or Matcher(identifiers, load_aliases(DATA), current),
+                        remembered)
+    assert again == fresh and built == [1]  # the new names only need the matcher
+    built.clear()
+    assert match_names(names[:-5], lambda: built.append(1), remembered_matches(con, rules)) == fresh[:-5]
+    assert built == []  # nothing new: nothing matched
+
+
+def test_matches_are_not_remembered_across_a_change_of_rules(matching_inputs, tmp_path):
+    import duckdb
+
+    identifiers, current, names = matching_inputs
+    alias_file = tmp_path / ALIAS_FILE
+    alias_file.write_bytes((DATA / ALIAS_FILE).read_bytes())
+    rules = rules_sha256(identifiers, current, alias_file)
+    assert rules == rules_sha256(identifiers.sample(frac=1, random_state=1), dict(reversed(current.items())),
+                                 alias_file)  # the same rules in another order
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    memo: dict = {}
+    match_names(names, lambda: Matcher(identifiers, load_aliases(DATA), current), memo)
+    remember_matches(con, rules, names, memo)
+    first = identifiers.iloc[0]
+    moved = identifiers.copy()
+    moved.loc[0, "organisation_slug"] = "another-body"
+    successor = {**current, first["organisation_slug"]: "another-body"}
+    alias_file.write_bytes(alias_file.read_bytes() + b"\n# a curator's edit\n")
+    changed = [rules_sha256(moved, current, DATA / ALIAS_FILE), rules_sha256(identifiers, successor, DATA / ALIAS_FILE),
+               rules_sha256(identifiers, current, alias_file)]
+    assert len({rules, *changed}) == 4
+    assert all(remembered_matches(con, other) == {} for other in changed)
 
 
 def test_normalisation():
