@@ -25,7 +25,7 @@ from tracker.notify_performance import parse_notify_performance
 from tracker.organisation_names import load_aliases
 from tracker.parsing import FeedError
 from tracker.resources import TrackerConfig
-from tracker.warehouse import connect, ensure_schemas, load_listed_files, replace_tables, tables_metadata
+from tracker.warehouse import connect, ensure_schemas, listed_files, load_files, replace_tables, tables_metadata
 
 SOURCE = "notify_live"
 FEED = "notify"
@@ -72,7 +72,8 @@ def notify_live_services(context, settings: TrackerConfig, warehouse: DuckDBReso
                           dict(zip(organisations["organisation_slug"], organisations["current_slug"], strict=True)))
         codes = {r.organisation_slug: (r.organisation_code, r.department_code)
                  for r in organisations.itertuples(index=False)}
-        for f in load_listed_files(con, SOURCE):
+        lost: list = []
+        for f in load_files(con, SOURCE, listed_files(con, SOURCE), lost):
             fetched_at = fetched_at_from_name(f.name) or f.received_at
             if fetched_at.date() > settings.as_of_date():
                 continue  # fetched after the reporting date: not yet public then
@@ -93,6 +94,7 @@ def notify_live_services(context, settings: TrackerConfig, warehouse: DuckDBReso
                              "live_services": organisation.live_services, "published_rows": organisation.rows,
                              "organisation_slug": slug, "match_method": match["match_method"],
                              "organisation_code": code, "department_code": department})
+        problems.extend(Problem(f.name, f.sha256, said, LEFT_OUT) for f, said in lost)
         frame = pd.DataFrame(rows, columns=COLUMNS).astype({"fetched_at": "datetime64[us]",
                                                             "live_services": "int64", "published_rows": "int64"})
         for column in ("file_name", "organisation_name", "organisation_slug", "match_method", "organisation_code",

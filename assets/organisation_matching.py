@@ -13,9 +13,7 @@ the names that are new.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -23,9 +21,9 @@ from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
 from tracker.code_version import code_sha256
-from tracker.organisation_names import ALIAS_FILE, OrganisationAliases, load_aliases, name_variants
+from tracker.organisation_names import ALIAS_FILE, OrganisationAliases, name_variants, parse_aliases
 from tracker.resources import TrackerConfig
-from tracker.warehouse import connect, replace_tables, replace_tables_sql, table_exists, tables_metadata
+from tracker.warehouse import connect, replace_tables_sql, table_exists, tables_metadata
 
 # Names each platform publishes, as (platform, name, weight) where weight is the
 # services the name stands for in that platform's latest version.
@@ -80,59 +78,52 @@ class Matcher:
         }
 
 
-# The matches of the last run, for the names seen before (a cache, not data: in the cache schema, left out of every
-# comparison of two warehouses and never published). A match stands while the rules are the same: the register's
-# identifiers and successors, the alias file and the tracker's code (``rules_sha256``).
+# The matches of the last run, by name (a cache, not data: in the cache schema, left out of every comparison of two
+# warehouses and never published). A match stands while the rules are the same: the register's identifiers and
+# successors, the alias file and the tracker's code (``RULES_SQL``, ``rules_sha256``), so a run matches only the
+# names that are new, and the rest is joined in SQL.
 MATCH_MEMO = "cache.organisation_name_matches"
 MATCH_FIELDS = ("organisation_slug", "match_method", "outside_govuk_category")
+RULES_SQL = """
+SELECT (SELECT md5(string_agg(concat_ws(chr(31), identifier, kind, organisation_slug), chr(30)
+                              ORDER BY identifier, kind, organisation_slug))
+        FROM staging.organisation_identifiers),
+       (SELECT md5(string_agg(concat_ws(chr(31), organisation_slug, coalesce(current_slug, chr(29))), chr(30)
+                              ORDER BY organisation_slug))
+        FROM staging.organisations)
+"""
 
 
-def rules_sha256(identifiers: pd.DataFrame, current: dict[str, str], alias_file: Path) -> str:
+def rules_sha256(con, alias_file: bytes) -> str:
     """Everything a name's match depends on, but the name."""
-    digest = hashlib.sha256(code_sha256().encode())
-    digest.update(alias_file.read_bytes())
-    ordered = identifiers[["identifier", "kind", "organisation_slug"]].sort_values(
-        ["identifier", "kind", "organisation_slug"], ignore_index=True)
-    digest.update(pd.util.hash_pandas_object(ordered, index=False).to_numpy().tobytes())
-    digest.update(json.dumps(sorted(current.items())).encode())
-    return digest.hexdigest()
+    identifiers, successors = con.execute(RULES_SQL).fetchall()[0]
+    return hashlib.sha256("\0".join([code_sha256(), str(identifiers), str(successors)]).encode() + b"\0"
+                          + alias_file).hexdigest()
 
 
-def remembered_matches(con, rules: str) -> dict[str, dict]:
-    """The last run's matches, if they were made under the same rules."""
-    if not table_exists(con, MATCH_MEMO):
-        return {}
-    rows = con.execute(f"SELECT platform_name, {', '.join(MATCH_FIELDS)} FROM {MATCH_MEMO} WHERE rules_sha256 = ?",
-                       [rules]).fetchall()
-    return {name: dict(zip(MATCH_FIELDS, rest, strict=True)) for name, *rest in rows}
-
-
-def match_names(names: list, matcher: Callable[[], Matcher], memo: dict[str, dict]) -> list[dict]:
-    """Each name's match: remembered for a name seen before under the same rules, else made (the matcher is built
-    only if a name is new). ``memo`` gains the names matched now."""
-    made = None
-    results = []
-    for name in names:
-        known = memo.get(name) if isinstance(name, str) else None
-        if known is None:
-            made = made or matcher()
-            known = dict.fromkeys(MATCH_FIELDS) | made.match(name)
-            if isinstance(name, str):
-                memo[name] = known
-        results.append(known)
-    return results
-
-
-def remember_matches(con, rules: str, names: list, memo: dict[str, dict]) -> None:
-    frame = pd.DataFrame([{"platform_name": n, **memo[n]} for n in dict.fromkeys(names) if isinstance(n, str)],
+def matched_names(con, rules: str, names: str, matcher: Callable[[], Matcher]) -> None:
+    """``MATCH_MEMO`` made to hold every name in the table ``names``, matched under ``rules``: a name remembered under
+    them keeps its match, a new one is matched (the matcher is built only if there is one)."""
+    remembered = table_exists(con, MATCH_MEMO)
+    new = [name for (name,) in con.execute(
+        f"SELECT DISTINCT platform_name FROM {names} n WHERE NOT EXISTS (SELECT 1 FROM {MATCH_MEMO} m "
+        "WHERE m.rules_sha256 = ? AND m.platform_name IS NOT DISTINCT FROM n.platform_name)", [rules]).fetchall()
+    ] if remembered else [name for (name,) in con.execute(f"SELECT DISTINCT platform_name FROM {names}").fetchall()]
+    made = matcher() if new else None
+    frame = pd.DataFrame([{"platform_name": name, **dict.fromkeys(MATCH_FIELDS), **made.match(name)} for name in new],
                          columns=["platform_name", *MATCH_FIELDS])
+    earlier = (f"SELECT platform_name, {', '.join(MATCH_FIELDS)} FROM {MATCH_MEMO} m WHERE rules_sha256 = $rules "
+               f"AND EXISTS (SELECT 1 FROM {names} n WHERE n.platform_name IS NOT DISTINCT FROM m.platform_name) "
+               "UNION ALL " if remembered else "")
     con.execute("CREATE SCHEMA IF NOT EXISTS cache")
-    con.register("_matches", frame)
-    con.execute(f"CREATE OR REPLACE TABLE {MATCH_MEMO} AS SELECT platform_name::VARCHAR AS platform_name, "
-                "organisation_slug::VARCHAR AS organisation_slug, match_method::VARCHAR AS match_method, "
-                "outside_govuk_category::VARCHAR AS outside_govuk_category, $rules AS rules_sha256 FROM _matches",
-                {"rules": rules})
-    con.unregister("_matches")
+    con.register("_new_matches", frame)
+    try:
+        replace_tables_sql(con, {MATCH_MEMO: (
+            f"SELECT *, $rules AS rules_sha256 FROM ({earlier}SELECT platform_name::VARCHAR AS platform_name, "
+            + ", ".join(f"{field}::VARCHAR AS {field}" for field in MATCH_FIELDS) + " FROM _new_matches)")},
+            {"rules": rules})
+    finally:
+        con.unregister("_new_matches")
 
 
 COVERAGE_SQL = """
@@ -193,18 +184,22 @@ ORDER BY platform, snapshot_date
     can_subset=False,
 )
 def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
-    with connect(warehouse) as con:
+    alias_file = (settings.data / ALIAS_FILE).read_bytes()  # read once: the rules hashed are the rules used
+
+    def matcher() -> Matcher:
         identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
         current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
-        names = con.execute(PLATFORM_NAMES_SQL).df()
-        rules = rules_sha256(identifiers, current, settings.data / ALIAS_FILE)
-        memo = remembered_matches(con, rules)
-        listed = names["platform_name"].tolist()
-        results = match_names(listed, lambda: Matcher(identifiers, load_aliases(settings.data), current), memo)
-        matches = pd.concat([names.reset_index(drop=True),
-                             pd.DataFrame(results, columns=list(MATCH_FIELDS))], axis=1)
-        replace_tables(con, {"staging.organisation_matches": matches})
-        remember_matches(con, rules, listed, memo)
+        return Matcher(identifiers, parse_aliases(alias_file.decode("utf-8")), current)
+
+    with connect(warehouse) as con:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _platform_names AS {PLATFORM_NAMES_SQL}")
+        try:
+            matched_names(con, rules_sha256(con, alias_file), "_platform_names", matcher)
+            replace_tables_sql(con, {"staging.organisation_matches": (
+                "SELECT n.*, " + ", ".join(f"m.{field}" for field in MATCH_FIELDS) + " FROM _platform_names n "
+                f"LEFT JOIN {MATCH_MEMO} m ON m.platform_name IS NOT DISTINCT FROM n.platform_name")})
+        finally:
+            con.execute("DROP TABLE IF EXISTS _platform_names")
         replace_tables_sql(con, {"staging.organisation_match_coverage": COVERAGE_SQL})
         meta = tables_metadata(con, ["staging.organisation_matches"])
         latest = con.execute(

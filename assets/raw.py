@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from tracker.feed_store import stored_documents
+from tracker.raw_store import missing, store_of
 from tracker.resources import TrackerConfig
 from tracker.warehouse import (
     FileOnDisk,
@@ -102,17 +103,23 @@ def raw_files_asset(
             origin = f"data/{folder}/{pattern}" if folder else f"TRACKER_HOME/feeds/{feed}/"
             new = store_raw_files(con, source, files, origin=origin, origins=origins)
             remember_hashes(con, source, files)
-            kept = con.execute(
-                f"SELECT count(*), sum(size_bytes) FROM {raw_files_table(source)}"
-            ).fetchone()
+            kept = con.execute(f"SELECT file_name, sha256, size_bytes FROM {raw_files_table(source)}").fetchall()
+            gone = missing(store_of(con), source, kept)
+        if gone:  # a listed file's bytes were kept again above if it could be read: these need a person
+            context.log.warning(f"The raw store has lost the bytes of {len(gone)} {source} file(s), first "
+                                f"{', '.join(gone[:5])}: copy raw/{source}/ back from a backup of the tracker home "
+                                "(`tracker restore FILE --into DIR` unpacks one), or put the files back in the "
+                                "source; the source's other files still count.")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": dg.MetadataValue.int(len(files)),
                 "files listed now": len(files),
                 **({"fetched documents listed": len(origins)} if feed else {}),
                 "new files stored": new,
-                "files kept in all": int(kept[0]),
-                "bytes kept": int(kept[1] or 0),
+                "files kept in all": len(kept),
+                "bytes kept": sum(size for _name, _sha256, size in kept),
+                "files whose bytes are lost": "; ".join(gone[:20]) + (" and more" if len(gone) > 20 else "")
+                or "none",
                 "newest file": newest,
                 "files that could not be opened": "; ".join(unopened) or "none",
             }

@@ -27,6 +27,7 @@ from assets.staging import (
 from tracker.organisation_names import load_aliases
 from tracker.organisation_register import parse_api_organisations
 from tracker.parsing import FeedError
+from tracker.raw_store import RawStoreError
 from tracker.resources import TrackerConfig
 from tracker.skills import (
     MAPPING_COLUMNS,
@@ -41,7 +42,7 @@ from tracker.skills import (
     map_department_names,
     parse_skills_file,
 )
-from tracker.warehouse import connect, load_listed_files, replace_tables, table_exists, tables_metadata
+from tracker.warehouse import connect, listed_files, load_files, replace_tables, table_exists, tables_metadata
 
 SOURCE = "skills"
 GROUP = "skills"
@@ -136,12 +137,15 @@ def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResou
             if table_exists(con, "staging.digital_capacity") else pd.DataFrame(columns=["year", "name_as_published"])
         organisations = con.execute("SELECT * FROM staging.organisations").df()
         identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
-        api_files = [f for f in load_listed_files(con, "organisations")
-                     if f.name.startswith("govuk_api_organisations")]
+        api_files = [f for f in listed_files(con, "organisations") if f.name.startswith("govuk_api_organisations")]
         if not api_files:
             raise dg.Failure("The GOV.UK organisations API file is not in raw.organisations_files: the department "
                              "names cannot be mapped. Check data/organisations/.")
-        api = parse_api_organisations(sorted(api_files, key=lambda f: f.name)[-1])
+        try:
+            newest, = load_files(con, "organisations", [max(api_files, key=lambda f: f.name)])
+        except RawStoreError as err:
+            raise dg.Failure(f"The department names cannot be mapped: {err}") from None
+        api = parse_api_organisations(newest)
         mapping = map_department_names(names, organisations, identifiers, api, load_aliases(settings.data),
                                        load_department_names(settings.data))
         for column in MAPPING_COLUMNS:

@@ -117,7 +117,8 @@ CACHE_BATCH = 50  # files parsed and kept together: bounds the memory a full bui
 def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig, log,
                   listed: list[ListedFile]) -> tuple[Parsed, list, bool]:
     """Every listed file's parse, from the cache where it has one; the problems of the files that cannot be read;
-    whether any file raised what the parser did not foresee (perhaps passing: the next run tries it again)."""
+    whether any file raised what the parser did not foresee or had its bytes lost from the raw store (perhaps
+    passing: the next run tries it again)."""
     cache = reader.cache
     kept = cache.stored(con, [f for f in listed if cache.keeps(f.name)]) if cache else {}
     parsed: Parsed = {}
@@ -155,7 +156,7 @@ def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig,
         for file, result in results:
             take(file, result)
     problems.extend(Problem(f.name, f.sha256, said, LEFT_OUT) for f, said in lost)
-    return dict(sorted(parsed.items())), problems, bool(surprises)
+    return dict(sorted(parsed.items())), problems, bool(surprises or lost)
 
 
 def versioned(parsed: Parsed, folder: str, as_of: dt.date, is_version=lambda name: True):

@@ -23,7 +23,6 @@ from tracker.warehouse import (
     ensure_schemas,
     listed_files,
     load_files,
-    load_listed_files,
     raw_files_table,
     store_raw_files,
 )
@@ -196,7 +195,7 @@ def test_a_parse_is_kept_whole_or_not_at_all(con, monkeypatch):
     assert len(again.parsed) == 4
 
 
-# --- files read from disk a batch at a time ----------------------------------------------------------------------
+# --- files read from disk one at a time, their bytes kept beside the warehouse ---------------------------------
 
 
 def test_files_on_disk_are_kept_byte_for_byte_beside_the_warehouse(con, tmp_path):
@@ -208,7 +207,7 @@ def test_files_on_disk_are_kept_byte_for_byte_beside_the_warehouse(con, tmp_path
     assert "content" not in {c for (c, *_) in con.execute(f"DESCRIBE {raw_files_table('pay')}").fetchall()}
     kept = {f.sha256: (tmp_path / "raw" / "pay" / f.sha256).read_bytes() for f in files}
     assert kept == {f.sha256: f.path.read_bytes() for f in files}
-    back = {f.name: f.content for f in load_listed_files(con, "pay")}
+    back = {f.name: f.content for f in load_files(con, "pay", listed_files(con, "pay"))}
     assert back == {p.name: p.read_bytes() for p in SNAPSHOTS[:10]}
 
 
@@ -234,7 +233,8 @@ def test_a_warehouse_that_kept_bytes_in_its_table_moves_them_out_and_loses_nothi
                     [f.name, f.sha256, len(f.content), f.content])
     assert store_raw_files(con, "pay", files, origin="data/pay") == 1  # the three it had are not new
     assert "content" not in {c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()}
-    assert {f.name: f.content for f in load_listed_files(con, "pay")} == {f.name: f.content for f in files}
+    back = load_files(con, "pay", listed_files(con, "pay"))
+    assert {f.name: f.content for f in back} == {f.name: f.content for f in files}
     received = dict(con.execute(f"SELECT file_name, received_at::VARCHAR FROM {table}").fetchall())
     assert [received[f.name] for f in files[:3]] == ["2026-01-05 00:00:00"] * 3  # when first received, still
 
@@ -245,13 +245,13 @@ def test_bytes_the_store_lost_are_named_and_the_other_files_still_come_back(con,
     (tmp_path / "raw" / "pay" / files[0].sha256).unlink()
     (tmp_path / "raw" / "pay" / files[1].sha256).write_bytes(b"{}")  # damaged: not the bytes received
     with pytest.raises(RawStoreError) as raised:
-        load_listed_files(con, "pay")
+        load_files(con, "pay", listed_files(con, "pay"))
     said = str(raised.value)
-    assert files[0].name in said and "Put the file back in the data folder" in said and "Traceback" not in said
+    assert files[0].name in said and "Put the file back where it came from" in said and "Traceback" not in said
     lost: list = []
     back = load_files(con, "pay", listed_files(con, "pay"), lost)
     assert [f.name for f in back] == [files[2].name]
-    assert [(f.name, "no longer holds the bytes received" in why or "cannot be read" in why) for f, why in lost] == [
+    assert [(f.name, "no longer held the bytes received" in why or "cannot be read" in why) for f, why in lost] == [
         (files[0].name, True), (files[1].name, True)]
 
 
@@ -273,6 +273,57 @@ def test_bytes_lost_from_the_store_are_kept_again_from_the_source(con, tmp_path)
     lost.unlink()
     assert store_raw_files(con, "pay", files, origin="data/pay") == 0  # not new: only its bytes kept again
     assert lost.read_bytes() == files[2].path.read_bytes()
+
+
+def test_damaged_bytes_are_set_aside_reported_once_and_kept_again_by_the_next_run(con, tmp_path):
+    from assets.raw import open_files
+
+    files, _ = open_files([*SNAPSHOTS[:3], VERSIONS])
+    store_raw_files(con, "pay", files, origin="data/pay")
+    damaged = tmp_path / "raw" / "pay" / files[1].sha256
+    damaged.write_bytes(bytes(len(files[1].path.read_bytes())))  # the same size, other bytes: only a read can tell
+    cache = PayParseCache()
+    parsed, problems, surprised = _parse_listed(con, "pay", CountingReader(cache).reader, SETTINGS, LOG,
+                                                listed_files(con, "pay"))
+    assert [p.file_name for p in problems] == [files[1].name] and surprised  # not remembered as this source's build
+    assert not damaged.exists() and [p.name for p in damaged.parent.glob(f".{files[1].sha256}.damaged-*")]
+    assert store_raw_files(con, "pay", files, origin="data/pay") == 0
+    assert damaged.read_bytes() == files[1].path.read_bytes()
+    parsed, problems, surprised = _parse_listed(con, "pay", CountingReader(cache).reader, SETTINGS, LOG,
+                                                listed_files(con, "pay"))
+    assert problems == [] and not surprised and files[1].name in parsed
+
+
+def test_a_warehouse_moves_every_raw_table_out_at_once_and_overwrites_bytes_that_are_not_the_ones(con, tmp_path):
+    from tracker.raw_store import missing, store_of
+
+    catalogue = sorted((DATA / "data_sharing").rglob("*.csv"))[:2]
+    for source, paths in (("pay", SNAPSHOTS[:2]), ("data_sharing", catalogue)):
+        con.execute(f"""CREATE TABLE {raw_files_table(source)} (source VARCHAR, file_name VARCHAR, sha256 VARCHAR,
+            size_bytes BIGINT, content BLOB, origin VARCHAR, received_at TIMESTAMP, in_latest_listing BOOLEAN)""")
+        for f in _files(paths):
+            con.execute(f"INSERT INTO {raw_files_table(source)} VALUES (?, ?, ?, ?, ?, 'data', now(), true)",
+                        [source, f.name, f.sha256, f.size, f.content])
+    first = _files(catalogue[:1])[0]
+    impostor = tmp_path / "raw" / "data_sharing" / first.sha256
+    impostor.parent.mkdir(parents=True)
+    impostor.write_bytes(bytes(first.size))  # a file of the right size and name, not the bytes
+    store_raw_files(con, "pay", _files(SNAPSHOTS[:2]), origin="data/pay")  # only Pay's asset runs
+    legacy = con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'raw' AND column_name = 'content'"
+                         ).fetchall()[0][0]
+    assert legacy == 0  # both tables: a union of the raw tables keeps one shape
+    assert impostor.read_bytes() == first.content
+    kept = con.execute(f"SELECT file_name, sha256, size_bytes FROM {raw_files_table('data_sharing')}").fetchall()
+    assert len(kept) == 2 and missing(store_of(con), "data_sharing", kept) == []
+
+
+def test_bytes_that_cannot_be_written_stop_the_store_in_words_and_record_nothing(con, tmp_path):
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "pay").write_text("a file where the folder should be")
+    with pytest.raises(RawStoreError) as raised:
+        store_raw_files(con, "pay", _files(SNAPSHOTS[:2]), origin="data/pay")
+    assert "free disk space" in str(raised.value) and SNAPSHOTS[0].name in str(raised.value)
+    assert con.execute(f"SELECT count(*) FROM {raw_files_table('pay')}").fetchall()[0][0] == 0
 
 
 def test_an_in_memory_warehouse_is_refused_in_words():

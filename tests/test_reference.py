@@ -10,11 +10,10 @@ import yaml
 
 from assets.organisation_matching import (
     MATCH_FIELDS,
+    MATCH_MEMO,
     PLATFORM_NAMES_SQL,
     Matcher,
-    match_names,
-    remember_matches,
-    remembered_matches,
+    matched_names,
     rules_sha256,
 )
 from assets.targets import TargetsFileError, load_published_figures, load_targets
@@ -122,65 +121,93 @@ def test_unknown_name_is_never_guessed(matcher):
 # --- a name matched before keeps its match while the rules are the same ------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def matching_inputs(built):
+@pytest.fixture
+def matching_warehouse(built, tmp_path):
+    """A writable copy of the demo's warehouse, with the names the platforms publish in a table of their own."""
+    import shutil
+
     import duckdb
 
-    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
-    identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
-    current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
-    names = [n for (n,) in con.execute(f"SELECT platform_name FROM ({PLATFORM_NAMES_SQL})").fetchall()]
+    shutil.copy(built["home"] / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute(f"CREATE TABLE names AS {PLATFORM_NAMES_SQL}")
+    con.execute(f"CREATE TABLE pipeline_remembered AS SELECT * FROM {MATCH_MEMO}")  # what the demo's run remembered
+    con.execute(f"DROP TABLE {MATCH_MEMO}")  # forgotten: each test starts with nothing remembered
+    yield con
     con.close()
-    return identifiers, current, names
 
 
-def test_remembered_matches_equal_matching_every_name_again(matching_inputs, tmp_path):
-    import duckdb
+class CountingMatcher:
+    """Builds the real matcher, counting the builds and the names it is asked to match."""
 
-    identifiers, current, names = matching_inputs
-    names = [*names, "A Body Nobody Has Published Before", "Bedfordshire Police", None]
-    fresh = [dict.fromkeys(MATCH_FIELDS) | Matcher(identifiers, load_aliases(DATA), current).match(n) for n in names]
-    rules = rules_sha256(identifiers, current, DATA / ALIAS_FILE)
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    built = []
-    assert match_names(names, lambda: built.append(1) or Matcher(identifiers, load_aliases(DATA), current), {}) \
-        == fresh and built == [1]  # built once, for every name
-    memo: dict = {}
-    match_names(names[:-5], lambda: Matcher(identifiers, load_aliases(DATA), current), memo)
-    remember_matches(con, rules, names[:-5], memo)
-    remembered = remembered_matches(con, rules)
-    assert len(remembered) == len(set(names[:-5]))
-    built.clear()
-    again = match_names(names, lambda: built.append(1) or Matcher(identifiers, load_aliases(DATA), current),
-                        remembered)
-    assert again == fresh and built == [1]  # the new names only need the matcher
-    built.clear()
-    assert match_names(names[:-5], lambda: built.append(1), remembered_matches(con, rules)) == fresh[:-5]
-    assert built == []  # nothing new: nothing matched
+    def __init__(self, con) -> None:
+        self.con, self.builds, self.matched = con, 0, []
+
+    def __call__(self) -> Matcher:
+        self.builds += 1
+        identifiers = self.con.execute("SELECT * FROM staging.organisation_identifiers").df()
+        current = dict(self.con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
+        matcher = Matcher(identifiers, load_aliases(DATA), current)
+        real = matcher.match
+        matcher.match = lambda name: self.matched.append(name) or real(name)
+        return matcher
 
 
-def test_matches_are_not_remembered_across_a_change_of_rules(matching_inputs, tmp_path):
-    import duckdb
+def _remembered(con) -> dict:
+    return {row[0]: tuple(row[1:]) for row in con.execute(
+        f"SELECT platform_name, {', '.join(MATCH_FIELDS)} FROM {MATCH_MEMO}").fetchall()}
 
-    identifiers, current, names = matching_inputs
-    alias_file = tmp_path / ALIAS_FILE
-    alias_file.write_bytes((DATA / ALIAS_FILE).read_bytes())
-    rules = rules_sha256(identifiers, current, alias_file)
-    assert rules == rules_sha256(identifiers.sample(frac=1, random_state=1), dict(reversed(current.items())),
-                                 alias_file)  # the same rules in another order
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    memo: dict = {}
-    match_names(names, lambda: Matcher(identifiers, load_aliases(DATA), current), memo)
-    remember_matches(con, rules, names, memo)
-    first = identifiers.iloc[0]
-    moved = identifiers.copy()
-    moved.loc[0, "organisation_slug"] = "another-body"
-    successor = {**current, first["organisation_slug"]: "another-body"}
-    alias_file.write_bytes(alias_file.read_bytes() + b"\n# a curator's edit\n")
-    changed = [rules_sha256(moved, current, DATA / ALIAS_FILE), rules_sha256(identifiers, successor, DATA / ALIAS_FILE),
-               rules_sha256(identifiers, current, alias_file)]
+
+def test_remembered_matches_equal_matching_every_name_again(matching_warehouse):
+    con = matching_warehouse
+    rules = rules_sha256(con, (DATA / ALIAS_FILE).read_bytes())
+    fresh_matcher = CountingMatcher(con)()
+    con.execute("INSERT INTO names VALUES ('GOV.UK Pay', 'A Body Nobody Has Published Before', 1), "
+                "('GOV.UK Pay', 'Bedfordshire Police', 2), ('GOV.UK Pay', NULL, 3)")
+    names = [n for (n,) in con.execute("SELECT DISTINCT platform_name FROM names").fetchall()]
+    fresh = {n: tuple((dict.fromkeys(MATCH_FIELDS) | fresh_matcher.match(n))[f] for f in MATCH_FIELDS)
+             for n in names}
+    first = CountingMatcher(con)
+    con.execute("CREATE TABLE some_names AS SELECT * FROM names WHERE platform_name NOT LIKE 'B%'")
+    matched_names(con, rules, "some_names", first)
+    some = [n for (n,) in con.execute("SELECT DISTINCT platform_name FROM some_names").fetchall()]
+    assert first.builds == 1 and sorted(first.matched) == sorted(some)  # nothing remembered yet: every name, once
+    then = CountingMatcher(con)
+    matched_names(con, rules, "names", then)
+    assert then.builds == 1 and len(then.matched) == len(set(then.matched))  # each new name once
+    assert set(then.matched) == {n for n in names if n is None or n.startswith("B")}  # and only those
+    assert _remembered(con) == fresh  # the same matches as matching every name again, NULL included
+    by_pipeline = {row[0]: tuple(row[1:]) for row in con.execute(
+        f"SELECT platform_name, {', '.join(MATCH_FIELDS)} FROM pipeline_remembered").fetchall()}
+    assert by_pipeline and all(fresh[n] == m for n, m in by_pipeline.items())  # as the demo's run remembered them
+    again = CountingMatcher(con)
+    matched_names(con, rules, "names", again)
+    assert again.builds == 0 and _remembered(con) == fresh  # nothing new: nothing matched, not even built
+    matched_names(con, rules, "some_names", again)
+    assert set(_remembered(con)) == set(fresh) - {n for n in names if n is None or n.startswith("B")}  # now only
+
+
+def test_matches_are_not_remembered_across_a_change_of_rules(matching_warehouse):
+    con = matching_warehouse
+    alias_file = (DATA / ALIAS_FILE).read_bytes()
+    rules = rules_sha256(con, alias_file)
+    con.execute("CREATE TABLE shuffled AS SELECT * FROM staging.organisation_identifiers ORDER BY random()")
+    con.execute("DELETE FROM staging.organisation_identifiers")
+    con.execute("INSERT INTO staging.organisation_identifiers SELECT * FROM shuffled")
+    assert rules_sha256(con, alias_file) == rules  # the same rules, stored in another order
+    matched_names(con, rules, "names", CountingMatcher(con))
+    changed = [rules_sha256(con, alias_file + b"\n# a curator's edit\n")]
+    con.execute("UPDATE staging.organisations SET current_slug = 'another-body' WHERE organisation_slug = "
+                "(SELECT min(organisation_slug) FROM staging.organisations)")
+    changed.append(rules_sha256(con, alias_file))
+    con.execute("UPDATE staging.organisation_identifiers SET organisation_slug = 'another-body' WHERE identifier = "
+                "(SELECT min(identifier) FROM staging.organisation_identifiers)")
+    changed.append(rules_sha256(con, alias_file))
     assert len({rules, *changed}) == 4
-    assert all(remembered_matches(con, other) == {} for other in changed)
+    other = CountingMatcher(con)
+    matched_names(con, changed[-1], "names", other)
+    assert other.builds == 1 and len(other.matched) == len(_remembered(con))  # every name matched again
+    assert set(con.execute(f"SELECT DISTINCT rules_sha256 FROM {MATCH_MEMO}").fetchall()) == {(changed[-1],)}
 
 
 def test_normalisation():

@@ -1,7 +1,8 @@
 """Backups of a tracker home that restore: one file, taken while no run writes, checked before anything is restored.
 
 What a backup holds is what cannot be made again from the shipped data: the
-warehouse (with its raw store of every file ever read and the returns history),
+warehouse (with the returns history) and the raw store beside it (the bytes of
+every platform and reference file ever read),
 the published snapshot, every return as sent (inbox and archive), the live feed
 documents as fetched, the receipts, reminders and alerts ledgers, the access
 file, and Dagster's run history when it is kept in SQLite files under the home

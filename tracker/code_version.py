@@ -12,11 +12,16 @@ CODE_FOLDERS = tuple(Path(__file__).resolve().parent.parent / f for f in ("asset
 
 @cache
 def code_sha256() -> str:
-    """The sha256 of every Python file of the tracker's code and of the libraries' versions that shape a table."""
+    """The sha256 of every Python file of the tracker's code and of the versions that shape a table: the libraries',
+    Python's (its regular expressions) and its Unicode database's (normalising organisation names)."""
+    import platform
+    import unicodedata
+
     import duckdb
     import pandas as pd
 
-    digest = hashlib.sha256(f"duckdb {duckdb.__version__} pandas {pd.__version__}".encode())
+    digest = hashlib.sha256(f"duckdb {duckdb.__version__} pandas {pd.__version__} python "
+                            f"{platform.python_version()} unicode {unicodedata.unidata_version}".encode())
     for folder in CODE_FOLDERS:
         for path in sorted(folder.rglob("*.py")):
             digest.update(path.relative_to(folder.parent).as_posix().encode() + b"\0" + path.read_bytes())

@@ -1,6 +1,6 @@
 """Files that survive a crash: written whole under a hidden temporary name, flushed to disk, renamed into place,
 and the folder flushed, so after a restart the real name holds the whole file or nothing. Used by the returns
-inbox, the live feeds' store and the receipts outbox."""
+inbox, the live feeds' store, the raw store and the receipts outbox."""
 
 from __future__ import annotations
 

@@ -99,8 +99,11 @@ class OrganisationAliases:
 
 
 def load_aliases(data_dir: Path) -> OrganisationAliases:
-    path = Path(data_dir) / ALIAS_FILE
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return parse_aliases((Path(data_dir) / ALIAS_FILE).read_text(encoding="utf-8"))
+
+
+def parse_aliases(text: str) -> OrganisationAliases:
+    raw = yaml.safe_load(text) or {}
     one_login = raw.get("one_login") or {}
     return OrganisationAliases(
         successors=dict(raw.get("successors") or {}),

@@ -10,6 +10,7 @@ is new, whatever the history. Returns keep their bytes in ``raw.return_files`` a
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 from tracker.durable import write_atomically
@@ -29,29 +30,54 @@ def store_of(con) -> Path:
     return raw_store_dir(Path(rows[0][0]).resolve().parent)
 
 
+def opened_store(con) -> Path:
+    """The raw store, once any bytes an older warehouse kept in its raw tables are in it (every table at once, so
+    the tables keep one shape: ``raw.source_files`` unions them)."""
+    store = store_of(con)
+    legacy = con.execute(
+        "SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'raw' "
+        "AND column_name = 'content' AND ends_with(table_name, '_files') AND table_name <> ?",
+        [KEPT_IN_TABLE]).fetchall()
+    for (table,) in legacy:
+        move_out_of_table(con, f"raw.{table}", table.removesuffix("_files"), store)
+    return store
+
+
+KEPT_IN_TABLE = "return_files"  # returns keep their bytes in raw.return_files (and their own archive)
+
+
 def kept_path(store: Path, source: str, sha256: str) -> Path:
     return store / source / sha256
 
 
 def is_kept(store: Path, source: str, sha256: str, size: int) -> bool:
-    """Whether the bytes are kept (a file is only ever renamed into place whole, so its size is enough to trust)."""
+    """Whether bytes of that size are kept under the sha256: a file is only ever renamed into place whole, and a
+    read checks the bytes (setting damaged ones aside, for the next run to keep again)."""
     try:
         return kept_path(store, source, sha256).stat().st_size == size
     except OSError:
         return False
 
 
-def keep(store: Path, source: str, sha256: str, content: bytes) -> None:
-    """Keep the bytes under their sha256, unless already kept."""
+def keep(store: Path, source: str, file_name: str, sha256: str, content: bytes) -> None:
+    """Keep the bytes under their sha256, unless exactly these are kept already."""
     path = kept_path(store, source, sha256)
-    if is_kept(store, source, sha256, len(content)):
+    if is_kept(store, source, sha256, len(content)) and path.read_bytes() == content:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, content)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, content)
+    except OSError as err:
+        raise RawStoreError(
+            f"The bytes of {source} file '{file_name}' could not be kept in {path.parent} "
+            f"({err.strerror or err}). Check there is free disk space and that the tracker may write that "
+            "folder, then run again: nothing was recorded for this file, and the files already kept are safe."
+        ) from None
 
 
 def read_kept(store: Path, source: str, file_name: str, sha256: str) -> bytes:
-    """The bytes as received, checked against their sha256 (RawStoreError if they are missing or not those)."""
+    """The bytes as received, checked against their sha256 (RawStoreError if they are missing or not those:
+    damaged bytes are set aside, so that the next run keeps the file again from where it came from)."""
     path = kept_path(store, source, sha256)
     try:
         content = path.read_bytes()
@@ -59,14 +85,25 @@ def read_kept(store: Path, source: str, file_name: str, sha256: str) -> bytes:
         raise RawStoreError(_lost(source, file_name, sha256, f"{path} cannot be read ({err.strerror or err})")) \
             from None
     if hashlib.sha256(content).hexdigest() != sha256:
-        raise RawStoreError(_lost(source, file_name, sha256, f"{path} no longer holds the bytes received"))
+        try:
+            path.rename(path.with_name(f".{sha256}.damaged-{time.time_ns()}"))
+        except OSError:
+            pass  # left where it is: still reported, and a read never trusts it
+        raise RawStoreError(_lost(source, file_name, sha256, f"{path} no longer held the bytes received"))
     return content
 
 
 def _lost(source: str, file_name: str, sha256: str, what: str) -> str:
     return (f"The raw store has lost the bytes of {source} file '{file_name}' (sha256 {sha256[:12]}): {what}. "
-            f"Put the file back in the data folder (the next run keeps it again), or restore raw/{source}/ from a "
-            "backup of the tracker home (python -m tracker.backup).")
+            "Put the file back where it came from (the data folder, or TRACKER_HOME/feeds/ for a fetched "
+            "document): the next run keeps it again. Otherwise copy raw/" + source + "/" + sha256 + " back from "
+            "a backup of the tracker home (`tracker restore FILE --into DIR` unpacks one). The source's other "
+            "files still count.")
+
+
+def missing(store: Path, source: str, kept: list[tuple[str, str, int]]) -> list[str]:
+    """The files (name, sha256, size) whose bytes are not in the store, by name."""
+    return [name for name, sha256, size in kept if not is_kept(store, source, sha256, size)]
 
 
 def move_out_of_table(con, table: str, source: str, store: Path) -> int:
@@ -76,11 +113,11 @@ def move_out_of_table(con, table: str, source: str, store: Path) -> int:
     columns = {c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()}
     if "content" not in columns:
         return 0
-    result = con.execute(f"SELECT sha256, content FROM {table}")
+    result = con.execute(f"SELECT file_name, sha256, content FROM {table}")
     moved = 0
     while rows := result.fetchmany(16):  # a few files in memory at a time: the table may hold a gigabyte
-        for sha256, content in rows:
-            keep(store, source, sha256, bytes(content))
+        for file_name, sha256, content in rows:
+            keep(store, source, file_name, sha256, bytes(content))
             moved += 1
     con.execute(f"ALTER TABLE {table} DROP COLUMN content")
     return moved

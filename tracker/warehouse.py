@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from tracker.raw_store import RawStoreError, is_kept, keep, move_out_of_table, read_kept, store_of
+from tracker.raw_store import RawStoreError, is_kept, keep, opened_store, read_kept
 
 SCHEMAS = ("raw", "audit", "quarantine", "staging", "marts")
 
@@ -69,6 +69,10 @@ class SourceFile:
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
 
 
 @dataclass(frozen=True)
@@ -191,9 +195,7 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile | FileOnDisk], 
     listed = pd.DataFrame({"file_name": [f.name for f in unique], "sha256": [f.sha256 for f in unique]},
                           dtype="string")
     table = raw_files_table(source)
-    store = store_of(con)
-    if table_exists(con, table):
-        move_out_of_table(con, table, source, store)
+    store = opened_store(con)
     with transaction(con):
         con.execute(f"CREATE TABLE IF NOT EXISTS {table} {RAW_FILES_COLUMNS}")
         con.register("_listed_files", listed)
@@ -209,7 +211,7 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile | FileOnDisk], 
     incoming = []
     for f in unique:
         is_new = (f.name, f.sha256) in new_keys
-        if not is_new and is_kept(store, source, f.sha256, _size(f)):
+        if not is_new and is_kept(store, source, f.sha256, f.size):
             continue
         try:
             content = f.content
@@ -217,7 +219,7 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile | FileOnDisk], 
             continue  # gone or unreadable since it was listed: the next run finds it again
         if isinstance(f, FileOnDisk) and hashlib.sha256(content).hexdigest() != f.sha256:
             continue  # changed since it was hashed: kept by the next run, under its new sha256
-        keep(store, source, f.sha256, content)
+        keep(store, source, f.name, f.sha256, content)
         if is_new:
             incoming.append((f, len(content)))
     if incoming:
@@ -229,10 +231,6 @@ def store_raw_files(con, source: str, files: Iterable[SourceFile | FileOnDisk], 
             con.execute(f"INSERT INTO {table} SELECT * FROM _incoming_files")
             con.unregister("_incoming_files")
     return len(incoming)
-
-
-def _size(f: SourceFile | FileOnDisk) -> int:
-    return f.size if isinstance(f, FileOnDisk) else len(f.content)
 
 
 def listed_files(con, source: str) -> list[ListedFile]:
@@ -248,7 +246,7 @@ def load_files(con, source: str, wanted: Iterable[ListedFile],
 
     A file whose bytes the store has lost raises RawStoreError, unless ``lost`` is given: then the file and the
     problem, said for a person, are added to it, and the other files still come back."""
-    store = store_of(con)
+    store = opened_store(con)
     files = []
     for f in sorted(wanted, key=lambda f: f.name):
         try:
@@ -258,11 +256,6 @@ def load_files(con, source: str, wanted: Iterable[ListedFile],
                 raise
             lost.append((f, str(err)))
     return files
-
-
-def load_listed_files(con, source: str) -> list[SourceFile]:
-    """The files the source lists now, read back from the raw store in name order."""
-    return load_files(con, source, listed_files(con, source))
 
 
 @contextmanager
