@@ -32,13 +32,21 @@ def store_of(con) -> Path:
 
 def opened_store(con) -> Path:
     """The raw store, once any bytes an older warehouse kept in its raw tables are in it (every table at once, so
-    the tables keep one shape: ``raw.source_files`` unions them)."""
+    the tables keep one shape). A view on those tables (dbt's ``raw.source_files``) would stop their column being
+    dropped: it is dropped first, and the run's ``dbt build`` makes it again."""
     store = store_of(con)
-    legacy = con.execute(
-        "SELECT table_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'raw' "
-        "AND column_name = 'content' AND ends_with(table_name, '_files') AND table_name <> ?",
-        [KEPT_IN_TABLE]).fetchall()
-    for (table,) in legacy:
+    legacy = [table for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() t WHERE database_name = current_database() AND schema_name = 'raw' "
+        "AND ends_with(table_name, '_files') AND table_name <> ? AND EXISTS (SELECT 1 FROM duckdb_columns() c "
+        "WHERE c.database_name = t.database_name AND c.schema_name = 'raw' AND c.table_name = t.table_name "
+        "AND c.column_name = 'content')", [KEPT_IN_TABLE]).fetchall()]
+    if legacy:
+        views = con.execute(
+            "SELECT DISTINCT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() "
+            "AND NOT internal AND list_has_any(?, regexp_extract_all(sql, '[A-Za-z_]+_files'))", [legacy]).fetchall()
+        for schema, view in views:
+            con.execute(f'DROP VIEW IF EXISTS "{schema}"."{view}"')
+    for table in legacy:
         move_out_of_table(con, f"raw.{table}", table.removesuffix("_files"), store)
     return store
 
