@@ -23,7 +23,7 @@ from assets.raw import OWNERS
 from tracker.code_version import code_sha256
 from tracker.organisation_names import ALIAS_FILE, OrganisationAliases, name_variants, parse_aliases
 from tracker.resources import TrackerConfig
-from tracker.warehouse import connect, replace_tables_sql, table_exists, tables_metadata
+from tracker.warehouse import connect, replace_tables_sql, tables_metadata
 
 # Names each platform publishes, as (platform, name, weight) where weight is the
 # services the name stands for in that platform's latest version.
@@ -104,23 +104,22 @@ def rules_sha256(con, alias_file: bytes) -> str:
 def matched_names(con, rules: str, names: str, matcher: Callable[[], Matcher]) -> None:
     """``MATCH_MEMO`` made to hold every name in the table ``names``, matched under ``rules``: a name remembered under
     them keeps its match, a new one is matched (the matcher is built only if there is one)."""
-    remembered = table_exists(con, MATCH_MEMO)
+    con.execute("CREATE SCHEMA IF NOT EXISTS cache")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {MATCH_MEMO} (platform_name VARCHAR, "
+                + ", ".join(f"{field} VARCHAR" for field in MATCH_FIELDS) + ", rules_sha256 VARCHAR)")
+    remembered = (f"SELECT * FROM {MATCH_MEMO} m WHERE rules_sha256 = $rules AND EXISTS "
+                  f"(SELECT 1 FROM {names} n WHERE n.platform_name IS NOT DISTINCT FROM m.platform_name)")
     new = [name for (name,) in con.execute(
-        f"SELECT DISTINCT platform_name FROM {names} n WHERE NOT EXISTS (SELECT 1 FROM {MATCH_MEMO} m "
-        "WHERE m.rules_sha256 = ? AND m.platform_name IS NOT DISTINCT FROM n.platform_name)", [rules]).fetchall()
-    ] if remembered else [name for (name,) in con.execute(f"SELECT DISTINCT platform_name FROM {names}").fetchall()]
+        f"SELECT DISTINCT platform_name FROM {names} n WHERE NOT EXISTS (SELECT 1 FROM ({remembered}) m "
+        "WHERE m.platform_name IS NOT DISTINCT FROM n.platform_name)", {"rules": rules}).fetchall()]
     made = matcher() if new else None
     frame = pd.DataFrame([{"platform_name": name, **dict.fromkeys(MATCH_FIELDS), **made.match(name)} for name in new],
                          columns=["platform_name", *MATCH_FIELDS])
-    earlier = (f"SELECT platform_name, {', '.join(MATCH_FIELDS)} FROM {MATCH_MEMO} m WHERE rules_sha256 = $rules "
-               f"AND EXISTS (SELECT 1 FROM {names} n WHERE n.platform_name IS NOT DISTINCT FROM m.platform_name) "
-               "UNION ALL " if remembered else "")
-    con.execute("CREATE SCHEMA IF NOT EXISTS cache")
     con.register("_new_matches", frame)
     try:
         replace_tables_sql(con, {MATCH_MEMO: (
-            f"SELECT *, $rules AS rules_sha256 FROM ({earlier}SELECT platform_name::VARCHAR AS platform_name, "
-            + ", ".join(f"{field}::VARCHAR AS {field}" for field in MATCH_FIELDS) + " FROM _new_matches)")},
+            f"{remembered} UNION ALL SELECT platform_name::VARCHAR, "
+            + ", ".join(f"{field}::VARCHAR" for field in MATCH_FIELDS) + ", $rules FROM _new_matches")},
             {"rules": rules})
     finally:
         con.unregister("_new_matches")
