@@ -21,6 +21,7 @@ import importlib.metadata
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,12 +37,14 @@ from dagster_duckdb import DuckDBResource
 from packaging import version
 
 from assets.raw import OWNERS
+from tracker.durable import write_atomically
 from tracker.resources import TrackerConfig, TrackerWarehouse
 from tracker.settings import dbt_run_dir, dbt_target_dir, warehouse_path
 from tracker.warehouse import connect
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+DBT_LAUNCHER = "dbt-command"  # dbt_launcher(): dbt as each run starts it
 WAREHOUSE_VARIABLE = "TRACKER_WAREHOUSE"  # read by assets/dbt/profiles.yml
 TARGET_VARIABLE = "TRACKER_DBT_TARGET"  # which of the profile's outputs dbt builds in (README: "The warehouse on PostgreSQL")
 DUCKDB_TARGET = "warehouse"  # the DuckDB file: the only warehouse a Dagster run writes
@@ -97,6 +100,21 @@ def project_in_home(home: Path | None = None, project_dir: Path = DBT_PROJECT_DI
         made.symlink_to(entry)
         os.replace(made, link)
     return run_dir
+
+
+def dbt_launcher(home: Path | None = None) -> Path:
+    """An executable that starts ``dbt_command`` on this Python, for dagster-dbt, which starts dbt by one path.
+
+    Written into the home (it names this Python and this checkout), and again only when that changes."""
+    launcher = dbt_target_dir(home) / DBT_LAUNCHER
+    root = DBT_PROJECT_DIR.parent.parent
+    script = ("#!/bin/sh\n# dbt for this home's runs (assets/dbt_command.py): written by assets/marts.py\n"
+              f"PYTHONPATH={shlex.quote(str(root))}${{PYTHONPATH:+:$PYTHONPATH}} "
+              f"exec {shlex.quote(sys.executable)} -m assets.dbt_command \"$@\"\n")
+    if not launcher.exists() or launcher.read_text() != script:
+        launcher.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(launcher, script.encode(), mode=0o755)
+    return launcher
 
 
 def warehouse_path_for_dbt(warehouse: str | Path, home: Path | None = None) -> str:
@@ -216,9 +234,9 @@ class TrackerDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:  # dagster-dbt's private property
-        """dbt-core's version as installed beside this Python, whose script ``DBT_EXECUTABLE`` is: dagster-dbt
-        starts ``dbt --version`` to learn it, 1.5 s of every run."""
-        if self.dbt_executable == DBT_EXECUTABLE:
+        """dbt-core's version as installed beside this Python, which ``DBT_EXECUTABLE`` and ``dbt_launcher``
+        start: dagster-dbt starts ``dbt --version`` to learn it, 1.5 s of every run."""
+        if self.dbt_executable == DBT_EXECUTABLE or Path(self.dbt_executable).name == DBT_LAUNCHER:
             try:
                 return version.parse(importlib.metadata.version("dbt-core"))
             except importlib.metadata.PackageNotFoundError:  # another dbt (Fusion) installed as this script
@@ -240,7 +258,8 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
     terminal of whoever started the run.
     """
     output = io.StringIO()
-    in_home = dbt.model_copy(update={"project_dir": str(project_in_home(settings.home))})
+    in_home = dbt.model_copy(update={"project_dir": str(project_in_home(settings.home))} | (
+        {"dbt_executable": str(dbt_launcher(settings.home))} if dbt.dbt_executable == DBT_EXECUTABLE else {}))
     released = warehouse.released() if isinstance(warehouse, TrackerWarehouse) else nullcontext()
     with released, warehouse_for_dbt(warehouse_path_for_dbt(warehouse.database, settings.home)), \
             redirect_stdout(output):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from tracker import settings
+from tracker.process_exit import leave
 
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.run` finds the benchmark
 
@@ -69,6 +71,7 @@ def run_pipeline(as_of: str | None = None) -> int:
     from tracker.run_lock import RunLocked, run_lock
 
     job = defs.resolve_job_def("refresh_all")
+    gc.freeze()  # the modules and definitions outlive the run: its garbage collections need not walk them
     try:
         with run_lock(on_wait=lambda who: print(f"Another run is writing the warehouse ({who or 'holder unknown'}): "
                                                 "waiting for it to finish ...", flush=True)), \
@@ -309,5 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def command_line() -> None:
+    """The ``tracker`` command: ``main()``, then the process ends without teardown (tracker/process_exit.py)."""
+    leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    command_line()

@@ -223,3 +223,27 @@ def test_the_dbt_version_dagster_dbt_needs_is_the_executables_without_starting_i
     monkeypatch.setattr(importlib.metadata, "version", not_installed)  # a dbt that is not dbt-core: asked too
     with pytest.raises(AssertionError, match="a process was started"):
         _ = dbt_resource()._cli_version
+
+
+def test_the_launcher_starts_this_pythons_dbt_and_passes_on_its_exit_code(tmp_path):
+    """Each run starts dbt through a launcher written into the home (assets/dbt_command.py): it runs dbt on
+    this Python, ends with dbt's own exit code, and is written again only when what it names changes."""
+    import os
+    import subprocess
+    import sys
+
+    from assets.marts import dbt_launcher
+
+    launcher = dbt_launcher(tmp_path)
+    assert os.access(launcher, os.X_OK) and sys.executable in launcher.read_text()
+    version = subprocess.run([str(launcher), "--version"], capture_output=True, text=True, timeout=120,
+                             cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert version.returncode == 0 and "installed" in version.stdout
+    wrong = subprocess.run([str(launcher), "no-such-command"], capture_output=True, text=True, timeout=120,
+                           cwd=tmp_path)
+    assert wrong.returncode == 2 and "No such command" in wrong.stderr and "Traceback" not in wrong.stderr
+    written = launcher.stat().st_ino
+    assert dbt_launcher(tmp_path) == launcher and launcher.stat().st_ino == written  # unchanged: not rewritten
+    launcher.write_text("#!/bin/sh\nexit 9\n")  # another checkout's, or a damaged one
+    assert sys.executable in dbt_launcher(tmp_path).read_text() and os.access(launcher, os.X_OK)
+

@@ -10,11 +10,14 @@ from pathlib import Path
 PARTIAL = ".partial"  # the temporary name's ending: readers skip hidden files that end with it
 
 
-def write_atomically(path: Path, content: bytes) -> None:
+def write_atomically(path: Path, content: bytes, mode: int | None = None) -> None:
+    """``mode``: the file's permissions when they must not be left to the umask (an executable)."""
     temporary = path.with_name(f".{path.name}{PARTIAL}")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(temporary, flags, 0o666)  # the umask decides, as for every other file the tracker writes
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         view = memoryview(content)
         while view:
             view = view[os.write(fd, view):]

@@ -1,0 +1,49 @@
+"""A command ends without Python's teardown: its exit code, its output and its logs are still all there."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def leaving(body: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    code = ("import atexit, logging, sys\n"
+            "from tracker.process_exit import leave\n"
+            "atexit.register(lambda: print('torn down', flush=True))\n" + body)
+    return subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(PROJECT), "LOG": str(tmp_path / "log.txt")})
+
+
+def test_the_exit_code_and_unflushed_output_survive_and_teardown_is_skipped(tmp_path):
+    left = leaving("print('said', end=''); sys.stderr.write('warned'); leave(3)", tmp_path)
+    assert (left.returncode, left.stdout, left.stderr) == (3, "said", "warned")
+
+
+def test_no_code_is_success_and_a_message_is_a_failure_said_on_stderr(tmp_path):
+    assert leaving("leave(None)", tmp_path).returncode == 0
+    left = leaving("leave('the inbox could not be read')", tmp_path)
+    assert (left.returncode, left.stdout, left.stderr.strip()) == (1, "", "the inbox could not be read")
+
+
+def test_a_log_file_is_flushed_before_the_process_ends(tmp_path):
+    left = leaving("import os\nhandler = logging.FileHandler(os.environ['LOG'])\n"
+                   "logging.getLogger().addHandler(handler)\nlogging.getLogger().warning('last words')\nleave(0)",
+                   tmp_path)
+    assert left.returncode == 0 and (tmp_path / "log.txt").read_text() == "last words\n"
+
+
+def test_a_closed_output_pipe_does_not_turn_into_a_traceback(tmp_path):
+    left = leaving("sys.stdout.close()\nleave(5)", tmp_path)
+    assert (left.returncode, left.stderr) == (5, "")
+
+
+def test_the_tracker_command_and_python_m_both_leave_this_way():
+    scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["tracker"] == "pipelines.cli:command_line"
+    status = subprocess.run([sys.executable, "-m", "pipelines.cli", "no-such-command"], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 2 and "invalid choice" in status.stderr and "Traceback" not in status.stderr
