@@ -247,3 +247,25 @@ def test_the_launcher_starts_this_pythons_dbt_and_passes_on_its_exit_code(tmp_pa
     launcher.write_text("#!/bin/sh\nexit 9\n")  # another checkout's, or a damaged one
     assert sys.executable in dbt_launcher(tmp_path).read_text() and os.access(launcher, os.X_OK)
 
+
+
+def test_dbt_leaves_the_warehouse_checkpointed_and_says_nothing_more(built, tmp_path):
+    """The launcher's dbt ends without Python's teardown, yet closes the warehouse first: nothing is left in the
+    write-ahead log for the next process to replay, and no warning of leaked objects reaches the log."""
+    import os
+    import shutil
+    import subprocess
+
+    from assets.marts import dbt_launcher, project_in_home, warehouse_path_for_dbt
+
+    home = tmp_path / "home"
+    shutil.copytree(built["home"], home, symlinks=True, ignore=shutil.ignore_patterns("dagster"))
+    run_dir = project_in_home(home)
+    env = {**os.environ, "TRACKER_WAREHOUSE": warehouse_path_for_dbt(home / "warehouse.duckdb", home),
+           "TRACKER_DBT_TARGET": "warehouse", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    done = subprocess.run([str(dbt_launcher(home)), "run", "--select", "sources", "--project-dir", str(run_dir),
+                           "--profiles-dir", str(run_dir), "--target-path", str(dbt_target_dir(home))],
+                          cwd=run_dir, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "leaked" not in done.stderr and "Traceback" not in done.stderr
+    assert not (home / "warehouse.duckdb.wal").exists()

@@ -11,22 +11,28 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def leaving(body: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """``body`` run after making garbage only the teardown's last collection would free, and an exit handler."""
     code = ("import atexit, logging, sys\n"
             "from tracker.process_exit import leave\n"
-            "atexit.register(lambda: print('torn down', flush=True))\n" + body)
+            "class Cycle:\n    def __del__(self): print(' collected', end='', flush=True)\n"
+            "garbage = Cycle(); garbage.itself = garbage\n"
+            "def atexit_handler(): print(' handled', end='', flush=True)\n"
+            "atexit.register(atexit_handler)\n" + body)
     return subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(PROJECT), "LOG": str(tmp_path / "log.txt")})
 
 
-def test_the_exit_code_and_unflushed_output_survive_and_teardown_is_skipped(tmp_path):
+def test_the_exit_code_output_and_exit_handlers_survive_and_the_teardown_is_skipped(tmp_path):
     left = leaving("print('said', end=''); sys.stderr.write('warned'); leave(3)", tmp_path)
-    assert (left.returncode, left.stdout, left.stderr) == (3, "said", "warned")
+    assert (left.returncode, left.stdout, left.stderr) == (3, "said handled", "warned")
+    torn_down = leaving("print('said', end=''); sys.exit(3)", tmp_path)  # what the teardown would have done
+    assert (torn_down.returncode, torn_down.stdout) == (3, "said handled collected")
 
 
 def test_no_code_is_success_and_a_message_is_a_failure_said_on_stderr(tmp_path):
     assert leaving("leave(None)", tmp_path).returncode == 0
     left = leaving("leave('the inbox could not be read')", tmp_path)
-    assert (left.returncode, left.stdout, left.stderr.strip()) == (1, "", "the inbox could not be read")
+    assert (left.returncode, left.stderr.strip()) == (1, "the inbox could not be read")
 
 
 def test_a_log_file_is_flushed_before_the_process_ends(tmp_path):
@@ -37,7 +43,7 @@ def test_a_log_file_is_flushed_before_the_process_ends(tmp_path):
 
 
 def test_a_closed_output_pipe_does_not_turn_into_a_traceback(tmp_path):
-    left = leaving("sys.stdout.close()\nleave(5)", tmp_path)
+    left = leaving("atexit.unregister(atexit_handler)\nsys.stdout.close()\nleave(5)", tmp_path)
     assert (left.returncode, left.stderr) == (5, "")
 
 
