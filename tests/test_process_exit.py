@@ -35,6 +35,17 @@ def test_no_code_is_success_and_a_message_is_a_failure_said_on_stderr(tmp_path):
     assert (left.returncode, left.stderr.strip()) == (1, "the inbox could not be read")
 
 
+def test_it_waits_for_a_thread_that_is_not_a_daemon_as_python_does(tmp_path):
+    left = leaving("import threading, time\n"
+                   "def late(): time.sleep(0.3); print('finished', end='', flush=True)\n"
+                   "threading.Thread(target=late).start()\nleave(0)", tmp_path)
+    assert (left.returncode, left.stdout) == (0, "finished handled")
+    pool = leaving("from concurrent.futures import ThreadPoolExecutor\n"
+                   "pool = ThreadPoolExecutor(2); pool.submit(print, 'pooled', end='', flush=True).result()\n"
+                   "leave(0)", tmp_path)  # its idle workers are stopped, not waited for forever
+    assert (pool.returncode, pool.stdout) == (0, "pooled handled")
+
+
 def test_a_log_file_is_flushed_before_the_process_ends(tmp_path):
     left = leaving("import os\nhandler = logging.FileHandler(os.environ['LOG'])\n"
                    "logging.getLogger().addHandler(handler)\nlogging.getLogger().warning('last words')\nleave(0)",
