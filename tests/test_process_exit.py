@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -58,9 +59,13 @@ def test_a_closed_output_pipe_does_not_turn_into_a_traceback(tmp_path):
     assert (left.returncode, left.stderr) == (5, "")
 
 
-def test_the_tracker_command_and_python_m_both_leave_this_way():
+def test_the_tracker_command_ends_through_leave_with_its_code_and_words_intact(tmp_path):
     scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["tracker"] == "pipelines.cli:command_line"
-    status = subprocess.run([sys.executable, "-m", "pipelines.cli", "no-such-command"], cwd=PROJECT,
-                            capture_output=True, text=True, timeout=120)
-    assert status.returncode == 2 and "invalid choice" in status.stderr and "Traceback" not in status.stderr
+    status = subprocess.run([sys.executable, "-m", "pipelines.cli", "status"], cwd=PROJECT, capture_output=True,
+                            text=True, timeout=120, env={**os.environ, "TRACKER_HOME": str(tmp_path / "home")})
+    assert status.returncode == 1 and status.stdout.rstrip().endswith("Run `tracker run` first.")
+    assert status.stderr == ""  # nothing said at exit: no traceback, no warning of leaked objects
+    usage = subprocess.run([sys.executable, "-m", "pipelines.cli", "no-such-command"], cwd=PROJECT,
+                           capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 2 and "invalid choice" in usage.stderr and "Traceback" not in usage.stderr
