@@ -17,7 +17,7 @@ def close_warehouse() -> None:
     except ImportError:  # another adapter: nothing of dbt-duckdb's to close
         return
     environment = getattr(DuckDBConnectionManager, "_ENV", None)  # dbt-duckdb's one environment per process
-    if environment is not None and callable(getattr(environment, "close", None)):
+    if environment is not None:
         environment.close()
 
 

@@ -258,8 +258,10 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
     terminal of whoever started the run.
     """
     output = io.StringIO()
-    in_home = dbt.model_copy(update={"project_dir": str(project_in_home(settings.home))} | (
-        {"dbt_executable": str(dbt_launcher(settings.home))} if dbt.dbt_executable == DBT_EXECUTABLE else {}))
+    run_from = {"project_dir": str(project_in_home(settings.home))}
+    if dbt.dbt_executable == DBT_EXECUTABLE:  # this Python's dbt, started through the launcher (dbt_command.py)
+        run_from["dbt_executable"] = str(dbt_launcher(settings.home))
+    in_home = dbt.model_copy(update=run_from)
     released = warehouse.released() if isinstance(warehouse, TrackerWarehouse) else nullcontext()
     with released, warehouse_for_dbt(warehouse_path_for_dbt(warehouse.database, settings.home)), \
             redirect_stdout(output):
