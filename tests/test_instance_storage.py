@@ -43,6 +43,31 @@ def test_a_home_records_runs_through_the_kept_open_event_log_in_dagsters_own_fil
     assert (folder / "history" / "runs.db").exists() and (folder / "schedules").is_dir()
 
 
+def test_the_event_log_flushes_at_checkpoints_and_asks_for_its_check_table_once(tmp_path, monkeypatch):
+    """WAL with synchronous NORMAL (1), not FULL (2); a check's result recorded without asking SQLite each time
+    whether the checks table exists, and recorded where Dagster reads it."""
+    monkeypatch.delenv("TRACKER_DAGSTER_POSTGRES_URL", raising=False)
+    folder = write_instance_config(tmp_path)
+    with dg.DagsterInstance.from_config(str(folder)) as instance:
+        storage = instance.event_log_storage
+        asked = []
+        has_table = storage.has_table
+        monkeypatch.setattr(storage, "has_table", lambda name: asked.append(name) or has_table(name))
+        runs = [JOB.execute_in_process(instance=instance).run_id for _ in range(3)]
+        assert asked.count("asset_check_executions") <= 1
+        for shard in ["index", runs[-1]]:
+            with storage._connect(shard) as conn:
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1
+        check = dg.AssetCheckKey(dg.AssetKey("counted"), "counted_is_one")
+        executions = storage.get_asset_check_execution_history(check, limit=10)
+        assert {execution.run_id for execution in executions} == set(runs)
+        storage.wipe()
+        assert storage._has_check_table is False  # asked again after a wipe
+        again = JOB.execute_in_process(instance=instance).run_id
+        assert [e.run_id for e in storage.get_asset_check_execution_history(check, limit=10)] == [again]
+
+
 def test_wiping_the_event_log_closes_the_files_it_deletes(tmp_path, monkeypatch):
     monkeypatch.delenv("TRACKER_DAGSTER_POSTGRES_URL", raising=False)
     folder = write_instance_config(tmp_path)
