@@ -60,6 +60,7 @@ from checks.return_contract import (
     upgrade_ddl,
 )
 from checks.return_files import shown
+from checks.return_gx_process import validate_accepted
 from checks.return_validation import REJECTED, ReturnJudge
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
@@ -724,9 +725,7 @@ def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: 
     """
     if accepted.empty:
         return {}
-    from checks.return_gx import validate_accepted  # Great Expectations (seconds to import): only when needed
-
-    checked = validate_accepted(accepted, known, as_of)
+    checked = validate_accepted(accepted, known, as_of)  # in the process started ahead, if there is one
     results = pd.DataFrame({"submission_ref": list(checked.per_return),
                             "gx_result": [json.dumps(result) for result in checked.per_return.values()]})
     with transaction(con):  # one statement for the run's returns, however many
@@ -735,7 +734,7 @@ def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: 
                     "WHERE s.submission_ref = r.submission_ref")
         con.unregister("_gx_results")
         # the same suite the blocking check runs, with the same inputs: it need not validate these rows again
-        record_returns_passed(con, contract_stamp(known, as_of), checked.passed_references())
+        record_returns_passed(con, contract_stamp(known, as_of), checked.passed)
     if checked.error:
         context.log.error(f"Great Expectations could not validate the {len(accepted)} accepted return(s): "
                           f"{checked.error}. The native evaluator's decisions stand.")
@@ -743,17 +742,16 @@ def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: 
     for reference in checked.disagreements:
         context.log.error(f"BUG: Great Expectations and the native evaluator found different failures for {reference}"
                           f": {json.dumps(checked.per_return[reference])}. The native evaluator's decision stands.")
-    run = checked.run
     context.log.info(f"Great Expectations validated {len(accepted)} accepted return(s) as one frame against "
-                     f"{run.evaluated} expectations in {run.seconds:.1f}s.")
+                     f"{checked.evaluated} expectations in {checked.seconds:.1f}s.")
     return {
         "great expectations: returns validated": len(accepted),
-        "great expectations: expectations evaluated": run.evaluated,
-        "great expectations: expectations failed": len(run.failed),
+        "great expectations: expectations evaluated": checked.evaluated,
+        "great expectations: expectations failed": len(checked.failed_lines),
         "great expectations: failed expectations": dg.MetadataValue.md(
-            "\n".join(f"- {line}" for line in checked.lines()) or "_none_"),
+            "\n".join(f"- {line}" for line in checked.failed_lines) or "_none_"),
         "great expectations: disagreements with the native evaluator": len(checked.disagreements),
-        "great expectations: seconds": round(run.seconds, 2),
+        "great expectations: seconds": round(checked.seconds, 2),
     }
 
 

@@ -32,6 +32,7 @@ from functools import cache
 import pandas as pd
 
 from checks.return_contract import CODE, COLUMNS
+from checks.return_gx_process import CheckedReturns
 from checks.return_rules import (
     A_AT_LEAST_B,
     A_EQUALS_B,
@@ -249,6 +250,12 @@ class AcceptedValidation:
         critical = FailureSeverity.CRITICAL.value
         return [reference for reference, result in self.per_return.items()
                 if all(failed["severity"] != critical for failed in result["failed"])]
+
+    def checked(self) -> CheckedReturns:
+        """The same as plain data, for the process that asked (``checks/return_gx_process.py``)."""
+        run = self.run
+        return CheckedReturns(self.per_return, self.disagreements, self.passed_references(), self.error,
+                              run.evaluated if run else 0, run.seconds if run else 0.0, self.lines())
 
 
 def validate_accepted(accepted: pd.DataFrame, known_organisations: Collection[str],

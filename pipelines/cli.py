@@ -64,6 +64,16 @@ def run_pipeline(as_of: str | None = None) -> int:
     print(f"Tracker home: {settings.tracker_home()}")
     print(f"Data:         {settings.data_dir()}")
     print("Materialising every asset (raw -> staging -> marts -> published snapshot) ...", flush=True)
+    from checks import return_gx_process
+
+    return_gx_process.start_ahead(settings.returns_inbox_dir())  # GX imported on the other core while Dagster loads
+    try:
+        return _run_job(started)
+    finally:
+        return_gx_process.stop_ahead()
+
+
+def _run_job(started: float) -> int:
     import dagster as dg  # heavy: imported only when a run is asked for
 
     from pipelines.definitions import defs

@@ -1,0 +1,150 @@
+"""Great Expectations over a run's accepted returns, in a process of its own started before it is needed.
+
+Importing GX (with pandas, scipy and altair under it) takes about two seconds, a tenth of a small update, and a
+run only needs it once the returns are read. ``tracker run`` starts this process first thing when the inbox
+holds returns (``start_ahead``), so the import happens on the machine's other core while Dagster loads; the
+returns asset then hands it the accepted rows (``validate_accepted``) and gets back what GX found as plain data
+(``CheckedReturns``). Without a process started ahead (a run from Dagster's UI, a test), or if it has died, GX
+runs in the asking process, as before: the result is the same either way.
+
+The process reads requests from its standard input and answers on its standard output, as pickles between a
+parent and the child it started; it ends when its input closes, so a parent killed mid-run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass
+class CheckedReturns:
+    """What GX found over a run's accepted returns, as plain data (``return_gx.AcceptedValidation.checked``)."""
+
+    per_return: dict[str, dict]  # submission reference -> what GX said of it (JSON-ready)
+    disagreements: list[str]  # submission references where GX and the native evaluator found different failures
+    passed: list[str]  # submission references no expectation of critical severity failed for
+    error: str | None = None  # GX could not run: why
+    evaluated: int = 0  # expectations evaluated
+    seconds: float = 0.0
+    failed_lines: list[str] = field(default_factory=list)  # one per failed expectation
+
+
+class GxProcess:
+    """The child process and the two ends of the pipe to it."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parent.parent)
+        environment = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen([sys.executable, "-m", "checks.return_gx_process"], cwd=root, env=environment,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def validate_accepted(self, accepted: pd.DataFrame, known_organisations: Collection[str],
+                          as_of: dt.date) -> CheckedReturns:
+        """Raises OSError, EOFError or pickle's errors if the process has gone."""
+        pickle.dump((accepted, frozenset(known_organisations), as_of), self.process.stdin,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+        self.process.stdin.flush()
+        answer = pickle.load(self.process.stdout)
+        if isinstance(answer, BaseException):  # raised in the child outside GX's own error handling
+            raise answer
+        return answer
+
+    def close(self) -> None:
+        """Close its input (it ends) and wait a moment for it; a process that does not end is killed."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
+log = logging.getLogger(__name__)
+_ahead: GxProcess | None = None
+
+
+def start_ahead(inbox: Path) -> None:
+    """Start the process if ``inbox`` holds anything to read (and none is started yet)."""
+    global _ahead
+    if _ahead is None and _holds_files(inbox):
+        _ahead = GxProcess()
+
+
+def stop_ahead() -> None:
+    global _ahead
+    if _ahead is not None:
+        _ahead, process = None, _ahead
+        process.close()
+
+
+def _holds_files(folder: Path) -> bool:
+    for _root, _folders, files in os.walk(folder):
+        if files:
+            return True
+    return False
+
+
+def validate_accepted(accepted: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date
+                      ) -> CheckedReturns:
+    """GX over the accepted rows (``return_gx.validate_accepted``): in the process started ahead if there is one
+    (it is used once, then ended), otherwise here."""
+    global _ahead
+    if _ahead is not None:
+        _ahead, process = None, _ahead
+        try:
+            return process.validate_accepted(accepted, known_organisations, as_of)
+        except (OSError, EOFError, pickle.PickleError) as gone:  # the process has gone: validate here instead
+            log.warning(f"The Great Expectations process started ahead of the run had ended ({gone!r}): the "
+                        "returns are validated in the run's own process instead.")
+        finally:
+            process.close()
+    from checks.return_gx import validate_accepted as validate_here  # GX (seconds to import): only when needed
+
+    return validate_here(accepted, known_organisations, as_of).checked()
+
+
+def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
+    """Answer each request until the input closes."""
+    from checks.return_gx import validate_accepted as validate_here  # the import this process is for
+
+    while True:
+        try:
+            accepted, known_organisations, as_of = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            answer = validate_here(accepted, known_organisations, as_of).checked()
+        except Exception as err:  # noqa: BLE001  (handed back to be raised in the parent)
+            answer = err
+        pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
+        answers.flush()
+
+
+def main() -> None:
+    from tracker.process_exit import leave
+
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything GX prints stays out of the answers
+    serve(sys.stdin.buffer, answers)
+    answers.close()
+    leave(0)
+
+
+if __name__ == "__main__":
+    main()
