@@ -1,0 +1,221 @@
+"""A dbt process started ahead of a run's ``dbt build``, which takes the build over when it comes.
+
+Starting dbt costs about two seconds before it reads the project: importing dbt-core and the adapter, and
+building the JSON schemas it checks the project and profile against. ``tracker run`` starts this process first
+thing (``start``), so that work happens on the machine's other core while Dagster loads and the earlier steps
+run. When the marts step starts dbt, the launcher (``dbt_command``) connects to this process's socket and hands
+it the command: its arguments, working folder, environment and its standard input, output and error (passed as
+file descriptors), so dbt writes to the pipe Dagster reads, exactly as a dbt started there would. The launcher
+forwards an interrupt, and ends with dbt's exit code; if the launcher is killed, so is this process.
+
+Used once: the socket is removed when the command arrives. Without one (a run from Dagster's UI, another dbt
+configured), or if it has gone, the launcher runs dbt itself as before. The socket lives in a folder only this
+user can enter; the process ends when its standard input (a pipe from ``tracker run``) closes, so a run that
+never reached the marts, or was killed, leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+AHEAD_VARIABLE = "TRACKER_DBT_AHEAD"  # the socket of the dbt process started ahead, for the launcher
+HEADER = struct.Struct("!Q")  # the length of the command that follows the file descriptors
+SCHEMAS = [  # what dbt checks its project and profile against, built once a process (dbt_common's json_schema)
+    ("dbt.contracts.project", ["ProjectFlags", "ProfileConfig", "Project", "PackageConfig", "Configuration"]),
+    ("dbt.contracts.selection", ["SelectorFile"]),
+    ("dbt.adapters.duckdb.credentials", ["DuckDBCredentials"]),
+]
+
+
+class DbtAhead:
+    """The process started ahead, its private folder, and the variable that tells the launcher where it is."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="tracker-dbt-"))  # 0700: only this user can reach the socket
+        self.socket = self.folder / "dbt.sock"  # short: a socket's path is limited to about 100 characters
+        root = str(Path(__file__).resolve().parent.parent)
+        environment = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+                                    "PYTHONUNBUFFERED": "1"}  # as dagster-dbt starts dbt: its lines as they come
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(str(self.socket))  # here, so a launcher however early finds it, and waits for the imports
+        listener.listen(1)
+        with listener:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "assets.dbt_ahead", str(self.socket), str(listener.fileno())], cwd=root,
+                env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=[listener.fileno()])
+        os.environ[AHEAD_VARIABLE] = str(self.socket)
+
+    def stop(self) -> None:
+        """End it if it is still waiting (closing its input), or wait for the build it took over to end."""
+        if os.environ.get(AHEAD_VARIABLE) == str(self.socket):
+            del os.environ[AHEAD_VARIABLE]
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start() -> DbtAhead:
+    return DbtAhead()
+
+
+def hand_over(path: str, arguments: list[str]) -> int | None:
+    """Give the command to the process waiting at ``path`` and return dbt's exit code; None if none took it."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(path)
+        command = json.dumps({"arguments": arguments, "folder": os.getcwd(), "environment": dict(os.environ)}
+                             ).encode()
+        socket.send_fds(connection, [HEADER.pack(len(command))], [0, 1, 2])
+        connection.sendall(command)
+        taken = _line(connection)  # its process id once it has the command: from here on it is its build
+    except OSError:
+        taken = b""
+    if not taken:
+        connection.close()
+        return None
+    pid = int(taken)
+
+    def forward(received: int, _frame) -> None:  # an interrupt of the launcher is an interrupt of dbt
+        try:
+            os.kill(pid, received)
+        except ProcessLookupError:
+            pass
+
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, forward)
+    said = _line(connection)
+    connection.close()
+    if not said:
+        print(f"dbt's process ({pid}) ended without saying how the build went.", file=sys.stderr)
+        return 2
+    return int(said)
+
+
+def _line(connection: socket.socket) -> bytes:
+    read = b""
+    while not read.endswith(b"\n"):
+        try:
+            chunk = connection.recv(64)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return b""
+        read += chunk
+    return read.strip()
+
+
+def serve(path: str, listening: int) -> None:
+    """Import dbt, then take one command at ``path`` (the socket ``listening``), run it as dbt, report its exit
+    code, and end."""
+    from assets.dbt_command import close_warehouse, run_cli
+    from tracker.process_exit import leave
+
+    listener = socket.socket(fileno=listening)
+    cli = _warmed()
+    while True:
+        ready, _, _ = select.select([listener, sys.stdin], [], [])
+        if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1024):  # tracker run has finished or gone
+            _remove(path)
+            leave(0)
+        if listener in ready:
+            break
+    connection, _ = listener.accept()
+    listener.close()
+    _remove(path)
+    header, descriptors, _, _ = socket.recv_fds(connection, HEADER.size, 3)
+    if len(descriptors) != 3 or len(header) != HEADER.size:
+        leave(1)  # not a launcher: nothing was taken over
+    command = _exactly(connection, HEADER.unpack(header)[0])
+    request = json.loads(command)
+    for number, descriptor in enumerate(descriptors):
+        os.dup2(descriptor, number)
+        os.close(descriptor)
+    os.chdir(request["folder"])
+    os.environ.clear()
+    os.environ.update(request["environment"])
+    sys.argv = ["dbt", *request["arguments"]]
+    connection.sendall(f"{os.getpid()}\n".encode())
+    finished = threading.Event()
+    threading.Thread(target=_end_with, args=(connection, finished), daemon=True).start()
+    code = run_cli(cli)
+    close_warehouse()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    finished.set()
+    try:
+        connection.sendall(f"{code}\n".encode())
+    except OSError:
+        pass
+    leave(code)
+
+
+def _remove(path: str) -> None:
+    """The socket and its folder: used once, and a run killed before it could remove them leaves nothing."""
+    os.unlink(path)
+    try:
+        os.rmdir(os.path.dirname(path))
+    except OSError:
+        pass
+
+
+def _exactly(connection: socket.socket, size: int) -> bytes:
+    read = bytearray()
+    while len(read) < size:
+        chunk = connection.recv(min(size - len(read), 1 << 16))
+        if not chunk:
+            raise EOFError("the launcher went before sending its command")
+        read += chunk
+    return bytes(read)
+
+
+def _end_with(connection: socket.socket, finished: threading.Event) -> None:
+    """The launcher sends nothing more: its end before the build's (killed) closes the connection, and then this
+    build ends too, as a dbt process killed would."""
+    try:
+        while connection.recv(64, socket.MSG_PEEK):
+            pass
+    except OSError:
+        pass
+    if not finished.is_set():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _warmed():
+    """dbt's command line, with what every build imports and builds before reading the project done now."""
+    import importlib
+
+    from dbt.cli.main import cli
+
+    for module in ("dbt.adapters.duckdb", "dbt.task.build", "dbt.parser.manifest"):
+        importlib.import_module(module)
+    for module, names in SCHEMAS:
+        try:
+            classes = importlib.import_module(module)
+            for name in names:
+                getattr(classes, name).json_schema()
+        except (ImportError, AttributeError):  # another dbt version: those it has are built when first used
+            pass
+    return cli
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,169 @@
+"""The dbt process started ahead of a run's build: it takes the launcher's command whole (arguments, folder,
+environment, output, exit code), is used once, follows the launcher if it is killed, and never outlives the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from assets import dbt_ahead
+from assets.marts import dbt_launcher
+
+PROJECT = {
+    "dbt_project.yml": "name: ahead\nversion: '1.0'\nprofile: ahead\nmacro-paths: ['macros']\n",
+    "profiles.yml": "ahead:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: ahead.duckdb\n",
+    "macros/said.sql": ("{% macro said() %}{{ log('word ' ~ env_var('AHEAD_WORD'), info=True) }}"
+                        "{% if env_var('AHEAD_WORD') == 'fail' %}{{ exceptions.raise_compiler_error('asked to fail')"
+                        " }}{% endif %}{% endmacro %}\n"),
+    "macros/slow.sql": ("{% macro slow() %}{% do run_query('SELECT count(*) FROM range(1000000000000)') %}"
+                        "{% endmacro %}\n"),
+    "macros/busy.sql": ("{% macro busy() %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
+                        "{% endfor %}{% endmacro %}\n"),  # Python's own work, which an interrupt stops
+}
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    folder = tmp_path / "project"
+    for name, text in PROJECT.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture
+def ahead(monkeypatch):
+    monkeypatch.delenv(dbt_ahead.AHEAD_VARIABLE, raising=False)
+    started = dbt_ahead.start()
+    yield started
+    started.stop()
+
+
+def _launch(launcher: Path, project: Path, *arguments: str, word: str = "hello", **options):
+    environment = os.environ | {"AHEAD_WORD": word, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    return subprocess.Popen([str(launcher), *arguments, "--project-dir", ".", "--profiles-dir", "."], cwd=project,
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **options)
+
+
+def _waiting(ahead: dbt_ahead.DbtAhead, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not ahead.socket.exists():  # made first thing
+        assert time.monotonic() < deadline and ahead.process.poll() is None
+        time.sleep(0.05)
+
+
+def _taken(ahead: dbt_ahead.DbtAhead, within: float = 60) -> None:
+    _waiting(ahead, within)
+    deadline = time.monotonic() + within
+    while ahead.socket.exists():  # removed when the command arrives
+        assert time.monotonic() < deadline and ahead.process.poll() is None
+        time.sleep(0.05)
+
+
+def test_the_process_started_ahead_runs_the_launchers_command_as_dbt_would(ahead, project, tmp_path):
+    launcher = dbt_launcher(tmp_path / "home")
+    done = _launch(launcher, project, "run-operation", "said", word="from-the-launcher")
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0, out[-2000:] + err[-2000:]
+    assert "word from-the-launcher" in out  # its environment, its folder (the relative project), its output
+    assert ahead.process.wait(timeout=30) == 0 and not ahead.socket.exists()  # it was the one that ran it
+    assert not ahead.folder.exists()
+    assert "Traceback" not in err and "leaked" not in err
+
+    failed = _launch(launcher, project, "run-operation", "said", word="fail")  # used once: this one runs itself
+    out, err = failed.communicate(timeout=120)
+    assert failed.returncode == 1 and "asked to fail" in out  # dbt's own exit code and words, either way
+
+
+def test_its_exit_code_is_the_launchers(ahead, project, tmp_path):
+    wrong = _launch(dbt_launcher(tmp_path / "home"), project, "no-such-command")
+    out, err = wrong.communicate(timeout=120)
+    assert wrong.returncode == 2 and "No such command" in err and "Traceback" not in err
+    assert ahead.process.wait(timeout=30) == 2
+
+
+def test_a_killed_launcher_takes_its_build_with_it(ahead, project, tmp_path):
+    slow = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "slow")
+    _taken(ahead)
+    time.sleep(1)
+    assert ahead.process.poll() is None  # running the query
+    slow.send_signal(signal.SIGKILL)
+    slow.wait()
+    assert ahead.process.wait(timeout=30) == -signal.SIGKILL  # as a dbt process killed would
+
+
+def test_an_interrupt_of_the_launcher_reaches_dbt(ahead, project, tmp_path):
+    slow = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "busy")
+    _taken(ahead)
+    time.sleep(1)
+    slow.send_signal(signal.SIGINT)
+    out, err = slow.communicate(timeout=60)
+    assert slow.returncode != 0 and ahead.process.wait(timeout=30) == slow.returncode
+    assert "Traceback" not in err
+
+
+def test_a_run_killed_leaves_it_to_end_and_clear_up_by_itself(tmp_path):
+    """``tracker run`` killed: nothing stops the process, but its input closes, and it ends and removes its folder."""
+    import sys
+
+    found = tmp_path / "found"
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import pathlib, time\n"
+        "from assets import dbt_ahead\n"
+        "ahead = dbt_ahead.start()\n"
+        f"pathlib.Path({str(found)!r}).write_text(f'{{ahead.process.pid}} {{ahead.folder}}')\n"
+        "time.sleep(60)\n")], cwd=Path(dbt_ahead.__file__).parent.parent)
+    deadline = time.monotonic() + 30
+    while not found.exists() or not found.read_text():
+        assert time.monotonic() < deadline and parent.poll() is None
+        time.sleep(0.05)
+    pid, folder = found.read_text().split(" ", 1)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 60
+    while Path(folder).exists() or Path(f"/proc/{pid}").exists() and "Z" != _state(pid):
+        assert time.monotonic() < deadline, "the process or its folder outlived the run"
+        time.sleep(0.1)
+
+
+def _state(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+def test_unused_it_ends_with_the_run_and_leaves_nothing(ahead):
+    assert os.environ[dbt_ahead.AHEAD_VARIABLE] == str(ahead.socket)
+    _waiting(ahead)
+    ahead.stop()
+    assert ahead.process.returncode == 0
+    assert not ahead.folder.exists() and dbt_ahead.AHEAD_VARIABLE not in os.environ
+
+
+def test_without_a_process_the_launcher_runs_dbt_itself(monkeypatch, project, tmp_path):
+    assert dbt_ahead.hand_over(str(tmp_path / "none.sock"), ["--version"]) is None
+    (tmp_path / "stale.sock").touch()  # a file where a socket was: nobody listening
+    assert dbt_ahead.hand_over(str(tmp_path / "stale.sock"), ["--version"]) is None
+    monkeypatch.setenv(dbt_ahead.AHEAD_VARIABLE, str(tmp_path / "none.sock"))
+    done = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "said")
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0 and "word hello" in out
+
+
+def test_its_socket_is_in_a_folder_only_this_user_can_enter(ahead):
+    assert ahead.folder.stat().st_mode & 0o077 == 0
+    assert len(str(ahead.socket)) < 100
+
+
+def test_a_process_that_died_before_the_command_leaves_it_to_the_launcher(ahead, project, tmp_path):
+    ahead.process.kill()  # before or during its imports: the socket is there, nobody will take the command
+    ahead.process.wait()
+    done = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "said")
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0 and "word hello" in out and "Traceback" not in err
