@@ -1,9 +1,9 @@
 """A dbt process started ahead of a run's ``dbt build``, which takes the build over when it comes.
 
 Starting dbt costs about two seconds before it reads the project: importing dbt-core and the adapter, and
-building the JSON schemas it checks the project and profile against. ``tracker run`` starts this process first
-thing (``start``), so that work happens on the machine's other core while Dagster loads and the earlier steps
-run. When the marts step starts dbt, the launcher (``dbt_command``) connects to this process's socket and hands
+building the JSON schemas it checks the project and profile against. ``tracker run`` starts this process once
+Dagster has loaded (``start``), so that work happens on the machine's other core while the steps before the
+marts run. When the marts step starts dbt, the launcher (``dbt_command``) connects to this process's socket and hands
 it the command: its arguments, working folder, environment and its standard input, output and error (passed as
 file descriptors), so dbt writes to the pipe Dagster reads, exactly as a dbt started there would. The launcher
 forwards an interrupt, and ends with dbt's exit code; if the launcher is killed, so is this process.
@@ -170,7 +170,7 @@ def serve(path: str, listening: int) -> None:
 
 def _remove(path: str) -> None:
     """The socket and its folder: used once, and a run killed before it could remove them leaves nothing."""
-    os.unlink(path)
+    Path(path).unlink(missing_ok=True)
     try:
         os.rmdir(os.path.dirname(path))
     except OSError:
