@@ -29,6 +29,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from tracker.process_exit import end_child, leave
+
 AHEAD_VARIABLE = "TRACKER_DBT_AHEAD"  # the socket of the dbt process started ahead, for the launcher
 HEADER = struct.Struct("!Q")  # the length of the command that follows the file descriptors
 SCHEMAS = [  # what dbt checks its project and profile against, built once a process (dbt_common's json_schema)
@@ -61,15 +63,7 @@ class DbtAhead:
         """End it if it is still waiting (closing its input), or wait for the build it took over to end."""
         if os.environ.get(AHEAD_VARIABLE) == str(self.socket):
             del os.environ[AHEAD_VARIABLE]
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end_child(self.process, within=10)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -127,7 +121,6 @@ def serve(path: str, listening: int) -> None:
     """Import dbt, then take one command at ``path`` (the socket ``listening``), run it as dbt, report its exit
     code, and end."""
     from assets.dbt_command import close_warehouse, run_cli
-    from tracker.process_exit import leave
 
     listener = socket.socket(fileno=listening)
     cli = _warmed()

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from tracker.process_exit import end_child, leave
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -63,15 +65,7 @@ class GxProcess:
 
     def close(self) -> None:
         """Close its input (it ends) and wait a moment for it; a process that does not end is killed."""
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        end_child(self.process, within=5)
         self.process.stdout.close()
 
 
@@ -137,8 +131,6 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
 
 
 def main() -> None:
-    from tracker.process_exit import leave
-
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything GX prints stays out of the answers
     serve(sys.stdin.buffer, answers)

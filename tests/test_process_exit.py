@@ -69,3 +69,20 @@ def test_the_tracker_command_ends_through_leave_with_its_code_and_words_intact(t
     usage = subprocess.run([sys.executable, "-m", "pipelines.cli", "no-such-command"], cwd=PROJECT,
                            capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2 and "invalid choice" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_a_child_ends_when_its_input_closes_or_is_killed():
+    """``end_child``: a child that ends when its input closes does so with its own code; one that does not is
+    killed once the wait is over, never waited for forever."""
+    import time
+
+    from tracker.process_exit import end_child
+
+    listening = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read(); sys.exit(3)"],
+                                 stdin=subprocess.PIPE)
+    end_child(listening, within=30)
+    assert listening.returncode == 3
+    deaf = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], stdin=subprocess.PIPE)
+    started = time.monotonic()
+    end_child(deaf, within=0.5)
+    assert deaf.returncode == -9 and time.monotonic() - started < 30

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import subprocess
 import sys
 import threading
 from typing import NoReturn
@@ -34,3 +35,17 @@ def leave(code: int | str | None) -> NoReturn:
         except (OSError, ValueError):  # a closed pipe or stream has nothing more to say
             pass
     os._exit(status)
+
+
+def end_child(process: subprocess.Popen, within: float) -> None:
+    """Close a child's input, which tells a child started ahead of need (``checks/return_gx_process.py``,
+    ``assets/dbt_ahead.py``) to end, and wait for it; one still running after ``within`` seconds is killed."""
+    try:
+        process.stdin.close()
+    except OSError:
+        pass
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
