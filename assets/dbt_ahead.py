@@ -72,7 +72,23 @@ def start() -> DbtAhead:
 
 
 def hand_over(path: str, arguments: list[str]) -> int | None:
-    """Give the command to the process waiting at ``path`` and return dbt's exit code; None if none took it."""
+    """Give the command to the process waiting at ``path`` and return dbt's exit code; None if none took it.
+
+    An interrupt of the launcher is an interrupt of dbt: one that comes while the command is being handed over
+    is kept and passed on once the process has it, or, if none takes it, ends the launcher as it would have."""
+    builder: list[int] = []  # the process running the build, once it has the command
+    waiting: list[int] = []  # interrupts that came before it had
+
+    def forward(received: int, _frame) -> None:
+        if not builder:
+            waiting.append(received)
+            return
+        try:
+            os.kill(builder[0], received)
+        except ProcessLookupError:
+            pass
+
+    before = {number: signal.signal(number, forward) for number in (signal.SIGINT, signal.SIGTERM)}
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connection.connect(path)
@@ -85,21 +101,18 @@ def hand_over(path: str, arguments: list[str]) -> int | None:
         taken = b""
     if not taken:
         connection.close()
+        for number, handler in before.items():
+            signal.signal(number, handler)
+        if waiting:  # interrupted, and nobody has the build: end as the interrupt would have ended dbt
+            return 128 + waiting[0]
         return None
-    pid = int(taken)
-
-    def forward(received: int, _frame) -> None:  # an interrupt of the launcher is an interrupt of dbt
-        try:
-            os.kill(pid, received)
-        except ProcessLookupError:
-            pass
-
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, forward)
+    builder.append(int(taken))
+    for received in waiting:
+        forward(received, None)
     said = _line(connection)
     connection.close()
     if not said:
-        print(f"dbt's process ({pid}) ended without saying how the build went.", file=sys.stderr)
+        print(f"dbt's process ({builder[0]}) ended without saying how the build went.", file=sys.stderr)
         return 2
     return int(said)
 

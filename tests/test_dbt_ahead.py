@@ -3,7 +3,9 @@ environment, output, exit code), is used once, follows the launcher if it is kil
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -22,8 +24,6 @@ PROJECT = {
                         " }}{% endif %}{% endmacro %}\n"),
     "macros/slow.sql": ("{% macro slow() %}{% do run_query('SELECT count(*) FROM range(1000000000000)') %}"
                         "{% endmacro %}\n"),
-    "macros/busy.sql": ("{% macro busy() %}{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}"
-                        "{% endfor %}{% endmacro %}\n"),  # Python's own work, which an interrupt stops
 }
 
 
@@ -97,14 +97,79 @@ def test_a_killed_launcher_takes_its_build_with_it(ahead, project, tmp_path):
     assert ahead.process.wait(timeout=30) == -signal.SIGKILL  # as a dbt process killed would
 
 
-def test_an_interrupt_of_the_launcher_reaches_dbt(ahead, project, tmp_path):
-    slow = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "busy")
-    _taken(ahead)
-    time.sleep(1)
-    slow.send_signal(signal.SIGINT)
-    out, err = slow.communicate(timeout=60)
-    assert slow.returncode != 0 and ahead.process.wait(timeout=30) == slow.returncode
-    assert "Traceback" not in err
+@pytest.mark.parametrize("when", ["before it has the command", "after"])
+def test_an_interrupt_of_the_launcher_reaches_the_build(tmp_path, when):
+    """SIGINT to the launcher is passed to the process running the build, even one that comes while the command
+    is being handed over (kept, and passed on once the process has it). A stand-in takes the command here, so
+    what is checked is the launcher alone, deterministically: the build it names is a sleeping process."""
+    import socket
+    import sys
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tracker-dbt-test-"))
+    path = str(folder / "s")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    launcher = subprocess.Popen([sys.executable, "-c", (
+        "import sys\n"
+        "from assets.dbt_ahead import hand_over\n"
+        f"sys.exit(hand_over({path!r}, ['build']))\n")], cwd=Path(dbt_ahead.__file__).parent.parent)
+    build = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        connection, _ = listener.accept()
+        header, descriptors, _, _ = socket.recv_fds(connection, dbt_ahead.HEADER.size, 3)
+        command = json.loads(dbt_ahead._exactly(connection, dbt_ahead.HEADER.unpack(header)[0]))
+        assert command["arguments"] == ["build"] and len(descriptors) == 3
+        for descriptor in descriptors:
+            os.close(descriptor)
+        if when == "before it has the command":
+            launcher.send_signal(signal.SIGINT)
+            time.sleep(0.5)  # the launcher keeps it: nobody to pass it to yet
+            assert launcher.poll() is None and build.poll() is None
+        connection.sendall(f"{build.pid}\n".encode())
+        if when == "after":
+            time.sleep(0.5)
+            launcher.send_signal(signal.SIGINT)
+        assert build.wait(timeout=30) == -signal.SIGINT  # passed on to the build
+        assert launcher.poll() is None  # which says how it ended, not the launcher
+        connection.sendall(b"130\n")
+        assert launcher.wait(timeout=30) == 130
+    finally:
+        build.kill()
+        launcher.kill()
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_an_interrupt_before_anyone_takes_the_command_ends_the_launcher(tmp_path):
+    import socket
+    import sys
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="tracker-dbt-test-"))
+    path = str(folder / "s")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    launcher = subprocess.Popen([sys.executable, "-c", (
+        "import sys\n"
+        "from assets.dbt_ahead import hand_over\n"
+        f"sys.exit(hand_over({path!r}, ['build']))\n")], cwd=Path(dbt_ahead.__file__).parent.parent,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        connection, _ = listener.accept()
+        for descriptor in socket.recv_fds(connection, dbt_ahead.HEADER.size, 3)[1]:
+            os.close(descriptor)  # the launcher's streams: held here, its error pipe would never close
+        launcher.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        connection.close()  # the process went without taking it
+        _, err = launcher.communicate(timeout=30)
+        assert launcher.returncode == 128 + signal.SIGINT and "Traceback" not in err
+    finally:
+        launcher.kill()
+        listener.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_run_killed_leaves_it_to_end_and_clear_up_by_itself(tmp_path):
