@@ -83,7 +83,7 @@ def test_the_process_started_ahead_runs_the_launchers_command_as_dbt_would(ahead
 def test_its_exit_code_is_the_launchers(ahead, project, tmp_path):
     wrong = _launch(dbt_launcher(tmp_path / "home"), project, "no-such-command")
     out, err = wrong.communicate(timeout=120)
-    assert wrong.returncode == 2 and "No such command" in err and "Traceback" not in err
+    assert wrong.returncode == 2 and "No such command" in err and "Traceback" not in err, out[-1500:] + err[-1500:]
     assert ahead.process.wait(timeout=30) == 2
 
 
@@ -97,32 +97,45 @@ def test_a_killed_launcher_takes_its_build_with_it(ahead, project, tmp_path):
     assert ahead.process.wait(timeout=30) == -signal.SIGKILL  # as a dbt process killed would
 
 
-@pytest.mark.parametrize("when", ["before it has the command", "after"])
-def test_an_interrupt_of_the_launcher_reaches_the_build(tmp_path, when):
-    """SIGINT to the launcher is passed to the process running the build, even one that comes while the command
-    is being handed over (kept, and passed on once the process has it). A stand-in takes the command here, so
-    what is checked is the launcher alone, deterministically: the build it names is a sleeping process."""
+@pytest.fixture
+def stand_in():
+    """A socket a stand-in listens at, and a launcher (``hand_over``) handing it a build; what the launcher sent
+    is read, and its streams closed here (held, its error pipe would never close)."""
     import socket
     import sys
     import tempfile
 
     folder = Path(tempfile.mkdtemp(prefix="tracker-dbt-test-"))
-    path = str(folder / "s")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    listener.bind(str(folder / "s"))
     listener.listen(1)
     launcher = subprocess.Popen([sys.executable, "-c", (
         "import sys\n"
         "from assets.dbt_ahead import hand_over\n"
-        f"sys.exit(hand_over({path!r}, ['build']))\n")], cwd=Path(dbt_ahead.__file__).parent.parent)
+        f"sys.exit(hand_over({str(folder / 's')!r}, ['build']))\n")], cwd=Path(dbt_ahead.__file__).parent.parent,
+        stderr=subprocess.PIPE, text=True)
+    connection, _ = listener.accept()
+    header, descriptors, _, _ = socket.recv_fds(connection, dbt_ahead.HEADER.size, 3)
+    command = json.loads(dbt_ahead._exactly(connection, dbt_ahead.HEADER.unpack(header)[0]))
+    for descriptor in descriptors:
+        os.close(descriptor)
+    assert command["arguments"] == ["build"] and len(descriptors) == 3
+    yield launcher, connection
+    launcher.kill()
+    listener.close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("when", ["before it has the command", "after"])
+def test_an_interrupt_of_the_launcher_reaches_the_build(stand_in, when):
+    """SIGINT to the launcher is passed to the process running the build, even one that comes while the command
+    is being handed over (kept, and passed on once the process has it). A stand-in takes the command, so what
+    is checked is the launcher alone, deterministically: the build it names is a sleeping process."""
+    import sys
+
+    launcher, connection = stand_in
     build = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
     try:
-        connection, _ = listener.accept()
-        header, descriptors, _, _ = socket.recv_fds(connection, dbt_ahead.HEADER.size, 3)
-        command = json.loads(dbt_ahead._exactly(connection, dbt_ahead.HEADER.unpack(header)[0]))
-        assert command["arguments"] == ["build"] and len(descriptors) == 3
-        for descriptor in descriptors:
-            os.close(descriptor)
         if when == "before it has the command":
             launcher.send_signal(signal.SIGINT)
             time.sleep(0.5)  # the launcher keeps it: nobody to pass it to yet
@@ -137,39 +150,15 @@ def test_an_interrupt_of_the_launcher_reaches_the_build(tmp_path, when):
         assert launcher.wait(timeout=30) == 130
     finally:
         build.kill()
-        launcher.kill()
-        listener.close()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_an_interrupt_before_anyone_takes_the_command_ends_the_launcher(tmp_path):
-    import socket
-    import sys
-    import tempfile
-
-    folder = Path(tempfile.mkdtemp(prefix="tracker-dbt-test-"))
-    path = str(folder / "s")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(1)
-    launcher = subprocess.Popen([sys.executable, "-c", (
-        "import sys\n"
-        "from assets.dbt_ahead import hand_over\n"
-        f"sys.exit(hand_over({path!r}, ['build']))\n")], cwd=Path(dbt_ahead.__file__).parent.parent,
-        stderr=subprocess.PIPE, text=True)
-    try:
-        connection, _ = listener.accept()
-        for descriptor in socket.recv_fds(connection, dbt_ahead.HEADER.size, 3)[1]:
-            os.close(descriptor)  # the launcher's streams: held here, its error pipe would never close
-        launcher.send_signal(signal.SIGINT)
-        time.sleep(0.5)
-        connection.close()  # the process went without taking it
-        _, err = launcher.communicate(timeout=30)
-        assert launcher.returncode == 128 + signal.SIGINT and "Traceback" not in err
-    finally:
-        launcher.kill()
-        listener.close()
-        shutil.rmtree(folder, ignore_errors=True)
+def test_an_interrupt_before_anyone_takes_the_command_ends_the_launcher(stand_in):
+    launcher, connection = stand_in
+    launcher.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    connection.close()  # the process went without taking it
+    _, err = launcher.communicate(timeout=30)
+    assert launcher.returncode == 128 + signal.SIGINT and "Traceback" not in err
 
 
 def test_a_run_killed_leaves_it_to_end_and_clear_up_by_itself(tmp_path):
