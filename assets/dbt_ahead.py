@@ -46,13 +46,19 @@ class DbtAhead:
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="tracker-dbt-"))  # 0700: only this user can reach the socket
         self.socket = self.folder / "dbt.sock"  # short: a socket's path is limited to about 100 characters
+        try:
+            self._start()
+        except OSError:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
+
+    def _start(self) -> None:
         root = str(Path(__file__).resolve().parent.parent)
         environment = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
                                     "PYTHONUNBUFFERED": "1"}  # as dagster-dbt starts dbt: its lines as they come
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(str(self.socket))  # here, so a launcher however early finds it, and waits for the imports
-        listener.listen(1)
-        with listener:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(str(self.socket))  # here, so a launcher however early finds it, and waits for the imports
+            listener.listen(1)
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "assets.dbt_ahead", str(self.socket), str(listener.fileno())], cwd=root,
                 env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -67,8 +73,13 @@ class DbtAhead:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start() -> DbtAhead:
-    return DbtAhead()
+def start() -> DbtAhead | None:
+    """None where no socket can be made (a temporary folder too deep for one, or not writable): dbt then starts
+    as it always did, in the launcher."""
+    try:
+        return DbtAhead()
+    except OSError:
+        return None
 
 
 def hand_over(path: str, arguments: list[str]) -> int | None:

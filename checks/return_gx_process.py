@@ -77,7 +77,10 @@ def start_ahead(inbox: Path) -> None:
     """Start the process if ``inbox`` holds anything to read (and none is started yet)."""
     global _ahead
     if _ahead is None and _holds_files(inbox):
-        _ahead = GxProcess()
+        try:
+            _ahead = GxProcess()
+        except OSError as failed:  # GX then runs in the run's own process, as it always did
+            log.warning(f"Great Expectations could not be started ahead of the run: {failed}")
 
 
 def stop_ahead() -> None:

@@ -98,7 +98,8 @@ def _run_job(started: float) -> int:
         print(f"\n{locked}")
         return 1
     finally:
-        dbt.stop()
+        if dbt is not None:
+            dbt.stop()
     elapsed = time.monotonic() - started
     materialised = len(result.get_asset_materialization_events())
     checks = result.get_asset_check_evaluations()

@@ -210,6 +210,15 @@ def test_without_a_process_the_launcher_runs_dbt_itself(monkeypatch, project, tm
     assert done.returncode == 0 and "word hello" in out
 
 
+def test_where_no_socket_can_be_made_dbt_starts_as_before(monkeypatch, tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)  # a socket's path is limited to about 100 characters
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(dbt_ahead.tempfile, "tempdir", str(deep))
+    monkeypatch.delenv(dbt_ahead.AHEAD_VARIABLE, raising=False)
+    assert dbt_ahead.start() is None
+    assert dbt_ahead.AHEAD_VARIABLE not in os.environ and list(deep.iterdir()) == []  # nothing left half made
+
+
 def test_its_socket_is_in_a_folder_only_this_user_can_enter(ahead):
     assert ahead.folder.stat().st_mode & 0o077 == 0
     assert len(str(ahead.socket)) < 100
