@@ -134,7 +134,8 @@ def test_an_interrupt_of_the_launcher_reaches_the_build(stand_in, when):
     import sys
 
     launcher, connection = stand_in
-    build = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    build = subprocess.Popen([sys.executable, "-c", (  # a run started in the background inherits SIGINT ignored
+        "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); time.sleep(120)")])
     try:
         if when == "before it has the command":
             launcher.send_signal(signal.SIGINT)
