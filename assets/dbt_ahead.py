@@ -29,7 +29,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tracker.process_exit import end_child, leave
+from tracker.process_exit import end_child, leave, python_child
 
 AHEAD_VARIABLE = "TRACKER_DBT_AHEAD"  # the socket of the dbt process started ahead, for the launcher
 HEADER = struct.Struct("!Q")  # the length of the command that follows the file descriptors
@@ -53,15 +53,13 @@ class DbtAhead:
             raise
 
     def _start(self) -> None:
-        root = str(Path(__file__).resolve().parent.parent)
-        environment = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-                                    "PYTHONUNBUFFERED": "1"}  # as dagster-dbt starts dbt: its lines as they come
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
             listener.bind(str(self.socket))  # here, so a launcher however early finds it, and waits for the imports
             listener.listen(1)
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "assets.dbt_ahead", str(self.socket), str(listener.fileno())], cwd=root,
-                env=environment, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            self.process = python_child(
+                "assets.dbt_ahead", str(self.socket), str(listener.fileno()),
+                environment={"PYTHONUNBUFFERED": "1"},  # as dagster-dbt starts dbt: its lines as they come
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=[listener.fileno()])
         os.environ[AHEAD_VARIABLE] = str(self.socket)
 
@@ -131,10 +129,7 @@ def hand_over(path: str, arguments: list[str]) -> int | None:
 def _line(connection: socket.socket) -> bytes:
     read = b""
     while not read.endswith(b"\n"):
-        try:
-            chunk = connection.recv(64)
-        except InterruptedError:
-            continue
+        chunk = connection.recv(64)  # retried after a signal's handler (PEP 475)
         if not chunk:
             return b""
         read += chunk

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from tracker.process_exit import end_child, leave
+from tracker.process_exit import end_child, leave, python_child
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,10 +47,8 @@ class GxProcess:
     """The child process and the two ends of the pipe to it."""
 
     def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parent.parent)
-        environment = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        self.process = subprocess.Popen([sys.executable, "-m", "checks.return_gx_process"], cwd=root, env=environment,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.process = python_child("checks.return_gx_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL)
 
     def validate_accepted(self, accepted: pd.DataFrame, known_organisations: Collection[str],
                           as_of: dt.date) -> CheckedReturns:

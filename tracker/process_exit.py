@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import NoReturn
 
 
@@ -35,6 +36,17 @@ def leave(code: int | str | None) -> NoReturn:
         except (OSError, ValueError):  # a closed pipe or stream has nothing more to say
             pass
     os._exit(status)
+
+
+def python_child(module: str, *arguments: str, environment: dict[str, str] | None = None,
+                 **popen) -> subprocess.Popen:
+    """This Python running one of this checkout's modules (``python -m module``), from the checkout, whatever the
+    caller's working folder: a child started ahead of need (``checks/return_gx_process.py``,
+    ``assets/dbt_ahead.py``)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    environment = (os.environ | (environment or {})
+                   | {"PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))})
+    return subprocess.Popen([sys.executable, "-m", module, *arguments], cwd=root, env=environment, **popen)
 
 
 def end_child(process: subprocess.Popen, within: float) -> None:
