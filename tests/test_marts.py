@@ -269,3 +269,62 @@ def test_dbt_leaves_the_warehouse_checkpointed_and_says_nothing_more(built, tmp_
     assert done.returncode == 0, done.stdout[-2000:]
     assert "leaked" not in done.stderr and "Traceback" not in done.stderr
     assert not (home / "warehouse.duckdb.wal").exists()
+
+
+def test_each_model_shows_the_row_count_it_logged_as_dbt_built_it(built):
+    """Every model's materialization carries its table's row count, logged by the model's post-hook while dbt
+    built it (dbt/macros/row_count.sql), and equal to the table's count."""
+    import duckdb
+
+    models_built = {table_name(n) for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
+    shown = {}
+    for event in built["result"].get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        if ".".join(materialization.asset_key.path) in models_built:
+            shown[".".join(materialization.asset_key.path)] = materialization.metadata.get("dagster/row_count")
+    assert set(shown) == models_built and None not in shown.values()
+    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
+    try:
+        counted = {table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] for table in shown}
+    finally:
+        con.close()
+    assert {table: value.value for table, value in shown.items()} == counted
+    assert sum(counted.values()) > 0
+
+
+class _Message:
+    """A dbt log line as dagster-dbt streams it, turning into the given Dagster events."""
+
+    def __init__(self, name: str, msg: str, unique_id: str | None, events=()):
+        self.raw_event = {"info": {"name": name, "msg": msg},
+                          "data": {"node_info": {"unique_id": unique_id}} if unique_id else {}}
+        self.events = list(events)
+
+    def to_default_asset_events(self, **_context):
+        return self.events
+
+
+def test_a_row_count_goes_on_its_own_model_and_no_line_becomes_an_event():
+    from types import SimpleNamespace
+
+    from assets.marts import with_row_counts
+
+    first, second, third = (dg.Output(None, output_name=name, metadata={"unique_id": f"model.p.{name}"})
+                            for name in ("first", "second", "third"))
+    check = dg.AssetCheckResult(asset_key="first", check_name="unique", passed=True)
+    messages = [
+        _Message("JinjaLogInfo", 'Rows in "w"."marts"."first": 12', "model.p.first"),
+        _Message("JinjaLogInfo", "Rows in a note someone logged: 5", None),  # not on a node: ignored
+        _Message("LogModelResult", "1 of 3 OK", "model.p.first", [first]),
+        _Message("LogTestResult", "PASS", "test.p.unique", [check]),
+        _Message("JinjaLogInfo", 'Rows in "w"."marts"."second": 0', "model.p.second"),
+        _Message("JinjaLogInfo", "Rows in marts.third: many", "model.p.third"),  # not a number: not a count
+        _Message("LogModelResult", "2 of 3 OK", "model.p.second", [second]),
+        _Message("LogModelResult", "3 of 3 OK", "model.p.third", [third]),
+    ]
+    invocation = SimpleNamespace(stream_raw_events=lambda: iter(messages), manifest={}, dagster_dbt_translator=None,
+                                 context=None, target_path=None, project=None)
+    events = list(with_row_counts(invocation))
+    assert [type(e).__name__ for e in events] == ["Output", "AssetCheckResult", "Output", "Output"]
+    counts = {e.output_name: e.metadata.get("dagster/row_count") for e in events if isinstance(e, dg.Output)}
+    assert counts["first"].value == 12 and counts["second"].value == 0 and counts["third"] is None
