@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from dagster_duckdb import DuckDBResource
 from packaging import version
 
+from assets.dagster_dbt_only import DagsterDbtTranslator, DbtCliResource, dbt_assets
 from assets.raw import OWNERS
 from tracker.durable import write_atomically
 from tracker.resources import TrackerConfig, TrackerWarehouse
