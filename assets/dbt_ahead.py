@@ -2,10 +2,12 @@
 
 Starting dbt costs about two seconds before it reads the project: importing dbt-core and the adapter, and
 building the JSON schemas it checks the project and profile against. ``tracker run`` starts this process once
-Dagster has loaded (``start``), so that work happens on the machine's other core while the steps before the
-marts run. When the marts step starts dbt, the launcher (``dbt_command``) connects to this process's socket and hands
-it the command: its arguments, working folder, environment and its standard input, output and error (passed as
-file descriptors), so dbt writes to the pipe Dagster reads, exactly as a dbt started there would. The launcher
+Dagster has loaded, and tells it to import once Great Expectations' process has imported GX
+(``start(after=...)``), so that work happens on the machine's other core while the steps before the marts run,
+and never beside another import: three processes on two cores slowed the run's own steps by about a second. When
+the marts step starts dbt, the launcher (``dbt_command``) connects to this process's socket and hands it the
+command: its arguments, working folder, environment and its standard input, output and error (passed as file
+descriptors), so dbt writes to the pipe Dagster reads, exactly as a dbt started there would. The launcher
 forwards an interrupt, and ends with dbt's exit code; if the launcher is killed, so is this process.
 
 Used once: the socket is removed when the command arrives. Without one (a run from Dagster's UI, another dbt
@@ -27,11 +29,13 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tracker.process_exit import end_child, leave, python_child
 
 AHEAD_VARIABLE = "TRACKER_DBT_AHEAD"  # the socket of the dbt process started ahead, for the launcher
+WAITS, GO = "--wait", b"g"  # started to wait before importing, until it reads GO on its input
 HEADER = struct.Struct("!Q")  # the length of the command that follows the file descriptors
 SCHEMAS = [  # what dbt checks its project and profile against, built once a process (dbt_common's json_schema)
     ("dbt.contracts.project", ["ProjectFlags", "ProfileConfig", "Project", "PackageConfig", "Configuration"]),
@@ -43,39 +47,59 @@ SCHEMAS = [  # what dbt checks its project and profile against, built once a pro
 class DbtAhead:
     """The process started ahead, its private folder, and the variable that tells the launcher where it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, after: Callable[[], None] | None = None) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="tracker-dbt-"))  # 0700: only this user can reach the socket
         self.socket = self.folder / "dbt.sock"  # short: a socket's path is limited to about 100 characters
+        self._telling = threading.Lock()
+        self._stopped = False
         try:
-            self._start()
+            self._start(waits=after is not None)
         except OSError:
             shutil.rmtree(self.folder, ignore_errors=True)
             raise
+        if after is not None:
+            threading.Thread(target=self._go_after, args=(after,), name="dbt-ahead", daemon=True).start()
 
-    def _start(self) -> None:
+    def _start(self, waits: bool) -> None:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
             listener.bind(str(self.socket))  # here, so a launcher however early finds it, and waits for the imports
             listener.listen(1)
             self.process = python_child(
-                "assets.dbt_ahead", str(self.socket), str(listener.fileno()),
+                "assets.dbt_ahead", str(self.socket), str(listener.fileno()), *([WAITS] if waits else []),
                 environment={"PYTHONUNBUFFERED": "1"},  # as dagster-dbt starts dbt: its lines as they come
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=[listener.fileno()])
         os.environ[AHEAD_VARIABLE] = str(self.socket)
 
+    def _go_after(self, after: Callable[[], None]) -> None:
+        try:
+            after()
+        except Exception:  # noqa: BLE001  (whatever went wrong with what it waited for, dbt is still wanted)
+            pass
+        with self._telling:
+            if not self._stopped:
+                try:
+                    self.process.stdin.write(GO)
+                    self.process.stdin.flush()
+                except OSError:  # it has gone: a launcher runs dbt itself
+                    pass
+
     def stop(self) -> None:
         """End it if it is still waiting (closing its input), or wait for the build it took over to end."""
+        with self._telling:  # never while it is being told to go
+            self._stopped = True
         if os.environ.get(AHEAD_VARIABLE) == str(self.socket):
             del os.environ[AHEAD_VARIABLE]
         end_child(self.process, within=10)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start() -> DbtAhead | None:
-    """None where no socket can be made (a temporary folder too deep for one, or not writable): dbt then starts
-    as it always did, in the launcher."""
+def start(after: Callable[[], None] | None = None) -> DbtAhead | None:
+    """The process, importing dbt at once, or once ``after`` returns (it waits, started, until told to go: a run
+    killed meanwhile still leaves nothing behind); None where no socket can be made (a temporary folder too deep
+    for one, or not writable): dbt then starts as it always did, in the launcher."""
     try:
-        return DbtAhead()
+        return DbtAhead(after)
     except OSError:
         return None
 
@@ -136,12 +160,15 @@ def _line(connection: socket.socket) -> bytes:
     return read.strip()
 
 
-def serve(path: str, listening: int) -> None:
-    """Import dbt, then take one command at ``path`` (the socket ``listening``), run it as dbt, report its exit
-    code, and end."""
+def serve(path: str, listening: int, waits: bool = False) -> None:
+    """Import dbt (once told to, if it ``waits``), then take one command at ``path`` (the socket ``listening``), run
+    it as dbt, report its exit code, and end."""
     from assets.dbt_command import close_warehouse, run_cli
 
     listener = socket.socket(fileno=listening)
+    if waits and os.read(sys.stdin.fileno(), len(GO)) != GO:  # tracker run finished, or went, before it said go
+        _remove(path)
+        leave(0)
     cli = _warmed()
     while True:
         ready, _, _ = select.select([listener, sys.stdin], [], [])
@@ -230,4 +257,4 @@ def _warmed():
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]))
+    serve(sys.argv[1], int(sys.argv[2]), waits=sys.argv[3:] == [WAITS])

@@ -8,7 +8,9 @@ returns asset then hands it the accepted rows (``validate_accepted``) and gets b
 runs in the asking process, as before: the result is the same either way.
 
 The process reads requests from its standard input and answers on its standard output, as pickles between a
-parent and the child it started; it ends when its input closes, so a parent killed mid-run leaves nothing behind.
+parent and the child it started; its first answer, unasked, says it has imported GX (``wait_until_imported``:
+what else ``tracker run`` starts ahead starts after that, so two imports never share the spare core with the run).
+It ends when its input closes, so a parent killed mid-run leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import datetime as dt
 import logging
 import os
 import pickle
+import select
 import subprocess
 import sys
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,16 +47,36 @@ class CheckedReturns:
     failed_lines: list[str] = field(default_factory=list)  # one per failed expectation
 
 
+IMPORTED = "imported"  # the process's first answer, unasked: GX is imported and it is ready for a request
+IMPORT_WAIT = 20.0  # seconds waited for that answer before whatever was to start after it starts anyway
+
+
 class GxProcess:
     """The child process and the two ends of the pipe to it."""
 
     def __init__(self) -> None:
         self.process = python_child("checks.return_gx_process", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.DEVNULL)
+        self._reading = threading.Lock()  # its answers are read by one thread at a time
+        self._told_imported = False  # whether its first answer (IMPORTED) has been read
+
+    def wait_imported(self, within: float | None = None) -> None:
+        """Until it has said it imported GX, or has ended, or ``within`` seconds have passed."""
+        with self._reading:
+            if self._told_imported or self.process.stdout.closed:
+                return
+            if within is not None and not select.select([self.process.stdout], [], [], within)[0]:
+                return  # still importing: the request reads the answer itself
+            self._told_imported = True
+            try:
+                pickle.load(self.process.stdout)
+            except (OSError, EOFError, pickle.PickleError):
+                pass  # it has gone: a request finds that out for itself
 
     def validate_accepted(self, accepted: pd.DataFrame, known_organisations: Collection[str],
                           as_of: dt.date) -> CheckedReturns:
         """Raises OSError, EOFError or pickle's errors if the process has gone."""
+        self.wait_imported()
         pickle.dump((accepted, frozenset(known_organisations), as_of), self.process.stdin,
                     protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.flush()
@@ -64,7 +88,8 @@ class GxProcess:
     def close(self) -> None:
         """Close its input (it ends) and wait a moment for it; a process that does not end is killed."""
         end_child(self.process, within=5)
-        self.process.stdout.close()
+        with self._reading:  # not while a thread waits for its first answer (it has its end by now)
+            self.process.stdout.close()
 
 
 log = logging.getLogger(__name__)
@@ -79,6 +104,14 @@ def start_ahead(inbox: Path) -> None:
             _ahead = GxProcess()
         except OSError as failed:  # GX then runs in the run's own process, as it always did
             log.warning(f"Great Expectations could not be started ahead of the run: {failed}")
+
+
+def wait_until_imported(within: float = IMPORT_WAIT) -> None:
+    """Until the process started ahead has imported GX (or has ended, or ``within`` seconds have passed); at once
+    if none was started."""
+    process = _ahead
+    if process is not None:
+        process.wait_imported(within)
 
 
 def stop_ahead() -> None:
@@ -118,6 +151,8 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """Answer each request until the input closes."""
     from checks.return_gx import validate_accepted as validate_here  # the import this process is for
 
+    pickle.dump(IMPORTED, answers, protocol=pickle.HIGHEST_PROTOCOL)
+    answers.flush()
     while True:
         try:
             accepted, known_organisations, as_of = pickle.load(requests)

@@ -77,15 +77,16 @@ def _run_job(started: float) -> int:
     import dagster as dg  # heavy: imported only when a run is asked for
 
     from assets import dbt_ahead
+    from checks import return_gx_process
     from pipelines.definitions import defs
     from tracker.dead_runs import PROCESS_TAG, process_identity
     from tracker.run_lock import RunLocked, run_lock
 
     job = defs.resolve_job_def("refresh_all")
     gc.freeze()  # the modules and definitions outlive the run: its garbage collections need not walk them
-    # dbt imported on the other core while the steps before the marts run (not sooner: three processes importing
-    # at once on two cores slowed Dagster's own start by a second)
-    dbt = dbt_ahead.start()
+    # dbt imported on the other core while the steps before the marts run, once GX's process has imported GX:
+    # two imports beside the run on two cores slowed the run's own start and first steps by about a second
+    dbt = dbt_ahead.start(after=return_gx_process.wait_until_imported)
     try:
         with run_lock(on_wait=lambda who: print(f"Another run is writing the warehouse ({who or 'holder unknown'}): "
                                                 "waiting for it to finish ...", flush=True)), \

@@ -162,15 +162,17 @@ def test_an_interrupt_before_anyone_takes_the_command_ends_the_launcher(stand_in
     assert launcher.returncode == 128 + signal.SIGINT and "Traceback" not in err
 
 
-def test_a_run_killed_leaves_it_to_end_and_clear_up_by_itself(tmp_path):
-    """``tracker run`` killed: nothing stops the process, but its input closes, and it ends and removes its folder."""
+@pytest.mark.parametrize("after", ["None", "lambda: time.sleep(600)"], ids=["importing", "waiting to be told"])
+def test_a_run_killed_leaves_it_to_end_and_clear_up_by_itself(tmp_path, after):
+    """``tracker run`` killed: nothing stops the process, but its input closes, and it ends and removes its folder,
+    whether it was importing dbt or still waiting to be told to."""
     import sys
 
     found = tmp_path / "found"
     parent = subprocess.Popen([sys.executable, "-c", (
         "import pathlib, time\n"
         "from assets import dbt_ahead\n"
-        "ahead = dbt_ahead.start()\n"
+        f"ahead = dbt_ahead.start(after={after})\n"
         f"pathlib.Path({str(found)!r}).write_text(f'{{ahead.process.pid}} {{ahead.folder}}')\n"
         "time.sleep(60)\n")], cwd=Path(dbt_ahead.__file__).parent.parent)
     deadline = time.monotonic() + 30
@@ -196,6 +198,10 @@ def _state(pid: str) -> str:
 def test_unused_it_ends_with_the_run_and_leaves_nothing(ahead):
     assert os.environ[dbt_ahead.AHEAD_VARIABLE] == str(ahead.socket)
     _waiting(ahead)
+    deadline = time.monotonic() + 60
+    while "_duckdb" not in _modules(ahead.process.pid):  # started at once: it imports dbt and its adapter
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     ahead.stop()
     assert ahead.process.returncode == 0
     assert not ahead.folder.exists() and dbt_ahead.AHEAD_VARIABLE not in os.environ
@@ -231,3 +237,63 @@ def test_a_process_that_died_before_the_command_leaves_it_to_the_launcher(ahead,
     done = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "said")
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0 and "word hello" in out and "Traceback" not in err
+
+
+def _gated(monkeypatch, fails: bool = False):
+    """A process to start once the returned event is set (``after``), as ``tracker run`` starts it once GX is in."""
+    import threading
+
+    monkeypatch.delenv(dbt_ahead.AHEAD_VARIABLE, raising=False)
+    gate = threading.Event()
+
+    def after() -> None:
+        gate.wait(60)
+        if fails:
+            raise RuntimeError("what it waited for went wrong")
+
+    return dbt_ahead.start(after=after), gate
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["after returns", "after raises"])
+def test_started_after_something_it_starts_only_then_and_an_early_launcher_waits_for_it(monkeypatch, project,
+                                                                                        tmp_path, fails):
+    ahead, gate = _gated(monkeypatch, fails)
+    try:
+        assert os.environ[dbt_ahead.AHEAD_VARIABLE] == str(ahead.socket) and ahead.socket.exists()
+        done = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "said", word="early")
+        time.sleep(1)
+        assert ahead.process.poll() is None and done.poll() is None  # it waits to be told; the launcher waits
+        assert ahead.socket.exists() and "_duckdb" not in _modules(ahead.process.pid)  # nor dbt's adapter imported
+        gate.set()
+        out, err = done.communicate(timeout=120)
+        assert done.returncode == 0 and "word early" in out, out[-1500:] + err[-1500:]
+        assert ahead.process.wait(timeout=30) == 0 and not ahead.socket.exists()  # it was the one that ran it
+        assert "Traceback" not in err
+    finally:
+        gate.set()
+        ahead.stop()
+    assert not ahead.folder.exists() and dbt_ahead.AHEAD_VARIABLE not in os.environ
+
+
+def test_stopped_before_it_started_it_never_starts_and_a_waiting_launcher_runs_dbt_itself(monkeypatch, project,
+                                                                                          tmp_path):
+    import threading
+
+    ahead, gate = _gated(monkeypatch)
+    done = _launch(dbt_launcher(tmp_path / "home"), project, "run-operation", "said", word="cold")
+    time.sleep(1)
+    ahead.stop()  # the run ended (or failed) before what it waited for came
+    assert ahead.process.returncode == 0  # it ended without importing dbt
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0 and "word cold" in out and "Traceback" not in err
+    gate.set()
+    deadline = time.monotonic() + 10
+    while [t for t in threading.enumerate() if t.name == "dbt-ahead"]:  # it tells nobody: the process has gone
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert not ahead.folder.exists() and dbt_ahead.AHEAD_VARIABLE not in os.environ
+
+
+def _modules(pid: int) -> str:
+    """The files a process has mapped: one that has imported dbt's adapter has mapped DuckDB's library."""
+    return Path(f"/proc/{pid}/maps").read_text()

@@ -153,3 +153,34 @@ def test_ingestion_with_the_process_started_ahead_keeps_the_same_results(returns
     assert [f["rule"] for f in kept[warned.reference]["failed"]] == ["transactions_missing"]
     (passed,), = query(returns_home, f"SELECT count(*) FROM {PASSED_TABLE}")
     assert passed - before == 2  # both vouched for, so the blocking check need not validate them again
+
+
+def test_it_says_once_it_has_imported_gx_and_that_is_never_taken_for_an_answer():
+    from checks.return_gx import validate_accepted as validate_here
+
+    return_gx_process.wait_until_imported()  # none started: at once
+    here = validate_here(ROWS, KNOWN, AS_OF).checked()
+    for waited in ("until imported", "not at all", "a moment"):
+        worker = GxProcess()
+        try:
+            if waited == "until imported":
+                worker.wait_imported()
+                assert worker._told_imported
+            elif waited == "a moment":
+                worker.wait_imported(within=0)  # still importing, most likely: the request reads it itself
+            assert worker.validate_accepted(ROWS, KNOWN, AS_OF).per_return == here.per_return
+            assert worker.validate_accepted(ROWS.iloc[:1], KNOWN, AS_OF).per_return == \
+                {"R-1": here.per_return["R-1"]}
+        finally:
+            worker.close()
+
+
+def test_waiting_for_a_process_that_has_gone_ends(tmp_path):
+    (tmp_path / "D10").mkdir()
+    (tmp_path / "D10" / "return.csv").write_bytes(csv_bytes(row()))
+    start_ahead(tmp_path)
+    worker = return_gx_process._ahead
+    worker.process.kill()
+    return_gx_process.wait_until_imported()  # returns: it has ended
+    assert worker._told_imported and validate_accepted(ROWS, KNOWN, AS_OF).per_return  # done here instead
+    assert return_gx_process._ahead is None
