@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
@@ -41,6 +41,9 @@ from assets.raw import OWNERS
 from tracker.durable import write_atomically
 from tracker.resources import TrackerConfig, TrackerWarehouse
 from tracker.settings import dbt_run_dir, dbt_target_dir, warehouse_path
+
+if TYPE_CHECKING:
+    from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent / "dbt"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -285,7 +288,7 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
 ROW_COUNT_LINE = re.compile(r"Rows in .+: (\d+)$")  # logged by each model's post-hook (dbt/macros/row_count.sql)
 
 
-def with_row_counts(invocation) -> Iterator:
+def with_row_counts(invocation: "DbtCliInvocation") -> Iterator:
     """dagster-dbt's events for the build as dbt reports them, each model's with the row count it logged."""
     counts: dict[str, int] = {}
     for message in invocation.stream_raw_events():

@@ -69,9 +69,12 @@ class GxProcess:
                 return  # still importing: the request reads the answer itself
             self._told_imported = True
             try:
-                pickle.load(self.process.stdout)
+                said = pickle.load(self.process.stdout)
             except (OSError, EOFError, pickle.PickleError):
-                pass  # it has gone: a request finds that out for itself
+                return  # it has gone: a request finds that out for itself
+            if said != IMPORTED:  # never: anything else answers no request, so the pipe is out of step (the
+                # request then validates in the asking process, as for a process that has gone)
+                raise pickle.UnpicklingError(f"Great Expectations' process began with {said!r}, not {IMPORTED!r}")
 
     def validate_accepted(self, accepted: pd.DataFrame, known_organisations: Collection[str],
                           as_of: dt.date) -> CheckedReturns:
