@@ -7,16 +7,24 @@ figures AS (
     UNION ALL SELECT organisation_code, reporting_quarter, 'GOV.UK Forms', 'forms in total', forms_total FROM returns
     UNION ALL SELECT organisation_code, reporting_quarter, 'GOV.UK Forms', 'forms online', forms_online FROM returns
 ),
-paired AS (
+-- Each figure beside the same figure in the organisation's return for the quarter before, taken with a window
+-- over its quarters rather than by joining the figures to themselves (PostgreSQL planned that join per row:
+-- up to minutes at national size).
+series AS (
     SELECT r.organisation_code, r.organisation_name, r.department_name, f.platform, f.measure,
-           r.reporting_quarter, p.reporting_quarter AS previous_quarter, pf.value AS previous_value, f.value,
-           r.is_illustrative
+           r.reporting_quarter, r.quarter_index, f.value, r.is_illustrative,
+           lag(r.quarter_index) OVER quarters AS previous_index,
+           lag(r.reporting_quarter) OVER quarters AS previous_quarter,
+           lag(f.value) OVER quarters AS previous_value
     FROM figures f
     JOIN returns r USING (organisation_code, reporting_quarter)
-    JOIN returns p ON p.organisation_code = r.organisation_code AND p.quarter_index = r.quarter_index - 1
-    JOIN figures pf ON pf.organisation_code = p.organisation_code AND pf.reporting_quarter = p.reporting_quarter
-         AND pf.platform = f.platform AND pf.measure = f.measure
-    WHERE f.value IS NOT NULL AND pf.value IS NOT NULL
+    WINDOW quarters AS (PARTITION BY r.organisation_code, f.platform, f.measure ORDER BY r.quarter_index)
+),
+paired AS (
+    SELECT organisation_code, organisation_name, department_name, platform, measure,
+           reporting_quarter, previous_quarter, previous_value, value, is_illustrative
+    FROM series
+    WHERE previous_index = quarter_index - 1 AND value IS NOT NULL AND previous_value IS NOT NULL
 )
 SELECT *, value - previous_value AS change,
        {{ rounded('CAST(value - previous_value AS DOUBLE PRECISION) / nullif(previous_value, 0)', 4) }} AS change_share,

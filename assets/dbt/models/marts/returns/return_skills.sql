@@ -5,18 +5,23 @@
 -- (staging.return_barriers_list, from checks/return_contract.py).
 WITH returns AS (SELECT * FROM {{ ref('returns_in_context') }}),
 named AS (SELECT * FROM {{ ref('return_barrier_picks') }}),
+-- each return's barriers in one string, joined (a subquery per return ran per row on PostgreSQL: minutes at
+-- national size)
+organisation_barriers AS (
+    SELECT organisation_code, reporting_quarter, string_agg(barrier, '; ' ORDER BY barrier_rank) AS main_barriers
+    FROM named GROUP BY organisation_code, reporting_quarter
+),
 organisation_rows AS (
     SELECT 'organisation' AS level, r.organisation_code, r.organisation_name, r.department_code, r.department_name,
            r.reporting_quarter, r.contract_version::INTEGER AS contract_version, r.skills_reported,
            r.ddat_staff_fte::DOUBLE PRECISION AS ddat_staff_fte, r.ddat_vacancies::BIGINT AS ddat_vacancies,
            r.senior_civil_servants::BIGINT AS senior_civil_servants,
            r.senior_civil_servants_trained::BIGINT AS senior_civil_servants_trained,
-           CASE WHEN r.skills_reported THEN (
-               SELECT string_agg(n.barrier, '; ' ORDER BY n.barrier_rank) FROM named n
-               WHERE n.organisation_code = r.organisation_code AND n.reporting_quarter = r.reporting_quarter)
-           END AS main_barriers,
+           CASE WHEN r.skills_reported THEN b.main_barriers END AS main_barriers,
            r.is_illustrative
     FROM returns r
+    LEFT JOIN organisation_barriers b
+           ON b.organisation_code = r.organisation_code AND b.reporting_quarter = r.reporting_quarter
 ),
 department_barriers AS (
     SELECT department_code, reporting_quarter, string_agg(barrier, '; ' ORDER BY barrier_order) AS main_barriers
