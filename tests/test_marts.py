@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from assets.marts import manifest, mart_tables, table_name
+from assets.marts import manifest, mart_tables, models, table_name
 from pipelines.definitions import defs
 from tracker.settings import dbt_target_dir
 
@@ -276,7 +276,7 @@ def test_each_model_shows_the_row_count_it_logged_as_dbt_built_it(built):
     built it (dbt/macros/row_count.sql), and equal to the table's count."""
     import duckdb
 
-    models_built = {table_name(n) for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
+    models_built = {table_name(n) for n in models()}
     shown = {}
     for event in built["result"].get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
