@@ -328,3 +328,32 @@ def test_a_row_count_goes_on_its_own_model_and_no_line_becomes_an_event():
     assert [type(e).__name__ for e in events] == ["Output", "AssetCheckResult", "Output", "Output"]
     counts = {e.output_name: e.metadata.get("dagster/row_count") for e in events if isinstance(e, dg.Output)}
     assert counts["first"].value == 12 and counts["second"].value == 0 and counts["third"] is None
+
+
+def test_dbt_builds_two_nodes_at_once_only_in_a_large_warehouse(tmp_path):
+    from assets.marts import TWO_THREADS_FROM_BYTES, dbt_threads
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert dbt_threads(warehouse) == 1  # not there yet: dbt reports that itself
+    with open(warehouse, "wb") as file:
+        file.truncate(TWO_THREADS_FROM_BYTES - 1)
+    assert dbt_threads(warehouse) == 1
+    with open(warehouse, "wb") as file:
+        file.truncate(TWO_THREADS_FROM_BYTES)
+    assert dbt_threads(warehouse) == 2
+
+
+def test_two_threads_build_the_same_marts_as_one(built, tmp_path, monkeypatch):
+    """Built two nodes at a time, the marts and dbt's staging tables equal the session's one-thread build."""
+    import assets.marts
+    from tests.warehouse_compare import compare_warehouses
+
+    monkeypatch.setattr(assets.marts, "TWO_THREADS_FROM_BYTES", 0)
+    result = _rebuild_marts(built, tmp_path, "CHECKPOINT")
+    assert result.success
+    ran = json.loads((dbt_target_dir(tmp_path / "home") / "run_results.json").read_text())
+    assert ran["args"]["threads"] == 2 and len(ran["results"]) > 100
+    comparison = compare_warehouses(tmp_path / "home" / "warehouse.duckdb", built["home"] / "warehouse.duckdb")
+    assert comparison.equal, comparison.report()
+    assert {"staging.returns_in_force", "staging.return_platform_figures", "marts.return_adoption"} <= set(
+        comparison.compared)

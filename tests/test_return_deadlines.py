@@ -29,7 +29,8 @@ def test_on_time_is_judged_on_the_uk_date_in_summer_and_in_winter(returns_home):
                 f"{code}-{quarter}.csv", code, "test", now=received.replace(tzinfo=dt.UTC))
     assert ingest(returns_home).success
     assert query(returns_home, "SELECT count(*) FROM staging.department_returns") == [(len(ARRIVALS),)]
-    build_models(returns_home / "warehouse.duckdb", "returns_in_context returns_status return_data_quality")
+    build_models(returns_home / "warehouse.duckdb", "returns_in_force submissions_as_of returns_in_context "
+                 "returns_status return_data_quality")
     got = {(c, q): (s, d, str(r)) for c, q, s, d, r in query(
         returns_home, "SELECT organisation_code, reporting_quarter, status, days_late, deadline "
         "FROM marts.returns_status WHERE submission_ref IS NOT NULL")}
