@@ -39,6 +39,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import yaml
 from dagster_duckdb import DuckDBResource
@@ -61,7 +62,7 @@ from checks.return_contract import (
 )
 from checks.return_files import shown
 from checks.return_gx_process import validate_accepted
-from checks.return_validation import REJECTED, ReturnJudge
+from checks.return_validation import REJECTED, ReturnJudge, ValidationReport
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
     SIDECAR,
@@ -279,13 +280,56 @@ class _Arrival:
 
 
 @dataclass
+class _Accepted:
+    """An accepted file's rows and the columns its submission adds to them, kept apart until they are written."""
+
+    report: ValidationReport
+    columns: dict  # submission_ref, received_at, is_illustrative
+
+    def first(self) -> pd.Series:
+        return self.report.returns.iloc[0]
+
+    def frame(self) -> pd.DataFrame:
+        return stacked([self])
+
+
+def stacked(accepted: list[_Accepted]) -> pd.DataFrame:
+    """Accepted files' rows, in order, each with its submission's columns. Files checked in one batch are taken
+    from the batch's frame in one step: ``pd.concat`` of a chunk's 500 one-row frames, done twice, took about
+    as long as checking them."""
+    pieces: list[pd.DataFrame] = []
+    together: list[_Accepted] = []  # consecutive files of one batch
+
+    def take_together() -> None:
+        if together:
+            frame = together[0].report.batch_rows.frame
+            pieces.append(frame.take(np.concatenate([np.arange(a.report.batch_rows.start, a.report.batch_rows.stop)
+                                                     for a in together])))
+            together.clear()
+
+    for one in accepted:
+        batch = one.report.batch_rows
+        if together and (batch is None or batch.frame is not together[0].report.batch_rows.frame):
+            take_together()
+        if batch is None:
+            pieces.append(one.report.returns)
+        else:
+            together.append(one)
+    take_together()
+    rows = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+    own = pd.DataFrame([one.columns for one in accepted])
+    own = own.take(np.repeat(np.arange(len(accepted)), [len(one.report.returns) for one in accepted]))
+    return pd.concat([rows, own.reset_index(drop=True)], axis=1)
+
+
+@dataclass
 class _Judged:
     """What one arrival comes to: the rows to write for it, and where it is archived."""
 
     arrival: _Arrival
     submission: dict
     problems: list[dict]
-    accepted: pd.DataFrame | None  # the rows kept, with the submission's columns (None unless accepted)
+    accepted: _Accepted | None  # the rows kept and the submission's columns (None unless accepted)
     target: Path
 
 
@@ -389,10 +433,8 @@ def _judge_arrival(arrival: _Arrival, settings: TrackerConfig, judge: ReturnJudg
                 "found_at": now,
             })
         if report.status != REJECTED:
-            accepted = report.returns.copy(deep=False)  # its own columns added, the rows' data shared
-            accepted["submission_ref"] = file.reference
-            accepted["received_at"] = file.received_at
-            accepted["is_illustrative"] = file.is_illustrative
+            accepted = _Accepted(report, {"submission_ref": file.reference, "received_at": file.received_at,
+                                          "is_illustrative": file.is_illustrative})
             earlier = lookups.earlier_accepted(sha, file.organisation_code)
             if earlier:  # an earlier return sent again on purpose: say so in the audit trail
                 submission["summary"] += (f" The same file as {earlier}, received earlier: its figures are the "
@@ -422,7 +464,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, judge: ReturnJudg
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     target = archive_target(settings.home, file)  # recorded with the file, so a killed run's move ends there
     judged = _judge_arrival(arrival, settings, judge, _Lookups(con), now, target, log)
-    submission, accepted = judged.submission, judged.accepted
+    submission, accepted = judged.submission, judged.accepted.frame() if judged.accepted else None
     try:
         _record(con, submission, judged.problems, accepted, arrival.content, file)
     except Exception as err:  # noqa: BLE001  the transaction rolled back: record the file as not recorded
@@ -446,7 +488,7 @@ class _InForce:
     sender: str
     received_at: dt.datetime
     version: int | None
-    rows: pd.DataFrame | None = None  # its rows to write, when it came in this chunk
+    rows: _Accepted | None = None  # its rows to write, when it came in this chunk
 
 
 class _ChunkLookups(_Lookups):
@@ -500,7 +542,7 @@ class _ChunkLookups(_Lookups):
         if accepted is None:
             return
         self._note_accepted(judged.arrival.sha, file.organisation_code, file.received_at, file.reference)
-        first = accepted.iloc[0]
+        first = accepted.first()
         organisation, quarter = first["organisation_code"], first["reporting_quarter"]
         current = self.in_force.get(organisation, {}).get(quarter)
         if current is not None and current.received_at > file.received_at:
@@ -513,8 +555,8 @@ class _ChunkLookups(_Lookups):
     def in_force_rows(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The (organisation, quarter) keys whose return in force changed, and the rows now in force for them."""
         keys = pd.DataFrame(sorted(self.changed), columns=["organisation_code", "reporting_quarter"])
-        frames = [self.in_force[o][q].rows for o, q in sorted(self.changed)]
-        return keys, pd.concat(frames, ignore_index=True) if frames else None
+        accepted = [self.in_force[o][q].rows for o, q in sorted(self.changed)]
+        return keys, stacked(accepted) if accepted else None
 
 
 def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge,
@@ -586,7 +628,7 @@ def _record_chunk(con, judged: list[_Judged], lookups: _ChunkLookups) -> None:
         if problems:
             insert_rows(con, "quarantine.return_problems", pd.DataFrame(problems, dtype=object))
         if accepted:
-            insert_rows(con, HISTORY_TABLE, pd.concat(accepted, ignore_index=True))
+            insert_rows(con, HISTORY_TABLE, stacked(accepted))
         if in_force is not None:
             con.register("_keys", keys)
             con.execute(f"DELETE FROM {RETURNS_TABLE} t USING _keys k WHERE t.organisation_code = k.organisation_code "

@@ -114,6 +114,16 @@ class Problem:
         return f"{shown(self.file)}: {self.message if self.row is None else self.describe()}"
 
 
+@dataclass(frozen=True, eq=False)
+class BatchRows:
+    """Where a file's typed rows lie in the frame of the batch it was checked with, so that many files' rows can be
+    taken from it in one step rather than stacked a one-row frame at a time."""
+
+    frame: pd.DataFrame
+    start: int
+    stop: int
+
+
 @dataclass
 class ValidationReport:
     file_name: str
@@ -128,6 +138,7 @@ class ValidationReport:
     # 2025-26 Q3, - -> 0, d10 -> D10, stray spaces), in row and column order: for the audit trail.
     normalisations: list[Normalisation] = field(default_factory=list)
     version: int | None = None  # the contract version the file was read with (from its header), when it could be read
+    batch_rows: BatchRows | None = None  # where ``returns`` lies in the frame of the batch it was checked with
 
     @property
     def status(self) -> str:
@@ -217,7 +228,7 @@ def _checking_failed(report: ValidationReport, file_name: str) -> None:
     report.problems = [Problem(UNCHECKED, "The file could not be checked because of a fault in the tracker, "
                                "not in the file. Nothing in it was taken: ask CDDO to look at it, quoting the "
                                "file's name.", file=file_name, sheet=report.sheet)]
-    report.returns = None
+    report.returns = report.batch_rows = None
     report.normalisations = []
 
 
@@ -299,6 +310,7 @@ def _judge_together(reports: list[ValidationReport], read: list[_Read], submitte
         at = 0
         for i in passed:
             reports[i].returns = kept.iloc[at:at + sizes[i]].reset_index(drop=True)
+            reports[i].batch_rows = BatchRows(kept, at, at + sizes[i])
             at += sizes[i]
 
 

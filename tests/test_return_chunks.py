@@ -167,3 +167,33 @@ def test_a_chunk_that_cannot_be_written_is_taken_one_by_one(two_homes, monkeypat
     comparison = compare_warehouses(one / "warehouse.duckdb", chunked / "warehouse.duckdb",
                                     schemas=("raw", "audit", "quarantine", "staging"))
     assert comparison.equal, comparison.report()
+
+
+def test_accepted_rows_are_stacked_in_order_from_their_batches_and_alone():
+    """Files checked in two batches and one checked alone: each file's own rows and columns, in the order given,
+    typed as checked; the same as stacking each file's frame."""
+    import pandas as pd
+
+    from checks.return_validation import validate_return, validate_returns
+
+    known, as_of = {"D10", "EA73", "EA74"}, dt.date(2026, 3, 1)
+
+    def files(codes: list[str], live: int) -> list[tuple[bytes, str, str]]:
+        return [(_figures(code, "2025-26 Q2", live + i), f"{code}.csv", code) for i, code in enumerate(codes)]
+
+    first, second = validate_returns(files(["D10", "EA73"], 10), known, as_of), validate_returns(
+        files(["EA74", "D10"], 20), known, as_of)
+    alone = validate_return(*files(["EA73"], 30)[0][:2], known, as_of, submitter="EA73")  # a batch of one
+    unplaced = validate_return(*files(["EA74"], 40)[0][:2], known, as_of, submitter="EA74")
+    unplaced.batch_rows = None  # rows whose batch is not known: its own frame is taken
+    assert all(r.batch_rows is not None for r in [*first, *second, alone])
+    order = [second[1], first[0], alone, first[1], unplaced, second[0]]  # batches interleaved, files alone
+    accepted = [returns._Accepted(report, {"submission_ref": f"R{i}", "received_at": dt.datetime(2026, 1, 1, i),
+                                           "is_illustrative": i % 2 == 0}) for i, report in enumerate(order)]
+    got = returns.stacked(accepted)
+    one_by_one = pd.concat([a.report.returns.assign(**a.columns) for a in accepted], ignore_index=True)
+    assert got["notify_services_live"].tolist() == [21, 10, 30, 11, 40, 20]
+    assert got["submission_ref"].tolist() == ["R0", "R1", "R2", "R3", "R4", "R5"]
+    pd.testing.assert_frame_equal(got, one_by_one, check_dtype=False)
+    assert got["notify_services_live"].dtype == "Int64" and got.index.tolist() == list(range(6))
+    assert returns.stacked(accepted[4:5])["notify_services_live"].tolist() == [40]
