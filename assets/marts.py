@@ -121,8 +121,8 @@ def dbt_launcher(home: Path | None = None) -> Path:
 
 
 # dbt builds two nodes at once in a warehouse this large: one node's SQL, which DuckDB runs outside Python's lock, is
-# then long enough to overlap dbt's own work on the other (national size: the build 12.7 -> 10.1 s). In a smaller one
-# the SQL is short and the two threads only take turns with Python's lock (small size: 6.7 -> 7.2 s).
+# then long enough to overlap dbt's own work on the other (national size: the build 12.4-13.0 -> 10.0-10.8 s). In a
+# smaller one the SQL is short and the two threads only take turns with Python's lock (small: 6.9-7.7 -> 7.3-8.1 s).
 TWO_THREADS_FROM_BYTES = 256 * 2**20
 
 
