@@ -34,6 +34,7 @@ the materialisation's metadata.
 
 # No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
 import datetime as dt
+import itertools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -294,29 +295,20 @@ class _Accepted:
 
 
 def stacked(accepted: list[_Accepted]) -> pd.DataFrame:
-    """Accepted files' rows, in order, each with its submission's columns. Files checked in one batch are taken
+    """Accepted files' rows, in order, each with its submission's columns. Consecutive files of one batch are taken
     from the batch's frame in one step: ``pd.concat`` of a chunk's 500 one-row frames, done twice, took about
-    as long as checking them."""
-    pieces: list[pd.DataFrame] = []
-    together: list[_Accepted] = []  # consecutive files of one batch
+    as long as checking them. A file with no batch brings its own frame."""
+    def batch_of(one: _Accepted) -> int:
+        return id(one.report.batch_rows.frame) if one.report.batch_rows is not None else id(one)
 
-    def take_together() -> None:
-        if together:
-            frame = together[0].report.batch_rows.frame
-            pieces.append(frame.take(np.concatenate([np.arange(a.report.batch_rows.start, a.report.batch_rows.stop)
-                                                     for a in together])))
-            together.clear()
+    def rows_of(run: list[_Accepted]) -> pd.DataFrame:
+        batches = [one.report.batch_rows for one in run]
+        if batches[0] is None:
+            return run[0].report.returns
+        return batches[0].frame.take(np.concatenate([np.arange(b.start, b.stop) for b in batches]))
 
-    for one in accepted:
-        batch = one.report.batch_rows
-        if together and (batch is None or batch.frame is not together[0].report.batch_rows.frame):
-            take_together()
-        if batch is None:
-            pieces.append(one.report.returns)
-        else:
-            together.append(one)
-    take_together()
-    rows = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0].reset_index(drop=True)
+    rows = pd.concat([rows_of(list(run)) for _, run in itertools.groupby(accepted, key=batch_of)],
+                     ignore_index=True)
     own = pd.DataFrame([one.columns for one in accepted])
     own = own.take(np.repeat(np.arange(len(accepted)), [len(one.report.returns) for one in accepted]))
     return pd.concat([rows, own.reset_index(drop=True)], axis=1)
