@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from assets.marts import manifest, mart_tables, models, table_name
+from assets.marts import DBT_PROJECT_DIR, manifest, mart_tables, models, table_name
 from pipelines.definitions import defs
 from tracker.settings import dbt_target_dir
 
@@ -43,9 +43,10 @@ def graph_upstream() -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def compiled_models(built) -> dict[str, str]:
     """Each model's SQL as dbt compiled it in the session's run (refs and sources resolved)."""
-    run_manifest = json.loads((dbt_target_dir(built["home"]) / "manifest.json").read_text(encoding="utf-8"))
-    return {table_name(n): n["compiled_code"].replace('"warehouse".', "")
-            for n in run_manifest["nodes"].values() if n["resource_type"] == "model"}
+    compiled = dbt_target_dir(built["home"]) / "compiled"
+    return {table_name(n): (compiled / n["package_name"] / n["original_file_path"]).read_text(encoding="utf-8")
+            .replace('"warehouse".', "")
+            for n in manifest()["nodes"].values() if n["resource_type"] == "model"}
 
 
 def test_every_model_reads_exactly_its_upstream_assets(compiled_models):
@@ -105,8 +106,8 @@ def test_a_first_build_in_a_new_home_reuses_the_projects_parse(built, tmp_path):
     again (which it does when the profile's warehouse path differs), and the path it was given is relative."""
     from assets.marts import warehouse_path_for_dbt
 
-    log = (dbt_target_dir(built["home"]) / "dbt.log").read_text(encoding="utf-8")
-    assert "Unable to do partial parsing" not in log and "skipping partial parsing" in log
+    parsed = "partial_parse.msgpack"  # dbt writes it again only when it parsed the project again
+    assert (dbt_target_dir(built["home"]) / parsed).read_bytes() == (DBT_PROJECT_DIR / "target" / parsed).read_bytes()
     assert warehouse_path_for_dbt(built["home"] / "warehouse.duckdb", built["home"]) == \
         warehouse_path_for_dbt(tmp_path / "warehouse.duckdb", tmp_path) == "../../warehouse.duckdb"
     elsewhere = warehouse_path_for_dbt(tmp_path / "other" / "w.duckdb", built["home"])  # still names the file
@@ -149,7 +150,7 @@ def test_a_changed_model_is_picked_up_without_a_manual_step(tmp_path):
     assert "a comment that changes nothing" in nodes["model.adoption_tracker.pay_monthly"]["raw_code"]
 
 
-def _rebuild_marts(built, tmp_path, damage: str):
+def _rebuild_marts(built, tmp_path, damage: str, instance: dg.DagsterInstance | None = None):
     """The marts rebuilt on a copy of the session's warehouse after one SQL statement damages it."""
     import shutil
 
@@ -164,7 +165,7 @@ def _rebuild_marts(built, tmp_path, damage: str):
     con = duckdb.connect(str(home / "warehouse.duckdb"))
     con.execute(damage)
     con.close()
-    return dg.materialize([marts], resources=make_resources(home), raise_on_error=False)
+    return dg.materialize([marts], resources=make_resources(home), raise_on_error=False, instance=instance)
 
 
 def test_a_model_that_cannot_be_built_fails_the_step_by_name_and_keeps_the_others(built, tmp_path):
@@ -295,9 +296,9 @@ def test_each_model_shows_the_row_count_it_logged_as_dbt_built_it(built):
 class _Message:
     """A dbt log line as dagster-dbt streams it, turning into the given Dagster events."""
 
-    def __init__(self, name: str, msg: str, unique_id: str | None, events=()):
+    def __init__(self, name: str, msg: str, unique_id: str | None, events=(), data=None):
         self.raw_event = {"info": {"name": name, "msg": msg},
-                          "data": {"node_info": {"unique_id": unique_id}} if unique_id else {}}
+                          "data": ({"node_info": {"unique_id": unique_id}} if unique_id else {}) | (data or {})}
         self.events = list(events)
 
     def to_default_asset_events(self, **_context):
@@ -322,9 +323,17 @@ def test_a_row_count_goes_on_its_own_model_and_no_line_becomes_an_event():
         _Message("LogModelResult", "2 of 3 OK", "model.p.second", [second]),
         _Message("LogModelResult", "3 of 3 OK", "model.p.third", [third]),
     ]
+    messages += [  # dbt's message on each node it could not build, after the results
+        _Message("RunResultError", "  Binder Error: no column x", "model.p.third",
+                 data={"msg": "Binder Error: no column x\n"}),
+        _Message("RunResultError", "  Got 1 result", "test.p.unique", data={"msg": "Got 1 result"}),  # its check says
+        _Message("RunResultError", "  Database Error", None, data={"msg": "Database Error"}),  # on no node
+    ]
     invocation = SimpleNamespace(stream_raw_events=lambda: iter(messages), manifest={}, dagster_dbt_translator=None,
                                  context=None, target_path=None, project=None)
-    events = list(with_row_counts(invocation))
+    failed_models = []
+    events = list(with_row_counts(invocation, failed_models))
+    assert failed_models == ["third: Binder Error: no column x"]
     assert [type(e).__name__ for e in events] == ["Output", "AssetCheckResult", "Output", "Output"]
     counts = {e.output_name: e.metadata.get("dagster/row_count") for e in events if isinstance(e, dg.Output)}
     assert counts["first"].value == 12 and counts["second"].value == 0 and counts["third"] is None
@@ -349,10 +358,12 @@ def test_two_threads_build_the_same_marts_as_one(built, tmp_path, monkeypatch):
     from tests.warehouse_compare import compare_warehouses
 
     monkeypatch.setattr(assets.marts, "TWO_THREADS_FROM_BYTES", 0)
-    result = _rebuild_marts(built, tmp_path, "CHECKPOINT")
+    instance = dg.DagsterInstance.ephemeral()
+    result = _rebuild_marts(built, tmp_path, "CHECKPOINT", instance)
     assert result.success
-    ran = json.loads((dbt_target_dir(tmp_path / "home") / "run_results.json").read_text())
-    assert ran["args"]["threads"] == 2 and len(ran["results"]) > 100
+    said = [entry.user_message for entry in instance.all_logs(result.run_id) if "dbt build:" in entry.user_message]
+    assert len(said) == 1 and "Concurrency: 2 threads" in said[0]
+    assert len(result.get_asset_check_evaluations()) > 100
     comparison = compare_warehouses(tmp_path / "home" / "warehouse.duckdb", built["home"] / "warehouse.duckdb")
     assert comparison.equal, comparison.report()
     assert {"staging.returns_in_force", "staging.return_platform_figures", "marts.return_adoption"} <= set(

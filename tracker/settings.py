@@ -22,7 +22,7 @@ Under TRACKER_HOME (each path function takes a ``home``; without one, TRACKER_HO
     published/tracker.duckdb    the read-only snapshot           snapshot_path()
     published/manifest.json     its version, written after it    manifest_path()
     dagster/                    Dagster's home (runs, sensors)   dagster_home()
-    dbt/                        dbt's compiled SQL and results   dbt_target_dir()
+    dbt/                        dbt's compiled SQL and parse   dbt_target_dir()
     dbt/project/                the dbt project, as links        dbt_run_dir()
     returns/inbox/              returns waiting to be processed  returns_inbox_dir()
     returns/archive/            returns once processed           returns_archive_dir()
@@ -99,7 +99,7 @@ def dagster_home(home: Path | None = None) -> Path:
 
 
 def dbt_target_dir(home: Path | None = None) -> Path:
-    """Where each dbt build in this home writes its compiled SQL, results and partial parse."""
+    """Where each dbt build in this home writes its compiled SQL and partial parse (its results go to the run's log)."""
     return _home(home) / "dbt"
 
 
