@@ -12,6 +12,8 @@ and on the data-quality page), as every source's files are; the
 
 from __future__ import annotations
 
+from functools import cache
+
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -65,13 +67,19 @@ def notify_live_services(context, settings: TrackerConfig, warehouse: DuckDBReso
     rows = []
     with connect(warehouse) as con:
         ensure_schemas(con)
-        identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
-        organisations = con.execute("SELECT organisation_slug, current_slug, organisation_code, department_code "
-                                    "FROM staging.organisations").df()
-        matcher = Matcher(identifiers, load_aliases(settings.data),
-                          dict(zip(organisations["organisation_slug"], organisations["current_slug"], strict=True)))
-        codes = {r.organisation_slug: (r.organisation_code, r.department_code)
-                 for r in organisations.itertuples(index=False)}
+
+        @cache
+        def matching() -> tuple[Matcher, dict[str, tuple]]:
+            """The matcher and each organisation's codes, made for the first name a document lists: at national
+            size (133,000 identifiers, a large alias file) that takes most of a second, for nothing without one."""
+            identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
+            organisations = con.execute("SELECT organisation_slug, current_slug, organisation_code, department_code "
+                                        "FROM staging.organisations").df()
+            current = dict(zip(organisations["organisation_slug"], organisations["current_slug"], strict=True))
+            return Matcher(identifiers, load_aliases(settings.data), current), {
+                r.organisation_slug: (r.organisation_code, r.department_code)
+                for r in organisations.itertuples(index=False)}
+
         lost: list = []
         for f in load_files(con, SOURCE, listed_files(con, SOURCE), lost):
             fetched_at = fetched_at_from_name(f.name) or f.received_at
@@ -87,6 +95,7 @@ def notify_live_services(context, settings: TrackerConfig, warehouse: DuckDBReso
                 problems.append(Problem(f.name, f.sha256, unexpected(err), LEFT_OUT))
                 continue
             for organisation in performance.organisations:
+                matcher, codes = matching()
                 match = matcher.match(organisation.name)
                 slug = match["organisation_slug"]
                 code, department = codes.get(slug, (None, None))

@@ -272,6 +272,31 @@ def test_notify_live_services_are_built_from_the_fetched_documents(home, server,
     assert query(home, "SELECT department_code, live_services, data_date FROM marts.notify_live_by_department") == mart
 
 
+def test_names_are_matched_only_once_a_document_lists_some(home, server, monkeypatch):
+    """Without a Notify document the step makes no matcher (most of a second at national size); with one, it makes
+    one for all the document's names."""
+    import assets.notify_live
+    from assets.notify_live import notify_live_services
+
+    made = []
+
+    class Counted(assets.notify_live.Matcher):
+        def __init__(self, *args):
+            made.append(args)
+            super().__init__(*args)
+
+    monkeypatch.setattr(assets.notify_live, "Matcher", Counted)
+    alone = dg.materialize([notify_live_services], resources=make_resources(home, as_of=today().isoformat()))
+    assert alone.success and made == []
+    assert query(home, "SELECT count(*) FROM staging.notify_live_services") == [(0,)]
+
+    monkeypatch.setenv(url_variable("notify"), server.serve("/notify/performance.json", Reply(body=NOTIFY_BYTES)))
+    assert feed_run(home, "notify").success
+    assert len(made) == 1
+    [(names, matched)] = query(home, "SELECT count(*), count(organisation_code) FROM staging.notify_live_services")
+    assert names == 10 and 0 < matched < names  # Leeds City Council is not a GOV.UK organisation
+
+
 def test_without_a_fetch_the_notify_live_table_is_empty_and_the_mart_too(built, monkeypatch):
     assert query(built["home"], "SELECT count(*) FROM staging.notify_live_services") == [(0,)]
     assert query(built["home"], "SELECT count(*) FROM marts.notify_live_by_department") == [(0,)]
