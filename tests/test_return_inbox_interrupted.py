@@ -1,10 +1,10 @@
 """A return run stopped at any step of recording and archiving is finished by the next run, once (issue 16).
 
-tests/test_crash.py kills real runs at random moments; this stops the ingestion deterministically at each step
-that touches the inbox or the archive (writing the archived copy, removing the inbox file, moving a sidecar, moving
-an unread entry), and between recording a return and checking it with Great Expectations, then runs it again and
-requires what one uninterrupted run gives: each arrival recorded once, archived once beside its sidecar where its
-record says, nothing left in the inbox, and every accepted return checked.
+tests/test_crash.py kills real runs at random moments; this stops the ingestion deterministically at each step that
+touches the inbox or the archive (linking or writing the archived copy, removing the inbox file, moving a sidecar,
+moving an unread entry), and between recording a return and checking it with Great Expectations, then runs it again
+and requires what one uninterrupted run gives: each arrival recorded once, archived once beside its sidecar where
+its record says, nothing left in the inbox, and every accepted return checked.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def stop_at(monkeypatch, home: Path, step: int) -> list[str]:
         return move
 
     monkeypatch.setattr(return_inbox, "write_atomically", counted("write", return_inbox.write_atomically))
+    monkeypatch.setattr(return_inbox.os, "link", counted("link", os.link))
     monkeypatch.setattr(return_inbox.os, "replace", counted("replace", os.replace))
     monkeypatch.setattr(return_inbox.os, "unlink", counted("unlink", os.unlink))
     import assets.returns

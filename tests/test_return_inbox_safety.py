@@ -7,6 +7,8 @@ being read, and is moved to the archive as it is.
 
 from __future__ import annotations
 
+import datetime as dt
+import errno
 import json
 import os
 
@@ -15,7 +17,16 @@ import pytest
 from checks.return_contract import MAX_FILE_BYTES
 from tests.conftest import ingest, query
 from tests.returns_helpers import VALID, csv_bytes, row
-from tracker.return_inbox import archive_dir, deliver, describe, inbox_dir, pending, read_regular_file
+from tracker.return_inbox import (
+    InboxFile,
+    archive,
+    archive_dir,
+    deliver,
+    describe,
+    inbox_dir,
+    pending,
+    read_regular_file,
+)
 
 GOOD = csv_bytes(VALID)
 SECRET = b"root:x:0:0:SECRET-LINE-NOT-TO-BE-SHOWN\n"
@@ -330,3 +341,73 @@ def test_the_sidecar_then_the_file_are_each_flushed_to_disk_before_their_rename(
                      ("fsync", "folder"),
                      ("fsync", f".{name}.partial"), ("rename", f".{name}.partial", name), ("fsync", "folder")]
     assert stored.path.read_bytes() == GOOD and not list(stored.path.parent.glob(".*"))
+
+
+def _inbox_entry(home, content: bytes = GOOD) -> InboxFile:
+    folder = inbox_dir(home) / "D10"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "q3.csv").write_bytes(content)
+    return InboxFile(folder / "q3.csv", "D10", "q3.csv", "test", False, dt.datetime(2026, 1, 1), "R-00000000A1")
+
+
+def test_a_judged_file_is_archived_under_a_second_name_not_copied(tmp_path, monkeypatch):
+    entry = _inbox_entry(tmp_path)
+    entry.path.chmod(0o644)  # as deliver writes it under the usual umask: only its owner may change it
+    inode = entry.path.stat().st_ino
+    calls = []
+    real_fsync, real_link, real_unlink = os.fsync, os.link, os.unlink
+
+    def fsync(fd):
+        what = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append(("fsync", "folder" if os.path.isdir(what) else what.split("/")[-3]))  # returns/<which>/D10/...
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", lambda *a, **k: (calls.append(("link",)), real_link(*a, **k))[1])
+    monkeypatch.setattr(os, "unlink", lambda path, **k: (calls.append(("unlink", os.path.basename(path))),
+                                                          real_unlink(path, **k))[1])
+    archived = archive(tmp_path, entry, GOOD)
+    assert archived.read_bytes() == GOOD and not os.path.lexists(entry.path)
+    assert (archived.stat().st_ino, archived.stat().st_nlink) == (inode, 1)  # the same bytes on disk, one name
+    # the archived name and its bytes are on disk before the inbox's name goes
+    assert calls[:4] == [("link",), ("fsync", "archive"), ("fsync", "folder"), ("unlink", "q3.csv")]
+
+
+@pytest.mark.parametrize("change", ["bytes changed", "now a link", "another name outside the inbox",
+                                    "writable by others"])
+def test_an_entry_that_changed_or_has_other_names_is_archived_as_a_copy_of_the_bytes_judged(tmp_path, change):
+    entry = _inbox_entry(tmp_path)
+    outside = tmp_path / "elsewhere.csv"
+    if change == "bytes changed":
+        entry.path.write_bytes(b"changed after it was read and judged")
+    elif change == "now a link":
+        outside.write_bytes(b"someone else's file")
+        entry.path.unlink()
+        entry.path.symlink_to(outside)
+    elif change == "writable by others":
+        entry.path.chmod(0o666)
+    else:
+        os.link(entry.path, outside)
+    archived = archive(tmp_path, entry, GOOD)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert archived.stat().st_mode & 0o777 == 0o666 & ~umask  # the archive's own file, as the tracker writes files
+    assert archived.read_bytes() == GOOD and not archived.is_symlink() and archived.stat().st_nlink == 1
+    assert not os.path.lexists(entry.path)
+    assert [p.name for p in archived.parent.iterdir()] == [archived.name]  # no second link, nothing half-written
+    if change == "another name outside the inbox":
+        with open(outside, "r+b") as other:  # rewritten in place through its other name: the archive is apart
+            other.write(b"X" * len(GOOD))
+        assert archived.read_bytes() == GOOD
+
+
+def test_where_the_entry_cannot_be_linked_its_bytes_are_written(tmp_path, monkeypatch):
+    entry = _inbox_entry(tmp_path)
+    inode = entry.path.stat().st_ino
+
+    def other_file_system(*_args, **_kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", other_file_system)
+    archived = archive(tmp_path, entry, GOOD)
+    assert archived.read_bytes() == GOOD and archived.stat().st_ino != inode and not os.path.lexists(entry.path)
