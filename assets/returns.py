@@ -288,7 +288,12 @@ class _Accepted:
     columns: dict  # submission_ref, received_at, is_illustrative
 
     def first(self) -> pd.Series:
-        return self.report.returns.iloc[0]
+        rows = self.report.batch_rows  # read where it lies: the file's own frame is made only if asked for
+        return rows.frame.iloc[rows.start] if rows is not None else self.report.returns.iloc[0]
+
+    def size(self) -> int:
+        rows = self.report.batch_rows
+        return rows.stop - rows.start if rows is not None else len(self.report.returns)
 
     def frame(self) -> pd.DataFrame:
         return stacked([self])
@@ -310,7 +315,7 @@ def stacked(accepted: list[_Accepted]) -> pd.DataFrame:
     rows = pd.concat([rows_of(list(run)) for _, run in itertools.groupby(accepted, key=batch_of)],
                      ignore_index=True)
     own = pd.DataFrame([one.columns for one in accepted])
-    own = own.take(np.repeat(np.arange(len(accepted)), [len(one.report.returns) for one in accepted]))
+    own = own.take(np.repeat(np.arange(len(accepted)), [one.size() for one in accepted]))
     return pd.concat([rows, own.reset_index(drop=True)], axis=1)
 
 

@@ -123,15 +123,21 @@ class BatchRows:
     start: int
     stop: int
 
+    def own(self, index: list[int] | None = None) -> pd.DataFrame:
+        """The file's rows as a frame of its own, indexed 0, 1, ... or by ``index``."""
+        rows = self.frame.iloc[self.start:self.stop]
+        if index is None:
+            return rows.reset_index(drop=True)
+        rows.index = index
+        return rows
+
 
 @dataclass
 class ValidationReport:
     file_name: str
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    returns: pd.DataFrame | None = None  # typed rows, only when there are no problems
     raw_rows: dict[int, dict[str, str]] = field(default_factory=dict)  # as sent, by row number
-    checked: pd.DataFrame | None = None  # the rule frame the rules were applied to, when the file could be read
     findings: list[Finding] = field(default_factory=list)  # every (rule, row, column) that failed, before messages
     sheet: str | None = None  # the workbook's sheet that was read (None for CSV)
     # Every cell understood as something other than its exact text (410,000.00 -> 410000, 2025/26 Q3 ->
@@ -139,6 +145,30 @@ class ValidationReport:
     normalisations: list[Normalisation] = field(default_factory=list)
     version: int | None = None  # the contract version the file was read with (from its header), when it could be read
     batch_rows: BatchRows | None = None  # where ``returns`` lies in the frame of the batch it was checked with
+    checked_rows: BatchRows | None = None  # where ``checked`` lies in the batch's rule frame
+    checked_index: list[int] = field(default_factory=list, repr=False)  # its spreadsheet row numbers
+    # A file's own frames are made from the batch's when first asked for: made for every file of a batch, they
+    # took more than half the time checking it did, and ingestion takes many files' rows at once (``batch_rows``).
+    _returns: pd.DataFrame | None = field(default=None, repr=False)
+    _checked: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def returns(self) -> pd.DataFrame | None:
+        """The typed rows, only when there are no problems."""
+        if self._returns is None and self.batch_rows is not None:
+            self._returns = self.batch_rows.own()
+        return self._returns
+
+    @returns.setter
+    def returns(self, frame: pd.DataFrame | None) -> None:
+        self._returns = frame
+
+    @property
+    def checked(self) -> pd.DataFrame | None:
+        """The rule frame the rules were applied to, by row number, when the file could be read."""
+        if self._checked is None and self.checked_rows is not None:
+            self._checked = self.checked_rows.own(self.checked_index)
+        return self._checked
 
     @property
     def status(self) -> str:
@@ -299,9 +329,8 @@ def _judge_together(reports: list[ValidationReport], read: list[_Read], submitte
         findings[file].append(found._replace(row=read[file].rows[found.row - starts[file]]))
     checked = checked.copy()  # one block per type, so that a file's slice is cheap
     for i, (report, parsed) in enumerate(zip(reports, read, strict=True)):
-        own = checked.iloc[starts[i]:starts[i] + sizes[i]]
-        own.index = parsed.rows
-        _judge(report, parsed, own, findings[i], rules)
+        report.checked_rows, report.checked_index = BatchRows(checked, starts[i], starts[i] + sizes[i]), parsed.rows
+        _judge(report, parsed, findings[i], rules)
     # The rows kept, typed once for the files that passed (a rejected file's cells may not fit the types).
     passed = [i for i, report in enumerate(reports) if not report.problems]
     if passed:
@@ -309,15 +338,14 @@ def _judge_together(reports: list[ValidationReport], read: list[_Read], submitte
         kept = kept.astype(RETURN_DTYPES).reset_index(drop=True).copy()
         at = 0
         for i in passed:
-            reports[i].returns = kept.iloc[at:at + sizes[i]].reset_index(drop=True)
             reports[i].batch_rows = BatchRows(kept, at, at + sizes[i])
             at += sizes[i]
 
 
-def _judge(report: ValidationReport, read: _Read, checked: pd.DataFrame, findings: list[Finding],
-           rules: Sequence[Rule]) -> None:
-    report.checked, report.findings = checked, findings
-    found, warnings = problems_for(findings, rules, checked, report.raw_rows, read.unparsed)
+def _judge(report: ValidationReport, read: _Read, findings: list[Finding], rules: Sequence[Rule]) -> None:
+    report.findings = findings
+    found, warnings = problems_for(findings, rules, report.checked if findings else None, report.raw_rows,
+                                   read.unparsed)  # a file's rule frame is made only for its messages
     problems = read.problems + found
     placed = {"file": report.file_name, "sheet": report.sheet}
     report.problems += [replace(p, **placed) for p in problems]
@@ -327,7 +355,7 @@ def _judge(report: ValidationReport, read: _Read, checked: pd.DataFrame, finding
         report.normalisations = []  # nothing is kept from a rejected file; its cells are in raw_rows as sent
 
 
-def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd.DataFrame,
+def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd.DataFrame | None,
                  raw_rows: dict[int, dict[str, str]], unparsed: Collection[tuple[int, str]] = ()
                  ) -> tuple[list[Problem], list[Problem]]:
     """The problems and the warnings the findings (of either engine) come to, each with its message.

@@ -185,12 +185,14 @@ def test_accepted_rows_are_stacked_in_order_from_their_batches_and_alone():
         files(["EA74", "D10"], 20), known, as_of)
     alone = validate_return(*files(["EA73"], 30)[0][:2], known, as_of, submitter="EA73")  # a batch of one
     unplaced = validate_return(*files(["EA74"], 40)[0][:2], known, as_of, submitter="EA74")
-    unplaced.batch_rows = None  # rows whose batch is not known: its own frame is taken
+    unplaced.batch_rows, unplaced.returns = None, unplaced.returns  # rows whose batch is not known: its own frame
     assert all(r.batch_rows is not None for r in [*first, *second, alone])
     order = [second[1], first[0], alone, first[1], unplaced, second[0]]  # batches interleaved, files alone
     accepted = [returns._Accepted(report, {"submission_ref": f"R{i}", "received_at": dt.datetime(2026, 1, 1, i),
                                            "is_illustrative": i % 2 == 0}) for i, report in enumerate(order)]
     got = returns.stacked(accepted)
+    assert [(a.first()["organisation_code"], a.size()) for a in accepted[:2]] == [("D10", 1), ("D10", 1)]
+    assert all(r._returns is None for r in [*first, *second, alone])  # no file's own frame was made
     one_by_one = pd.concat([a.report.returns.assign(**a.columns) for a in accepted], ignore_index=True)
     assert got["notify_services_live"].tolist() == [21, 10, 30, 11, 40, 20]
     assert got["submission_ref"].tolist() == ["R0", "R1", "R2", "R3", "R4", "R5"]
