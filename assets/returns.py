@@ -67,10 +67,11 @@ from checks.return_validation import REJECTED, ReturnJudge, ValidationReport
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
     SIDECAR,
+    Archiving,
     InboxEntryRefused,
     InboxFile,
     InboxFileTooLarge,
-    archive,
+    archive_all,
     archive_target,
     content_hash,
     file_hash,
@@ -585,19 +586,22 @@ def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: Re
             log.warning(f"{len(judged)} return(s) could not be recorded together ({type(err).__name__}: "
                         f"{printable(str(err), 300)}): taking them one by one.")
         return [(file, ingest_file(con, settings, file, judge, log)) for file in files]
-    outcomes = []
+    outcomes, moves = [], []
     for file, arrival in arrivals:
         if arrival is None:
             outcomes.append((file, None))
         elif arrival.file.reference in lookups.seen:  # recorded by a run that stopped before archiving it
             status, archived_as = lookups.seen[arrival.file.reference]
-            _archive(con, settings, arrival.file, arrival.content, log, _recorded_path(settings.home, archived_as),
-                     archived_as)
+            moves.append((Archiving(arrival.file, arrival.content, _recorded_path(settings.home, archived_as)),
+                          archived_as))
             outcomes.append((file, status))
         else:
             done = judged[arrival.file.reference]
-            _archive(con, settings, arrival.file, arrival.content, log, done.target, done.submission["archived_as"])
+            moves.append((Archiving(arrival.file, arrival.content, done.target), done.submission["archived_as"]))
             outcomes.append((file, done.submission["status"]))
+    archive_all(settings.home, [move for move, _ in moves])
+    for move, recorded in moves:
+        _archived(con, settings, move, recorded, log)
     return outcomes
 
 
@@ -682,22 +686,26 @@ def _record(con, submission: dict, problems: list[dict], accepted: pd.DataFrame 
 
 def _archive(con, settings: TrackerConfig, file: InboxFile, content: bytes | None, log, target: Path | None,
              recorded: str | None) -> None:
-    """Move the entry to the archive (the bytes judged, or the unread entry itself) where its record says; a
-    failure to move is logged and the next run finishes it, as the entry is already recorded. The record is
-    corrected only if the entry had to go elsewhere (never over another file)."""
-    try:
-        archived = archive(settings.home, file, content, target)
-    except FileNotFoundError:
+    """Move the entry to the archive (the bytes judged, or the unread entry itself) where its record says."""
+    move = Archiving(file, content, target)
+    archive_all(settings.home, [move])
+    _archived(con, settings, move, recorded, log)
+
+
+def _archived(con, settings: TrackerConfig, move: Archiving, recorded: str | None, log) -> None:
+    """An entry's move to the archive done: a failure to move is logged and the next run finishes it, as the entry
+    is already recorded. The record is corrected only if the entry had to go elsewhere (never over another file)."""
+    if isinstance(move.error, FileNotFoundError):
         return
-    except OSError as err:
+    if move.error is not None:
         if log is not None:
-            log.warning(f"{file.reference} was recorded but could not be moved to the archive "
-                        f"({printable(err.strerror or str(err))}): the next run moves it.")
+            log.warning(f"{move.file.reference} was recorded but could not be moved to the archive "
+                        f"({printable(move.error.strerror or str(move.error))}): the next run moves it.")
         return
-    shown = _shown_path(settings.home, archived)
+    shown = _shown_path(settings.home, move.archived)
     if shown != recorded:
         con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
-                    [shown, file.reference])
+                    [shown, move.file.reference])
 
 
 def _shown_path(home: Path, path: Path) -> str:

@@ -18,8 +18,11 @@ from checks.return_contract import MAX_FILE_BYTES
 from tests.conftest import ingest, query
 from tests.returns_helpers import VALID, csv_bytes, row
 from tracker.return_inbox import (
+    SIDECAR,
+    Archiving,
     InboxFile,
     archive,
+    archive_all,
     archive_dir,
     deliver,
     describe,
@@ -343,11 +346,12 @@ def test_the_sidecar_then_the_file_are_each_flushed_to_disk_before_their_rename(
     assert stored.path.read_bytes() == GOOD and not list(stored.path.parent.glob(".*"))
 
 
-def _inbox_entry(home, content: bytes = GOOD) -> InboxFile:
-    folder = inbox_dir(home) / "D10"
+def _inbox_entry(home, content: bytes = GOOD, name: str = "q3.csv", code: str = "D10") -> InboxFile:
+    folder = inbox_dir(home) / code
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "q3.csv").write_bytes(content)
-    return InboxFile(folder / "q3.csv", "D10", "q3.csv", "test", False, dt.datetime(2026, 1, 1), "R-00000000A1")
+    (folder / name).write_bytes(content)
+    (folder / f"{name}{SIDECAR}").write_text('{"reference": "R-00000000A1"}')
+    return InboxFile(folder / name, code, name, "test", False, dt.datetime(2026, 1, 1), "R-00000000A1")
 
 
 def test_a_judged_file_is_archived_under_a_second_name_not_copied(tmp_path, monkeypatch):
@@ -394,7 +398,7 @@ def test_an_entry_that_changed_or_has_other_names_is_archived_as_a_copy_of_the_b
     assert archived.stat().st_mode & 0o777 == 0o666 & ~umask  # the archive's own file, as the tracker writes files
     assert archived.read_bytes() == GOOD and not archived.is_symlink() and archived.stat().st_nlink == 1
     assert not os.path.lexists(entry.path)
-    assert [p.name for p in archived.parent.iterdir()] == [archived.name]  # no second link, nothing half-written
+    assert sorted(p.name for p in archived.parent.iterdir()) == [archived.name, f"{archived.name}{SIDECAR}"]
     if change == "another name outside the inbox":
         with open(outside, "r+b") as other:  # rewritten in place through its other name: the archive is apart
             other.write(b"X" * len(GOOD))
@@ -411,3 +415,28 @@ def test_where_the_entry_cannot_be_linked_its_bytes_are_written(tmp_path, monkey
     monkeypatch.setattr(os, "link", other_file_system)
     archived = archive(tmp_path, entry, GOOD)
     assert archived.read_bytes() == GOOD and archived.stat().st_ino != inode and not os.path.lexists(entry.path)
+
+
+def test_entries_archived_together_are_all_on_disk_before_any_leaves_the_inbox(tmp_path, monkeypatch):
+    """Each step for every entry before the next, each folder flushed once; one entry that cannot go keeps its
+    error and its place in the inbox, and the others go on."""
+    entries = [_inbox_entry(tmp_path, name=f"q{i}.csv", code=code) for i, code in enumerate(["D10", "D10", "EA73"])]
+    (tmp_path / "blocked").write_text("a file where the archive's folder would be")
+    moves = [Archiving(entry, GOOD) for entry in entries]
+    moves[1].target = tmp_path / "blocked" / "q1.csv"
+    calls = []
+    real_fsync, real_link, real_unlink = os.fsync, os.link, os.unlink
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync " + (
+        "folder" if os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")) else "file")), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "link", lambda *a, **k: (calls.append("link"), real_link(*a, **k))[1])
+    monkeypatch.setattr(os, "unlink", lambda path, **k: (calls.append("unlink"), real_unlink(path, **k))[1])
+    archive_all(tmp_path, moves)
+    assert isinstance(moves[1].error, OSError) and moves[1].archived is None
+    assert entries[1].path.read_bytes() == GOOD and os.path.lexists(f"{entries[1].path}{SIDECAR}")  # left as it was
+    for move in (moves[0], moves[2]):
+        assert move.error is None and move.archived.read_bytes() == GOOD and not os.path.lexists(move.file.path)
+        assert os.path.lexists(f"{move.archived}{SIDECAR}") and not os.path.lexists(f"{move.file.path}{SIDECAR}")
+    assert calls == ["link", "fsync file", "link", "fsync file",  # both put in the archive and flushed
+                     "fsync folder", "fsync folder",  # their two archive folders, once each
+                     "unlink", "unlink",  # only then do they leave the inbox
+                     *["fsync folder"] * 4]  # the two archive folders and the two inbox folders, once each

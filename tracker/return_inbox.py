@@ -416,36 +416,78 @@ def archive(home: Path, file: InboxFile, content: bytes | None = None, target: P
     file removed: the entry given the archive's name too, if it still holds them (``_linked_holding``), or else
     a copy of them written; without, the entry itself is moved as it is (a link stays a link, a folder a folder),
     never read. ``target`` is where the record says it goes (``archive_target``). Each step can be repeated,
-    so a run killed between two of them is finished by the next: the bytes are written to the target (kept
-    if an earlier run wrote exactly them), the inbox entry removed, then the sidecar moved (a sidecar left
+    so a run killed between two of them is finished by the next: the bytes are put at the target (kept
+    if an earlier run put exactly them there), the inbox entry removed, then the sidecar moved (a sidecar left
     behind is finished by ``finish_archiving``). The entry leaves the inbox before its sidecar, so a file is
     never in the inbox without the sidecar that gives it its reference.
     """
+    entry = Archiving(file, content, target)
+    archive_all(home, [entry])
+    if entry.error is not None:
+        raise entry.error
+    assert entry.archived is not None
+    return entry.archived
+
+
+@dataclass
+class Archiving:
+    """One entry to archive (``archive``'s arguments), and where it went or why it could not go."""
+
+    file: InboxFile
+    content: bytes | None = None
+    target: Path | None = None
+    archived: Path | None = None
+    error: OSError | None = None
+
+
+def archive_all(home: Path, entries: list[Archiving]) -> None:
+    """``archive`` for many entries, each step taken for all of them before the next, so that each folder is
+    flushed to disk once rather than three times a file (most of the time archiving took): every archived name
+    is on disk before any inbox name goes. An entry that cannot be moved gets its error, and the others go on."""
+    for entry in entries:
+        try:
+            entry.archived = _put_in_archive(home, entry.file, entry.content, entry.target)
+        except OSError as err:
+            entry.error = err
+    placed = [entry for entry in entries if entry.error is None]
+    for folder in {entry.archived.parent for entry in placed}:
+        sync_folder(folder)
+    for entry in placed:
+        try:
+            _leave_inbox(entry.file, entry.archived, entry.content is not None)
+        except OSError as err:
+            entry.error = err
+    for folder in {entry.archived.parent for entry in placed} | {entry.file.path.parent for entry in placed}:
+        sync_folder(folder)
+
+
+def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: Path | None) -> Path:
     if target is None:
         target = archive_target(home, file)
     target.parent.mkdir(parents=True, exist_ok=True)
-    sidecar = file.path.with_name(file.path.name + SIDECAR)
     if content is not None:
         if not _holds(target, content):
             if os.path.lexists(target):  # something else is there: never overwrite it
                 target = archive_target(home, file)
-            if _linked_holding(file.path, target, content):
-                sync_folder(target.parent)  # the archive's name on disk before the inbox's goes
-            else:
+            if not _linked_holding(file.path, target, content):
                 write_atomically(target, content)
-        try:
-            os.unlink(file.path)
-        except FileNotFoundError:
-            pass
     elif os.path.lexists(file.path):
         if os.path.lexists(target):
             target = archive_target(home, file)
         os.replace(file.path, target)
+    return target
+
+
+def _leave_inbox(file: InboxFile, target: Path, read: bool) -> None:
+    """The inbox's name for an entry put in the archive removed, then its sidecar moved beside it."""
+    if read:
+        try:
+            os.unlink(file.path)
+        except FileNotFoundError:
+            pass
+    sidecar = file.path.with_name(file.path.name + SIDECAR)
     if os.path.lexists(sidecar) and not os.path.lexists(target.with_name(target.name + SIDECAR)):
         os.replace(sidecar, target.with_name(target.name + SIDECAR))
-    sync_folder(target.parent)
-    sync_folder(file.path.parent)
-    return target
 
 
 def _linked_holding(entry: Path, target: Path, content: bytes) -> bool:
