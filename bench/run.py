@@ -115,10 +115,13 @@ def prepare(size: str, seed: int, work: Path, spec=None) -> Prepared:
 
 
 def _copy_returns(prepared: Prepared, files: list[Path], home: Path) -> None:
+    """The returns into the inbox as ``deliver`` leaves them there: on disk, since it flushes each file before its
+    rename. Without the flush, the run timed next would be charged for writing out copies made a moment before."""
     for relative in files:
         target = home / "returns" / "inbox" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(prepared.generated / "inbox" / relative, target)
+    os.sync()
 
 
 @dataclass
