@@ -441,9 +441,11 @@ class Archiving:
 
 
 def archive_all(home: Path, entries: list[Archiving]) -> None:
-    """``archive`` for many entries, each step taken for all of them before the next, so that each folder is
-    flushed to disk once rather than three times a file (most of the time archiving took): every archived name
-    is on disk before any inbox name goes. An entry that cannot be moved gets its error, and the others go on."""
+    """``archive`` for many entries, each step taken for all of them before the next: every archived name is
+    flushed to disk, each folder once, before any inbox name goes. The removals and the sidecars' moves after
+    that are not flushed (three flushes a file were most of the time archiving took): if a crash undoes them,
+    the next run finds the entry or its sidecar in the inbox, recorded, and finishes the move to the same place.
+    An entry that cannot be moved gets its error, and the others go on."""
     for entry in entries:
         try:
             entry.archived = _put_in_archive(home, entry.file, entry.content, entry.target)
@@ -457,8 +459,6 @@ def archive_all(home: Path, entries: list[Archiving]) -> None:
             _leave_inbox(entry.file, entry.archived, entry.content is not None)
         except OSError as err:
             entry.error = err
-    for folder in {entry.archived.parent for entry in placed} | {entry.file.path.parent for entry in placed}:
-        sync_folder(folder)
 
 
 def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: Path | None) -> Path:
