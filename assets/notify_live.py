@@ -72,13 +72,9 @@ def notify_live_services(context, settings: TrackerConfig, warehouse: DuckDBReso
         def matching() -> tuple[Matcher, dict[str, tuple]]:
             """The matcher and each organisation's codes, made for the first name a document lists: at national
             size (133,000 identifiers, a large alias file) that takes most of a second, for nothing without one."""
-            identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
-            organisations = con.execute("SELECT organisation_slug, current_slug, organisation_code, department_code "
-                                        "FROM staging.organisations").df()
-            current = dict(zip(organisations["organisation_slug"], organisations["current_slug"], strict=True))
-            return Matcher(identifiers, load_aliases(settings.data), current), {
-                r.organisation_slug: (r.organisation_code, r.department_code)
-                for r in organisations.itertuples(index=False)}
+            codes = {slug: (code, department) for slug, code, department in con.execute(
+                "SELECT organisation_slug, organisation_code, department_code FROM staging.organisations").fetchall()}
+            return Matcher.from_warehouse(con, load_aliases(settings.data)), codes
 
         lost: list = []
         for f in load_files(con, SOURCE, listed_files(con, SOURCE), lost):

@@ -49,6 +49,13 @@ class Matcher:
                                    identifiers["organisation_slug"].tolist(), strict=True):
             self.by_key.setdefault(key, {}).setdefault(kind, set()).add(self.current.get(slug, slug))
 
+    @classmethod
+    def from_warehouse(cls, con, aliases: OrganisationAliases) -> Matcher:
+        """The matcher over the register as staged: its identifiers, and each body's successor."""
+        identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
+        current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
+        return cls(identifiers, aliases, current)
+
     def _lookup(self, key: str, kinds: tuple[str, ...]) -> set[str]:
         found: set[str] = set()
         for kind in kinds:
@@ -186,9 +193,7 @@ def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
     alias_file = (settings.data / ALIAS_FILE).read_bytes()  # read once: the rules hashed are the rules used
 
     def matcher() -> Matcher:
-        identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
-        current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
-        return Matcher(identifiers, parse_aliases(alias_file.decode("utf-8")), current)
+        return Matcher.from_warehouse(con, parse_aliases(alias_file.decode("utf-8")))
 
     with connect(warehouse) as con:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _platform_names AS {PLATFORM_NAMES_SQL}")

@@ -460,8 +460,10 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, judge: ReturnJudg
     seen = con.execute("SELECT status, archived_as FROM audit.return_submissions WHERE submission_ref = ?",
                        [file.reference]).fetchone()
     if seen:  # recorded by an earlier run that stopped before archiving: finish the move, where the record says
-        _archive(con, settings, file, arrival.content, log, _recorded_path(settings.home, seen[1]), seen[1])
-        return seen[0]
+        status, archived_as = seen
+        _archive(con, settings, [(Archiving(file, arrival.content, _recorded_path(settings.home, archived_as)),
+                                  archived_as)], log)
+        return status
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     target = archive_target(settings.home, file)  # recorded with the file, so a killed run's move ends there
     judged = _judge_arrival(arrival, settings, judge, _Lookups(con), now, target, log)
@@ -476,7 +478,7 @@ def ingest_file(con, settings: TrackerConfig, file: InboxFile, judge: ReturnJudg
                                              "duplicate_of": None}
         accepted = None
         _record(con, submission, [_problem_row(file.reference, UNEXPECTED_RULE, refusal, now)], None, None, file)
-    _archive(con, settings, file, arrival.content, log, target, submission["archived_as"])
+    _archive(con, settings, [(Archiving(file, arrival.content, target), submission["archived_as"])], log)
     return submission["status"]
 
 
@@ -601,9 +603,7 @@ def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: Re
             done = judged[arrival.file.reference]
             moves.append((Archiving(arrival.file, arrival.content, done.target), done.submission["archived_as"]))
             outcomes.append((file, done.submission["status"]))
-    archive_all(settings.home, [move for move, _ in moves])
-    for move, recorded in moves:
-        _archived(con, settings, move, recorded, log)
+    _archive(con, settings, moves, log)
     return outcomes
 
 
@@ -686,28 +686,23 @@ def _record(con, submission: dict, problems: list[dict], accepted: pd.DataFrame 
             _replace_return(con, accepted)
 
 
-def _archive(con, settings: TrackerConfig, file: InboxFile, content: bytes | None, log, target: Path | None,
-             recorded: str | None) -> None:
-    """Move the entry to the archive (the bytes judged, or the unread entry itself) where its record says."""
-    move = Archiving(file, content, target)
-    archive_all(settings.home, [move])
-    _archived(con, settings, move, recorded, log)
-
-
-def _archived(con, settings: TrackerConfig, move: Archiving, recorded: str | None, log) -> None:
-    """An entry's move to the archive done: a failure to move is logged and the next run finishes it, as the entry
-    is already recorded. The record is corrected only if the entry had to go elsewhere (never over another file)."""
-    if isinstance(move.error, FileNotFoundError):
-        return
-    if move.error is not None:
-        if log is not None:
-            log.warning(f"{move.file.reference} was recorded but could not be moved to the archive "
-                        f"({printable(move.error.strerror or str(move.error))}): the next run moves it.")
-        return
-    shown = _shown_path(settings.home, move.archived)
-    if shown != recorded:
-        con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
-                    [shown, move.file.reference])
+def _archive(con, settings: TrackerConfig, moves: list[tuple[Archiving, str | None]], log) -> None:
+    """Move entries to the archive (the bytes judged, or the unread entry itself) where their records say, each
+    given with the path its record holds. A failure to move is logged and the next run finishes it, as the entry
+    is already recorded. A record is corrected only if its entry had to go elsewhere (never over another file)."""
+    archive_all(settings.home, [move for move, _ in moves])
+    for move, recorded in moves:
+        if isinstance(move.error, FileNotFoundError):
+            continue
+        if move.error is not None:
+            if log is not None:
+                log.warning(f"{move.file.reference} was recorded but could not be moved to the archive "
+                            f"({printable(move.error.strerror or str(move.error))}): the next run moves it.")
+            continue
+        shown = _shown_path(settings.home, move.archived)
+        if shown != recorded:
+            con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",
+                        [shown, move.file.reference])
 
 
 def _shown_path(home: Path, path: Path) -> str:

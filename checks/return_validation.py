@@ -116,19 +116,20 @@ class Problem:
 
 @dataclass(frozen=True, eq=False)
 class BatchRows:
-    """Where a file's typed rows lie in the frame of the batch it was checked with, so that many files' rows can be
-    taken from it in one step rather than stacked a one-row frame at a time."""
+    """Where a file's rows lie in a frame of the batch it was checked with (its typed rows, its rule frame), so that
+    many files' rows can be taken from it in one step, and a file's own frame is made only when asked for."""
 
     frame: pd.DataFrame
     start: int
     stop: int
+    index: list[int] | None = None  # the rows' labels in a frame of the file's own (None: 0, 1, ...)
 
-    def own(self, index: list[int] | None = None) -> pd.DataFrame:
-        """The file's rows as a frame of its own, indexed 0, 1, ... or by ``index``."""
+    def own(self) -> pd.DataFrame:
+        """The file's rows as a frame of its own."""
         rows = self.frame.iloc[self.start:self.stop]
-        if index is None:
+        if self.index is None:
             return rows.reset_index(drop=True)
-        rows.index = index
+        rows.index = self.index
         return rows
 
 
@@ -145,8 +146,7 @@ class ValidationReport:
     normalisations: list[Normalisation] = field(default_factory=list)
     version: int | None = None  # the contract version the file was read with (from its header), when it could be read
     batch_rows: BatchRows | None = None  # where ``returns`` lies in the frame of the batch it was checked with
-    checked_rows: BatchRows | None = None  # where ``checked`` lies in the batch's rule frame
-    checked_index: list[int] = field(default_factory=list, repr=False)  # its spreadsheet row numbers
+    checked_rows: BatchRows | None = None  # where ``checked`` lies in the batch's rule frame, by row number
     # A file's own frames are made from the batch's when first asked for: made for every file of a batch, they
     # took more than half the time checking it did, and ingestion takes many files' rows at once (``batch_rows``).
     _returns: pd.DataFrame | None = field(default=None, repr=False)
@@ -167,7 +167,7 @@ class ValidationReport:
     def checked(self) -> pd.DataFrame | None:
         """The rule frame the rules were applied to, by row number, when the file could be read."""
         if self._checked is None and self.checked_rows is not None:
-            self._checked = self.checked_rows.own(self.checked_index)
+            self._checked = self.checked_rows.own()
         return self._checked
 
     @property
@@ -329,7 +329,7 @@ def _judge_together(reports: list[ValidationReport], read: list[_Read], submitte
         findings[file].append(found._replace(row=read[file].rows[found.row - starts[file]]))
     checked = checked.copy()  # one block per type, so that a file's slice is cheap
     for i, (report, parsed) in enumerate(zip(reports, read, strict=True)):
-        report.checked_rows, report.checked_index = BatchRows(checked, starts[i], starts[i] + sizes[i]), parsed.rows
+        report.checked_rows = BatchRows(checked, starts[i], starts[i] + sizes[i], parsed.rows)
         _judge(report, parsed, findings[i], rules)
     # The rows kept, typed once for the files that passed (a rejected file's cells may not fit the types).
     passed = [i for i, report in enumerate(reports) if not report.problems]

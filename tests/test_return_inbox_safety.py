@@ -21,7 +21,6 @@ from tracker.return_inbox import (
     SIDECAR,
     Archiving,
     InboxFile,
-    archive,
     archive_all,
     archive_dir,
     deliver,
@@ -344,6 +343,15 @@ def test_the_sidecar_then_the_file_are_each_flushed_to_disk_before_their_rename(
                      ("fsync", "folder"),
                      ("fsync", f".{name}.partial"), ("rename", f".{name}.partial", name), ("fsync", "folder")]
     assert stored.path.read_bytes() == GOOD and not list(stored.path.parent.glob(".*"))
+
+
+def archive(home, entry: InboxFile, content: bytes):
+    """One entry archived on its own: where it went, or its error raised."""
+    [move] = moves = [Archiving(entry, content)]
+    archive_all(home, moves)
+    if move.error is not None:
+        raise move.error
+    return move.archived
 
 
 def _inbox_entry(home, content: bytes = GOOD, name: str = "q3.csv", code: str = "D10") -> InboxFile:

@@ -409,29 +409,10 @@ def archive_target(home: Path, file: InboxFile, claimed: Collection[Path] = ()) 
     return target
 
 
-def archive(home: Path, file: InboxFile, content: bytes | None = None, target: Path | None = None) -> Path:
-    """Move a processed entry (and its sidecar) out of the inbox; never overwrites an archived file.
-
-    With ``content`` (the bytes that were read and judged), exactly those bytes are archived and the inbox
-    file removed: the entry given the archive's name too, if it still holds them (``_linked_holding``), or else
-    a copy of them written; without, the entry itself is moved as it is (a link stays a link, a folder a folder),
-    never read. ``target`` is where the record says it goes (``archive_target``). Each step can be repeated,
-    so a run killed between two of them is finished by the next: the bytes are put at the target (kept
-    if an earlier run put exactly them there), the inbox entry removed, then the sidecar moved (a sidecar left
-    behind is finished by ``finish_archiving``). The entry leaves the inbox before its sidecar, so a file is
-    never in the inbox without the sidecar that gives it its reference.
-    """
-    entry = Archiving(file, content, target)
-    archive_all(home, [entry])
-    if entry.error is not None:
-        raise entry.error
-    assert entry.archived is not None
-    return entry.archived
-
-
 @dataclass
 class Archiving:
-    """One entry to archive (``archive``'s arguments), and where it went or why it could not go."""
+    """A processed entry to move out of the inbox: the bytes read and judged (``content``; None for an entry
+    refused unread) and where its record says it goes (``target``); then where it went, or why it could not go."""
 
     file: InboxFile
     content: bytes | None = None
@@ -441,11 +422,23 @@ class Archiving:
 
 
 def archive_all(home: Path, entries: list[Archiving]) -> None:
-    """``archive`` for many entries, each step taken for all of them before the next: every archived name is
-    flushed to disk, each folder once, before any inbox name goes. The removals and the sidecars' moves after
-    that are not flushed (three flushes a file were most of the time archiving took): if a crash undoes them,
-    the next run finds the entry or its sidecar in the inbox, recorded, and finishes the move to the same place.
-    An entry that cannot be moved gets its error, and the others go on."""
+    """Move processed entries (and their sidecars) out of the inbox; never overwrites an archived file.
+
+    With ``content``, exactly those bytes are archived and the inbox file removed: the entry given the archive's
+    name too, if it still holds them (``_linked_holding``), or else a copy of them written; without, the entry
+    itself is moved as it is (a link stays a link, a folder a folder), never read. ``target`` is where the record
+    says it goes (``archive_target``; chosen here when None). Each step can be repeated, so a run killed between
+    two of them is finished by the next: the bytes are put at the target (kept if an earlier run put exactly them
+    there), the inbox entry removed, then the sidecar moved (a sidecar left behind is finished by
+    ``finish_archiving``). The entry leaves the inbox before its sidecar, so a file is never in the inbox without
+    the sidecar that gives it its reference.
+
+    Each step is taken for all the entries before the next: every archived name is flushed to disk, each folder
+    once, before any inbox name goes. The removals and the sidecars' moves after that are not flushed (three
+    flushes a file were most of the time archiving took): if a crash undoes them, the next run finds the entry or
+    its sidecar in the inbox, recorded, and finishes the move to the same place. An entry that cannot be moved
+    gets its error, and the others go on.
+    """
     for entry in entries:
         try:
             entry.archived = _put_in_archive(home, entry.file, entry.content, entry.target)
