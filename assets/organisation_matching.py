@@ -12,25 +12,32 @@ the names that are new.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
+from assets.staging import held_versions
 from tracker.code_version import code_sha256
 from tracker.organisation_names import ALIAS_FILE, OrganisationAliases, name_variants, parse_aliases
 from tracker.resources import TrackerConfig
-from tracker.warehouse import connect, replace_tables_sql, tables_metadata
+from tracker.warehouse import connect, replace_tables_sql, table_exists, tables_metadata, transaction
+
+PAY_SERVICES = "staging.pay_organisation_services"  # one version's rows per weekly snapshot, ten years of them
+# Pay's part of the names and of the coverage is kept between runs (caches, like MATCH_MEMO below, left out of every
+# comparison of two warehouses): a new weekly snapshot then costs its own rows, not the history's 15 million.
+PAY_LATEST_MEMO = "cache.pay_name_latest"  # each Pay name's services in the latest version that names it
+PAY_COVERAGE_MEMO = "cache.pay_coverage_by_version"  # Pay's matching coverage per version, under the rules named
 
 # Names each platform publishes, as (platform, name, weight) where weight is the
-# services the name stands for in that platform's latest version.
-PLATFORM_NAMES_SQL = """
-SELECT 'GOV.UK Pay' AS platform, organisation_name AS platform_name,
-       max_by(live_services, date_updated) AS latest_services
-FROM staging.pay_organisation_services GROUP BY 1, 2
+# services the name stands for in that platform's latest version (Pay's: ``pay_names_latest``).
+PLATFORM_NAMES_SQL = f"""
+SELECT 'GOV.UK Pay' AS platform, organisation_name AS platform_name, live_services AS latest_services
+FROM {PAY_LATEST_MEMO}
 UNION ALL
 SELECT 'GOV.UK Notify', organisation_name, domain_count FROM staging.notify_organisations
 UNION ALL
@@ -50,11 +57,28 @@ class Matcher:
             self.by_key.setdefault(key, {}).setdefault(kind, set()).add(self.current.get(slug, slug))
 
     @classmethod
-    def from_warehouse(cls, con, aliases: OrganisationAliases) -> Matcher:
-        """The matcher over the register as staged: its identifiers, and each body's successor."""
-        identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
+    def from_warehouse(cls, con, aliases: OrganisationAliases, names: Iterable[str | None] | None = None) -> Matcher:
+        """The matcher over the register as staged: its identifiers, and each body's successor. Given the names it
+        will be asked to match, only the identifiers those names can be looked up by are read (a week's few new
+        names, against a national register's 133,000 identifiers)."""
+        identifiers = "SELECT * FROM staging.organisation_identifiers"
+        if names is not None:
+            keys = pd.DataFrame({"key": sorted({key for name in names for key in cls.lookup_keys(name)})},
+                                dtype="string")
+            con.register("_lookup_keys", keys)
+            identifiers += " WHERE identifier IN (SELECT key FROM _lookup_keys)"
+        try:
+            found = con.execute(identifiers).df()
+        finally:
+            if names is not None:
+                con.unregister("_lookup_keys")
         current = dict(con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
-        return cls(identifiers, aliases, current)
+        return cls(found, aliases, current)
+
+    @staticmethod
+    def lookup_keys(name: str | None) -> list[str]:
+        """Every identifier ``match`` may look ``name`` up by."""
+        return [str(name).strip().lower(), *(variant for variant, _how in name_variants(name))]
 
     def _lookup(self, key: str, kinds: tuple[str, ...]) -> set[str]:
         found: set[str] = set()
@@ -108,9 +132,9 @@ def rules_sha256(con, alias_file: bytes) -> str:
                           + alias_file).hexdigest()
 
 
-def matched_names(con, rules: str, names: str, matcher: Callable[[], Matcher]) -> None:
+def matched_names(con, rules: str, names: str, matcher: Callable[[list[str | None]], Matcher]) -> None:
     """``MATCH_MEMO`` made to hold every name in the table ``names``, matched under ``rules``: a name remembered under
-    them keeps its match, a new one is matched (the matcher is built only if there is one)."""
+    them keeps its match, a new one is matched (the matcher, for the new names, is built only if there is one)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS cache")
     con.execute(f"CREATE TABLE IF NOT EXISTS {MATCH_MEMO} (platform_name VARCHAR, "
                 + ", ".join(f"{field} VARCHAR" for field in MATCH_FIELDS) + ", rules_sha256 VARCHAR)")
@@ -119,7 +143,7 @@ def matched_names(con, rules: str, names: str, matcher: Callable[[], Matcher]) -
     new = [name for (name,) in con.execute(
         f"SELECT DISTINCT platform_name FROM {names} n WHERE NOT EXISTS (SELECT 1 FROM ({remembered}) m "
         "WHERE m.platform_name IS NOT DISTINCT FROM n.platform_name)", {"rules": rules}).fetchall()]
-    made = matcher() if new else None
+    made = matcher(new) if new else None
     frame = pd.DataFrame([{"platform_name": name, **dict.fromkeys(MATCH_FIELDS), **made.match(name)} for name in new],
                          columns=["platform_name", *MATCH_FIELDS])
     con.register("_new_matches", frame)
@@ -132,14 +156,15 @@ def matched_names(con, rules: str, names: str, matcher: Callable[[], Matcher]) -
         con.unregister("_new_matches")
 
 
+# Matching coverage per platform and version, of the Pay rows ``pay`` selects and, if ``others``, the other platforms'.
 COVERAGE_SQL = """
 WITH weighted AS (
     SELECT 'GOV.UK Pay' AS platform, s.date_updated AS snapshot_date, s.organisation_name AS platform_name,
            s.live_services AS weight
-    FROM staging.pay_organisation_services s
+    FROM staging.pay_organisation_services s WHERE {pay}
     UNION ALL
     SELECT platform, NULL, platform_name, latest_services
-    FROM staging.organisation_matches WHERE platform <> 'GOV.UK Pay'
+    FROM staging.organisation_matches WHERE platform <> 'GOV.UK Pay' AND {others}
 ),
 joined AS (
     SELECT w.*, m.organisation_slug IS NOT NULL AS matched, m.outside_govuk_category IS NOT NULL AS outside
@@ -156,8 +181,71 @@ SELECT platform, snapshot_date,
        round(coalesce(sum(weight) FILTER (WHERE matched), 0)
              / nullif(sum(weight) FILTER (WHERE NOT outside), 0), 4) AS matched_share_excluding_outside
 FROM joined GROUP BY platform, snapshot_date
-ORDER BY platform, snapshot_date
 """
+MATCH_COVERAGE_SQL = (f"SELECT * EXCLUDE (sha256, rules_sha256) FROM {PAY_COVERAGE_MEMO} UNION ALL SELECT * FROM ("
+                      + COVERAGE_SQL.format(pay="FALSE", others="TRUE") + ") ORDER BY platform, snapshot_date")
+VERSIONS = "_pay_versions"  # the Pay versions staged, while the memos are brought to them
+
+
+def _stage_versions(con, versions: dict[str, dt.date]) -> None:
+    rows = ", ".join(f"('{sha}', DATE '{day.isoformat()}')" for sha, day in sorted(versions.items()))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {VERSIONS} (sha256 VARCHAR, snapshot_date DATE)")
+    if rows:
+        con.execute(f"INSERT INTO {VERSIONS} VALUES {rows}")
+
+
+def _dates(days) -> str:
+    return "s.date_updated IN (" + ", ".join(f"DATE '{day.isoformat()}'" for day in sorted(days)) + ")" \
+        if days else "FALSE"
+
+
+def pay_names_latest(con, versions: dict[str, dt.date] | None) -> None:
+    """``PAY_LATEST_MEMO`` made to stand for ``versions`` (what staging.pay_organisation_services holds, as
+    ``held_versions`` gives it, None if not known): the new versions' rows merged in when every version it was made
+    from is still held, else made again from every row (a version replaced or withdrawn may have been a name's
+    latest; with nothing listed under this code, it was made by other code or never)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS cache")
+    made_from = f"{PAY_LATEST_MEMO}_versions"
+    before = dict(con.execute(f"SELECT sha256, snapshot_date FROM {made_from} WHERE code = ?", [code_sha256()])
+                  .fetchall()) if table_exists(con, made_from) and table_exists(con, PAY_LATEST_MEMO) else None
+    rows = "SELECT organisation_name, date_updated, live_services FROM staging.pay_organisation_services s"
+    if versions is not None and before and all(versions.get(sha) == day for sha, day in before.items()):
+        new = {day for sha, day in versions.items() if before.get(sha) != day}
+        if not new:
+            return
+        rows = f"SELECT * FROM {PAY_LATEST_MEMO} UNION ALL {rows} WHERE {_dates(new)}"
+    with transaction(con):
+        con.execute(f"CREATE OR REPLACE TABLE {PAY_LATEST_MEMO} AS SELECT organisation_name, max(date_updated) AS "
+                    f"date_updated, max_by(live_services, date_updated) AS live_services FROM ({rows}) "
+                    "GROUP BY organisation_name")
+        con.execute(f"CREATE OR REPLACE TABLE {made_from} (sha256 VARCHAR, snapshot_date DATE, code VARCHAR)")
+        if versions:
+            con.execute(f"INSERT INTO {made_from} SELECT sha256, snapshot_date, ? FROM {VERSIONS}", [code_sha256()])
+
+
+def pay_coverage_by_version(con, versions: dict[str, dt.date] | None, rules: str) -> None:
+    """``PAY_COVERAGE_MEMO`` made to hold a row per version in ``versions`` under ``rules``: a version's row from an
+    earlier run stands (the same rows, and every name's match the same under the same rules), the rest are computed;
+    every version's computed when the versions are not known."""
+    if versions is None:
+        replace_tables_sql(con, {PAY_COVERAGE_MEMO: "SELECT NULL::VARCHAR AS sha256, $rules AS rules_sha256, c.* "
+                                 f"FROM ({COVERAGE_SQL.format(pay='TRUE', others='FALSE')}) c"}, {"rules": rules})
+        return
+    remembered = (f"SELECT c.* FROM {PAY_COVERAGE_MEMO} c SEMI JOIN {VERSIONS} v USING (sha256, snapshot_date) "
+                  "WHERE c.rules_sha256 = $rules") if table_exists(con, PAY_COVERAGE_MEMO) else None
+    kept = {day for (day,) in con.execute(f"SELECT snapshot_date FROM ({remembered})", {"rules": rules}).fetchall()
+            } if remembered else set()
+    missing = {day for day in versions.values() if day not in kept}
+    if remembered and not missing and len(kept) == _count(con, PAY_COVERAGE_MEMO):
+        return  # every row stands, and none is left over
+    computed = COVERAGE_SQL.format(pay=_dates(missing) if kept else "TRUE", others="FALSE")
+    new = f"SELECT v.sha256, $rules AS rules_sha256, c.* FROM ({computed}) c JOIN {VERSIONS} v USING (snapshot_date)"
+    replace_tables_sql(con, {PAY_COVERAGE_MEMO: f"{remembered} UNION ALL {new}" if kept else new}, {"rules": rules})
+
+
+def _count(con, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
 
 
 @dg.multi_asset(
@@ -192,19 +280,26 @@ ORDER BY platform, snapshot_date
 def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
     alias_file = (settings.data / ALIAS_FILE).read_bytes()  # read once: the rules hashed are the rules used
 
-    def matcher() -> Matcher:
-        return Matcher.from_warehouse(con, parse_aliases(alias_file.decode("utf-8")))
+    def matcher(names: list[str | None]) -> Matcher:
+        return Matcher.from_warehouse(con, parse_aliases(alias_file.decode("utf-8")), names)
 
     with connect(warehouse) as con:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _platform_names AS {PLATFORM_NAMES_SQL}")
+        versions = held_versions(con, PAY_SERVICES)
+        rules = rules_sha256(con, alias_file)
         try:
-            matched_names(con, rules_sha256(con, alias_file), "_platform_names", matcher)
+            if versions is not None:
+                _stage_versions(con, versions)
+            pay_names_latest(con, versions)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _platform_names AS {PLATFORM_NAMES_SQL}")
+            matched_names(con, rules, "_platform_names", matcher)
             replace_tables_sql(con, {"staging.organisation_matches": (
                 "SELECT n.*, " + ", ".join(f"m.{field}" for field in MATCH_FIELDS) + " FROM _platform_names n "
                 f"LEFT JOIN {MATCH_MEMO} m ON m.platform_name IS NOT DISTINCT FROM n.platform_name")})
+            pay_coverage_by_version(con, versions, rules)
         finally:
             con.execute("DROP TABLE IF EXISTS _platform_names")
-        replace_tables_sql(con, {"staging.organisation_match_coverage": COVERAGE_SQL})
+            con.execute(f"DROP TABLE IF EXISTS {VERSIONS}")
+        replace_tables_sql(con, {"staging.organisation_match_coverage": MATCH_COVERAGE_SQL})
         meta = tables_metadata(con, ["staging.organisation_matches"])
         latest = con.execute(
             "SELECT platform, snapshot_date, services, matched_services, outside_govuk_services, "

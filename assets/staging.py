@@ -353,13 +353,29 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
     con.execute("COMMIT")
 
 
+def versions_table(name: str) -> str:
+    """Where the versions a ``VersionRows`` table holds are listed (sha256, version_value, code)."""
+    return f"meta.{name.replace('.', '__')}_versions"
+
+
+def held_versions(con, name: str) -> dict[str, dt.date] | None:
+    """sha256 -> value of the versions the ``VersionRows`` table ``name`` holds, as this code wrote it; None when
+    that is not known (no such table or list, or written by other code)."""
+    held = versions_table(name)
+    present = _tables(con)
+    if held not in present or name not in present:
+        return None
+    versions = dict(con.execute(f"SELECT sha256, version_value FROM {held} WHERE code = ?", [code_sha256()]).fetchall())
+    if not versions and con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]:
+        return None  # rows, but no versions listed under this code
+    return versions
+
+
 def _write_version_rows(con, name: str, frame: VersionRows) -> None:
     """Inside ``_write_and_gate``'s transaction: the table brought to ``frame.kept``, by difference when it can."""
-    held = f"meta.{name.replace('.', '__')}_versions"
-    present = _tables(con)
-    before = dict(con.execute(f"SELECT sha256, version_value FROM {held} WHERE code = ?", [code_sha256()]).fetchall()
-                  ) if held in present and name in present else None
-    if before is None or (not before and con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]):
+    held = versions_table(name)
+    before = held_versions(con, name)
+    if before is None:
         con.execute(f"CREATE OR REPLACE TABLE {name} AS {frame.select(frame.kept)}")
     else:
         gone = sorted({v for sha, v in before.items() if frame.kept.get(sha) != v})

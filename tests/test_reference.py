@@ -9,13 +9,22 @@ import pytest
 import yaml
 
 from assets.organisation_matching import (
+    COVERAGE_SQL,
     MATCH_FIELDS,
     MATCH_MEMO,
+    PAY_COVERAGE_MEMO,
+    PAY_LATEST_MEMO,
+    PAY_SERVICES,
     PLATFORM_NAMES_SQL,
+    VERSIONS,
     Matcher,
+    _stage_versions,
     matched_names,
+    pay_coverage_by_version,
+    pay_names_latest,
     rules_sha256,
 )
+from assets.staging import held_versions, versions_table
 from assets.targets import TargetsFileError, load_published_figures, load_targets
 from tests.conftest import DATA
 from tracker.organisation_names import ALIAS_FILE, load_aliases, normalise
@@ -118,6 +127,28 @@ def test_unknown_name_is_never_guessed(matcher):
     assert matcher.match("Smart Applications Management")["organisation_slug"] is None
 
 
+def test_a_matcher_built_for_some_names_matches_them_as_the_whole_register_does(built, matcher):
+    """Built for the names it will be asked (a week's new names), the matcher reads only the identifiers they can be
+    looked up by, and matches each exactly as the matcher over every identifier does: ambiguous names included."""
+    import duckdb
+
+    con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
+    published = [n for (n,) in con.execute("SELECT DISTINCT platform_name FROM staging.organisation_matches "
+                                           "ORDER BY platform_name NULLS FIRST").fetchall()]
+    ambiguous = [n for (n,) in con.execute("SELECT DISTINCT platform_name FROM staging.organisation_matches "
+                                           "WHERE match_method = 'ambiguous'").fetchall()]
+    tricky = ["Driver and Vehicle Standards Agency – DVSA", "  DVLA ", "hm-revenue-customs", "HMRC", "dvla", "",
+              "Department for Transport (DfT)", None, "A Body Nobody Has Published Before", *ambiguous]
+    names = published + tricky
+    assert len(published) > 500 and None in names
+    for some in (names, tricky, *([n] for n in tricky)):
+        few = Matcher.from_warehouse(con, load_aliases(DATA), some)
+        assert [few.match(n) for n in some] == [matcher.match(n) for n in some]
+    read = Matcher.from_warehouse(con, load_aliases(DATA), ["DVLA"]).by_key
+    assert set(read) <= {"dvla"} and read  # only what the name can be looked up by
+    con.close()
+
+
 # --- a name matched before keeps its match while the rules are the same ------------------------------------------
 
 
@@ -143,11 +174,10 @@ class CountingMatcher:
     def __init__(self, con) -> None:
         self.con, self.builds, self.matched = con, 0, []
 
-    def __call__(self) -> Matcher:
+    def __call__(self, names=None) -> Matcher:
         self.builds += 1
-        identifiers = self.con.execute("SELECT * FROM staging.organisation_identifiers").df()
-        current = dict(self.con.execute("SELECT organisation_slug, current_slug FROM staging.organisations").fetchall())
-        matcher = Matcher(identifiers, load_aliases(DATA), current)
+        self.built_for = names
+        matcher = Matcher.from_warehouse(self.con, load_aliases(DATA), names)  # for those names only, when given
         real = matcher.match
         matcher.match = lambda name: self.matched.append(name) or real(name)
         return matcher
@@ -175,6 +205,7 @@ def test_remembered_matches_equal_matching_every_name_again(matching_warehouse):
     then = CountingMatcher(con)
     matched_names(con, rules, "names", then)
     assert then.builds == 1 and len(then.matched) == len(set(then.matched))  # each new name once
+    assert sorted(then.built_for, key=str) == sorted(then.matched, key=str)  # built for just those names
     assert set(then.matched) == {n for n in names if n is None or n.startswith("B")}  # and only those
     assert _remembered(con) == fresh  # the same matches as matching every name again, NULL included
     by_pipeline = {row[0]: tuple(row[1:]) for row in con.execute(
@@ -208,6 +239,116 @@ def test_matches_are_not_remembered_across_a_change_of_rules(matching_warehouse)
     matched_names(con, changed[-1], "names", other)
     assert other.builds == 1 and len(other.matched) == len(_remembered(con))  # every name matched again
     assert set(con.execute(f"SELECT DISTINCT rules_sha256 FROM {MATCH_MEMO}").fetchall()) == {(changed[-1],)}
+
+
+# --- Pay's names and coverage are kept per version: a new snapshot costs its own rows ------------------------------
+
+WHOLE_NAMES = ("SELECT organisation_name, max_by(live_services, date_updated) FROM staging.pay_organisation_services "
+               "GROUP BY 1")
+WHOLE_COVERAGE = f"SELECT * FROM ({COVERAGE_SQL.format(pay='TRUE', others='FALSE')})"
+
+
+def _bring_memos(con, rules: str) -> dict | None:
+    """As the organisation_matching asset does: both memos brought to the versions staged."""
+    versions = held_versions(con, PAY_SERVICES)
+    if versions is not None:
+        _stage_versions(con, versions)
+    pay_names_latest(con, versions)
+    pay_coverage_by_version(con, versions, rules)
+    con.execute(f"DROP TABLE IF EXISTS {VERSIONS}")
+    return versions
+
+
+def _as_whole(con) -> None:
+    """Both memos hold what computing them from every row gives, and nothing else."""
+    names = con.execute(f"SELECT organisation_name, live_services FROM {PAY_LATEST_MEMO}").fetchall()
+    assert sorted(names, key=str) == sorted(con.execute(WHOLE_NAMES).fetchall(), key=str)
+    assert sorted(con.execute(f"SELECT * EXCLUDE (sha256, rules_sha256) FROM {PAY_COVERAGE_MEMO}").fetchall(),
+                  key=str) == sorted(con.execute(WHOLE_COVERAGE).fetchall(), key=str)
+
+
+@pytest.fixture
+def pay_memos(matching_warehouse):
+    """The demo's warehouse with its Pay versions listed under this code and every match remembered again."""
+    con = matching_warehouse
+    con.execute(f"CREATE TABLE {MATCH_MEMO} AS SELECT * FROM pipeline_remembered")
+    rules = rules_sha256(con, (DATA / ALIAS_FILE).read_bytes())
+    con.execute(f"UPDATE {MATCH_MEMO} SET rules_sha256 = ?", [rules])
+    versions = held_versions(con, PAY_SERVICES)
+    assert versions is not None and len(versions) >= 3  # the demo's run listed the versions it staged
+    for memo in (PAY_LATEST_MEMO, f"{PAY_LATEST_MEMO}_versions", PAY_COVERAGE_MEMO):
+        con.execute(f"DROP TABLE IF EXISTS {memo}")  # each test starts with nothing kept
+    return con, rules, versions
+
+
+def _oldest_and_latest(versions: dict) -> tuple[tuple, tuple]:
+    ordered = sorted(versions.items(), key=lambda item: item[1])
+    return ordered[0], ordered[-1]
+
+
+def test_pay_memos_keep_each_version_and_add_only_the_new_one(pay_memos):
+    con, rules, versions = pay_memos
+    (_, oldest), (latest_sha, latest) = _oldest_and_latest(versions)
+    # the latest version arrives after the others: held back, then staged
+    con.execute(f"CREATE TABLE held_back AS SELECT * FROM {PAY_SERVICES} WHERE date_updated = ?", [latest])
+    con.execute(f"DELETE FROM {PAY_SERVICES} WHERE date_updated = ?", [latest])
+    con.execute(f"DELETE FROM {versions_table(PAY_SERVICES)} WHERE sha256 = ?", [latest_sha])
+    _bring_memos(con, rules)
+    _as_whole(con)
+    # marks on what was kept: a mark that survives the next run shows the row was not computed again
+    con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = -1 WHERE snapshot_date = ?", [oldest])
+    only_before = con.execute(
+        f"SELECT organisation_name FROM {PAY_LATEST_MEMO} WHERE organisation_name NOT IN "
+        "(SELECT organisation_name FROM held_back WHERE organisation_name IS NOT NULL) LIMIT 1").fetchall()
+    assert only_before  # a name the new version does not carry
+    con.execute(f"UPDATE {PAY_LATEST_MEMO} SET live_services = -1 WHERE organisation_name = ?", [only_before[0][0]])
+    con.execute(f"INSERT INTO {PAY_SERVICES} SELECT * FROM held_back")
+    con.execute(f"INSERT INTO {versions_table(PAY_SERVICES)} SELECT ?, ?, any_value(code) FROM "
+                f"{versions_table(PAY_SERVICES)}", [latest_sha, latest])
+    _bring_memos(con, rules)
+    assert con.execute(f"SELECT organisation_names FROM {PAY_COVERAGE_MEMO} WHERE snapshot_date = ?",
+                       [oldest]).fetchall() == [(-1,)]  # kept, not computed again
+    assert con.execute(f"SELECT live_services FROM {PAY_LATEST_MEMO} WHERE organisation_name = ?",
+                       [only_before[0][0]]).fetchall() == [(-1,)]  # merged, not computed again
+    con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = (SELECT organisation_names FROM "
+                f"({WHOLE_COVERAGE}) w WHERE w.snapshot_date = ?) WHERE snapshot_date = ?", [oldest, oldest])
+    con.execute(f"DROP TABLE {PAY_LATEST_MEMO}_versions")  # the names' memo no longer knows what it was made from
+    _bring_memos(con, rules)
+    _as_whole(con)  # made again whole, so the mark is gone too
+    assert con.execute(f"SELECT count(*) FROM {PAY_COVERAGE_MEMO}").fetchall() == [(len(versions),)]
+
+
+@pytest.mark.parametrize("change", ["withdrawn", "replaced", "rules", "code", "not listed"])
+def test_pay_memos_are_made_again_when_what_they_were_made_from_changes(pay_memos, change):
+    con, rules, versions = pay_memos
+    _bring_memos(con, rules)
+    (_, _), (latest_sha, latest) = _oldest_and_latest(versions)
+    listed = versions_table(PAY_SERVICES)
+    if change == "withdrawn":  # the latest version is gone: names it carried fall back to their earlier figure
+        con.execute(f"DELETE FROM {PAY_SERVICES} WHERE date_updated = ?", [latest])
+        con.execute(f"DELETE FROM {listed} WHERE sha256 = ?", [latest_sha])
+    elif change == "replaced":  # a corrected file for the same date: other figures under another sha256
+        con.execute(f"UPDATE {PAY_SERVICES} SET live_services = live_services + 1000 WHERE date_updated = ?", [latest])
+        con.execute(f"UPDATE {listed} SET sha256 = 'corrected' WHERE sha256 = ?", [latest_sha])
+    elif change == "rules":  # a curator's edit to the aliases: every match, and so every version's coverage, anew
+        con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = -1")
+        rules = rules_sha256(con, (DATA / ALIAS_FILE).read_bytes() + b"\n# a curator's edit\n")
+    elif change == "code":  # the names' memo was made by other code
+        con.execute(f"UPDATE {PAY_LATEST_MEMO} SET live_services = -1")
+        con.execute(f"UPDATE {PAY_LATEST_MEMO}_versions SET code = 'other code'")
+    else:  # the staged table's versions are not known: both made whole
+        con.execute(f"UPDATE {PAY_LATEST_MEMO} SET live_services = -1")
+        con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = -1")
+        con.execute(f"DROP TABLE {listed}")
+    versions = _bring_memos(con, rules)
+    assert (versions is None) == (change == "not listed")
+    _as_whole(con)
+    assert {r for (r,) in con.execute(f"SELECT DISTINCT rules_sha256 FROM {PAY_COVERAGE_MEMO}").fetchall()} == {rules}
+    if change == "withdrawn":
+        assert latest not in {d for (d,) in con.execute(f"SELECT snapshot_date FROM {PAY_COVERAGE_MEMO}").fetchall()}
+    if change == "replaced":
+        assert con.execute(f"SELECT sha256 FROM {PAY_COVERAGE_MEMO} WHERE snapshot_date = ?",
+                           [latest]).fetchall() == [("corrected",)]
 
 
 def test_normalisation():
