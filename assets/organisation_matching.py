@@ -31,7 +31,8 @@ PAY_SERVICES = "staging.pay_organisation_services"  # one version's rows per wee
 # Pay's part of the names and of the coverage is kept between runs (caches, like MATCH_MEMO below, left out of every
 # comparison of two warehouses): a new weekly snapshot then costs its own rows, not the history's 15 million.
 PAY_LATEST_MEMO = "cache.pay_name_latest"  # each Pay name's services in the latest version that names it
-PAY_COVERAGE_MEMO = "cache.pay_coverage_by_version"  # Pay's matching coverage per version, under the rules named
+PAY_COVERAGE_MEMO = "cache.pay_coverage_by_version"  # Pay's matching coverage per version, on the basis named
+PAY_ATTRIBUTION_MEMO = "cache.pay_attribution_by_version"  # Pay per version, department and attribution
 
 # Names each platform publishes, as (platform, name, weight) where weight is the
 # services the name stands for in that platform's latest version (Pay's: ``pay_names_latest``).
@@ -182,8 +183,36 @@ SELECT platform, snapshot_date,
              / nullif(sum(weight) FILTER (WHERE NOT outside), 0), 4) AS matched_share_excluding_outside
 FROM joined GROUP BY platform, snapshot_date
 """
-MATCH_COVERAGE_SQL = (f"SELECT * EXCLUDE (sha256, rules_sha256) FROM {PAY_COVERAGE_MEMO} UNION ALL SELECT * FROM ("
+MATCH_COVERAGE_SQL = (f"SELECT * EXCLUDE (sha256, basis_sha256) FROM {PAY_COVERAGE_MEMO} UNION ALL SELECT * FROM ("
                       + COVERAGE_SQL.format(pay="FALSE", others="TRUE") + ") ORDER BY platform, snapshot_date")
+# Pay per version, department and attribution: what adoption_by_department_month shows for a month's last version.
+# Names are unique within a version, so a group's organisations are its distinct matched bodies and unmatched names.
+ATTRIBUTION_SQL = """
+SELECT s.date_updated AS snapshot_date, m.department_slug, m.attribution,
+       sum(s.live_services) AS live_services,
+       count(DISTINCT coalesce(m.organisation_slug, s.organisation_name)) AS organisations
+FROM staging.pay_organisation_services s
+LEFT JOIN staging.organisation_matches m ON m.platform = 'GOV.UK Pay' AND m.platform_name = s.organisation_name
+WHERE {pay}
+GROUP BY s.date_updated, m.department_slug, m.attribution
+"""
+ATTRIBUTION = "staging.pay_attribution_by_version"
+DEPARTMENTS_SQL = """
+SELECT md5(string_agg(concat_ws(chr(31), organisation_slug, coalesce(department_slug, chr(29))), chr(30)
+                      ORDER BY organisation_slug))
+FROM staging.organisations
+"""
+# A name's department and how it is attributed: a department, a GOV.UK body outside one, or why it is neither.
+MATCHES_SQL = f"""
+SELECT n.*, {", ".join(f"m.{field}" for field in MATCH_FIELDS)}, o.department_slug,
+       CASE WHEN o.department_slug IS NOT NULL THEN 'department'
+            WHEN m.organisation_slug IS NOT NULL THEN 'GOV.UK body outside a department'
+            WHEN m.outside_govuk_category IS NOT NULL THEN 'not a GOV.UK organisation: ' || m.outside_govuk_category
+            ELSE 'unmatched' END AS attribution
+FROM _platform_names n
+LEFT JOIN {MATCH_MEMO} m ON m.platform_name IS NOT DISTINCT FROM n.platform_name
+LEFT JOIN staging.organisations o ON o.organisation_slug = m.organisation_slug
+"""
 VERSIONS = "_pay_versions"  # the Pay versions staged, while the memos are brought to them
 
 
@@ -192,6 +221,21 @@ def _stage_versions(con, versions: dict[str, dt.date]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {VERSIONS} (sha256 VARCHAR, snapshot_date DATE)")
     if rows:
         con.execute(f"INSERT INTO {VERSIONS} VALUES {rows}")
+
+
+MONTH_LAST = ("s.date_updated IN (SELECT max(date_updated) FROM staging.pay_organisation_services "
+              "GROUP BY date_trunc('month', date_updated))")  # ``month_last`` in SQL, when the versions are not known
+
+
+def month_last(versions: dict[str, dt.date] | None) -> dict[str, dt.date] | None:
+    """The versions that are the last of their month: the only ones a monthly series reads (the whole history's
+    attribution per version took 7 s at national size; its months' last versions, about one in four, 1 s)."""
+    if versions is None:
+        return None
+    last: dict[tuple[int, int], tuple[dt.date, str]] = {}
+    for sha, day in versions.items():
+        last[(day.year, day.month)] = max(last.get((day.year, day.month), (day, sha)), (day, sha))
+    return {sha: day for day, sha in last.values()}
 
 
 def _dates(days) -> str:
@@ -220,32 +264,49 @@ def pay_names_latest(con, versions: dict[str, dt.date] | None) -> None:
                     "GROUP BY organisation_name")
         con.execute(f"CREATE OR REPLACE TABLE {made_from} (sha256 VARCHAR, snapshot_date DATE, code VARCHAR)")
         if versions:
+            _stage_versions(con, versions)
             con.execute(f"INSERT INTO {made_from} SELECT sha256, snapshot_date, ? FROM {VERSIONS}", [code_sha256()])
 
 
-def pay_coverage_by_version(con, versions: dict[str, dt.date] | None, rules: str) -> None:
-    """``PAY_COVERAGE_MEMO`` made to hold a row per version in ``versions`` under ``rules``: a version's row from an
-    earlier run stands (the same rows, and every name's match the same under the same rules), the rest are computed;
-    every version's computed when the versions are not known."""
+def by_version(con, memo: str, select: str, versions: dict[str, dt.date] | None, basis: str,
+               unknown: str = "TRUE") -> None:
+    """``memo`` made to hold ``select``'s rows (over the Pay rows its ``{pay}`` chooses, each carrying its version's
+    date as ``snapshot_date``) for every version in ``versions``, computed on ``basis`` (everything else they depend
+    on): a version's rows from an earlier run stand while its sha256, date and the basis do, the rest are computed;
+    those ``unknown`` chooses when the versions are not known."""
     if versions is None:
-        replace_tables_sql(con, {PAY_COVERAGE_MEMO: "SELECT NULL::VARCHAR AS sha256, $rules AS rules_sha256, c.* "
-                                 f"FROM ({COVERAGE_SQL.format(pay='TRUE', others='FALSE')}) c"}, {"rules": rules})
+        replace_tables_sql(con, {memo: "SELECT NULL::VARCHAR AS sha256, $basis AS basis_sha256, c.* "
+                                 f"FROM ({select.format(pay=unknown)}) c"}, {"basis": basis})
         return
-    remembered = (f"SELECT c.* FROM {PAY_COVERAGE_MEMO} c SEMI JOIN {VERSIONS} v USING (sha256, snapshot_date) "
-                  "WHERE c.rules_sha256 = $rules") if table_exists(con, PAY_COVERAGE_MEMO) else None
-    kept = {day for (day,) in con.execute(f"SELECT snapshot_date FROM ({remembered})", {"rules": rules}).fetchall()
-            } if remembered else set()
+    _stage_versions(con, versions)
+    schema, name = memo.split(".")
+    keyed = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
+                                       "table_name = ?", [schema, name]).fetchall()} >= {"sha256", "basis_sha256"}
+    remembered = (f"SELECT c.* FROM {memo} c SEMI JOIN {VERSIONS} v USING (sha256, snapshot_date) "
+                  "WHERE c.basis_sha256 = $basis") if keyed else None  # (not one an earlier code kept otherwise)
+    rows, kept = con.execute(f"SELECT count(*), list(DISTINCT snapshot_date) FROM ({remembered})",
+                             {"basis": basis}).fetchall()[0] if remembered else (0, [])
+    kept = set(kept or [])
     missing = {day for day in versions.values() if day not in kept}
-    if remembered and not missing and len(kept) == _count(con, PAY_COVERAGE_MEMO):
+    if remembered and not missing and rows == _count(con, memo):
         return  # every row stands, and none is left over
-    computed = COVERAGE_SQL.format(pay=_dates(missing) if kept else "TRUE", others="FALSE")
-    new = f"SELECT v.sha256, $rules AS rules_sha256, c.* FROM ({computed}) c JOIN {VERSIONS} v USING (snapshot_date)"
-    replace_tables_sql(con, {PAY_COVERAGE_MEMO: f"{remembered} UNION ALL {new}" if kept else new}, {"rules": rules})
+    every = f"s.date_updated IN (SELECT snapshot_date FROM {VERSIONS})"
+    computed = select.format(pay=_dates(missing) if kept else every)
+    new = f"SELECT v.sha256, $basis AS basis_sha256, c.* FROM ({computed}) c JOIN {VERSIONS} v USING (snapshot_date)"
+    replace_tables_sql(con, {memo: f"{remembered} UNION ALL {new}" if kept else new}, {"basis": basis})
+
+
+def pay_by_version(con, versions: dict[str, dt.date] | None, rules: str) -> None:
+    """Pay's coverage (on the matching rules) and attribution (on the rules and each body's department) per version,
+    once staging.organisation_matches holds this run's matches."""
+    by_version(con, PAY_COVERAGE_MEMO, COVERAGE_SQL.format(pay="{pay}", others="FALSE"), versions, rules)
+    departments = con.execute(DEPARTMENTS_SQL).fetchall()[0][0]
+    by_version(con, PAY_ATTRIBUTION_MEMO, ATTRIBUTION_SQL, month_last(versions),
+               hashlib.sha256(f"{rules} {departments}".encode()).hexdigest(), unknown=MONTH_LAST)
 
 
 def _count(con, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-
 
 
 @dg.multi_asset(
@@ -263,8 +324,17 @@ def _count(con, table: str) -> int:
             kinds={"duckdb", "pandas"},
             owners=OWNERS,
             description="Each organisation name a platform publishes, matched to a GOV.UK "
-            "organisation (with how), or left unmatched with a category. Extend "
+            "organisation (with how) and its department, or left unmatched with a category. Extend "
             "data/organisation_aliases.yaml for the largest unmatched names.",
+        ),
+        dg.AssetSpec(
+            key=ATTRIBUTION.split("."),
+            deps=[["staging", "organisation_matches"], ["staging", "pay_organisation_services"]],
+            group_name="reference",
+            kinds={"duckdb", "sql"},
+            owners=OWNERS,
+            description="GOV.UK Pay's live services and organisations per version, department and attribution "
+            "(a department, a GOV.UK body outside one, or why neither).",
         ),
         dg.AssetSpec(
             key=["staging", "organisation_match_coverage"],
@@ -287,19 +357,18 @@ def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
         versions = held_versions(con, PAY_SERVICES)
         rules = rules_sha256(con, alias_file)
         try:
-            if versions is not None:
-                _stage_versions(con, versions)
             pay_names_latest(con, versions)
             con.execute(f"CREATE OR REPLACE TEMP TABLE _platform_names AS {PLATFORM_NAMES_SQL}")
             matched_names(con, rules, "_platform_names", matcher)
-            replace_tables_sql(con, {"staging.organisation_matches": (
-                "SELECT n.*, " + ", ".join(f"m.{field}" for field in MATCH_FIELDS) + " FROM _platform_names n "
-                f"LEFT JOIN {MATCH_MEMO} m ON m.platform_name IS NOT DISTINCT FROM n.platform_name")})
-            pay_coverage_by_version(con, versions, rules)
+            replace_tables_sql(con, {"staging.organisation_matches": MATCHES_SQL})
+            pay_by_version(con, versions, rules)
         finally:
             con.execute("DROP TABLE IF EXISTS _platform_names")
             con.execute(f"DROP TABLE IF EXISTS {VERSIONS}")
-        replace_tables_sql(con, {"staging.organisation_match_coverage": MATCH_COVERAGE_SQL})
+        replace_tables_sql(con, {
+            "staging.organisation_match_coverage": MATCH_COVERAGE_SQL,
+            ATTRIBUTION: f"SELECT * EXCLUDE (sha256, basis_sha256) FROM {PAY_ATTRIBUTION_MEMO} "
+                         "ORDER BY snapshot_date, department_slug, attribution"})
         meta = tables_metadata(con, ["staging.organisation_matches"])
         latest = con.execute(
             "SELECT platform, snapshot_date, services, matched_services, outside_govuk_services, "
@@ -320,3 +389,4 @@ def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
             asset_key=["staging", "organisation_match_coverage"],
             metadata=tables_metadata(con, ["staging.organisation_match_coverage"]),
         )
+        yield dg.MaterializeResult(asset_key=ATTRIBUTION.split("."), metadata=tables_metadata(con, [ATTRIBUTION]))

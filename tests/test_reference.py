@@ -9,18 +9,21 @@ import pytest
 import yaml
 
 from assets.organisation_matching import (
+    ATTRIBUTION_SQL,
     COVERAGE_SQL,
     MATCH_FIELDS,
     MATCH_MEMO,
+    MATCHES_SQL,
+    PAY_ATTRIBUTION_MEMO,
     PAY_COVERAGE_MEMO,
     PAY_LATEST_MEMO,
     PAY_SERVICES,
     PLATFORM_NAMES_SQL,
     VERSIONS,
     Matcher,
-    _stage_versions,
     matched_names,
-    pay_coverage_by_version,
+    month_last,
+    pay_by_version,
     pay_names_latest,
     rules_sha256,
 )
@@ -246,15 +249,18 @@ def test_matches_are_not_remembered_across_a_change_of_rules(matching_warehouse)
 WHOLE_NAMES = ("SELECT organisation_name, max_by(live_services, date_updated) FROM staging.pay_organisation_services "
                "GROUP BY 1")
 WHOLE_COVERAGE = f"SELECT * FROM ({COVERAGE_SQL.format(pay='TRUE', others='FALSE')})"
+WHOLE_ATTRIBUTION = "SELECT * FROM (" + ATTRIBUTION_SQL.format(pay=(  # each month's last version staged
+    "s.date_updated IN (SELECT max(date_updated) FROM staging.pay_organisation_services "
+    "GROUP BY date_trunc('month', date_updated))")) + ")"
 
 
 def _bring_memos(con, rules: str) -> dict | None:
     """As the organisation_matching asset does: both memos brought to the versions staged."""
     versions = held_versions(con, PAY_SERVICES)
-    if versions is not None:
-        _stage_versions(con, versions)
     pay_names_latest(con, versions)
-    pay_coverage_by_version(con, versions, rules)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _platform_names AS {PLATFORM_NAMES_SQL}")
+    con.execute(f"CREATE OR REPLACE TABLE staging.organisation_matches AS {MATCHES_SQL}")
+    pay_by_version(con, versions, rules)
     con.execute(f"DROP TABLE IF EXISTS {VERSIONS}")
     return versions
 
@@ -263,8 +269,10 @@ def _as_whole(con) -> None:
     """Both memos hold what computing them from every row gives, and nothing else."""
     names = con.execute(f"SELECT organisation_name, live_services FROM {PAY_LATEST_MEMO}").fetchall()
     assert sorted(names, key=str) == sorted(con.execute(WHOLE_NAMES).fetchall(), key=str)
-    assert sorted(con.execute(f"SELECT * EXCLUDE (sha256, rules_sha256) FROM {PAY_COVERAGE_MEMO}").fetchall(),
+    assert sorted(con.execute(f"SELECT * EXCLUDE (sha256, basis_sha256) FROM {PAY_COVERAGE_MEMO}").fetchall(),
                   key=str) == sorted(con.execute(WHOLE_COVERAGE).fetchall(), key=str)
+    attribution = con.execute(f"SELECT * EXCLUDE (sha256, basis_sha256) FROM {PAY_ATTRIBUTION_MEMO}").fetchall()
+    assert attribution and sorted(attribution, key=str) == sorted(con.execute(WHOLE_ATTRIBUTION).fetchall(), key=str)
 
 
 @pytest.fixture
@@ -276,7 +284,7 @@ def pay_memos(matching_warehouse):
     con.execute(f"UPDATE {MATCH_MEMO} SET rules_sha256 = ?", [rules])
     versions = held_versions(con, PAY_SERVICES)
     assert versions is not None and len(versions) >= 3  # the demo's run listed the versions it staged
-    for memo in (PAY_LATEST_MEMO, f"{PAY_LATEST_MEMO}_versions", PAY_COVERAGE_MEMO):
+    for memo in (PAY_LATEST_MEMO, f"{PAY_LATEST_MEMO}_versions", PAY_COVERAGE_MEMO, PAY_ATTRIBUTION_MEMO):
         con.execute(f"DROP TABLE IF EXISTS {memo}")  # each test starts with nothing kept
     return con, rules, versions
 
@@ -297,6 +305,8 @@ def test_pay_memos_keep_each_version_and_add_only_the_new_one(pay_memos):
     _as_whole(con)
     # marks on what was kept: a mark that survives the next run shows the row was not computed again
     con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = -1 WHERE snapshot_date = ?", [oldest])
+    first_month = min(month_last(versions).values())
+    con.execute(f"UPDATE {PAY_ATTRIBUTION_MEMO} SET organisations = -1 WHERE snapshot_date = ?", [first_month])
     only_before = con.execute(
         f"SELECT organisation_name FROM {PAY_LATEST_MEMO} WHERE organisation_name NOT IN "
         "(SELECT organisation_name FROM held_back WHERE organisation_name IS NOT NULL) LIMIT 1").fetchall()
@@ -310,15 +320,19 @@ def test_pay_memos_keep_each_version_and_add_only_the_new_one(pay_memos):
                        [oldest]).fetchall() == [(-1,)]  # kept, not computed again
     assert con.execute(f"SELECT live_services FROM {PAY_LATEST_MEMO} WHERE organisation_name = ?",
                        [only_before[0][0]]).fetchall() == [(-1,)]  # merged, not computed again
-    con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = (SELECT organisation_names FROM "
-                f"({WHOLE_COVERAGE}) w WHERE w.snapshot_date = ?) WHERE snapshot_date = ?", [oldest, oldest])
+    assert {n for (n,) in con.execute(f"SELECT organisations FROM {PAY_ATTRIBUTION_MEMO} WHERE snapshot_date = ?",
+                                      [first_month]).fetchall()} == {-1}  # kept
+    assert {d for (d,) in con.execute(f"SELECT snapshot_date FROM {PAY_ATTRIBUTION_MEMO}").fetchall()} == set(
+        month_last(versions).values())  # each month's last version, the latest's month's included, and no other
+    for memo, day in ((PAY_COVERAGE_MEMO, oldest), (PAY_ATTRIBUTION_MEMO, first_month)):
+        con.execute(f"DELETE FROM {memo} WHERE snapshot_date = ?", [day])  # the marks gone: computed again
     con.execute(f"DROP TABLE {PAY_LATEST_MEMO}_versions")  # the names' memo no longer knows what it was made from
     _bring_memos(con, rules)
     _as_whole(con)  # made again whole, so the mark is gone too
     assert con.execute(f"SELECT count(*) FROM {PAY_COVERAGE_MEMO}").fetchall() == [(len(versions),)]
 
 
-@pytest.mark.parametrize("change", ["withdrawn", "replaced", "rules", "code", "not listed"])
+@pytest.mark.parametrize("change", ["withdrawn", "replaced", "rules", "department", "code", "not listed"])
 def test_pay_memos_are_made_again_when_what_they_were_made_from_changes(pay_memos, change):
     con, rules, versions = pay_memos
     _bring_memos(con, rules)
@@ -333,6 +347,15 @@ def test_pay_memos_are_made_again_when_what_they_were_made_from_changes(pay_memo
     elif change == "rules":  # a curator's edit to the aliases: every match, and so every version's coverage, anew
         con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = -1")
         rules = rules_sha256(con, (DATA / ALIAS_FILE).read_bytes() + b"\n# a curator's edit\n")
+    elif change == "department":  # a body moves: the attribution anew, the coverage (matches alone) kept
+        con.execute(f"UPDATE {PAY_ATTRIBUTION_MEMO} SET organisations = -1")
+        con.execute(f"UPDATE {PAY_COVERAGE_MEMO} SET organisation_names = -1")
+        moved = con.execute(
+            "SELECT m.organisation_slug FROM staging.organisation_matches m JOIN staging.organisations o USING "
+            "(organisation_slug) WHERE m.platform = 'GOV.UK Pay' AND o.department_slug <> o.organisation_slug "
+            "ORDER BY m.latest_services DESC LIMIT 1").fetchall()[0][0]
+        con.execute("UPDATE staging.organisations SET department_slug = 'cabinet-office' WHERE organisation_slug = ?",
+                    [moved])
     elif change == "code":  # the names' memo was made by other code
         con.execute(f"UPDATE {PAY_LATEST_MEMO} SET live_services = -1")
         con.execute(f"UPDATE {PAY_LATEST_MEMO}_versions SET code = 'other code'")
@@ -342,8 +365,14 @@ def test_pay_memos_are_made_again_when_what_they_were_made_from_changes(pay_memo
         con.execute(f"DROP TABLE {listed}")
     versions = _bring_memos(con, rules)
     assert (versions is None) == (change == "not listed")
+    if change == "department":
+        assert {n for (n,) in con.execute(f"SELECT DISTINCT organisation_names FROM {PAY_COVERAGE_MEMO}")
+                .fetchall()} == {-1}  # kept: a department does not change a match
+        con.execute(f"DELETE FROM {PAY_COVERAGE_MEMO}")
+        pay_by_version(con, versions, rules)
+        con.execute(f"DROP TABLE IF EXISTS {VERSIONS}")
     _as_whole(con)
-    assert {r for (r,) in con.execute(f"SELECT DISTINCT rules_sha256 FROM {PAY_COVERAGE_MEMO}").fetchall()} == {rules}
+    assert {r for (r,) in con.execute(f"SELECT DISTINCT basis_sha256 FROM {PAY_COVERAGE_MEMO}").fetchall()} == {rules}
     if change == "withdrawn":
         assert latest not in {d for (d,) in con.execute(f"SELECT snapshot_date FROM {PAY_COVERAGE_MEMO}").fetchall()}
     if change == "replaced":

@@ -1,24 +1,19 @@
+-- Each name's department and attribution come with its match (organisation_matches).
 WITH matched AS (
-    SELECT m.platform, m.platform_name, m.organisation_slug, o.department_slug,
-           CASE WHEN o.department_slug IS NOT NULL THEN 'department'
-                WHEN m.organisation_slug IS NOT NULL THEN 'GOV.UK body outside a department'
-                WHEN m.outside_govuk_category IS NOT NULL THEN 'not a GOV.UK organisation: ' || m.outside_govuk_category
-                ELSE 'unmatched' END AS attribution
-    FROM {{ source('staging', 'organisation_matches') }} m
-    LEFT JOIN {{ source('staging', 'organisations') }} o ON o.organisation_slug = m.organisation_slug
+    SELECT platform, platform_name, organisation_slug, department_slug, attribution
+    FROM {{ source('staging', 'organisation_matches') }}
 ),
 pay_months AS (
     SELECT date_trunc('month', date_updated)::DATE AS month, max(date_updated) AS version
     FROM {{ source('staging', 'pay_snapshots') }} WHERE is_current_version GROUP BY 1
 ),
+-- Pay: each month's last version, as summed per version when it was staged (a week's new version costs its own
+-- rows, not the history's).
 pay AS (
-    SELECT 'GOV.UK Pay' AS platform, pm.month, pm.version AS data_date, x.department_slug, x.attribution,
-           sum(s.live_services) AS live_services,
-           count(DISTINCT coalesce(x.organisation_slug, s.organisation_name)) AS organisations
+    SELECT 'GOV.UK Pay' AS platform, pm.month, pm.version AS data_date, a.department_slug, a.attribution,
+           a.live_services, a.organisations
     FROM pay_months pm
-    JOIN {{ source('staging', 'pay_organisation_services') }} s ON s.date_updated = pm.version
-    LEFT JOIN matched x ON x.platform = 'GOV.UK Pay' AND x.platform_name = s.organisation_name
-    GROUP BY pm.month, pm.version, x.department_slug, x.attribution
+    JOIN {{ source('staging', 'pay_attribution_by_version') }} a ON a.snapshot_date = pm.version
 ),
 -- One Login: every month from the registry's first change to its last, as the registry stood at the month's
 -- end (or at its last change, for the last month): never a month the data does not reach.
