@@ -7,7 +7,8 @@ tracker never guesses silently. Names that are not GOV.UK organisations
 (councils, police forces, NHS trusts, cadet squadrons) stay unmatched, counted
 under a category. A name matched by an earlier run under the same rules keeps
 that match without being matched again (``MATCH_MEMO``): a run matches only
-the names that are new.
+the names that are new. What it sums over Pay's weekly versions is kept per
+version the same way (``by_version``): a new snapshot costs its own rows.
 """
 
 from __future__ import annotations
@@ -185,8 +186,8 @@ FROM joined GROUP BY platform, snapshot_date
 """
 MATCH_COVERAGE_SQL = (f"SELECT * EXCLUDE (sha256, basis_sha256) FROM {PAY_COVERAGE_MEMO} UNION ALL SELECT * FROM ("
                       + COVERAGE_SQL.format(pay="FALSE", others="TRUE") + ") ORDER BY platform, snapshot_date")
-# Pay per version, department and attribution: what adoption_by_department_month shows for a month's last version.
-# Names are unique within a version, so a group's organisations are its distinct matched bodies and unmatched names.
+# Pay per version, department and attribution: what adoption_by_department_month shows for a month's last version
+# (its organisations: the distinct bodies matched, and each name not matched).
 ATTRIBUTION_SQL = """
 SELECT s.date_updated AS snapshot_date, m.department_slug, m.attribution,
        sum(s.live_services) AS live_services,
@@ -197,6 +198,8 @@ WHERE {pay}
 GROUP BY s.date_updated, m.department_slug, m.attribution
 """
 ATTRIBUTION = "staging.pay_attribution_by_version"
+MONTH_LAST = ("s.date_updated IN (SELECT max(date_updated) FROM staging.pay_organisation_services "
+              "GROUP BY date_trunc('month', date_updated))")  # ``month_last`` in SQL, when the versions are not known
 DEPARTMENTS_SQL = """
 SELECT md5(string_agg(concat_ws(chr(31), organisation_slug, coalesce(department_slug, chr(29))), chr(30)
                       ORDER BY organisation_slug))
@@ -214,6 +217,7 @@ LEFT JOIN {MATCH_MEMO} m ON m.platform_name IS NOT DISTINCT FROM n.platform_name
 LEFT JOIN staging.organisations o ON o.organisation_slug = m.organisation_slug
 """
 VERSIONS = "_pay_versions"  # the Pay versions staged, while the memos are brought to them
+# (Each template's ``{pay}`` is a condition on Pay's rows, named ``s``: ``_dates``, ``MONTH_LAST``.)
 
 
 def _stage_versions(con, versions: dict[str, dt.date]) -> None:
@@ -221,10 +225,6 @@ def _stage_versions(con, versions: dict[str, dt.date]) -> None:
     con.execute(f"CREATE OR REPLACE TEMP TABLE {VERSIONS} (sha256 VARCHAR, snapshot_date DATE)")
     if rows:
         con.execute(f"INSERT INTO {VERSIONS} VALUES {rows}")
-
-
-MONTH_LAST = ("s.date_updated IN (SELECT max(date_updated) FROM staging.pay_organisation_services "
-              "GROUP BY date_trunc('month', date_updated))")  # ``month_last`` in SQL, when the versions are not known
 
 
 def month_last(versions: dict[str, dt.date] | None) -> dict[str, dt.date] | None:
