@@ -22,11 +22,18 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from assets.staging import held_versions
+from assets.staging import held_versions, list_versions
 from tracker.code_version import code_sha256
 from tracker.organisation_names import ALIAS_FILE, OrganisationAliases, name_variants, parse_aliases
 from tracker.resources import TrackerConfig
-from tracker.warehouse import connect, replace_tables_sql, table_exists, tables_metadata, transaction
+from tracker.warehouse import (
+    connect,
+    insert_values,
+    replace_tables_sql,
+    table_columns,
+    tables_metadata,
+    transaction,
+)
 
 PAY_SERVICES = "staging.pay_organisation_services"  # one version's rows per weekly snapshot, ten years of them
 # Pay's part of the names and of the coverage is kept between runs (caches, like MATCH_MEMO below, left out of every
@@ -78,9 +85,14 @@ class Matcher:
         return cls(found, aliases, current)
 
     @staticmethod
-    def lookup_keys(name: str | None) -> list[str]:
+    def slug_key(name: str | None) -> str:
+        """How ``match`` looks a name up among the slugs."""
+        return str(name).strip().lower()
+
+    @classmethod
+    def lookup_keys(cls, name: str | None) -> list[str]:
         """Every identifier ``match`` may look ``name`` up by."""
-        return [str(name).strip().lower(), *(variant for variant, _how in name_variants(name))]
+        return [cls.slug_key(name), *(variant for variant, _how in name_variants(name))]
 
     def _lookup(self, key: str, kinds: tuple[str, ...]) -> set[str]:
         found: set[str] = set()
@@ -93,7 +105,7 @@ class Matcher:
         slug = self.aliases.alias_for(name)
         if slug:
             return {"organisation_slug": self.current.get(slug, slug), "match_method": "alias file"}
-        exact_slug = self._lookup(str(name).strip().lower(), ("slug",))
+        exact_slug = self._lookup(self.slug_key(name), ("slug",))
         if len(exact_slug) == 1:
             return {"organisation_slug": exact_slug.pop(), "match_method": "slug"}
         ambiguous = False
@@ -221,10 +233,8 @@ VERSIONS = "_pay_versions"  # the Pay versions staged, while the memos are broug
 
 
 def _stage_versions(con, versions: dict[str, dt.date]) -> None:
-    rows = ", ".join(f"('{sha}', DATE '{day.isoformat()}')" for sha, day in sorted(versions.items()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE {VERSIONS} (sha256 VARCHAR, snapshot_date DATE)")
-    if rows:
-        con.execute(f"INSERT INTO {VERSIONS} VALUES {rows}")
+    insert_values(con, VERSIONS, sorted(versions.items()))
 
 
 def month_last(versions: dict[str, dt.date] | None) -> dict[str, dt.date] | None:
@@ -250,8 +260,7 @@ def pay_names_latest(con, versions: dict[str, dt.date] | None) -> None:
     latest; with nothing listed under this code, it was made by other code or never)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS cache")
     made_from = f"{PAY_LATEST_MEMO}_versions"
-    before = dict(con.execute(f"SELECT sha256, snapshot_date FROM {made_from} WHERE code = ?", [code_sha256()])
-                  .fetchall()) if table_exists(con, made_from) and table_exists(con, PAY_LATEST_MEMO) else None
+    before = held_versions(con, PAY_LATEST_MEMO, made_from)
     rows = "SELECT organisation_name, date_updated, live_services FROM staging.pay_organisation_services s"
     if versions is not None and before and all(versions.get(sha) == day for sha, day in before.items()):
         new = {day for sha, day in versions.items() if before.get(sha) != day}
@@ -262,10 +271,7 @@ def pay_names_latest(con, versions: dict[str, dt.date] | None) -> None:
         con.execute(f"CREATE OR REPLACE TABLE {PAY_LATEST_MEMO} AS SELECT organisation_name, max(date_updated) AS "
                     f"date_updated, max_by(live_services, date_updated) AS live_services FROM ({rows}) "
                     "GROUP BY organisation_name")
-        con.execute(f"CREATE OR REPLACE TABLE {made_from} (sha256 VARCHAR, snapshot_date DATE, code VARCHAR)")
-        if versions:
-            _stage_versions(con, versions)
-            con.execute(f"INSERT INTO {made_from} SELECT sha256, snapshot_date, ? FROM {VERSIONS}", [code_sha256()])
+        list_versions(con, made_from, versions or {})
 
 
 def by_version(con, memo: str, select: str, versions: dict[str, dt.date] | None, basis: str,
@@ -279,11 +285,9 @@ def by_version(con, memo: str, select: str, versions: dict[str, dt.date] | None,
                                  f"FROM ({select.format(pay=unknown)}) c"}, {"basis": basis})
         return
     _stage_versions(con, versions)
-    schema, name = memo.split(".")
-    keyed = {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
-                                       "table_name = ?", [schema, name]).fetchall()} >= {"sha256", "basis_sha256"}
     remembered = (f"SELECT c.* FROM {memo} c SEMI JOIN {VERSIONS} v USING (sha256, snapshot_date) "
-                  "WHERE c.basis_sha256 = $basis") if keyed else None  # (not one an earlier code kept otherwise)
+                  "WHERE c.basis_sha256 = $basis") if {"sha256", "basis_sha256"} <= table_columns(con, memo) \
+        else None  # (nor one an earlier code kept otherwise)
     rows, kept = con.execute(f"SELECT count(*), list(DISTINCT snapshot_date) FROM ({remembered})",
                              {"basis": basis}).fetchall()[0] if remembered else (0, [])
     kept = set(kept or [])

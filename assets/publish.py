@@ -22,7 +22,7 @@ from tracker.durable import sync_folder
 from tracker.resources import TrackerConfig
 from tracker.settings import MANIFEST_NAME, SNAPSHOT_NAME, as_of_note
 from tracker.sources import SNAPSHOT_FRESH_WITHIN_DAYS
-from tracker.warehouse import connect, transaction
+from tracker.warehouse import connect, insert_values, transaction
 
 # Reference tables the readers need beside the marts (names, departments, match quality).
 REFERENCE_TABLES = ["staging.organisations", "staging.organisation_match_coverage", "staging.targets",
@@ -123,16 +123,16 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
             con.execute("CREATE TABLE snapshot.meta.check_results (check_name VARCHAR, asset VARCHAR, "
                         "description VARCHAR, severity VARCHAR, blocking BOOLEAN, outcome VARCHAR, "
                         "rows_breaking BIGINT, evaluated_at TIMESTAMP, run_id VARCHAR)")
-            _insert_rows(con, "snapshot.meta.check_results", check_results)
+            insert_values(con, "snapshot.meta.check_results", check_results)
             manifest["tables"]["meta.check_results"] = len(check_results)
             con.execute("CREATE TABLE snapshot.meta.alerts (alerted_at TIMESTAMP, alert_kind VARCHAR, "
                         "alert_subject VARCHAR, alert_message VARCHAR, webhook_outcome VARCHAR)")
-            _insert_rows(con, "snapshot.meta.alerts", alerts)
+            insert_values(con, "snapshot.meta.alerts", alerts)
             manifest["tables"]["meta.alerts"] = len(alerts)
             descriptions = column_descriptions()
             con.execute("CREATE TABLE snapshot.meta.column_descriptions (table_name VARCHAR, column_name VARCHAR, "
                         "description VARCHAR)")
-            _insert_rows(con, "snapshot.meta.column_descriptions", descriptions)
+            insert_values(con, "snapshot.meta.column_descriptions", descriptions)
             manifest["tables"]["meta.column_descriptions"] = len(descriptions)
     finally:
         con.execute("DETACH snapshot")
@@ -147,16 +147,6 @@ def publish_snapshot(con, published_dir: Path, as_of: dt.date, check_results: li
     os.replace(manifest_tmp, published_dir / MANIFEST_NAME)
     sync_folder(published_dir)
     return manifest
-
-
-def _insert_rows(con, table: str, rows, chunk: int = 500) -> None:
-    """Rows into ``table`` as a few statements of many rows each, each value bound as a parameter: a statement a
-    row (``executemany``) took 0.3 s for the column descriptions alone."""
-    rows = [list(r) for r in rows]
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
-        row = "(" + ", ".join("?" * len(part[0])) + ")"
-        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([row] * len(part)), [v for r in part for v in r])
 
 
 TEMPORARY_NAMES = (f".{SNAPSHOT_NAME}.*.tmp*", f".{MANIFEST_NAME}.*.tmp")  # the file, its .wal, the manifest

@@ -42,8 +42,10 @@ from tracker.warehouse import (
     ListedFile,
     SourceFile,
     connect,
+    insert_values,
     listed_files,
     load_files,
+    table_columns,
     table_exists,
     tables_metadata,
 )
@@ -249,9 +251,7 @@ def derived_inputs_sha256(con, name: str, sources: list[str], settings: TrackerC
 
 def _records_inputs(con, source: str) -> bool:
     """Whether the source's build table has a column for its inputs (it has since builds recorded them)."""
-    schema, name = build_table(source).split(".")
-    return con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
-                       "AND column_name = 'inputs_sha256'", [schema, name]).fetchall()[0][0] > 0
+    return "inputs_sha256" in table_columns(con, build_table(source))
 
 
 def _built_from(con, source: str) -> str | None:
@@ -358,17 +358,25 @@ def versions_table(name: str) -> str:
     return f"meta.{name.replace('.', '__')}_versions"
 
 
-def held_versions(con, name: str) -> dict[str, dt.date] | None:
-    """sha256 -> value of the versions the ``VersionRows`` table ``name`` holds, as this code wrote it; None when
-    that is not known (no such table or list, or written by other code)."""
-    held = versions_table(name)
-    present = _tables(con)
-    if held not in present or name not in present:
+def held_versions(con, name: str, listed: str | None = None) -> dict[str, dt.date] | None:
+    """sha256 -> value of the versions the table ``name`` holds, as this code wrote it, from the list ``listed``
+    (``versions_table(name)`` for a ``VersionRows`` table; ``list_versions`` writes one); None when that is not
+    known (no such table or list, a list of another shape, or written by other code)."""
+    listed = listed or versions_table(name)
+    if not table_columns(con, name) or not {"sha256", "version_value", "code"} <= table_columns(con, listed):
         return None
-    versions = dict(con.execute(f"SELECT sha256, version_value FROM {held} WHERE code = ?", [code_sha256()]).fetchall())
+    versions = dict(con.execute(f"SELECT sha256, version_value FROM {listed} WHERE code = ?", [code_sha256()])
+                    .fetchall())
     if not versions and con.execute(f"SELECT count(*) FROM {name}").fetchall()[0][0]:
         return None  # rows, but no versions listed under this code
     return versions
+
+
+def list_versions(con, listed: str, versions: dict[str, dt.date]) -> None:
+    """The list ``listed`` made to name ``versions`` (sha256 -> value) under this code: ``held_versions`` reads it."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {listed.split('.')[0]}")
+    con.execute(f"CREATE OR REPLACE TABLE {listed} (sha256 VARCHAR, version_value DATE, code VARCHAR)")
+    insert_values(con, listed, [(sha, value, code_sha256()) for sha, value in versions.items()])
 
 
 def _write_version_rows(con, name: str, frame: VersionRows) -> None:
@@ -384,11 +392,7 @@ def _write_version_rows(con, name: str, frame: VersionRows) -> None:
             con.execute(f"DELETE FROM {name} WHERE {frame.column} IN ({', '.join('?' for _ in gone)})", gone)
         if new:
             con.execute(f"INSERT INTO {name} {frame.select(new)}")
-    con.execute("CREATE SCHEMA IF NOT EXISTS meta")
-    con.execute(f"CREATE OR REPLACE TABLE {held} (sha256 VARCHAR, version_value DATE, code VARCHAR)")
-    if frame.kept:
-        con.executemany(f"INSERT INTO {held} VALUES (?, ?, ?)",
-                        [[sha, v, code_sha256()] for sha, v in frame.kept.items()])
+    list_versions(con, held, frame.kept)
 
 
 def _record_problems(con, source: str, problems: list[Problem], shown_as: str | None = None) -> None:

@@ -270,6 +270,23 @@ def transaction(con) -> Iterator[None]:
     con.execute("COMMIT")
 
 
+def insert_values(con, table: str, rows, chunk: int = 500) -> None:
+    """Rows (tuples in the table's column order) into ``table`` as a few statements of many rows each, every value
+    bound as a parameter: a statement a row (``executemany``) took 0.3 s for 515 rows."""
+    rows = [list(r) for r in rows]
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        row = "(" + ", ".join("?" * len(part[0])) + ")"
+        con.execute(f"INSERT INTO {table} VALUES " + ", ".join([row] * len(part)), [v for r in part for v in r])
+
+
+def table_columns(con, table: str) -> set[str]:
+    """The columns of ``schema.table`` (none if there is no such table)."""
+    schema, name = table.split(".")
+    return {c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
+                                      "table_name = ?", [schema, name]).fetchall()}
+
+
 def insert_rows(con, table: str, frame: pd.DataFrame) -> None:
     """Append a frame's rows to an existing table, matching its columns by name."""
     columns = [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
