@@ -41,6 +41,7 @@ from assets.raw import OWNERS
 from tracker.durable import write_atomically
 from tracker.resources import TrackerConfig, TrackerWarehouse
 from tracker.settings import dbt_run_dir, dbt_target_dir, warehouse_path
+from tracker.warehouse import connect
 
 if TYPE_CHECKING:
     from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
@@ -221,20 +222,35 @@ class TrackerTranslator(DagsterDbtTranslator):
 
 
 def describe_test(test: Mapping[str, Any]) -> str:
-    """What a dbt test on a mart checks, as a sentence for the Dagster UI and the data-quality page."""
+    """What a dbt test on a mart checks, in sentences for the Dagster UI and the data-quality page: for a model's
+    ``rules`` test (``dbt/tests/generic/rules.sql``) each rule it holds the rows to, in the order it checks them."""
     meta = test.get("test_metadata") or {}
-    kwargs = meta.get("kwargs") or {}
-    column = kwargs.get("column_name")
-    where = test.get("config", {}).get("where")
-    sentence = {
-        "unique": lambda: f"No two rows have the same {column}.",
-        "unique_key": lambda: f"No two rows have the same {', '.join(kwargs['columns'])}.",
-        "not_null": lambda: f"Every row has a {column}.",
-        "not_null_columns": lambda: f"Every row has a value in each of {', '.join(kwargs['columns'])}.",
-        "accepted_values": lambda: f"{column} is one of: {', '.join(map(str, kwargs['values']))}.",
-        "relationships": lambda: f"Every {column} is a {kwargs['field']} in {_named(kwargs['to'])}.",
-    }.get(meta.get("name"), lambda: f"dbt test {test['name']}.")()
-    return sentence + (f" (Rows where {where}.)" if where else "")
+    if meta.get("name") != "rules":
+        return f"dbt test {test['name']}."
+    rules = meta.get("kwargs") or {}
+    plain = [rule for rule in rules.get("not_null", []) if not isinstance(rule, Mapping)]
+    sentences = [f"No two rows have the same {', '.join(key)}." for key in rules.get("keys", [])]
+    sentences += [f"Every row has a value in {'each of ' if len(plain) > 1 else ''}{', '.join(plain)}."] if plain else []
+    sentences += [f"Every row where {rule['where']} has a value in {rule['column']}."
+                  for rule in rules.get("not_null", []) if isinstance(rule, Mapping)]
+    sentences += [f"No two rows{_where(rule)} have the same {_column(rule)}." for rule in rules.get("unique", [])]
+    sentences += [f"{rule['column']} is empty or one of: {', '.join(map(str, rule['values']))}"
+                  f"{_on_rows(rule)}." for rule in rules.get("accepted", [])]
+    sentences += [f"Every {rule['column']} given is a {rule['field']} in {_named(rule['to'])}{_on_rows(rule)}."
+                  for rule in rules.get("references", [])]
+    return " ".join(sentences)
+
+
+def _column(rule: str | Mapping[str, Any]) -> str:
+    return rule["column"] if isinstance(rule, Mapping) else rule
+
+
+def _where(rule: str | Mapping[str, Any]) -> str:
+    return f" where {rule['where']}" if isinstance(rule, Mapping) and rule.get("where") else ""
+
+
+def _on_rows(rule: Mapping[str, Any]) -> str:
+    return f" (on rows where {rule['where']})" if rule.get("where") else ""
 
 
 def _named(relation: str) -> str:
@@ -287,21 +303,48 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
         run_from["dbt_executable"] = str(dbt_launcher(settings.home))
     in_home = dbt.model_copy(update=run_from)
     released = warehouse.released() if isinstance(warehouse, TrackerWarehouse) else nullcontext()
-    results, failed_models = 0, []
+    results, failed_models, failed_checks = 0, [], []
     with released, warehouse_for_dbt(warehouse_path_for_dbt(warehouse.database, settings.home)), \
             redirect_stdout(output):
         invocation = in_home.cli(["build", "--threads", str(dbt_threads(warehouse.database)), *QUIET_BUILD],
                                  context=context, target_path=dbt_target_dir(settings.home), raise_on_error=False)
         for event in with_row_counts(invocation, failed_models):
             results += 1
+            if isinstance(event, dg.AssetCheckResult) and not event.passed:
+                failed_checks.append(event)  # said once dbt has let go of the warehouse, with the rules broken
+                continue
             yield event
     context.log.info("dbt build:\n" + output.getvalue())
+    for check in failed_checks:
+        yield with_broken_rules(check, warehouse, settings.home)
     # A failed dbt test is a failed asset check (dbt skips the models after it); a model that
     # could not be built fails the step, naming it.
     if failed_models or (not invocation.is_successful() and not results):
         said = [line.strip() for line in output.getvalue().splitlines() if line.strip()][-3:]
         raise dg.Failure(description="The marts could not be built: "
                          + ("; ".join(failed_models) or "dbt stopped: " + " ".join(said)))
+
+
+def with_broken_rules(check: dg.AssetCheckResult, warehouse: DuckDBResource, home: Path) -> dg.AssetCheckResult:
+    """A failed rules check with the rules its model's rows break, and how many rows break each, in its description
+    and metadata: its compiled SQL (``dbt/tests/generic/rules.sql``) run again, dbt having said only how many.
+    As dbt said it if that cannot be done (another kind of test, the SQL not written, another engine)."""
+    import duckdb
+
+    node = next((n for n in manifest()["nodes"].values() if n["resource_type"] == "test"
+                 and n["name"] == check.check_name and (n.get("test_metadata") or {}).get("name") == "rules"), None)
+    if node is None:
+        return check
+    compiled = dbt_target_dir(home) / "compiled" / node["package_name"] / node["original_file_path"] / \
+        f"{node['name']}.sql"
+    try:
+        with connect(warehouse) as con:
+            broken = con.execute(compiled.read_text(encoding="utf-8")).fetchall()
+    except (OSError, duckdb.Error):
+        return check
+    said = "; ".join(f"{rule} ({rows:,} {'row' if rows == 1 else 'rows'})" for rule, rows in broken)
+    return check._replace(description=f"Rules broken: {said}.",
+                          metadata={**check.metadata, "broken_rules": dg.MetadataValue.json(dict(broken))})
 
 
 ROW_COUNT_LINE = re.compile(r"Rows in .+: (\d+)$")  # logged by each model's post-hook (dbt/macros/row_count.sql)

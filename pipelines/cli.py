@@ -118,7 +118,8 @@ def _run_job(started: float) -> int:
         for message in failure_messages(result):
             print(f"  - {message}")
         for check in failed:
-            print(f"  - blocking check failed: {check.check_name} on {check.asset_key.to_user_string()}")
+            said = f": {check.description}" if check.description else ""  # a mart's rules say which broke
+            print(f"  - blocking check failed: {check.check_name} on {check.asset_key.to_user_string()}{said}")
         print("Earlier published figures are unchanged. Details: `dagster dev -w workspace.yaml`, Runs.")
         return 1
     _print_summary()

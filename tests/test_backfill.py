@@ -180,7 +180,7 @@ def test_the_full_history_is_rebuilt_in_one_run(built):
 
 def test_every_mart_declares_its_key():
     keys = declared_keys()
-    assert [m for m in mart_models() if m not in keys] == [], "marts with no declared key (a unique_key data test)"
+    assert [m for m in mart_models() if m not in keys] == [], "marts with no declared key (keys in its rules test)"
 
 
 def test_the_backfill_equals_the_incremental_build(built, incremental):

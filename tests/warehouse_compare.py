@@ -7,8 +7,9 @@ never by looping over rows in Python.
 
 Where a table's key comes from, in this order:
 
-1. the dbt model's ``unique_key`` data test (``assets/dbt/models/**/_*.yml``), the key every mart declares;
-2. else a column of the model with a plain ``unique`` test (not one restricted by ``where``);
+1. the first of ``keys`` in the dbt model's ``rules`` data test (``assets/dbt/models/**/_*.yml``), the key every
+   mart declares;
+2. else the first column the rules hold ``unique`` (not one restricted by ``where``);
 3. else, for a table Python writes, its PRIMARY KEY or UNIQUE constraint in the warehouse (``duckdb_constraints()``).
 
 A table of a REQUIRED schema (``marts``) with none of these is reported as having no declared key and makes the
@@ -109,7 +110,7 @@ class Comparison:
     def report(self) -> str:
         lines = [f"Compared {len(self.compared)} tables of {self.left} (left) and {self.right} (right) on their "
                  f"declared keys, without the load-time columns {', '.join(LOAD_TIME_COLUMNS)}."]
-        lines += [f"NO DECLARED KEY: {t} (declare one with a unique_key data test in its model's yml)"
+        lines += [f"NO DECLARED KEY: {t} (declare one in keys of its model's rules test)"
                   for t in self.no_key]
         if self.compared_whole:
             lines.append(f"Compared as whole rows (no key declared): {', '.join(self.compared_whole)}.")
@@ -117,13 +118,12 @@ class Comparison:
         return "\n".join(lines)
 
 
-def _is_unique_test(test, name: str) -> bool:
-    return test == name or (isinstance(test, dict) and name in test)
-
-
-def _test_arguments(test: dict, name: str) -> dict:
-    body = test[name] or {}
-    return body.get("arguments", body)  # dbt >= 1.10 puts them under "arguments"; older: directly
+def _rules(model: dict) -> dict:
+    """The arguments of the model's ``rules`` data test (``assets/dbt/tests/generic/rules.sql``), or none."""
+    for test in model.get("data_tests") or []:
+        if isinstance(test, dict) and "rules" in test:
+            return (test["rules"] or {}).get("arguments") or {}
+    return {}
 
 
 def declared_keys(models_dir: Path = DBT_MODELS) -> dict[str, DeclaredKey]:
@@ -135,19 +135,12 @@ def declared_keys(models_dir: Path = DBT_MODELS) -> dict[str, DeclaredKey]:
             schema = (model.get("config") or {}).get("schema", folder_schema)
             table = f"{schema}.{model['name']}"
             where = f"{yml.relative_to(PROJECT)}: {model['name']}"
-            for test in model.get("data_tests") or []:
-                if _is_unique_test(test, "unique_key") and isinstance(test, dict):
-                    keys[table] = DeclaredKey(table, tuple(_test_arguments(test, "unique_key")["columns"]),
-                                              f"{where} unique_key test")
-                    break
-            else:
-                for column in model.get("columns") or []:
-                    for test in column.get("data_tests") or []:
-                        restricted = isinstance(test, dict) and ((test.get("unique") or {}).get("config") or {}).get(
-                            "where")
-                        if _is_unique_test(test, "unique") and not restricted:
-                            keys.setdefault(table, DeclaredKey(table, (column["name"],),
-                                                               f"{where} unique test on {column['name']}"))
+            rules = _rules(model)
+            unique = [rule for rule in rules.get("unique", []) if isinstance(rule, str)]  # not those with a where
+            if rules.get("keys"):
+                keys[table] = DeclaredKey(table, tuple(rules["keys"][0]), f"{where} rules test, its first key")
+            elif unique:
+                keys[table] = DeclaredKey(table, (unique[0],), f"{where} rules test, unique {unique[0]}")
     return keys
 
 
