@@ -90,7 +90,8 @@ RETURN_RULES = [
          f"No returned figure falls or rises by more than {PLAUSIBLE_CHANGE_SHARE:.0%} (and by more than "
          f"{PLAUSIBLE_CHANGE_MINIMUM}) from the organisation's previous quarter.",
          "SELECT organisation_code, platform, measure, previous_quarter, previous_value, reporting_quarter, value "
-         "FROM marts.return_plausibility WHERE implausible", WARN),
+         "FROM marts.return_plausibility WHERE implausible "
+         "ORDER BY abs(change) DESC, organisation_code, platform, measure, reporting_quarter", WARN),
     Rule(("marts", "return_reconciliation"), "returns_reconcile_with_pay",
          f"Reported live GOV.UK Pay services agree with GOV.UK Pay's own count for the same organisation within "
          f"{RECONCILIATION_SHARE:.0%} or {RECONCILIATION_MINIMUM} service, whichever is larger.",

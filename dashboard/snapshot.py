@@ -272,7 +272,7 @@ def returned_adoption_by_department(platform: str) -> pd.DataFrame:
         SELECT department_name AS department, reporting_quarter, in_scope, live, planned, adoption_rate,
                reported_by, is_illustrative
         FROM marts.return_adoption WHERE level = 'department' AND platform = ?
-        ORDER BY quarter_end DESC, adoption_rate DESC""", platform)
+        ORDER BY quarter_end DESC, adoption_rate DESC NULLS LAST, department_name""", platform)
 
 
 def returned_adoption_data_date(platform: str):

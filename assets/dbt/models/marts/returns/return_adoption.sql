@@ -16,4 +16,4 @@ department_rows AS (
 SELECT *, {{ rounded('CAST(live AS DOUBLE PRECISION) / nullif(in_scope, 0)', 4) }} AS adoption_rate,
        in_scope - live AS not_yet_live
 FROM (SELECT * FROM organisation_rows UNION ALL SELECT * FROM department_rows) AS all_rows
-ORDER BY level, department_name, organisation_name, platform, quarter_end
+-- Not sorted (290,000 rows at national size): each dashboard query on it says its own order.
