@@ -373,3 +373,29 @@ def test_two_threads_build_the_same_marts_as_one(built, tmp_path, monkeypatch):
     assert comparison.equal, comparison.report()
     assert {"staging.returns_in_force", "staging.return_platform_figures", "marts.return_adoption"} <= set(
         comparison.compared)
+
+
+def test_each_table_is_replaced_in_place_and_what_an_older_build_left_is_cleared(built, tmp_path):
+    """A model's table is replaced by one CREATE OR REPLACE (dbt/macros/table_in_place.sql): a mart that was a view
+    becomes a table, and the intermediate and backup tables dbt-duckdb's own materialization left in a build killed
+    part way are dropped; nothing else is left beside the marts."""
+    import duckdb
+
+    result = _rebuild_marts(built, tmp_path, """
+        CREATE TABLE marts.pay_monthly__dbt_tmp AS SELECT * FROM marts.pay_monthly;
+        CREATE TABLE marts.pay_monthly__dbt_backup AS SELECT * FROM marts.pay_monthly;
+        DROP TABLE marts.pay_quarterly;
+        CREATE VIEW marts.pay_quarterly AS SELECT 1 AS stale""")
+    assert result.success
+    con = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
+    try:
+        left = con.execute("SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'marts' "
+                           "AND (table_name LIKE '%__dbt_%' OR table_type <> 'BASE TABLE')").fetchall()
+        columns = [c for (c,) in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'marts' AND table_name = 'pay_quarterly'").fetchall()]
+        rows = con.execute("SELECT count(*) FROM marts.pay_quarterly").fetchall()[0][0]
+    finally:
+        con.close()
+    assert left == []
+    assert "stale" not in columns and rows > 0
