@@ -46,7 +46,7 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
-from checks.contract_passes import RETURNS_TABLE, contract_stamp, record_returns_passed
+from checks.contract_passes import RETURNS_TABLE
 from checks.return_contract import (
     COLUMN_NAMES,
     COLUMNS,
@@ -62,7 +62,8 @@ from checks.return_contract import (
     upgrade_ddl,
 )
 from checks.return_files import shown
-from checks.return_gx_process import validate_accepted
+from checks.return_gx_process import validate_accepted, validate_accepted_later
+from checks.return_gx_results import record_gx_results
 from checks.return_validation import REJECTED, ReturnJudge, ValidationReport
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
@@ -761,42 +762,20 @@ def unchecked_accepted(con) -> pd.DataFrame:
 
 def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: pd.DataFrame, known: set[str],
                               as_of: dt.date) -> dict:
-    """Great Expectations over the run's accepted rows as one frame; each return's result kept beside its record.
+    """Great Expectations over the run's accepted rows as one frame; each return's result kept beside its record
+    (``checks/return_gx_results.py``).
 
-    The per-file gate (the native evaluator) has already decided and written each return, and its decision
-    stands: GX runs the same rules, so a disagreement between the two is a bug, logged as an error and recorded
-    (``agrees_with_native`` false), not a reason to take back an accepted return.
-    """
+    With a process started ahead (``tracker run``) the rows are handed to it and the run goes on: GX validates
+    them on the other core while organisation matching runs, and the blocking contract check, which must pass
+    before any mart is built, records its answer. Otherwise GX validates them here and now."""
     if accepted.empty:
         return {}
-    checked = validate_accepted(accepted, known, as_of)  # in the process started ahead, if there is one
-    results = pd.DataFrame({"submission_ref": list(checked.per_return),
-                            "gx_result": [json.dumps(result) for result in checked.per_return.values()]})
-    with transaction(con):  # one statement for the run's returns, however many
-        con.register("_gx_results", results)
-        con.execute("UPDATE audit.return_submissions s SET gx_result = r.gx_result::JSON FROM _gx_results r "
-                    "WHERE s.submission_ref = r.submission_ref")
-        con.unregister("_gx_results")
-        # the same suite the blocking check runs, with the same inputs: it need not validate these rows again
-        record_returns_passed(con, contract_stamp(known, as_of), checked.passed)
-    if checked.error:
-        context.log.error(f"Great Expectations could not validate the {len(accepted)} accepted return(s): "
-                          f"{checked.error}. The native evaluator's decisions stand.")
-        return {"great expectations": f"could not run: {checked.error}"}
-    for reference in checked.disagreements:
-        context.log.error(f"BUG: Great Expectations and the native evaluator found different failures for {reference}"
-                          f": {json.dumps(checked.per_return[reference])}. The native evaluator's decision stands.")
-    context.log.info(f"Great Expectations validated {len(accepted)} accepted return(s) as one frame against "
-                     f"{checked.evaluated} expectations in {checked.seconds:.1f}s.")
-    return {
-        "great expectations: returns validated": len(accepted),
-        "great expectations: expectations evaluated": checked.evaluated,
-        "great expectations: expectations failed": len(checked.failed_lines),
-        "great expectations: failed expectations": dg.MetadataValue.md(
-            "\n".join(f"- {line}" for line in checked.failed_lines) or "_none_"),
-        "great expectations: disagreements with the native evaluator": len(checked.disagreements),
-        "great expectations: seconds": round(checked.seconds, 2),
-    }
+    if validate_accepted_later(accepted, known, as_of):
+        context.log.info(f"Great Expectations is validating the {len(accepted)} accepted return(s) in its own "
+                         "process; the contract check records what it finds.")
+        return {"great expectations: returns handed to its process": len(accepted)}
+    checked = validate_accepted(accepted, known, as_of)
+    return record_gx_results(con, context.log, len(accepted), checked, known, as_of)
 
 
 def _replace_return(con, accepted: pd.DataFrame) -> None:

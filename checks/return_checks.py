@@ -23,6 +23,8 @@ from checks.return_contract import (
     RECONCILIATION_MINIMUM,
     RECONCILIATION_SHARE,
 )
+from checks.return_gx_process import take_pending
+from checks.return_gx_results import record_gx_results
 from tracker.resources import TrackerConfig
 from tracker.warehouse import connect, organisation_codes
 
@@ -38,8 +40,15 @@ def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBR
     """GX over the returns not yet passed with this suite, reporting date and register (checks/contract_passes.py):
     a return that passed, here or on arrival, stays passed while its row and those are unchanged, so a run checks
     what is new, not the whole history. The one rule that compares rows (one return per organisation and quarter)
-    holds over the whole table by its primary key."""
+    holds over the whole table by its primary key.
+
+    The run's own accepted returns may still be being validated by the process started ahead
+    (``return_gx_process.validate_accepted_later``): its answer is recorded first, as on arrival."""
     with connect(warehouse) as con:
+        pending, arrived = take_pending(), {}
+        if pending is not None:
+            arrived = record_gx_results(con, dg.get_dagster_logger(), len(pending.accepted), pending.checked(),
+                                        pending.known_organisations, pending.as_of)
         known = organisation_codes(con)
         stamp = contract_stamp(known, settings.as_of_date())
         con.execute(f"CREATE OR REPLACE TEMP TABLE _returns AS SELECT d.*, {ROW_HASH} AS _row_sha256 "
@@ -52,7 +61,7 @@ def department_returns_meet_contract(settings: TrackerConfig, warehouse: DuckDBR
             "ORDER BY organisation_code, reporting_quarter").df()
         con.unregister("_passed_before")
         total = con.execute("SELECT count(*) FROM _returns").fetchall()[0][0]
-        metadata = {"returns checked": len(rows), "returns passed before, unchanged": total - len(rows)}
+        metadata = {**arrived, "returns checked": len(rows), "returns passed before, unchanged": total - len(rows)}
         if not len(rows):
             record_every_row_passed(con, stamp, "_returns")
             return dg.AssetCheckResult(passed=True, metadata={**metadata, "problems": 0})

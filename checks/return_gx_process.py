@@ -79,10 +79,18 @@ class GxProcess:
     def validate_accepted(self, accepted: pd.DataFrame, known_organisations: Collection[str],
                           as_of: dt.date) -> CheckedReturns:
         """Raises OSError, EOFError or pickle's errors if the process has gone."""
-        self.wait_imported()
+        self.send(accepted, known_organisations, as_of)
+        return self.answer()
+
+    def send(self, accepted: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date) -> None:
+        """The request, answered by ``answer`` (a frame of a run's returns is well within what the pipe holds while
+        the process, idle or still importing, has yet to read it)."""
         pickle.dump((accepted, frozenset(known_organisations), as_of), self.process.stdin,
                     protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.flush()
+
+    def answer(self) -> CheckedReturns:
+        self.wait_imported()
         answer = pickle.load(self.process.stdout)
         if isinstance(answer, BaseException):  # raised in the child outside GX's own error handling
             raise answer
@@ -95,8 +103,33 @@ class GxProcess:
             self.process.stdout.close()
 
 
+@dataclass
+class PendingValidation:
+    """A run's accepted returns handed to the process started ahead, which validates them while the run goes on;
+    the blocking contract check takes its answer (``take_pending``) and records it."""
+
+    process: GxProcess
+    accepted: pd.DataFrame
+    known_organisations: frozenset[str]
+    as_of: dt.date
+
+    def checked(self) -> CheckedReturns:
+        """What GX found: the process's answer, or, if it has gone, GX over the same rows here."""
+        try:
+            return self.process.answer()
+        except (OSError, EOFError, pickle.PickleError) as gone:
+            log.warning(f"The Great Expectations process started ahead of the run had ended ({gone!r}): the "
+                        "returns are validated in the run's own process instead.")
+        finally:
+            self.process.close()
+        from checks.return_gx import validate_accepted as validate_here
+
+        return validate_here(self.accepted, self.known_organisations, self.as_of).checked()
+
+
 log = logging.getLogger(__name__)
 _ahead: GxProcess | None = None
+_pending: PendingValidation | None = None
 
 
 def start_ahead(inbox: Path) -> None:
@@ -118,10 +151,13 @@ def wait_until_imported(within: float = IMPORT_WAIT) -> None:
 
 
 def stop_ahead() -> None:
-    global _ahead
-    if _ahead is not None:
-        _ahead, process = None, _ahead
-        process.close()
+    """End the process started ahead, and one still validating rows nobody took the answer of (a run that ended
+    before its contract check: those returns have no GX result yet, and the next run validates them)."""
+    global _ahead, _pending
+    for process in (_ahead, _pending.process if _pending is not None else None):
+        if process is not None:
+            process.close()
+    _ahead = _pending = None
 
 
 def _holds_files(folder: Path) -> bool:
@@ -148,6 +184,30 @@ def validate_accepted(accepted: pd.DataFrame, known_organisations: Collection[st
     from checks.return_gx import validate_accepted as validate_here  # GX (seconds to import): only when needed
 
     return validate_here(accepted, known_organisations, as_of).checked()
+
+
+def validate_accepted_later(accepted: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date) -> bool:
+    """Hand the accepted rows to the process started ahead and return at once (True): it validates them on the
+    machine's other core while the run's next steps go on, and ``take_pending`` gives its answer. False, having
+    handed nothing, if no process was started ahead or it has gone: validate them now (``validate_accepted``)."""
+    global _ahead, _pending
+    if _ahead is None or _pending is not None:
+        return False
+    process, _ahead = _ahead, None
+    try:
+        process.send(accepted, known_organisations, as_of)
+    except (OSError, pickle.PickleError):  # it has gone
+        process.close()
+        return False
+    _pending = PendingValidation(process, accepted, frozenset(known_organisations), as_of)
+    return True
+
+
+def take_pending() -> PendingValidation | None:
+    """The validation ``validate_accepted_later`` handed over in this process, once; None if there is none."""
+    global _pending
+    pending, _pending = _pending, None
+    return pending
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:

@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 
 from checks import return_gx_process
-from checks.contract_passes import PASSED_TABLE
 from checks.return_contract import COLUMNS, COUNT, NUMBER
 from checks.return_gx_process import CheckedReturns, GxProcess, start_ahead, stop_ahead, validate_accepted
 from tests.conftest import ingest, query
 from tests.returns_helpers import AS_OF, KNOWN, VALID, csv_bytes, row
+from tests.test_contract_passes import _passed_references, contract_check
 from tests.test_return_parity import typed
 from tracker.return_inbox import deliver
 
@@ -138,21 +138,57 @@ def _alive(pid: int) -> bool:
 
 
 def test_ingestion_with_the_process_started_ahead_keeps_the_same_results(returns_home):
+    """The returns asset hands the accepted rows over and goes on; the blocking contract check, which runs before
+    any mart, records what GX found, as ingestion would have."""
     clean = deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test")
     warned = deliver(returns_home, csv_bytes(row(organisation_code="EA73", pay_transactions="")), "ea73.csv", "EA73",
                      "test")
-    (before,), = query(returns_home, f"SELECT count(*) FROM {PASSED_TABLE}")
     start_ahead(returns_home / "returns" / "inbox")
     worker = return_gx_process._ahead
     assert worker is not None
     result = ingest(returns_home)
-    assert result.success and return_gx_process._ahead is None and _ended(worker.process)  # it was the one used
+    assert result.success and return_gx_process._ahead is None
+    handed = next(e for e in result.get_asset_materialization_events()
+                  if e.asset_key.to_user_string() == "audit/return_submissions").materialization.metadata
+    assert handed["great expectations: returns handed to its process"].value == 2
+    assert query(returns_home, "SELECT count(*) FROM audit.return_submissions WHERE gx_result IS NULL") == [(2,)]
+    check = contract_check(returns_home)
+    assert _ended(worker.process) and return_gx_process.take_pending() is None  # it was the one used, once
+    assert check.passed and check.metadata["great expectations: returns validated"].value == 2
+    assert check.metadata["returns checked"].value == 0  # recorded as passed first: not validated again
     kept = {ref: json.loads(gx) for ref, gx in query(
         returns_home, "SELECT submission_ref, gx_result FROM audit.return_submissions")}
     assert kept[clean.reference]["failed"] == [] and kept[clean.reference]["agrees_with_native"] is True
     assert [f["rule"] for f in kept[warned.reference]["failed"]] == ["transactions_missing"]
-    (passed,), = query(returns_home, f"SELECT count(*) FROM {PASSED_TABLE}")
-    assert passed - before == 2  # both vouched for, so the blocking check need not validate them again
+    assert {clean.reference, warned.reference} <= _passed_references(returns_home)
+
+
+def test_rows_handed_over_whose_answer_nobody_took_are_validated_by_the_next_run(returns_home):
+    """A run that ends before its contract check (killed, or a job without it) leaves those returns with no GX
+    result, and its process ended; the next run's returns asset finds and validates them."""
+    sent = deliver(returns_home, csv_bytes(VALID), "d10.csv", "D10", "test")
+    start_ahead(returns_home / "returns" / "inbox")
+    worker = return_gx_process._ahead
+    assert ingest(returns_home).success and return_gx_process._pending is not None
+    stop_ahead()
+    assert _ended(worker.process) and return_gx_process.take_pending() is None
+    assert query(returns_home, "SELECT gx_result FROM audit.return_submissions") == [(None,)]
+    later = deliver(returns_home, csv_bytes(row(organisation_code="EA73")), "ea73.csv", "EA73", "test")
+    assert ingest(returns_home).success  # no process ahead: validated here, the earlier return with it
+    kept = dict(query(returns_home, "SELECT submission_ref, gx_result->>'agrees_with_native' "
+                                    "FROM audit.return_submissions"))
+    assert kept == {sent.reference: "true", later.reference: "true"}
+
+
+def test_a_process_gone_after_the_hand_over_leaves_the_work_to_the_check(returns_home):
+    sent = deliver(returns_home, csv_bytes(row(pay_transactions="")), "d10.csv", "D10", "test")
+    start_ahead(returns_home / "returns" / "inbox")
+    assert ingest(returns_home).success
+    return_gx_process._pending.process.process.kill()
+    check = contract_check(returns_home)
+    assert check.passed and check.metadata["great expectations: returns validated"].value == 1
+    kept = dict(query(returns_home, "SELECT submission_ref, gx_result FROM audit.return_submissions"))
+    assert [f["rule"] for f in json.loads(kept[sent.reference])["failed"]] == ["transactions_missing"]
 
 
 def test_it_says_once_it_has_imported_gx_and_that_is_never_taken_for_an_answer():
