@@ -325,6 +325,12 @@ def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: Trac
                          + ("; ".join(failed_models) or "dbt stopped: " + " ".join(said)))
 
 
+def built_test_sql(home: Path, test: Mapping[str, Any], stage: str = "compiled") -> Path:
+    """Where the home's last dbt build wrote a data test's SQL: as compiled, or (``run``) as dbt ran it, wrapped
+    in its count of failures."""
+    return dbt_target_dir(home) / stage / test["package_name"] / test["original_file_path"] / f"{test['name']}.sql"
+
+
 def with_broken_rules(check: dg.AssetCheckResult, warehouse: DuckDBResource, home: Path) -> dg.AssetCheckResult:
     """A failed rules check with the rules its model's rows break, and how many rows break each, in its description
     and metadata: its compiled SQL (``dbt/tests/generic/rules.sql``) run again, dbt having said only how many.
@@ -335,11 +341,9 @@ def with_broken_rules(check: dg.AssetCheckResult, warehouse: DuckDBResource, hom
                  and n["name"] == check.check_name and (n.get("test_metadata") or {}).get("name") == "rules"), None)
     if node is None:
         return check
-    compiled = dbt_target_dir(home) / "compiled" / node["package_name"] / node["original_file_path"] / \
-        f"{node['name']}.sql"
     try:
         with connect(warehouse) as con:
-            broken = con.execute(compiled.read_text(encoding="utf-8")).fetchall()
+            broken = con.execute(built_test_sql(home, node).read_text(encoding="utf-8")).fetchall()
     except (OSError, duckdb.Error):
         return check
     said = "; ".join(f"{rule} ({rows:,} {'row' if rows == 1 else 'rows'})" for rule, rows in broken)

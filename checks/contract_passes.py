@@ -22,7 +22,11 @@ from tracker.warehouse import table_exists
 
 PASSED_TABLE = "meta.department_returns_passed_contract"  # the rows that passed, and what they were checked with
 RETURNS_TABLE = "staging.department_returns"
-ROW_HASH = "md5(d::VARCHAR)"  # over a row ``d`` of RETURNS_TABLE: any change to any column changes it
+# DuckDB's 64-bit hash of a whole row ``d`` of RETURNS_TABLE, as text: any change to any column changes it (a changed
+# row taken for a passed one would need its hash to equal one of some 60,000 others: about 1 in 3 x 10^14). md5 of
+# the row cast to text took 0.27 s of every run at national size, nearly all of it the cast; this takes 0.01 s. The
+# column keeps its first name, row_sha256. DuckDB's hash is fixed within a version, and the stamp holds the version.
+ROW_HASH = "hash(d)::VARCHAR"
 
 
 def contract_stamp(known: Collection[str], as_of: dt.date) -> str:

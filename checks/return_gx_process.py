@@ -3,9 +3,11 @@
 Importing GX (with pandas, scipy and altair under it) takes about two seconds, a tenth of a small update, and a
 run only needs it once the returns are read. ``tracker run`` starts this process first thing when the inbox
 holds returns (``start_ahead``), so the import happens on the machine's other core while Dagster loads; the
-returns asset then hands it the accepted rows (``validate_accepted``) and gets back what GX found as plain data
-(``CheckedReturns``). Without a process started ahead (a run from Dagster's UI, a test), or if it has died, GX
-runs in the asking process, as before: the result is the same either way.
+returns asset then hands it the accepted rows and goes on (``validate_accepted_later``), and the blocking contract
+check, before any mart, takes what GX found as plain data (``take_pending``, ``CheckedReturns``): GX validates
+them on that core while the steps between run. Without a process started ahead (a run from Dagster's UI, a
+test), or if it has died, GX runs in the asking process (``validate_accepted``), as before: the result is the
+same either way.
 
 The process reads requests from its standard input and answers on its standard output, as pickles between a
 parent and the child it started; its first answer, unasked, says it has imported GX (``wait_until_imported``:
@@ -83,8 +85,8 @@ class GxProcess:
         return self.answer()
 
     def send(self, accepted: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date) -> None:
-        """The request, answered by ``answer`` (a frame of a run's returns is well within what the pipe holds while
-        the process, idle or still importing, has yet to read it)."""
+        """The request, answered by ``answer``. It waits only while the process has yet to read it (still importing
+        GX, with more than the pipe holds to send): the process reads a request as soon as it is ready."""
         pickle.dump((accepted, frozenset(known_organisations), as_of), self.process.stdin,
                     protocol=pickle.HIGHEST_PROTOCOL)
         self.process.stdin.flush()

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from checks.contract_passes import PASSED_TABLE, contract_stamp, passed_before, record_returns_passed
+from checks.contract_passes import PASSED_TABLE, ROW_HASH, contract_stamp, passed_before, record_returns_passed
 from tests.conftest import ingest, make_resources, query
 from tests.returns_helpers import AS_OF, VALID, csv_bytes, row
 from tracker.return_inbox import deliver
@@ -40,7 +40,7 @@ def _passed_references(home: Path) -> set[str]:
         stamp = contract_stamp(organisation_codes(con), AS_OF)
         con.register("_passed", passed_before(con, stamp))
         return {ref for (ref,) in con.execute(
-            "SELECT submission_ref FROM staging.department_returns d WHERE md5(d::VARCHAR) IN "
+            f"SELECT submission_ref FROM staging.department_returns d WHERE {ROW_HASH} IN "
             "(SELECT _row_sha256 FROM _passed)").fetchall()}
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.marts import describe_test, manifest, models, table_name
-from tracker.settings import dbt_target_dir
+from assets.marts import built_test_sql, describe_test, manifest, models, table_name
 
 
 def rules_tests() -> dict[str, dict]:
@@ -22,9 +21,7 @@ def rules_tests() -> dict[str, dict]:
 
 
 def sql_as_built(home: Path, test: dict, stage: str = "compiled") -> str:
-    """The test's SQL as the build compiled it ("compiled"), or wrapped in dbt's count of failures ("run")."""
-    return (dbt_target_dir(home) / stage / test["package_name"] / test["original_file_path"]
-            / f"{test['name']}.sql").read_text(encoding="utf-8")
+    return built_test_sql(home, test, stage).read_text(encoding="utf-8")
 
 
 @pytest.fixture()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from checks.platform_checks import SAMPLE_ROWS, WARN, Rule, _run_rule
+from checks.platform_checks import SAMPLE_ROWS, WARN, Rule, check_from_rule
 from tests.conftest import make_resources
 
 
@@ -16,13 +16,13 @@ def test_every_breaking_row_is_counted_and_the_first_are_shown_in_the_rules_orde
     resources = make_resources(tmp_path)
     rule = Rule(("staging", "figures"), "figures_small", "Every figure is at most 100.",
                 "SELECT figure FROM staging.figures WHERE figure > 100 ORDER BY figure DESC", WARN)
-    result = _run_rule(rule, resources["settings"], resources["warehouse"])
+    result = check_from_rule(rule)(settings=resources["settings"], warehouse=resources["warehouse"])
     assert not result.passed and result.severity == WARN and result.description == rule.description
     assert result.metadata["rows breaking the rule"].value == 900
     shown = [line.strip("| ").strip() for line in result.metadata["examples"].value.splitlines()[2:]]
     assert shown == [str(f) for f in range(1000, 1000 - SAMPLE_ROWS, -1)]
 
-    kept = _run_rule(Rule(("staging", "figures"), "figures_positive", "Every figure is above 0.",
-                          "SELECT figure FROM staging.figures WHERE figure <= 0"), resources["settings"],
-                     resources["warehouse"])
+    kept = check_from_rule(Rule(("staging", "figures"), "figures_positive", "Every figure is above 0.",
+                                "SELECT figure FROM staging.figures WHERE figure <= 0"))(
+        settings=resources["settings"], warehouse=resources["warehouse"])
     assert kept.passed and kept.metadata["rows breaking the rule"].value == 0 and "examples" not in kept.metadata
