@@ -120,8 +120,7 @@ class PendingValidation:
         try:
             return self.process.answer()
         except (OSError, EOFError, pickle.PickleError) as gone:
-            log.warning(f"The Great Expectations process started ahead of the run had ended ({gone!r}): the "
-                        "returns are validated in the run's own process instead.")
+            _said_gone(gone)
         finally:
             self.process.close()
         from checks.return_gx import validate_accepted as validate_here
@@ -173,16 +172,8 @@ def validate_accepted(accepted: pd.DataFrame, known_organisations: Collection[st
                       ) -> CheckedReturns:
     """GX over the accepted rows (``return_gx.validate_accepted``): in the process started ahead if there is one
     (it is used once, then ended), otherwise here."""
-    global _ahead
-    if _ahead is not None:
-        _ahead, process = None, _ahead
-        try:
-            return process.validate_accepted(accepted, known_organisations, as_of)
-        except (OSError, EOFError, pickle.PickleError) as gone:  # the process has gone: validate here instead
-            log.warning(f"The Great Expectations process started ahead of the run had ended ({gone!r}): the "
-                        "returns are validated in the run's own process instead.")
-        finally:
-            process.close()
+    if validate_accepted_later(accepted, known_organisations, as_of):
+        return take_pending().checked()
     from checks.return_gx import validate_accepted as validate_here  # GX (seconds to import): only when needed
 
     return validate_here(accepted, known_organisations, as_of).checked()
@@ -198,11 +189,17 @@ def validate_accepted_later(accepted: pd.DataFrame, known_organisations: Collect
     process, _ahead = _ahead, None
     try:
         process.send(accepted, known_organisations, as_of)
-    except (OSError, pickle.PickleError):  # it has gone
+    except (OSError, pickle.PickleError) as gone:
+        _said_gone(gone)
         process.close()
         return False
     _pending = PendingValidation(process, accepted, frozenset(known_organisations), as_of)
     return True
+
+
+def _said_gone(gone: BaseException) -> None:
+    log.warning(f"The Great Expectations process started ahead of the run had ended ({gone!r}): the returns are "
+                "validated in the run's own process instead.")
 
 
 def take_pending() -> PendingValidation | None:
