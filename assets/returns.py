@@ -36,6 +36,7 @@ the materialisation's metadata.
 import datetime as dt
 import itertools
 import json
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,6 +69,7 @@ from checks.return_validation import REJECTED, ReturnJudge, ValidationReport
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
     SIDECAR,
+    ArchivePlaces,
     Archiving,
     InboxEntryRefused,
     InboxFile,
@@ -227,13 +229,14 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         else:
             files = pending(settings.home)
         known = organisation_codes(con)
-        judge = ReturnJudge(known, settings.as_of_date())
+        # Many files: the next chunk is checked against the contract in a process of its own, on the other core,
+        # while this one is judged, recorded and archived (``ReturnJudge.check_later``).
+        judge = ReturnJudge(known, settings.as_of_date(), elsewhere=len(files) > TAKEN_TOGETHER)
 
         def take(batch: list[InboxFile]) -> None:
-            for start in range(0, len(batch), TAKEN_TOGETHER):
-                chunk = batch[start:start + TAKEN_TOGETHER]
+            for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, context.log):
                 counts: dict[str, int] = {}
-                for file, status in ingest_chunk(con, settings, chunk, judge, context.log):
+                for file, status in taken:
                     if status is None:
                         context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another "
                                          "run took it.")
@@ -247,12 +250,13 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
                 context.log.info(f"Return files {start + 1} to {start + len(chunk)} of {len(batch)}: " + ", ".join(
                     f"{n} {status}" for status, n in sorted(counts.items())) + ".")
 
-        take(files)
-        if config.files:  # also clear copies of files already received (the sensor starts no run for them)
-            stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
-            copies = [f for f in pending(settings.home) if f.refusal is None and _hash_or_none(f) in stored]
-            take(copies)
-            files += copies
+        with judge:
+            take(files)
+            if config.files:  # also clear copies of files already received (the sensor starts no run for them)
+                stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
+                copies = [f for f in pending(settings.home) if f.refusal is None and _hash_or_none(f) in stored]
+                take(copies)
+                files += copies
         # Every accepted return without a GX result: this run's, and any a killed run recorded but never checked.
         # Read back from the warehouse as one frame, not kept in memory a return at a time (60,000 one-row frames
         # took some 2 GB).
@@ -495,13 +499,13 @@ class _InForce:
     rows: _Accepted | None = None  # its rows to write, when it came in this chunk
 
 
-class _ChunkLookups(_Lookups):
-    """The answers ``_Lookups`` gives, for a chunk of arrivals, from three queries made once, and kept up to date
-    as each arrival of the chunk is judged, so they are the answers the warehouse would give one file at a time."""
+class _IntakeLookups(_Lookups):
+    """The answers ``_Lookups`` gives, for the files of one intake, from two queries made once for all their
+    organisations, and kept up to date as each file is judged, so they are the answers the warehouse would give
+    one file at a time. Made per chunk, the queries took a tenth of a national intake."""
 
-    def __init__(self, con, arrivals: list[_Arrival]) -> None:
-        organisations = sorted({a.file.organisation_code for a in arrivals})
-        hashes = sorted({a.sha for a in arrivals})
+    def __init__(self, con, organisations: Collection[str]) -> None:
+        organisations = sorted(set(organisations))
         self.in_force: dict[str, dict[str, _InForce]] = {}  # organisation -> quarter -> return in force
         for organisation, quarter, reference, sha, sender, received, version in con.execute(
                 f"SELECT r.organisation_code, r.reporting_quarter, r.submission_ref, s.sha256, s.organisation_code, "
@@ -513,14 +517,24 @@ class _ChunkLookups(_Lookups):
         for sha, sender, received, reference in con.execute(
                 "SELECT sha256, organisation_code, received_at, submission_ref FROM audit.return_submissions "
                 "WHERE status IN ('accepted', 'accepted with warnings') "
-                "AND organisation_code IN (SELECT unnest(?::VARCHAR[])) AND sha256 IN (SELECT unnest(?::VARCHAR[]))",
-                [organisations, hashes]).fetchall():
+                "AND organisation_code IN (SELECT unnest(?::VARCHAR[]))", [organisations]).fetchall():
             self._note_accepted(sha, sender, received, reference)
+        self.seen: dict[str, tuple[str, str]] = {}  # reference -> (status, archived as) recorded by an earlier run
+        self.changed: set[tuple[str, str]] = set()  # (organisation, quarter) whose return in force the chunk set
+
+    def next_chunk(self, con, arrivals: list[_Arrival]) -> None:
+        """Before judging a chunk: which of its files an earlier run recorded (and stopped before archiving)."""
         self.seen = {reference: (status, archived_as) for reference, status, archived_as in con.execute(
             "SELECT submission_ref, status, archived_as FROM audit.return_submissions "
             "WHERE submission_ref IN (SELECT unnest(?::VARCHAR[]))", [[a.file.reference for a in arrivals]]
         ).fetchall()}
-        self.changed: set[tuple[str, str]] = set()  # (organisation, quarter) whose return in force this chunk set
+        self.changed = set()
+
+    def recorded(self) -> None:
+        """The chunk is written: its rows are the warehouse's now, not held here."""
+        for organisation, quarter in self.changed:
+            self.in_force[organisation][quarter].rows = None
+        self.changed = set()
 
     def _note_accepted(self, sha: str, sender: str, received: dt.datetime, reference: str) -> None:
         latest = self.accepted.get((sha, sender))
@@ -562,35 +576,71 @@ class _ChunkLookups(_Lookups):
         return keys, stacked(accepted) if accepted else None
 
 
+Taken = list[tuple[InboxFile, "str | None"]]  # each entry of a chunk, with its outcome (None: it had gone)
+
+
+def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge, log=None,
+                     size: int = TAKEN_TOGETHER) -> Iterator[tuple[int, list[InboxFile], Taken]]:
+    """``ingest_chunk`` over ``files``, ``size`` at a time, in order: (index of the chunk's first file, the chunk,
+    its outcomes) as each is done. Each chunk is read, and handed to the judge to check (``check_later``), while
+    the one before is judged, recorded and archived; with its own process the judge checks it on the other core
+    meanwhile. One set of lookups serves every chunk, made again only after a chunk had to be taken file by file."""
+    chunks = [files[start:start + size] for start in range(0, len(files), size)]
+    places = ArchivePlaces(settings.home)
+    lookups = None
+    read = _read_chunk(chunks[0], judge) if chunks else []
+    for n, chunk in enumerate(chunks):
+        arrivals, read = read, _read_chunk(chunks[n + 1], judge) if n + 1 < len(chunks) else []
+        if lookups is None:
+            lookups = _IntakeLookups(con, [file.organisation_code for file in files[n * size:]])
+        taken, together = _ingest_read(con, settings, arrivals, judge, lookups, places, log)
+        if not together:  # taken file by file: the warehouse and the archive now hold what these were not told
+            lookups, places = None, ArchivePlaces(settings.home)
+        yield n * size, chunk, taken
+
+
 def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge,
-                 log=None) -> list[tuple[InboxFile, str | None]]:
+                 log=None) -> Taken:
     """``ingest_file`` for many entries, with the same outcome as taking them one by one in order, but judged
     against lookups made once and written in one transaction (a few statements, not a few per file); then each
     is archived, where its record says. A run killed before the commit leaves every entry in the inbox, unrecorded;
     after it, the next run finds them recorded and finishes their moves. If the chunk cannot be written, each entry
     is taken on its own (``ingest_file``), so a fault stays one file's. Returns (entry, outcome)."""
+    return next(ingest_in_chunks(con, settings, files, judge, log, size=max(len(files), 1)), (0, [], []))[2]
+
+
+def _read_chunk(files: list[InboxFile], judge: ReturnJudge) -> list[tuple[InboxFile, _Arrival | None]]:
+    """Each entry read once, and the readable ones handed to the judge to check against the contract."""
     arrivals = [(file, _arrive(file)) for file in files]
+    judge.check_later([(a.content, a.file.original_name, a.file.organisation_code) for _, a in arrivals
+                       if a is not None and a.refusal is None])
+    return arrivals
+
+
+def _ingest_read(con, settings: TrackerConfig, arrivals: list[tuple[InboxFile, _Arrival | None]],
+                 judge: ReturnJudge, lookups: _IntakeLookups, places: ArchivePlaces, log) -> tuple[Taken, bool]:
+    """``ingest_chunk`` for entries already read; also whether they were recorded together."""
     present = [a for _, a in arrivals if a is not None]
-    judge.check_ahead([(a.content, a.file.original_name, a.file.organisation_code) for a in present
-                       if a.refusal is None])  # the rules once over the chunk, on the bytes just read
-    lookups = _ChunkLookups(con, present)
+    lookups.next_chunk(con, present)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    claimed: set[Path] = set()
     judged: dict[str, _Judged] = {}
     for arrival in present:
-        if arrival.file.reference in lookups.seen:
+        reference = arrival.file.reference
+        if reference in lookups.seen:
+            recorded = _recorded_path(settings.home, lookups.seen[reference][1])
+            if recorded is not None:
+                places.claim(recorded)
             continue
-        target = archive_target(settings.home, arrival.file, claimed)
-        claimed.add(target)
-        judged[arrival.file.reference] = _judge_arrival(arrival, settings, judge, lookups, now, target, log)
-        lookups.judged(judged[arrival.file.reference])
+        judged[reference] = _judge_arrival(arrival, settings, judge, lookups, now, places.choose(arrival.file), log)
+        lookups.judged(judged[reference])
     try:
         _record_chunk(con, list(judged.values()), lookups)
     except Exception as err:  # noqa: BLE001  rolled back: take each entry on its own
         if log is not None:
             log.warning(f"{len(judged)} return(s) could not be recorded together ({type(err).__name__}: "
                         f"{printable(str(err), 300)}): taking them one by one.")
-        return [(file, ingest_file(con, settings, file, judge, log)) for file in files]
+        return [(file, ingest_file(con, settings, file, judge, log)) for file, _ in arrivals], False
+    lookups.recorded()
     outcomes, moves = [], []
     for file, arrival in arrivals:
         if arrival is None:
@@ -605,10 +655,10 @@ def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: Re
             moves.append((Archiving(arrival.file, arrival.content, done.target), done.submission["archived_as"]))
             outcomes.append((file, done.submission["status"]))
     _archive(con, settings, moves, log)
-    return outcomes
+    return outcomes, True
 
 
-def _record_chunk(con, judged: list[_Judged], lookups: _ChunkLookups) -> None:
+def _record_chunk(con, judged: list[_Judged], lookups: _IntakeLookups) -> None:
     """Everything about a chunk's arrivals in one transaction: the same rows ``_record`` writes one file at a time."""
     if not judged:
         return

@@ -51,6 +51,7 @@ from checks.return_files import ReturnFileError, read_return_file, shown
 from checks.return_rules import SUBMITTED_BY, WARNING, Finding, Rule, contract_rules, evaluate, rule_frame
 
 log = logging.getLogger(__name__)
+Files = Sequence[tuple[bytes, str, str | None]]  # (content, file name, submitter) of each file
 ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED = "accepted", "accepted with warnings", "rejected"
 # A whole number as Excel's number formats write it: thousands separators ("Comma Style"), a decimal part of
 # zeros (410,000.00), and the accounting format's "-" for zero. Anything else keeps its clear message.
@@ -232,24 +233,60 @@ def validate_returns(files: Sequence[tuple[bytes, str, str | None]], known_organ
 
 
 class ReturnJudge:
-    """``validate_return`` for one run, with files checked ahead in batches (``check_ahead``).
+    """``validate_return`` for one run, with files checked ahead in batches (``check_ahead``), or checked in a
+    process of its own while the run goes on (``check_later``, with ``elsewhere``).
 
     A report is a pure function of the file's bytes, its name, its sender, the known organisations and the
-    reporting date, so a report made ahead in a batch is the one the file would get alone, and is handed out once.
+    reporting date, so a report made ahead in a batch, here or in the other process, is the one the file would get
+    alone, and is handed out once. Use it as a context manager: leaving it ends the other process.
     """
 
-    def __init__(self, known_organisations: Collection[str], as_of: dt.date) -> None:
+    def __init__(self, known_organisations: Collection[str], as_of: dt.date, elsewhere: bool = False) -> None:
         self.known, self.as_of = frozenset(known_organisations), as_of
         self._ahead: dict[tuple[str, str, str | None], ValidationReport] = {}
+        self._later: list[Files] = []  # batches sent to the other process, oldest first, not yet answered
+        self._elsewhere = None
+        if elsewhere:
+            from checks.return_checking_process import CheckingProcess
 
-    def check_ahead(self, files: Sequence[tuple[bytes, str, str | None]]) -> None:
-        for (content, name, sender), report in zip(files, validate_returns(files, self.known, self.as_of),
-                                                   strict=True):
-            self._ahead[(hashlib.sha256(content).hexdigest(), name, sender)] = report
+            try:
+                self._elsewhere = CheckingProcess(self.known, as_of)
+            except OSError as failed:  # the run checks every file itself, as it always could
+                log.warning(f"The process to check returns in could not be started: {failed}")
+
+    def __enter__(self) -> ReturnJudge:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._elsewhere is not None:
+            self._elsewhere.close()
+            self._elsewhere = None
+
+    def check_ahead(self, files: Files) -> None:
+        self._keep(files, validate_returns(files, self.known, self.as_of))
+
+    def check_later(self, files: Files) -> None:
+        """Send the batch to the other process and return at once; without one, check it now."""
+        if self._elsewhere is not None and self._elsewhere.send(files):
+            self._later.append(files)
+        else:
+            self.check_ahead(files)
 
     def __call__(self, content: bytes, file_name: str, submitter: str | None) -> ValidationReport:
-        report = self._ahead.pop((hashlib.sha256(content).hexdigest(), file_name, submitter), None)
+        key = (hashlib.sha256(content).hexdigest(), file_name, submitter)
+        while key not in self._ahead and self._later:
+            files = self._later.pop(0)
+            reports = self._elsewhere.answer()
+            if reports is None:  # it failed on them, or has gone: checked here
+                self.check_ahead(files)
+            else:
+                self._keep(files, reports)
+        report = self._ahead.pop(key, None)
         return report or validate_return(content, file_name, self.known, self.as_of, submitter=submitter)
+
+    def _keep(self, files: Files, reports: list[ValidationReport]) -> None:
+        for (content, name, sender), report in zip(files, reports, strict=True):
+            self._ahead[(hashlib.sha256(content).hexdigest(), name, sender)] = report
 
 
 def _checking_failed(report: ValidationReport, file_name: str) -> None:

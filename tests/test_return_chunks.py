@@ -72,22 +72,21 @@ def _deliver_all(home: Path) -> None:
     changed.path.write_bytes(_figures("D16", "2025-26 Q2", 10))
 
 
-def _take(home: Path, chunk: int | None) -> list[tuple[str, str | None]]:
-    """Take the whole inbox, file by file (``chunk`` None) or in chunks; (reference, outcome) for each file."""
+def _take(home: Path, chunk: int | None, elsewhere: bool = False) -> list[tuple[str, str | None]]:
+    """Take the whole inbox, file by file (``chunk`` None) or in chunks, as the run does, each checked against
+    the contract in the judge's own process if ``elsewhere``; (reference, outcome) for each file."""
     resources = make_resources(home)
     settings = resources["settings"]
     with connect(resources["warehouse"]) as con:
         for statement in returns.DDL:
             con.execute(statement)
         files = pending(home)
-        judge = ReturnJudge(returns.organisation_codes(con), settings.as_of_date())
-        if chunk is None:
-            return [(f.reference, returns.ingest_file(con, settings, f, judge)) for f in files]
-        outcomes = []
-        for start in range(0, len(files), chunk):
-            part = files[start:start + chunk]
-            outcomes += [(f.reference, status) for f, status in returns.ingest_chunk(con, settings, part, judge)]
-        return outcomes
+        with ReturnJudge(returns.organisation_codes(con), settings.as_of_date(), elsewhere=elsewhere) as judge:
+            if chunk is None:
+                return [(f.reference, returns.ingest_file(con, settings, f, judge)) for f in files]
+            return [(f.reference, status) for _, _, taken in returns.ingest_in_chunks(con, settings, files, judge,
+                                                                                     size=chunk)
+                    for f, status in taken]
 
 
 def _archive(home: Path) -> dict[str, bytes]:
@@ -110,10 +109,10 @@ def two_homes(returns_home, tmp_path) -> tuple[Path, Path]:
     return one, chunked
 
 
-@pytest.mark.parametrize("chunk", [3, 1000])
-def test_chunks_record_what_one_at_a_time_records(two_homes, chunk):
+@pytest.mark.parametrize(("chunk", "elsewhere"), [(3, False), (3, True), (1000, False)])
+def test_chunks_record_what_one_at_a_time_records(two_homes, chunk, elsewhere):
     one, chunked = two_homes
-    alone, together = _take(one, None), _take(chunked, chunk)
+    alone, together = _take(one, None), _take(chunked, chunk, elsewhere)
     assert together == alone
     statuses = [status for _, status in alone]
     assert {"accepted", "accepted with warnings", "rejected", "duplicate"} <= set(statuses)

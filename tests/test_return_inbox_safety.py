@@ -362,27 +362,43 @@ def _inbox_entry(home, content: bytes = GOOD, name: str = "q3.csv", code: str = 
     return InboxFile(folder / name, code, name, "test", False, dt.datetime(2026, 1, 1), "R-00000000A1")
 
 
-def test_a_judged_file_is_archived_under_a_second_name_not_copied(tmp_path, monkeypatch):
-    entry = _inbox_entry(tmp_path)
-    entry.path.chmod(0o644)  # as deliver writes it under the usual umask: only its owner may change it
-    inode = entry.path.stat().st_ino
-    calls = []
-    real_fsync, real_link, real_unlink = os.fsync, os.link, os.unlink
+def _record_flushes(monkeypatch, calls: list, whole_file_system: bool) -> None:
+    """Each link, flush and removal into ``calls``; the archive's file system flushed in one call, or (as where
+    there is no such call) each file and folder flushed."""
+    import tracker.return_inbox as inbox
+
+    real_fsync, real_link, real_unlink, real_syncfs = os.fsync, os.link, os.unlink, inbox.sync_file_system
 
     def fsync(fd):
         what = os.readlink(f"/proc/self/fd/{fd}")
         calls.append(("fsync", "folder" if os.path.isdir(what) else what.split("/")[-3]))  # returns/<which>/D10/...
         real_fsync(fd)
 
+    def syncfs(path):
+        calls.append(("syncfs", os.path.basename(os.path.dirname(path))))
+        return real_syncfs(path) if whole_file_system else False
+
     monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(inbox, "sync_file_system", syncfs)
     monkeypatch.setattr(os, "link", lambda *a, **k: (calls.append(("link",)), real_link(*a, **k))[1])
     monkeypatch.setattr(os, "unlink", lambda path, **k: (calls.append(("unlink", os.path.basename(path))),
                                                           real_unlink(path, **k))[1])
+
+
+@pytest.mark.parametrize("whole_file_system", [True, False])
+def test_a_judged_file_is_archived_under_a_second_name_not_copied(tmp_path, monkeypatch, whole_file_system):
+    entry = _inbox_entry(tmp_path)
+    entry.path.chmod(0o644)  # as deliver writes it under the usual umask: only its owner may change it
+    inode = entry.path.stat().st_ino
+    calls = []
+    _record_flushes(monkeypatch, calls, whole_file_system)
     archived = archive(tmp_path, entry, GOOD)
     assert archived.read_bytes() == GOOD and not os.path.lexists(entry.path)
     assert (archived.stat().st_ino, archived.stat().st_nlink) == (inode, 1)  # the same bytes on disk, one name
     # the archived name and its bytes are on disk before the inbox's name goes
-    assert calls[:4] == [("link",), ("fsync", "archive"), ("fsync", "folder"), ("unlink", "q3.csv")]
+    flushed = [("syncfs", "archive")] if whole_file_system else [
+        ("syncfs", "archive"), ("fsync", "archive"), ("fsync", "folder")]
+    assert calls[:len(flushed) + 2] == [("link",), *flushed, ("unlink", "q3.csv")]
 
 
 @pytest.mark.parametrize("change", ["bytes changed", "now a link", "another name outside the inbox",
@@ -425,25 +441,26 @@ def test_where_the_entry_cannot_be_linked_its_bytes_are_written(tmp_path, monkey
     assert archived.read_bytes() == GOOD and archived.stat().st_ino != inode and not os.path.lexists(entry.path)
 
 
-def test_entries_archived_together_are_all_on_disk_before_any_leaves_the_inbox(tmp_path, monkeypatch):
-    """Each step for every entry before the next, each folder flushed once; one entry that cannot go keeps its
-    error and its place in the inbox, and the others go on."""
+@pytest.mark.parametrize("whole_file_system", [True, False])
+def test_entries_archived_together_are_all_on_disk_before_any_leaves_the_inbox(tmp_path, monkeypatch,
+                                                                                 whole_file_system):
+    """Each step for every entry before the next, flushed once (or, without a flush of the whole file system,
+    each file, then each folder once); one entry that cannot go keeps its error and its place in the inbox, and
+    the others go on."""
     entries = [_inbox_entry(tmp_path, name=f"q{i}.csv", code=code) for i, code in enumerate(["D10", "D10", "EA73"])]
     (tmp_path / "blocked").write_text("a file where the archive's folder would be")
     moves = [Archiving(entry, GOOD) for entry in entries]
     moves[1].target = tmp_path / "blocked" / "q1.csv"
     calls = []
-    real_fsync, real_link, real_unlink = os.fsync, os.link, os.unlink
-    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync " + (
-        "folder" if os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")) else "file")), real_fsync(fd))[1])
-    monkeypatch.setattr(os, "link", lambda *a, **k: (calls.append("link"), real_link(*a, **k))[1])
-    monkeypatch.setattr(os, "unlink", lambda path, **k: (calls.append("unlink"), real_unlink(path, **k))[1])
+    _record_flushes(monkeypatch, calls, whole_file_system)
     archive_all(tmp_path, moves)
     assert isinstance(moves[1].error, OSError) and moves[1].archived is None
     assert entries[1].path.read_bytes() == GOOD and os.path.lexists(f"{entries[1].path}{SIDECAR}")  # left as it was
     for move in (moves[0], moves[2]):
         assert move.error is None and move.archived.read_bytes() == GOOD and not os.path.lexists(move.file.path)
         assert os.path.lexists(f"{move.archived}{SIDECAR}") and not os.path.lexists(f"{move.file.path}{SIDECAR}")
-    assert calls == ["link", "fsync file", "link", "fsync file",  # both put in the archive and flushed
-                     "fsync folder", "fsync folder",  # their two archive folders, once each
-                     "unlink", "unlink"]  # only then do they leave the inbox (redone by the next run if undone)
+    flushed = [("syncfs", "archive")] if whole_file_system else [
+        ("syncfs", "archive"), ("fsync", "archive"), ("fsync", "archive"),  # both archived files
+        ("fsync", "folder"), ("fsync", "folder")]  # their two archive folders, once each
+    assert calls == [("link",), ("link",), *flushed,  # both put in the archive and flushed
+                     ("unlink", "q0.csv"), ("unlink", "q2.csv")]  # only then do they leave the inbox  # only then do they leave the inbox (redone by the next run if undone)

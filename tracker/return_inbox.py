@@ -38,11 +38,11 @@ import json
 import os
 import re
 import stat
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from tracker.durable import PARTIAL, sync_folder, write_atomically
+from tracker.durable import PARTIAL, sync_file, sync_file_system, sync_folder, write_atomically
 from tracker.settings import returns_archive_dir as archive_dir
 from tracker.settings import returns_inbox_dir as inbox_dir
 
@@ -399,14 +399,52 @@ def archive_target(home: Path, file: InboxFile, claimed: Collection[Path] = ()) 
     ``<name>.<n>`` (an archived file is never overwritten). Chosen before the entry is recorded, so the record
     says where it goes and a run killed half way through the move finishes it there, never in a second place.
     ``claimed``: places already chosen for entries recorded with this one, not yet moved there."""
+    folder = _archive_folder(home, file)
+    return folder / _free_name(file.path.name, lambda name: folder / name in claimed or os.path.lexists(folder / name))
+
+
+class ArchivePlaces:
+    """``archive_target`` for the many entries of one run: each archive folder is listed once, and every place
+    chosen is remembered, instead of asking twice a file whether a name is taken. The run holds the home, so
+    nothing else adds a name meanwhile; a place found taken all the same when the entry is moved is chosen again
+    there (``_put_in_archive``)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self._taken: dict[Path, set[str]] = {}  # archive folder -> the names in it and the names chosen
+
+    def choose(self, file: InboxFile) -> Path:
+        folder = _archive_folder(self.home, file)
+        taken = self._names(folder)
+        name = _free_name(file.path.name, taken.__contains__)
+        taken.add(name)
+        return folder / name
+
+    def claim(self, path: Path) -> None:
+        """A place an earlier run recorded for an entry this run moves there."""
+        self._names(path.parent).add(path.name)
+
+    def _names(self, folder: Path) -> set[str]:
+        if folder not in self._taken:
+            try:
+                self._taken[folder] = set(os.listdir(folder))
+            except FileNotFoundError:
+                self._taken[folder] = set()
+        return self._taken[folder]
+
+
+def _archive_folder(home: Path, file: InboxFile) -> Path:
     code = file.organisation_code
-    folder = archive_dir(home) / (code if ORGANISATION_FOLDER.match(code) else REFUSED_FOLDER)
-    target = folder / file.path.name
-    counter = 1
-    while target in claimed or os.path.lexists(target) or os.path.lexists(target.with_name(target.name + SIDECAR)):
-        target = folder / f"{file.path.name}.{counter}"
+    return archive_dir(home) / (code if ORGANISATION_FOLDER.match(code) else REFUSED_FOLDER)
+
+
+def _free_name(name: str, taken: Callable[[str], bool]) -> str:
+    """``name``, or the first ``<name>.<n>``, such that neither it nor its sidecar's name is ``taken``."""
+    chosen, counter = name, 1
+    while taken(chosen) or taken(chosen + SIDECAR):
+        chosen = f"{name}.{counter}"
         counter += 1
-    return target
+    return chosen
 
 
 @dataclass
@@ -433,25 +471,38 @@ def archive_all(home: Path, entries: list[Archiving]) -> None:
     ``finish_archiving``). The entry leaves the inbox before its sidecar, so a file is never in the inbox without
     the sidecar that gives it its reference.
 
-    Each step is taken for all the entries before the next: every archived name is flushed to disk, each folder
-    once, before any inbox name goes. The removals and the sidecars' moves after that are not flushed (three
-    flushes a file were most of the time archiving took): if a crash undoes them, the next run finds the entry or
-    its sidecar in the inbox, recorded, and finishes the move to the same place. An entry that cannot be moved
-    gets its error, and the others go on.
+    Each step is taken for all the entries before the next: every archived name, and its bytes, is flushed to disk
+    (``_flush_archived``) before any inbox name goes. The removals and the sidecars' moves after that are not
+    flushed (three flushes a file were most of the time archiving took): if a crash undoes them, the next run finds
+    the entry or its sidecar in the inbox, recorded, and finishes the move to the same place. An entry that cannot
+    be moved gets its error, and the others go on.
     """
     for entry in entries:
         try:
             entry.archived = _put_in_archive(home, entry.file, entry.content, entry.target)
         except OSError as err:
             entry.error = err
-    placed = [entry for entry in entries if entry.error is None]
-    for folder in {entry.archived.parent for entry in placed}:
-        sync_folder(folder)
-    for entry in placed:
+    _flush_archived([entry for entry in entries if entry.error is None])
+    for entry in [entry for entry in entries if entry.error is None]:
         try:
             _leave_inbox(entry.file, entry.archived, entry.content is not None)
         except OSError as err:
             entry.error = err
+
+
+def _flush_archived(placed: list[Archiving]) -> None:
+    """Every archived name, and the bytes under it, on disk: the archive's whole file system in one call where it
+    can be (a flush a file and a folder was most of the time archiving took), else each file, then each folder."""
+    if not placed or sync_file_system(placed[0].archived.parent):
+        return
+    for entry in placed:
+        if entry.content is not None:  # an entry refused unread, moved as it is, is never opened: its folder's
+            try:  # flush keeps its new name
+                sync_file(entry.archived)
+            except OSError as err:  # kept in the inbox, with its error: the next run moves it
+                entry.error = err
+    for folder in {entry.archived.parent for entry in placed}:
+        sync_folder(folder)
 
 
 def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: Path | None) -> Path:
@@ -484,13 +535,14 @@ def _leave_inbox(file: InboxFile, target: Path, read: bool) -> None:
 
 
 def _linked_holding(entry: Path, target: Path, content: bytes) -> bool:
-    """Give the inbox entry the archive's name too, if it still holds exactly ``content``, and flush it to disk.
+    """Give the inbox entry the archive's name too, if it still holds exactly ``content`` (flushed to disk with the
+    others archived with it, ``_flush_archived``).
 
     A second name for bytes already on disk, not a copy of them: writing a copy out took about a millisecond a
     file, most of the time a large build spent archiving. False, with nothing left at ``target``, whenever the
     copy must be written instead: the entry changed since it was read; is not a regular file of its own (a link,
     or a file with other names outside the inbox); could be changed later by someone else (another user's, or
-    writable by others: dropped in by hand); is on another file system; or cannot be linked or flushed.
+    writable by others: dropped in by hand); is on another file system; or cannot be linked or read.
     """
     try:
         os.link(entry, target, follow_symlinks=False)  # fails if anything is at target: never overwrites
@@ -504,8 +556,6 @@ def _linked_holding(entry: Path, target: Path, content: bytes) -> bool:
             held = (stat.S_ISREG(info.st_mode) and info.st_nlink == 2 and info.st_uid == os.geteuid()
                     and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and info.st_size == len(content)
                     and _read_all(fd, len(content)) == content)
-            if held:
-                os.fsync(fd)
         finally:
             os.close(fd)
     except OSError:
