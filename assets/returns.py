@@ -37,6 +37,7 @@ import datetime as dt
 import itertools
 import json
 from collections.abc import Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -268,7 +269,7 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | summary)
 
 
-TAKEN_TOGETHER = 500  # inbox files checked as one batch (validate_returns) and recorded in one transaction
+TAKEN_TOGETHER = 2000  # inbox files checked as one batch (validate_returns) and recorded in one transaction
 
 
 REFUSED_RULE = "not_read"  # the rule of a problem recorded for an inbox entry refused without being read
@@ -496,7 +497,6 @@ class _InForce:
     sender: str
     received_at: dt.datetime
     version: int | None
-    rows: _Accepted | None = None  # its rows to write, when it came in this chunk
 
 
 class _IntakeLookups(_Lookups):
@@ -530,12 +530,6 @@ class _IntakeLookups(_Lookups):
         ).fetchall()}
         self.changed = set()
 
-    def recorded(self) -> None:
-        """The chunk is written: its rows are the warehouse's now, not held here."""
-        for organisation, quarter in self.changed:
-            self.in_force[organisation][quarter].rows = None
-        self.changed = set()
-
     def _note_accepted(self, sha: str, sender: str, received: dt.datetime, reference: str) -> None:
         latest = self.accepted.get((sha, sender))
         if latest is None or received >= latest[0]:
@@ -566,14 +560,14 @@ class _IntakeLookups(_Lookups):
             return
         self.in_force.setdefault(organisation, {})[quarter] = _InForce(
             file.reference, judged.arrival.sha, file.organisation_code, file.received_at,
-            judged.submission["contract_version"], accepted)
+            judged.submission["contract_version"])
         self.changed.add((organisation, quarter))
 
-    def in_force_rows(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-        """The (organisation, quarter) keys whose return in force changed, and the rows now in force for them."""
+    def now_in_force(self) -> tuple[pd.DataFrame, set[str]]:
+        """The (organisation, quarter) keys whose return in force the chunk changed, and the references of the
+        returns now in force for them (each accepted in the chunk)."""
         keys = pd.DataFrame(sorted(self.changed), columns=["organisation_code", "reporting_quarter"])
-        accepted = [self.in_force[o][q].rows for o, q in sorted(self.changed)]
-        return keys, stacked(accepted) if accepted else None
+        return keys, {self.in_force[o][q].reference for o, q in self.changed}
 
 
 Taken = list[tuple[InboxFile, "str | None"]]  # each entry of a chunk, with its outcome (None: it had gone)
@@ -582,21 +576,44 @@ Taken = list[tuple[InboxFile, "str | None"]]  # each entry of a chunk, with its 
 def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge, log=None,
                      size: int = TAKEN_TOGETHER) -> Iterator[tuple[int, list[InboxFile], Taken]]:
     """``ingest_chunk`` over ``files``, ``size`` at a time, in order: (index of the chunk's first file, the chunk,
-    its outcomes) as each is done. Each chunk is read, and handed to the judge to check (``check_later``), while
-    the one before is judged, recorded and archived; with its own process the judge checks it on the other core
-    meanwhile. One set of lookups serves every chunk, made again only after a chunk had to be taken file by file."""
+    its outcomes) once each is recorded and archived.
+
+    Three things overlap: each chunk is read, and handed to the judge to check (``check_later``; with a process
+    of its own, on the other core), while the one before is judged and recorded; and a recorded chunk is archived
+    in a thread (file system calls, which let the run's own thread go on) while the next is judged and recorded.
+    One set of lookups serves every chunk, made again only after a chunk had to be taken file by file."""
     chunks = [files[start:start + size] for start in range(0, len(files), size)]
     places = ArchivePlaces(settings.home)
     lookups = None
     read = _read_chunk(chunks[0], judge) if chunks else []
-    for n, chunk in enumerate(chunks):
-        arrivals, read = read, _read_chunk(chunks[n + 1], judge) if n + 1 < len(chunks) else []
-        if lookups is None:
-            lookups = _IntakeLookups(con, [file.organisation_code for file in files[n * size:]])
-        taken, together = _ingest_read(con, settings, arrivals, judge, lookups, places, log)
-        if not together:  # taken file by file: the warehouse and the archive now hold what these were not told
-            lookups, places = None, ArchivePlaces(settings.home)
-        yield n * size, chunk, taken
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="return-archiving") as archiving:
+        moving = None  # the chunk being archived: (its first file's index, the chunk, outcomes, moves, the job)
+        for n, chunk in enumerate(chunks):
+            arrivals, read = read, _read_chunk(chunks[n + 1], judge) if n + 1 < len(chunks) else []
+            if lookups is None:
+                lookups = _IntakeLookups(con, [file.organisation_code for file in files[n * size:]])
+            recorded = _record_read(con, settings, arrivals, judge, lookups, places, log)
+            if moving is not None:
+                yield _moved(con, settings, moving, log)
+                moving = None
+            if recorded is None:  # taken file by file: the warehouse and the archive now hold what these were not
+                # told
+                lookups, places = None, ArchivePlaces(settings.home)
+                yield n * size, chunk, [(file, ingest_file(con, settings, file, judge, log)) for file, _ in arrivals]
+                continue
+            taken, moves = recorded
+            moving = (n * size, chunk, taken, moves,
+                      archiving.submit(archive_all, settings.home, [move for move, _ in moves]))
+        if moving is not None:
+            yield _moved(con, settings, moving, log)
+
+
+def _moved(con, settings: TrackerConfig, moving: tuple, log) -> tuple[int, list[InboxFile], Taken]:
+    """A chunk's archiving, once done, with what it comes to in the records (``_archive``)."""
+    start, chunk, taken, moves, job = moving
+    job.result()  # archive_all keeps each entry's error on it, raising none
+    _archived(con, settings, moves, log)
+    return start, chunk, taken
 
 
 def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge,
@@ -606,7 +623,8 @@ def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: Re
     is archived, where its record says. A run killed before the commit leaves every entry in the inbox, unrecorded;
     after it, the next run finds them recorded and finishes their moves. If the chunk cannot be written, each entry
     is taken on its own (``ingest_file``), so a fault stays one file's. Returns (entry, outcome)."""
-    return next(ingest_in_chunks(con, settings, files, judge, log, size=max(len(files), 1)), (0, [], []))[2]
+    return [taken for _, _, part in ingest_in_chunks(con, settings, files, judge, log, size=max(len(files), 1))
+            for taken in part]
 
 
 def _read_chunk(files: list[InboxFile], judge: ReturnJudge) -> list[tuple[InboxFile, _Arrival | None]]:
@@ -617,9 +635,11 @@ def _read_chunk(files: list[InboxFile], judge: ReturnJudge) -> list[tuple[InboxF
     return arrivals
 
 
-def _ingest_read(con, settings: TrackerConfig, arrivals: list[tuple[InboxFile, _Arrival | None]],
-                 judge: ReturnJudge, lookups: _IntakeLookups, places: ArchivePlaces, log) -> tuple[Taken, bool]:
-    """``ingest_chunk`` for entries already read; also whether they were recorded together."""
+def _record_read(con, settings: TrackerConfig, arrivals: list[tuple[InboxFile, _Arrival | None]],
+                 judge: ReturnJudge, lookups: _IntakeLookups, places: ArchivePlaces, log
+                 ) -> tuple[Taken, list[tuple[Archiving, str | None]]] | None:
+    """Entries already read, judged and recorded together: their outcomes and the moves to archive them (each
+    with the path its record holds). None, with nothing recorded, if they could not be recorded together."""
     present = [a for _, a in arrivals if a is not None]
     lookups.next_chunk(con, present)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -639,8 +659,7 @@ def _ingest_read(con, settings: TrackerConfig, arrivals: list[tuple[InboxFile, _
         if log is not None:
             log.warning(f"{len(judged)} return(s) could not be recorded together ({type(err).__name__}: "
                         f"{printable(str(err), 300)}): taking them one by one.")
-        return [(file, ingest_file(con, settings, file, judge, log)) for file, _ in arrivals], False
-    lookups.recorded()
+        return None
     outcomes, moves = [], []
     for file, arrival in arrivals:
         if arrival is None:
@@ -654,8 +673,7 @@ def _ingest_read(con, settings: TrackerConfig, arrivals: list[tuple[InboxFile, _
             done = judged[arrival.file.reference]
             moves.append((Archiving(arrival.file, arrival.content, done.target), done.submission["archived_as"]))
             outcomes.append((file, done.submission["status"]))
-    _archive(con, settings, moves, log)
-    return outcomes, True
+    return outcomes, moves
 
 
 def _record_chunk(con, judged: list[_Judged], lookups: _IntakeLookups) -> None:
@@ -671,7 +689,7 @@ def _record_chunk(con, judged: list[_Judged], lookups: _IntakeLookups) -> None:
                              "received_at": a.file.received_at}
     problems = [problem for j in judged for problem in j.problems]
     accepted = [j.accepted for j in judged if j.accepted is not None]
-    keys, in_force = lookups.in_force_rows()
+    keys, in_force = lookups.now_in_force()
     with transaction(con):
         if stored:
             con.register("_stored", pd.DataFrame(list(stored.values()), dtype=object))
@@ -682,13 +700,14 @@ def _record_chunk(con, judged: list[_Judged], lookups: _IntakeLookups) -> None:
         if problems:
             insert_rows(con, "quarantine.return_problems", pd.DataFrame(problems, dtype=object))
         if accepted:
-            insert_rows(con, HISTORY_TABLE, stacked(accepted))
-        if in_force is not None:
+            # the returns now in force are all among the chunk's accepted: their rows are stacked once, for both
+            rows = stacked(accepted)
+            insert_rows(con, HISTORY_TABLE, rows)
             con.register("_keys", keys)
             con.execute(f"DELETE FROM {RETURNS_TABLE} t USING _keys k WHERE t.organisation_code = k.organisation_code "
                         "AND t.reporting_quarter = k.reporting_quarter")
             con.unregister("_keys")
-            insert_rows(con, RETURNS_TABLE, in_force)
+            insert_rows(con, RETURNS_TABLE, rows[rows["submission_ref"].isin(in_force)])
 
 
 def _current_with_same_bytes(con, sha: str, organisation: str) -> tuple | None:
@@ -742,6 +761,12 @@ def _archive(con, settings: TrackerConfig, moves: list[tuple[Archiving, str | No
     given with the path its record holds. A failure to move is logged and the next run finishes it, as the entry
     is already recorded. A record is corrected only if its entry had to go elsewhere (never over another file)."""
     archive_all(settings.home, [move for move, _ in moves])
+    _archived(con, settings, moves, log)
+
+
+def _archived(con, settings: TrackerConfig, moves: list[tuple[Archiving, str | None]], log) -> None:
+    """What archiving came to, in the log and the records: an entry that could not move is logged (the next run
+    moves it), and one that went elsewhere than its record says has its record corrected."""
     for move, recorded in moves:
         if isinstance(move.error, FileNotFoundError):
             continue
@@ -750,6 +775,8 @@ def _archive(con, settings: TrackerConfig, moves: list[tuple[Archiving, str | No
                 log.warning(f"{move.file.reference} was recorded but could not be moved to the archive "
                             f"({printable(move.error.strerror or str(move.error))}): the next run moves it.")
             continue
+        if move.archived is None or move.archived == move.target:  # not moved (the next run moves it), or where its
+            continue  # record says (the path shown was made from it)
         shown = _shown_path(settings.home, move.archived)
         if shown != recorded:
             con.execute("UPDATE audit.return_submissions SET archived_as = ? WHERE submission_ref = ?",

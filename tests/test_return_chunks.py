@@ -149,7 +149,7 @@ def test_a_chunk_recorded_but_not_archived_is_finished_by_the_next_run(two_homes
     it where its record says, once."""
     _, home = two_homes
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(returns, "_archive", lambda *args, **kwargs: None)  # killed before any move
+        patch.setattr(returns, "archive_all", lambda *args, **kwargs: None)  # killed before any move
         first = _take(home, 1000)
     assert len(pending(home)) == len(first)
     second = _take(home, 1000)
