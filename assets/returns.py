@@ -25,7 +25,9 @@ one file is recorded as that file's rejection, in plain words.
 
 Each file is accepted or rejected by the native evaluator of the contract's
 rules (``checks/return_validation.py``), which checks the files of a run ahead
-in batches of ``TAKEN_TOGETHER`` (one file's report is the same either way). Then the rows the run accepted are
+in batches of ``TAKEN_TOGETHER`` (one file's report is the same either way), for a
+large intake in a process of its own while the chunk before is recorded
+(``checks/return_checking_process.py``). Then the rows the run accepted are
 validated once more, all together as one frame, by Great Expectations with the
 suite translated from the same rules (``checks/return_gx.py``): what it found
 for each return is kept beside its audit record (``gx_result``) and summed up in

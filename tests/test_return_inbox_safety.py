@@ -463,4 +463,4 @@ def test_entries_archived_together_are_all_on_disk_before_any_leaves_the_inbox(t
         ("syncfs", "archive"), ("fsync", "archive"), ("fsync", "archive"),  # both archived files
         ("fsync", "folder"), ("fsync", "folder")]  # their two archive folders, once each
     assert calls == [("link",), ("link",), *flushed,  # both put in the archive and flushed
-                     ("unlink", "q0.csv"), ("unlink", "q2.csv")]  # only then do they leave the inbox  # only then do they leave the inbox (redone by the next run if undone)
+                     ("unlink", "q0.csv"), ("unlink", "q2.csv")]  # only then do they leave the inbox
