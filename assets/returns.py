@@ -237,7 +237,7 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         judge = ReturnJudge(known, settings.as_of_date(), elsewhere=len(files) > TAKEN_TOGETHER)
 
         def take(batch: list[InboxFile]) -> None:
-            for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, context.log):
+            for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, context.log, TAKEN_TOGETHER):
                 counts: dict[str, int] = {}
                 for file, status in taken:
                     if status is None:

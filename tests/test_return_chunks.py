@@ -199,3 +199,24 @@ def test_accepted_rows_are_stacked_in_order_from_their_batches_and_alone():
     pd.testing.assert_frame_equal(got, one_by_one, check_dtype=False)
     assert got["notify_services_live"].dtype == "Int64" and got.index.tolist() == list(range(6))
     assert returns.stacked(accepted[4:5])["notify_services_live"].tolist() == [40]
+
+
+def test_the_run_checks_its_chunks_in_a_process_of_its_own_and_records_the_same(two_homes, monkeypatch):
+    """The returns asset, with more files than one chunk holds, has the next chunk checked in the judge's own process
+    while it records the one before, and archives each chunk in a thread: what it records and archives is what one
+    chunk checked in the run's own process records."""
+    from checks.return_checking_process import CheckingProcess
+    from tests.conftest import ingest
+
+    one, chunked = two_homes
+    ingest(one)
+    answered = []
+    real_answer = CheckingProcess.answer
+    monkeypatch.setattr(CheckingProcess, "answer", lambda self: answered.append(real_answer(self)) or answered[-1])
+    monkeypatch.setattr(returns, "TAKEN_TOGETHER", 3)
+    ingest(chunked)
+    assert len(answered) >= 5 and all(reports is not None for reports in answered)  # every chunk but the first two
+    comparison = compare_warehouses(one / "warehouse.duckdb", chunked / "warehouse.duckdb",
+                                    schemas=("raw", "audit", "quarantine", "staging"))
+    assert comparison.equal, comparison.report()
+    assert _archive(one) == _archive(chunked) and pending(chunked) == [] and pending(one) == []
