@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -464,3 +465,24 @@ def test_entries_archived_together_are_all_on_disk_before_any_leaves_the_inbox(t
         ("fsync", "folder"), ("fsync", "folder")]  # their two archive folders, once each
     assert calls == [("link",), ("link",), *flushed,  # both put in the archive and flushed
                      ("unlink", "q0.csv"), ("unlink", "q2.csv")]  # only then do they leave the inbox
+
+
+def test_each_file_system_the_archive_folders_are_on_is_flushed_once(tmp_path, monkeypatch):
+    """Folders on one file system: one flush; a folder on another (a memory file system here): one more; a folder
+    that cannot be looked at: no whole file system flush at all, so each file and folder is flushed instead."""
+    import tempfile
+
+    import tracker.return_inbox as inbox
+
+    flushed = []
+    monkeypatch.setattr(inbox, "sync_file_system", lambda folder: flushed.append(folder) or True)
+    here = [tmp_path / "D10", tmp_path / "EA73"]
+    for folder in here:
+        folder.mkdir()
+    assert inbox._sync_file_systems(set(here)) and len(flushed) == 1
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as elsewhere:
+        assert os.stat(elsewhere).st_dev != tmp_path.stat().st_dev
+        flushed.clear()
+        assert inbox._sync_file_systems({*here, Path(elsewhere)}) and len(flushed) == 2
+    flushed.clear()
+    assert not inbox._sync_file_systems({*here, tmp_path / "gone"}) and flushed == []

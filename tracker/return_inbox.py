@@ -38,7 +38,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -394,13 +394,13 @@ def _sidecar(path: Path, folder: str) -> tuple[dict, str | None]:
     return doc | {"received_at": received}, None
 
 
-def archive_target(home: Path, file: InboxFile, claimed: Collection[Path] = ()) -> Path:
+def archive_target(home: Path, file: InboxFile) -> Path:
     """Where an entry will be archived: its own name in the organisation's archive folder, or the first free
     ``<name>.<n>`` (an archived file is never overwritten). Chosen before the entry is recorded, so the record
     says where it goes and a run killed half way through the move finishes it there, never in a second place.
-    ``claimed``: places already chosen for entries recorded with this one, not yet moved there."""
+    Many entries recorded together choose theirs with ``ArchivePlaces``."""
     folder = _archive_folder(home, file)
-    return folder / _free_name(file.path.name, lambda name: folder / name in claimed or os.path.lexists(folder / name))
+    return folder / _free_name(file.path.name, lambda name: os.path.lexists(folder / name))
 
 
 class ArchivePlaces:
@@ -491,9 +491,11 @@ def archive_all(home: Path, entries: list[Archiving]) -> None:
 
 
 def _flush_archived(placed: list[Archiving]) -> None:
-    """Every archived name, and the bytes under it, on disk: the archive's whole file system in one call where it
-    can be (a flush a file and a folder was most of the time archiving took), else each file, then each folder."""
-    if not placed or sync_file_system(placed[0].archived.parent):
+    """Every archived name, and the bytes under it, on disk: each file system the archive folders are on in one
+    call where it can be (a flush a file and a folder was most of the time archiving took), else each file, then
+    each folder."""
+    folders = {entry.archived.parent for entry in placed}
+    if not folders or _sync_file_systems(folders):
         return
     for entry in placed:
         if entry.content is not None:  # an entry refused unread, moved as it is, is never opened: its folder's
@@ -501,8 +503,19 @@ def _flush_archived(placed: list[Archiving]) -> None:
                 sync_file(entry.archived)
             except OSError as err:  # kept in the inbox, with its error: the next run moves it
                 entry.error = err
-    for folder in {entry.archived.parent for entry in placed}:
+    for folder in folders:
         sync_folder(folder)
+
+
+def _sync_file_systems(folders: set[Path]) -> bool:
+    """One ``syncfs`` for each file system the folders are on; False if a folder or a file system could not be."""
+    devices: dict[int, Path] = {}
+    for folder in folders:
+        try:
+            devices.setdefault(folder.stat().st_dev, folder)
+        except OSError:
+            return False
+    return all(sync_file_system(folder) for folder in devices.values())
 
 
 def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: Path | None) -> Path:
