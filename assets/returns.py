@@ -25,7 +25,7 @@ one file is recorded as that file's rejection, in plain words.
 
 Each file is accepted or rejected by the native evaluator of the contract's
 rules (``checks/return_validation.py``), which checks the files of a run ahead
-in batches of ``TAKEN_TOGETHER`` (one file's report is the same either way), for a
+in chunks (``tracker/settings.py``, ``returns_chunk``; one file's report is the same either way), for a
 large intake in a process of its own while the chunk before is recorded
 (``checks/return_checking_process.py``). Then the rows the run accepted are
 validated once more, all together as one frame, by Great Expectations with the
@@ -88,6 +88,7 @@ from tracker.return_inbox import (
     printable,
     submission_reference,
 )
+from tracker.settings import RETURNS_CHUNK, returns_chunk
 from tracker.warehouse import (
     connect,
     ensure_schemas,
@@ -234,10 +235,11 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         known = organisation_codes(con)
         # Many files: the next chunk is checked against the contract in a process of its own, on the other core,
         # while this one is judged, recorded and archived (``ReturnJudge.check_later``).
-        judge = ReturnJudge(known, settings.as_of_date(), elsewhere=len(files) > TAKEN_TOGETHER)
+        size = returns_chunk()
+        judge = ReturnJudge(known, settings.as_of_date(), elsewhere=len(files) > size)
 
         def take(batch: list[InboxFile]) -> None:
-            for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, context.log, TAKEN_TOGETHER):
+            for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, context.log, size):
                 counts: dict[str, int] = {}
                 for file, status in taken:
                     if status is None:
@@ -269,9 +271,6 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
                **gx_summary}
     for table, meta in metadata.items():
         yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | summary)
-
-
-TAKEN_TOGETHER = 2000  # inbox files checked as one batch (validate_returns) and recorded in one transaction
 
 
 REFUSED_RULE = "not_read"  # the rule of a problem recorded for an inbox entry refused without being read
@@ -576,7 +575,7 @@ Taken = list[tuple[InboxFile, "str | None"]]  # each entry of a chunk, with its 
 
 
 def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge, log=None,
-                     size: int = TAKEN_TOGETHER) -> Iterator[tuple[int, list[InboxFile], Taken]]:
+                     size: int = RETURNS_CHUNK) -> Iterator[tuple[int, list[InboxFile], Taken]]:
     """``ingest_chunk`` over ``files``, ``size`` at a time, in order: (index of the chunk's first file, the chunk,
     its outcomes) once each is recorded and archived.
 

@@ -138,7 +138,9 @@ class Run:
 
 
 def start(home: Path) -> tuple[subprocess.Popen, Run, threading.Thread, float]:
-    env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_RUN_WAIT_SECONDS": "30"}
+    # chunks of 3 returns: a run's returns are checked in the judge's own process while the chunk before is recorded,
+    # and archived in a thread while the next is judged, as a large intake's are
+    env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_RUN_WAIT_SECONDS": "30", "TRACKER_RETURNS_CHUNK": "3"}
     env.pop("DAGSTER_HOME", None)
     process = subprocess.Popen(RUN, cwd=PROJECT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)

@@ -213,10 +213,22 @@ def test_the_run_checks_its_chunks_in_a_process_of_its_own_and_records_the_same(
     answered = []
     real_answer = CheckingProcess.answer
     monkeypatch.setattr(CheckingProcess, "answer", lambda self: answered.append(real_answer(self)) or answered[-1])
-    monkeypatch.setattr(returns, "TAKEN_TOGETHER", 3)
+    monkeypatch.setenv("TRACKER_RETURNS_CHUNK", "3")
     ingest(chunked)
     assert len(answered) >= 5 and all(reports is not None for reports in answered)  # every chunk but the first two
     comparison = compare_warehouses(one / "warehouse.duckdb", chunked / "warehouse.duckdb",
                                     schemas=("raw", "audit", "quarantine", "staging"))
     assert comparison.equal, comparison.report()
     assert _archive(one) == _archive(chunked) and pending(chunked) == [] and pending(one) == []
+
+
+@pytest.mark.parametrize(("value", "size"), [(None, 2000), ("", 2000), ("3", 3), (" 40 ", 40), ("0", 2000),
+                                             ("-5", 2000), ("2.5", 2000), ("many", 2000)])
+def test_the_chunk_size_is_a_whole_number_of_files_or_the_default(monkeypatch, value, size):
+    from tracker.settings import RETURNS_CHUNK, returns_chunk
+
+    if value is None:
+        monkeypatch.delenv("TRACKER_RETURNS_CHUNK", raising=False)
+    else:
+        monkeypatch.setenv("TRACKER_RETURNS_CHUNK", value)
+    assert RETURNS_CHUNK == 2000 and returns_chunk() == size

@@ -62,6 +62,16 @@ def as_of() -> str:
     return os.environ.get("TRACKER_AS_OF", "")
 
 
+RETURNS_CHUNK = 2000  # return files checked against the contract as one batch and recorded in one transaction
+
+
+def returns_chunk() -> int:
+    """How many return files a run checks and records together (``TRACKER_RETURNS_CHUNK``; a value that is not a
+    whole number of at least 1 is ignored): more holds more in memory at once, fewer costs more statements."""
+    text = os.environ.get("TRACKER_RETURNS_CHUNK", "").strip()
+    return int(text) if text.isdigit() and int(text) >= 1 else RETURNS_CHUNK
+
+
 def as_of_note() -> str:
     """Why the reporting date is what it is, when it is not today (the demo says so on screen)."""
     return os.environ.get("TRACKER_AS_OF_NOTE", "")
