@@ -576,8 +576,14 @@ Taken = list[tuple[InboxFile, "str | None"]]  # each entry of a chunk, with its 
 
 def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge, log=None,
                      size: int = RETURNS_CHUNK) -> Iterator[tuple[int, list[InboxFile], Taken]]:
-    """``ingest_chunk`` over ``files``, ``size`` at a time, in order: (index of the chunk's first file, the chunk,
-    its outcomes) once each is recorded and archived.
+    """``ingest_file`` for many entries, ``size`` at a time, with the same outcome as taking them one by one in
+    order: (index of the chunk's first file, the chunk, its outcomes) once each is recorded and archived.
+
+    Each chunk is judged against lookups kept up to date as each file is judged, and written in one transaction (a
+    few statements, not a few per file); then each entry is archived, where its record says. A run killed before
+    the commit leaves the chunk's entries in the inbox, unrecorded; after it, the next run finds them recorded and
+    finishes their moves. If a chunk cannot be written, each of its entries is taken on its own (``ingest_file``),
+    so a fault stays one file's.
 
     Three things overlap: each chunk is read, and handed to the judge to check (``check_later``; with a process
     of its own, on the other core), while the one before is judged and recorded; and a recorded chunk is archived
@@ -615,17 +621,6 @@ def _moved(con, settings: TrackerConfig, moving: tuple, log) -> tuple[int, list[
     job.result()  # archive_all keeps each entry's error on it, raising none
     _archived(con, settings, moves, log)
     return start, chunk, taken
-
-
-def ingest_chunk(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge,
-                 log=None) -> Taken:
-    """``ingest_file`` for many entries, with the same outcome as taking them one by one in order, but judged
-    against lookups made once and written in one transaction (a few statements, not a few per file); then each
-    is archived, where its record says. A run killed before the commit leaves every entry in the inbox, unrecorded;
-    after it, the next run finds them recorded and finishes their moves. If the chunk cannot be written, each entry
-    is taken on its own (``ingest_file``), so a fault stays one file's. Returns (entry, outcome)."""
-    return [taken for _, _, part in ingest_in_chunks(con, settings, files, judge, log, size=max(len(files), 1))
-            for taken in part]
 
 
 def _read_chunk(files: list[InboxFile], judge: ReturnJudge) -> list[tuple[InboxFile, _Arrival | None]]:

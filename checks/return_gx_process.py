@@ -23,14 +23,13 @@ import os
 import pickle
 import select
 import subprocess
-import sys
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from tracker.process_exit import end_child, leave, python_child
+from tracker.process_exit import answer_on_stdout, end_child, python_child
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -228,13 +227,5 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
         answers.flush()
 
 
-def main() -> None:
-    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # anything GX prints stays out of the answers
-    serve(sys.stdin.buffer, answers)
-    answers.close()
-    leave(0)
-
-
 if __name__ == "__main__":
-    main()
+    answer_on_stdout(serve)

@@ -200,7 +200,7 @@ def validate_return(
     return validate_returns([(content, file_name, submitter)], known_organisations, as_of)[0]
 
 
-def validate_returns(files: Sequence[tuple[bytes, str, str | None]], known_organisations: Collection[str],
+def validate_returns(files: Files, known_organisations: Collection[str],
                      as_of: dt.date) -> list[ValidationReport]:
     """Check many return files, (content, file name, submitter) each: the same reports ``validate_return`` gives.
 
@@ -233,8 +233,8 @@ def validate_returns(files: Sequence[tuple[bytes, str, str | None]], known_organ
 
 
 class ReturnJudge:
-    """``validate_return`` for one run, with files checked ahead in batches (``check_ahead``), or checked in a
-    process of its own while the run goes on (``check_later``, with ``elsewhere``).
+    """``validate_return`` for one run, with files checked ahead in batches (``check_later``): in a process of its
+    own while the run goes on (with ``elsewhere``), or here and now.
 
     A report is a pure function of the file's bytes, its name, its sender, the known organisations and the
     reporting date, so a report made ahead in a batch, here or in the other process, is the one the file would get
@@ -262,7 +262,7 @@ class ReturnJudge:
             self._elsewhere.close()
             self._elsewhere = None
 
-    def check_ahead(self, files: Files) -> None:
+    def _check_here(self, files: Files) -> None:
         self._keep(files, validate_returns(files, self.known, self.as_of))
 
     def check_later(self, files: Files) -> None:
@@ -270,7 +270,7 @@ class ReturnJudge:
         if self._elsewhere is not None and self._elsewhere.send(files):
             self._later.append(files)
         else:
-            self.check_ahead(files)
+            self._check_here(files)
 
     def __call__(self, content: bytes, file_name: str, submitter: str | None) -> ValidationReport:
         key = (hashlib.sha256(content).hexdigest(), file_name, submitter)
@@ -278,7 +278,7 @@ class ReturnJudge:
             files = self._later.pop(0)
             reports = self._elsewhere.answer()
             if reports is None:  # it failed on them, or has gone: checked here
-                self.check_ahead(files)
+                self._check_here(files)
             else:
                 self._keep(files, reports)
         report = self._ahead.pop(key, None)

@@ -4,7 +4,6 @@ inbox, the live feeds' store, the raw store and the receipts outbox."""
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import sys
@@ -75,6 +74,8 @@ def sync_file(path: Path) -> None:
 def _syncfs():
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         return ctypes.CDLL(None, use_errno=True).syncfs
     except (OSError, AttributeError):

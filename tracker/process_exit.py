@@ -15,8 +15,9 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, NoReturn
 
 
 def leave(code: int | str | None) -> NoReturn:
@@ -36,6 +37,17 @@ def leave(code: int | str | None) -> NoReturn:
         except (OSError, ValueError):  # a closed pipe or stream has nothing more to say
             pass
     os._exit(status)
+
+
+def answer_on_stdout(serve: Callable[[IO[bytes], IO[bytes]], None]) -> NoReturn:
+    """A child's life (``checks/return_gx_process.py``, ``checks/return_checking_process.py``): ``serve`` reads its
+    requests from standard input and writes its answers to standard output as it was at the start, while anything
+    else printed (a library's warnings) goes to standard error, out of the answers; then it ends."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, answers)
+    answers.close()
+    leave(0)
 
 
 def python_child(module: str, *arguments: str, environment: dict[str, str] | None = None,
