@@ -81,7 +81,7 @@ def test_a_process_that_has_gone_leaves_the_files_to_this_one(caplog):
         again = [judge(*file) for file in files[:3]]
     assert judge._elsewhere is None
     _same(first + rest + again, _alone(files + files[:3]))
-    assert "checks them itself" in caplog.text or "checked in the run's own process" in caplog.text
+    assert "The process checking returns has ended" in caplog.text and "the run does that work itself" in caplog.text
 
 
 @pytest.mark.parametrize("elsewhere", [False, True])
