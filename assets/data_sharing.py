@@ -102,7 +102,7 @@ def parse_organisation_names(file: SourceFile) -> dict[str, str]:
     return dict(zip(orgs["id"].str.strip(), orgs["name"], strict=False))
 
 
-def parse_data_sharing_file(file: SourceFile, _settings: TrackerConfig) -> object:
+def parse_data_sharing_file(file: SourceFile) -> object:
     if file.name == VERSIONS_FILE:
         return parse_versions(file)
     if file.name.startswith(ORGANISATIONS_PREFIX):

@@ -66,7 +66,7 @@ def parse_forms_snapshot(file: SourceFile) -> dict:
     }
 
 
-def parse_forms_file(file: SourceFile, _settings: TrackerConfig) -> dict:
+def parse_forms_file(file: SourceFile) -> dict:
     return parse_versions(file) if file.name == VERSIONS_FILE else parse_forms_snapshot(file)
 
 

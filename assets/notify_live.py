@@ -88,7 +88,7 @@ def notify_live_services(context, settings: TrackerConfig, warehouse: DuckDBReso
                 continue
             except Exception as err:  # noqa: BLE001 - one document's surprise must never stop the source
                 context.log.exception(f"GOV.UK Notify (live): {f.name} could not be parsed")
-                problems.append(Problem(f.name, f.sha256, unexpected(err), LEFT_OUT))
+                problems.append(Problem(f.name, f.sha256, unexpected(type(err).__name__), LEFT_OUT))
                 continue
             for organisation in performance.organisations:
                 matcher, codes = matching()

@@ -110,7 +110,7 @@ def parse_events(file: SourceFile) -> list[dict]:
     return events
 
 
-def parse_one_login_file(file: SourceFile, _settings: TrackerConfig) -> dict:
+def parse_one_login_file(file: SourceFile) -> dict:
     if "event" in file.name:
         return {"events": parse_events(file)}
     return {"registry": parse_registry(file)}

@@ -1,11 +1,8 @@
 """GOV.UK Pay: weekly public performance snapshots (data/pay/snapshots/*.json).
 
-Quirks handled here rather than in the data: volumes are strings such as
-'142.9 million'; organisation names are free text and two can differ only by
-surrounding spaces (both are kept, as published: they are two rows of the
-file); the same ``dateUpdated`` is sometimes published more than once, and
-``versions.csv`` says when each version was published: the version published
-last for a date is its figure, the others are kept and marked superseded.
+Each file is read by ``tracker/pay_snapshots.py``. The same ``dateUpdated`` is sometimes published more than
+once, and ``versions.csv`` says when each version was published: the version published last for a date is its
+figure, the others are kept and marked superseded.
 """
 
 from __future__ import annotations
@@ -17,17 +14,16 @@ from typing import Any
 import pandas as pd
 
 import tracker.parsing
+import tracker.pay_snapshots
 from assets.raw import raw_files_asset
 from assets.staging import FeedReader, Parsed, VersionRows, code_fingerprint, staging_tables_asset, versioned
-from tracker.parsing import FeedError, parse_long_date, parse_quantity, read_json_feed, require_int, require_keys
+from tracker.parsing import FeedError
+from tracker.pay_snapshots import parse_pay_file
 from tracker.resources import TrackerConfig
-from tracker.versions import VERSIONS_FILE, parse_versions
+from tracker.versions import VERSIONS_FILE
 from tracker.warehouse import ListedFile, SourceFile, transaction
 
 SOURCE = "pay"
-REQUIRED_KEYS = ["dateUpdated", "numberOfServices"]  # without these a version is not a data point
-OPTIONAL_KEYS = ["numberOfPayments", "totalPaymentAmount", "numberOfOrganisations", "serviceCountBySector",
-                 "serviceCountByOrganisation"]  # a missing one is left blank
 
 pay_files = raw_files_asset(
     SOURCE,
@@ -38,51 +34,6 @@ pay_files = raw_files_asset(
     also=f"pay/{VERSIONS_FILE}",
     feed=SOURCE,  # and every version the tracker fetched of performance.json (assets/feeds.py)
 )
-
-
-def _counts(data: dict, key: str, file_name: str) -> dict[str, int]:
-    mapping = data.get(key)
-    if mapping is None:
-        return {}
-    if not isinstance(mapping, dict):
-        raise FeedError(file_name, f"'{key}' is not a list of names with counts.")
-    # keys as published: names differing only by spaces are two rows of the file, not one
-    if all(type(n) is int and n >= 0 for n in mapping.values()):  # the usual case, tens of thousands at a time
-        return mapping
-    return {str(name): require_int(n, file_name, f"{key}[{name!r}]") for name, n in mapping.items()}
-
-
-def _optional(data: dict, key: str, read) -> float | int | None:
-    return None if data.get(key) in (None, "") else read(data[key])
-
-
-def parse_pay_snapshot(file: SourceFile) -> dict:
-    """One snapshot file -> headline numbers plus per-sector and per-organisation counts."""
-    data = read_json_feed(file)
-    require_keys(data, REQUIRED_KEYS, file.name, "the snapshot")
-    organisations = _counts(data, "serviceCountByOrganisation", file.name)
-    sectors = _counts(data, "serviceCountBySector", file.name)
-    return {
-        "file_name": file.name,
-        "sha256": file.sha256,
-        "date_updated": parse_long_date(data["dateUpdated"], file.name, "dateUpdated"),
-        "payments_cumulative": _optional(data, "numberOfPayments",
-                                         lambda v: parse_quantity(v, file.name, "numberOfPayments")),
-        "amount_gbp_cumulative": _optional(data, "totalPaymentAmount",
-                                           lambda v: parse_quantity(v, file.name, "totalPaymentAmount")),
-        "services": require_int(data["numberOfServices"], file.name, "numberOfServices"),
-        "organisations": _optional(data, "numberOfOrganisations",
-                                   lambda v: require_int(v, file.name, "numberOfOrganisations")),
-        "organisations_listed": len(organisations) if organisations else None,
-        "services_by_organisation_sum": sum(organisations.values()) if organisations else None,
-        "services_by_sector_sum": sum(sectors.values()) if sectors else None,
-        "_by_org": organisations,
-        "_by_sector": sectors,
-    }
-
-
-def parse_pay_file(file: SourceFile, _settings: TrackerConfig) -> dict:
-    return parse_versions(file) if file.name == VERSIONS_FILE else parse_pay_snapshot(file)
 
 
 HEADLINE = {  # what a version's parse keeps beside its counts, and the type it is kept as
@@ -103,7 +54,7 @@ class PayParseCache:
     """
 
     def __init__(self) -> None:
-        self.fingerprint = code_fingerprint(sys.modules[__name__], tracker.parsing)
+        self.fingerprint = code_fingerprint(sys.modules[__name__], tracker.pay_snapshots, tracker.parsing)
 
     def keeps(self, name: str) -> bool:
         return name != VERSIONS_FILE
@@ -141,10 +92,6 @@ class PayParseCache:
              "problem": r.problem if isinstance(r, FeedError) else None,
              **{column: None if isinstance(r, FeedError) else r[column] for column in HEADLINE}}
             for sha, r in by_sha.items()])
-        counts = {part: pd.concat([pd.DataFrame(columns=["sha256", column, "live_services"])] + [
-            pd.DataFrame({"sha256": sha, column: list(r[part]), "live_services": list(r[part].values())})
-            for sha, r in by_sha.items() if not isinstance(r, FeedError) and r[part]], ignore_index=True)
-            for part, (_table, column) in PARSED_COUNTS.items()}
         with transaction(con):  # a version's figures and its counts are kept together or not at all
             con.register("_parsed_shas", versions[["sha256"]])
             for table in [PARSED_VERSIONS, *(t for t, _ in PARSED_COUNTS.values())]:
@@ -153,10 +100,14 @@ class PayParseCache:
             con.register("_parsed_versions", versions)
             con.execute(f"INSERT INTO {PARSED_VERSIONS} BY NAME SELECT * FROM _parsed_versions")
             con.unregister("_parsed_versions")
-            for part, (table, _column) in PARSED_COUNTS.items():
-                con.register("_parsed_counts", counts[part])
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _parsed_counts")
-                con.unregister("_parsed_counts")
+            for part, (table, column) in PARSED_COUNTS.items():
+                for sha, r in by_sha.items():  # each version's Arrow columns, read by DuckDB where they lie
+                    if isinstance(r, FeedError) or not r[part].num_rows:
+                        continue
+                    con.register("_parsed_counts", r[part])
+                    con.execute(f"INSERT INTO {table} (sha256, {column}, live_services) "
+                                "SELECT ?, name, live_services FROM _parsed_counts", [sha])
+                    con.unregister("_parsed_counts")
 
 
 def _counts_of(kept: dict[str, dt.date], part: str) -> str:

@@ -109,7 +109,7 @@ skills_staging = staging_tables_asset(
     source=SOURCE,
     feed_label="Civil Service Statistics (digital capacity)",
     tables=SKILLS_TABLES,
-    reader=FeedReader(parse=lambda f, _settings: parse_skills_file(f), assemble=build_skills_tables),
+    reader=FeedReader(parse=parse_skills_file, assemble=build_skills_tables),
     group=GROUP,
     extra_metadata=_headline,
 )

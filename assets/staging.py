@@ -34,7 +34,9 @@ from dagster_duckdb import DuckDBResource
 from assets.raw import OWNERS
 from checks.platform_checks import ERROR, RULES, feed_problems_table
 from tracker.code_version import code_sha256
+from tracker.parse_processes import Lost, Unexpected, parsed_in_batches, processes_worth_starting
 from tracker.parsing import FeedError
+from tracker.raw_store import opened_store
 from tracker.resources import TrackerConfig
 from tracker.sources import SOURCES
 from tracker.versions import VERSIONS_FILE, publications, visible
@@ -44,7 +46,6 @@ from tracker.warehouse import (
     connect,
     insert_values,
     listed_files,
-    load_files,
     table_columns,
     table_exists,
     tables_metadata,
@@ -100,7 +101,7 @@ class ParseCache(Protocol):
 class FeedReader:
     """How one source's files become tables: ``parse`` one file (FeedError if unreadable), then ``assemble``."""
 
-    parse: Callable[[SourceFile, TrackerConfig], Any]
+    parse: Callable[[SourceFile], Any]  # a function of the file alone (its bytes and name)
     assemble: Callable[[Parsed, TrackerConfig], Frames]
     cache: ParseCache | None = None
 
@@ -120,45 +121,53 @@ def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig,
                   listed: list[ListedFile]) -> tuple[Parsed, list, bool]:
     """Every listed file's parse, from the cache where it has one; the problems of the files that cannot be read;
     whether any file raised what the parser did not foresee or had its bytes lost from the raw store (perhaps
-    passing: the next run tries it again)."""
+    passing: the next run tries it again). The files not in the cache are parsed in processes of their own when
+    there are enough of them (tracker/parse_processes.py)."""
     cache = reader.cache
     kept = cache.stored(con, [f for f in listed if cache.keeps(f.name)]) if cache else {}
     parsed: Parsed = {}
     problems: list[Problem] = []
+    lost: list[Problem] = []
     surprises = []
 
     def take(file: SourceFile | ListedFile, result: Any) -> None:
         if isinstance(result, FeedError):
             problems.append(Problem(file.name, file.sha256, result.problem, LEFT_OUT))
-        elif result is not None:
+        elif isinstance(result, Lost):
+            lost.append(Problem(file.name, file.sha256, result.problem, LEFT_OUT))
+        elif isinstance(result, Unexpected):
+            log.error(f"{source}: {file.name} could not be parsed\n{result.details}")
+            surprises.append(file.name)
+            problems.append(Problem(file.name, file.sha256, unexpected(result.kind), LEFT_OUT))
+        else:
             parsed[file.name] = (file, result)
 
-    def parse(file: SourceFile) -> Any:
-        try:
-            return reader.parse(file, settings)
-        except FeedError as err:
-            return err
-        except Exception as err:  # noqa: BLE001 - one file's surprise must never stop the source
-            log.exception(f"{source}: {file.name} could not be parsed")
-            surprises.append(file.name)
-            problems.append(Problem(file.name, file.sha256, unexpected(err), LEFT_OUT))
-            return None
+    def keep(results: list[tuple[Any, Any]]) -> None:
+        if cache:
+            # a parse, or the FeedError saying why the file cannot be read, is kept; a surprise or a loss is not
+            kept_now = [not isinstance(r, Lost | Unexpected) and cache.keeps(file.name) for file, r in results]
+            cache.store(con, [pair for pair, keeps in zip(results, kept_now, strict=True) if keeps])
+            results = [(file, cache.as_stored(r) if keeps else r)
+                       for (file, r), keeps in zip(results, kept_now, strict=True)]
+        for file, result in results:
+            take(file, result)
 
     for f in listed:
         if f.sha256 in kept:  # the bytes are not read again: the parse stands for them
             take(f, kept[f.sha256])
-    todo = [f for f in listed if f.sha256 not in kept]
-    lost: list[tuple[ListedFile, str]] = []
-    for start in range(0, len(todo), CACHE_BATCH):
-        results = [(file, parse(file)) for file in load_files(con, source, todo[start:start + CACHE_BATCH], lost)]
-        if cache:
-            cache.store(con, [(file, r) for file, r in results if r is not None and cache.keeps(file.name)])
-            results = [(file, cache.as_stored(r) if r is not None and cache.keeps(file.name) else r)
-                       for file, r in results]
-        for file, result in results:
-            take(file, result)
-    problems.extend(Problem(f.name, f.sha256, said, LEFT_OUT) for f, said in lost)
-    return dict(sorted(parsed.items())), problems, bool(surprises or lost)
+    todo = sorted((f for f in listed if f.sha256 not in kept), key=lambda f: f.name)
+    store = opened_store(con)
+    processes = processes_worth_starting(reader.parse, store, source, todo)
+    if processes:
+        log.info(f"{source}: parsing {len(todo)} files in {processes} processes of their own")
+    waiting: list[tuple[Any, Any]] = []
+    for results in parsed_in_batches(reader.parse, store, source, todo, processes):
+        waiting.extend(results)
+        if len(waiting) >= CACHE_BATCH:
+            keep(waiting)
+            waiting = []
+    keep(waiting)
+    return dict(sorted(parsed.items())), problems + lost, bool(surprises or lost)
 
 
 def versioned(parsed: Parsed, folder: str, as_of: dt.date, is_version=lambda name: True):
@@ -182,12 +191,13 @@ def whole_source(build: Callable[[list[SourceFile], TrackerConfig], Frames]) -> 
             raise FeedError("the source's folder", NOTHING_TO_READ)
         return build([f for f, _ in parsed.values()], settings)
 
-    return FeedReader(parse=lambda f, _settings: f, assemble=assemble)
+    return FeedReader(parse=lambda f: f, assemble=assemble)
 
 
-def unexpected(err: Exception) -> str:
-    """A problem the parser did not foresee, in words; the details go to the run's log for a developer."""
-    return (f"the tracker could not read it ({type(err).__name__}); a developer can find the details in the run's "
+def unexpected(kind: str) -> str:
+    """A problem the parser did not foresee (the exception's type), in words; the details go to the run's log for a
+    developer."""
+    return (f"the tracker could not read it ({kind}); a developer can find the details in the run's "
             "log in Dagster. Check the file is the format this source publishes.")
 
 
@@ -483,7 +493,7 @@ def staging_tables_asset(
                         parsed.pop(p.file_name, None)
                 except Exception as err:  # noqa: BLE001 - the source keeps its last good figures, the run goes on
                     context.log.exception(f"{feed_label}: the files could not be put together")
-                    problems.append(Problem(None, None, unexpected(err), KEPT))
+                    problems.append(Problem(None, None, unexpected(type(err).__name__), KEPT))
                     surprised = True
                     break
             if not written and all(p.consequence != KEPT for p in problems):

@@ -22,7 +22,6 @@ import pytest
 
 from assets.data_sharing import parse_catalogue_version
 from assets.one_login import parse_events, parse_registry
-from assets.pay import parse_pay_snapshot
 from bench.generate import (
     AS_OF_NOTE,
     CHANNEL,
@@ -43,6 +42,7 @@ from tracker.organisation_register import (
     parse_2017_list,
     parse_api_organisations,
 )
+from tracker.pay_snapshots import parse_pay_snapshot
 from tracker.return_inbox import deliver, pending
 from tracker.versions import parse_versions
 from tracker.warehouse import SourceFile, read_source_files

@@ -37,6 +37,9 @@ class FeedError(ValueError):
         self.file_name = file_name
         self.problem = problem
 
+    def __reduce__(self):  # so it crosses from a process of its own as it was raised (tracker/parse_processes.py)
+        return FeedError, (self.file_name, self.problem)
+
     def as_failure(self, source: str) -> dg.Failure:
         import dagster as dg  # here, not at the top: tracker validate reads feeds without loading Dagster
 
