@@ -215,3 +215,23 @@ def test_staging_keeps_the_same_parses_whichever_process_made_them(tmp_path, mon
     assert "ZeroDivisionError" in problems[3][2] and "could not be kept" not in problems[3][2]
     assert len(kept[PARSED_VERSIONS]) == 26  # 23 snapshots and the three files that cannot be read, kept once
     assert len(parsed) == 24
+
+
+@pytest.mark.parametrize("module", ["tracker.pay_snapshots", "tracker.api_catalogue"])
+def test_the_parses_of_long_histories_start_a_child_without_dagster(module):
+    """Pay's and the API catalogue's files are the ones a national full build parses in children: each child
+    imports only the parse's module, which must not bring Dagster (some 3 s a child)."""
+    import subprocess
+    import sys
+
+    from assets.data_sharing import api_catalogue
+    from assets.pay import pay_staging
+    from tests.test_unchanged_sources import _reader_of
+
+    parses = {_reader_of(asset).parse for asset in (pay_staging, api_catalogue)}
+    assert module in {parse.__module__ for parse in parses}
+    assert all(parse_processes._by_name(parse) for parse in parses)
+    loaded = subprocess.run([sys.executable, "-c", f"import sys, {module}; print(sorted(m for m in sys.modules "
+                             "if m.split('.')[0] in ('dagster', 'dagster_duckdb', 'assets', 'checks')))"],
+                            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert loaded.stdout.strip() == "[]"

@@ -20,7 +20,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from assets.data_sharing import parse_catalogue_version
 from assets.one_login import parse_events, parse_registry
 from bench.generate import (
     AS_OF_NOTE,
@@ -36,6 +35,7 @@ from bench.generate import (
 )
 from checks.return_contract import FIRST_QUARTER, open_quarters
 from checks.return_validation import validate_return
+from tracker.api_catalogue import parse_catalogue_version
 from tracker.organisation_register import (
     ORGANISATIONS_TABLE,
     organisation_tables,
