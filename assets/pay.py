@@ -11,7 +11,9 @@ import datetime as dt
 import sys
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 import tracker.parsing
 import tracker.pay_snapshots
@@ -101,13 +103,29 @@ class PayParseCache:
             con.execute(f"INSERT INTO {PARSED_VERSIONS} BY NAME SELECT * FROM _parsed_versions")
             con.unregister("_parsed_versions")
             for part, (table, column) in PARSED_COUNTS.items():
-                for sha, r in by_sha.items():  # each version's Arrow columns, read by DuckDB where they lie
-                    if isinstance(r, FeedError) or not r[part].num_rows:
-                        continue
-                    con.register("_parsed_counts", r[part])
-                    con.execute(f"INSERT INTO {table} (sha256, {column}, live_services) "
-                                "SELECT ?, name, live_services FROM _parsed_counts", [sha])
-                    con.unregister("_parsed_counts")
+                counts = _stacked_counts(by_sha, part)
+                if counts is None:
+                    continue
+                con.register("_parsed_counts", counts[0])
+                con.register("_parsed_numbers", counts[1])
+                con.execute(f"INSERT INTO {table} (sha256, {column}, live_services) SELECT v.sha256, c.name, "
+                            "c.live_services FROM _parsed_counts c JOIN _parsed_numbers v USING (version)")
+                con.unregister("_parsed_counts")
+                con.unregister("_parsed_numbers")
+
+
+def _stacked_counts(by_sha: dict[str, Any], part: str) -> tuple[pa.Table, pa.Table] | None:
+    """The versions' Arrow columns one under the other, each row with its version's number, and the versions by
+    number: one insert for a batch of versions, read by DuckDB where the columns lie (one insert a version took
+    75% longer at national size)."""
+    versions = [(sha, r[part]) for sha, r in by_sha.items() if not isinstance(r, FeedError) and r[part].num_rows]
+    if not versions:
+        return None
+    stacked = pa.concat_tables([counts.append_column("version", pa.array(np.full(counts.num_rows, number, np.int32)))
+                                for number, (_sha, counts) in enumerate(versions)])
+    numbers = pa.table({"version": pa.array(range(len(versions)), pa.int32()),
+                        "sha256": pa.array([sha for sha, _counts in versions], pa.string())})
+    return stacked, numbers
 
 
 def _counts_of(kept: dict[str, dt.date], part: str) -> str:
