@@ -38,7 +38,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,34 +245,38 @@ def pending(home: Path) -> list[InboxFile]:
         except FileNotFoundError:
             continue
         if stat.S_ISDIR(info.st_mode) and ORGANISATION_FOLDER.match(entry.name):
-            for inner in _entries(entry):
-                if not (_is_sidecar(inner) or _being_written(inner)):
-                    found.append(_described(inner, root))
+            inside = _entries(entry)
+            listed = {inner.name for inner in inside}  # what was there a moment ago spares a look a file
+            for inner in inside:
+                if not (_is_sidecar(inner, listed) or _being_written(inner)):
+                    found.append(_described(inner, root, listed))
         else:
             found.append(_described(entry, root))
     return sorted((f for f in found if f is not None), key=lambda f: (f.received_at, f.path.name))
 
 
-def _described(path: Path, root: Path) -> InboxFile | None:
+def _described(path: Path, root: Path, listed: Collection[str] = ()) -> InboxFile | None:
     try:
-        return describe(path, root)
+        return describe(path, root, listed)
     except FileNotFoundError:  # taken by a run between listing and looking
         return None
 
 
 def _entries(folder: Path) -> list[Path]:
-    try:
-        return sorted(Path(e.path) for e in os.scandir(folder))
+    try:  # in name order (the same as the paths' order, in one folder), sorting names rather than paths
+        return [Path(name) for name in sorted(e.path for e in os.scandir(folder))]
     except (FileNotFoundError, NotADirectoryError):
         return []
 
 
-def _is_sidecar(path: Path) -> bool:
+def _is_sidecar(path: Path, listed: Collection[str] = ()) -> bool:
     """A sidecar goes with its file. One with no file beside it for longer than ``deliver`` takes to write the
-    file (it writes the sidecar first) is not a sidecar but a stray .json, taken (and refused) like any file."""
+    file (it writes the sidecar first) is not a sidecar but a stray .json, taken (and refused) like any file.
+    ``listed``: the names in the folder a moment ago; a file among them was beside it, so is not looked for."""
     if not path.name.endswith(SIDECAR):
         return False
-    if os.path.lexists(path.with_name(path.name[: -len(SIDECAR)])):
+    file_name = path.name[: -len(SIDECAR)]
+    if file_name in listed or os.path.lexists(path.with_name(file_name)):
         return True
     try:
         return path.lstat().st_mtime > dt.datetime.now(dt.UTC).timestamp() - ORPHAN_SIDECAR_SECONDS
@@ -281,11 +285,15 @@ def _is_sidecar(path: Path) -> bool:
 
 
 def _being_written(path: Path) -> bool:
+    """A file ``deliver`` is still writing (a hidden partial file); one that has gone since the listing is left
+    to ``describe``, which says so."""
+    if not (path.name.startswith(".") and path.name.endswith(PARTIAL)):
+        return False
     try:
         info = path.lstat()
     except FileNotFoundError:
         return True
-    return path.name.startswith(".") and path.name.endswith(PARTIAL) and stat.S_ISREG(info.st_mode)
+    return stat.S_ISREG(info.st_mode)
 
 
 def inbox_file(home: Path, path: str | Path) -> InboxFile | None:
@@ -302,10 +310,11 @@ def inbox_file(home: Path, path: str | Path) -> InboxFile | None:
     return _described(path, root)
 
 
-def describe(path: Path, root: Path | None = None) -> InboxFile:
+def describe(path: Path, root: Path | None = None, listed: Collection[str] = ()) -> InboxFile:
     """What is known about an inbox entry without reading it: who sent it, when, and whether it is refused.
 
-    ``root`` is the inbox folder (the entry's grandparent when not given). Raises FileNotFoundError when the
+    ``root`` is the inbox folder (the entry's grandparent when not given); ``listed``, the names in its folder a
+    moment ago (a sidecar among them is read without first looking for it). Raises FileNotFoundError when the
     entry has gone (taken by another run).
     """
     path = Path(path)
@@ -335,7 +344,7 @@ def describe(path: Path, root: Path | None = None) -> InboxFile:
     elif path.name.startswith("."):
         refusal = (f"'{name}' was not read: it is a hidden file (its name starts with a dot). Send the return "
                    "under its own name.")
-    sidecar, problem = ({}, None) if refusal else _sidecar(path, folder)
+    sidecar, problem = ({}, None) if refusal else _sidecar(path, folder, listed)
     if problem:
         refusal = (f"'{name}' was not read: {problem} Send the return again with tracker submit or the upload "
                    "page.")
@@ -352,10 +361,10 @@ def _printable_or_none(text: str | None, limit: int) -> str | None:
     return None if text is None else printable(text, limit)
 
 
-def _sidecar(path: Path, folder: str) -> tuple[dict, str | None]:
+def _sidecar(path: Path, folder: str, listed: Collection[str] = ()) -> tuple[dict, str | None]:
     """The file's sidecar, checked: ({}, None) when there is none; (fields, None); or ({}, what is wrong)."""
     sidecar_path = path.with_name(path.name + SIDECAR)
-    if not os.path.lexists(sidecar_path):
+    if sidecar_path.name not in listed and not os.path.lexists(sidecar_path):
         return {}, None
     what = f"its sidecar {printable(sidecar_path.name)} (who sent it and when)"
     try:
@@ -605,8 +614,11 @@ def left_sidecars(home: Path) -> list[tuple[Path, str | None]]:
     for folder in _entries(inbox_dir(home)):
         if not (folder.is_dir() and not folder.is_symlink() and ORGANISATION_FOLDER.match(folder.name)):
             continue
-        for entry in _entries(folder):
-            if not entry.name.endswith(SIDECAR) or os.path.lexists(entry.with_name(entry.name[: -len(SIDECAR)])):
+        inside = _entries(folder)
+        listed = {entry.name for entry in inside}
+        for entry in inside:
+            if not entry.name.endswith(SIDECAR) or entry.name[: -len(SIDECAR)] in listed or \
+                    os.path.lexists(entry.with_name(entry.name[: -len(SIDECAR)])):
                 continue
             try:
                 doc = json.loads(read_regular_file(entry, SIDECAR_LIMIT).decode("utf-8"))
