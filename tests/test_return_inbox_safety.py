@@ -486,3 +486,29 @@ def test_each_file_system_the_archive_folders_are_on_is_flushed_once(tmp_path, m
         assert inbox._sync_file_systems({*here, Path(elsewhere)}) and len(flushed) == 2
     flushed.clear()
     assert not inbox._sync_file_systems({*here, tmp_path / "gone"}) and flushed == []
+
+
+def test_the_inbox_is_listed_without_asking_the_disk_what_the_listing_shows(tmp_path, monkeypatch):
+    """A folder's listing says which files have sidecars and which sidecars have files: the disk is asked only
+    where it does not (a file dropped in without one, a sidecar whose file has gone)."""
+    from tracker.return_inbox import left_sidecars
+
+    home = tmp_path / "home"
+    sent = [deliver(home, csv_bytes(row(organisation_code=code)), f"q{n}.csv", code, "test", sender="a@b.gov.uk")
+            for n, code in enumerate(["D10", "D10", "D16", "EA73"])]
+    dropped = inbox_dir(home) / "D10" / "dropped.csv"
+    dropped.write_bytes(GOOD)  # put straight in the folder: no sidecar
+    orphan = inbox_dir(home) / "D16" / ("gone.csv" + SIDECAR)
+    orphan.write_text(json.dumps({"reference": "R-GONE"}))
+    os.utime(orphan, (0, 0))  # long past: a stray file, not a sidecar being written
+    asked = []
+    real = os.path.lexists
+    monkeypatch.setattr(os.path, "lexists", lambda path: asked.append(Path(path).name) or real(path))
+    listed = {f.path.name: f for f in pending(home)}
+    assert set(listed) == {*(s.path.name for s in sent), "dropped.csv", orphan.name}
+    assert all(listed[s.path.name].sender == "a@b.gov.uk" and listed[s.path.name].refusal is None for s in sent)
+    assert listed["dropped.csv"].sender is None and listed[orphan.name].sender is None  # each taken as a file
+    assert sorted(asked) == sorted(["dropped.csv" + SIDECAR, "gone.csv", orphan.name + SIDECAR])
+    asked.clear()
+    assert left_sidecars(home) == [(orphan, "R-GONE")]
+    assert asked == ["gone.csv"]
