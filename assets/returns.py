@@ -241,19 +241,20 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
         def take(batch: list[InboxFile]) -> None:
             for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, context.log, size):
                 counts: dict[str, int] = {}
+                named = []  # each file's outcome is in the warehouse; the log names the ones someone may act on
+                # and counts the rest, a chunk in one line (a log line is a write to Dagster's store)
                 for file, status in taken:
                     if status is None:
-                        context.log.info(f"{file.original_name} from {file.organisation_code} had gone: another "
-                                         "run took it.")
+                        named.append(f"{file.original_name} from {file.organisation_code} had gone: another run "
+                                     "took it")
                         continue
                     outcomes[status] = outcomes.get(status, 0) + 1
                     counts[status] = counts.get(status, 0) + 1
-                    if not status.startswith("accepted"):  # each file's outcome is in the warehouse; the log names
-                        # the ones someone may act on, and counts the rest (a log line is a write to Dagster's store)
-                        context.log.info(f"{file.reference} {file.original_name} from {file.organisation_code}: "
-                                         f"{status}")
+                    if not status.startswith("accepted"):
+                        named.append(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
                 context.log.info(f"Return files {start + 1} to {start + len(chunk)} of {len(batch)}: " + ", ".join(
-                    f"{n} {status}" for status, n in sorted(counts.items())) + ".")
+                    f"{n} {status}" for status, n in sorted(counts.items())) + "."
+                    + "".join(f"\n  {line}" for line in named))
 
         with judge:
             take(files)

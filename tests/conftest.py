@@ -71,13 +71,14 @@ def returns_home(built, tmp_path) -> Path:
     return home
 
 
-def ingest(home: Path, files: list[str] | None = None, as_of: str = AS_OF, raise_on_error: bool = True):
+def ingest(home: Path, files: list[str] | None = None, as_of: str = AS_OF, raise_on_error: bool = True,
+           instance: dg.DagsterInstance | None = None):
     """Run the ingestion asset the way the sensor's run does (optionally for named inbox files)."""
     from assets.returns import department_returns
 
     config = {"ops": {"department_returns": {"config": {"files": [str(f) for f in files]}}}} if files else None
     return dg.materialize([department_returns], resources=make_resources(home, as_of=as_of), run_config=config,
-                          raise_on_error=raise_on_error)
+                          raise_on_error=raise_on_error, instance=instance)
 
 
 def query(home: Path, sql: str, params=None) -> list[tuple]:

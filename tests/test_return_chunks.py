@@ -9,9 +9,11 @@ Every returns table must be equal (load-time columns aside), and so must the arc
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 import assets.returns as returns
@@ -214,8 +216,20 @@ def test_the_run_checks_its_chunks_in_a_process_of_its_own_and_records_the_same(
     real_answer = CheckingProcess.answer
     monkeypatch.setattr(CheckingProcess, "answer", lambda self: answered.append(real_answer(self)) or answered[-1])
     monkeypatch.setenv("TRACKER_RETURNS_CHUNK", "3")
-    ingest(chunked)
+    with dg.instance_for_test() as instance:
+        run = ingest(chunked, instance=instance)
+        said = [entry.user_message for entry in instance.all_logs(run.run_id)
+                if entry.user_message.startswith("Return files ")]
     assert len(answered) >= 5 and all(reports is not None for reports in answered)  # every chunk but the first two
+    # a line a chunk, counting its outcomes and naming each file not accepted, with its reference and sender
+    not_accepted = query(chunked, "SELECT submission_ref, file_name, organisation_code, status FROM "
+                                  "audit.return_submissions WHERE NOT starts_with(status, 'accepted')")
+    spans = [tuple(int(n) for n in re.match(r"Return files (\d+) to (\d+) of (\d+):", m).groups()) for m in said]
+    assert [(first, last) for first, last, _n in spans] == [(n, min(n + 2, spans[0][2]))
+                                                           for n in range(1, spans[0][2] + 1, 3)]
+    assert not_accepted
+    assert sorted(line.strip() for message in said for line in message.splitlines()[1:]) == sorted(
+        f"{ref} {name} from {code}: {status}" for ref, name, code, status in not_accepted)
     comparison = compare_warehouses(one / "warehouse.duckdb", chunked / "warehouse.duckdb",
                                     schemas=("raw", "audit", "quarantine", "staging"))
     assert comparison.equal, comparison.report()
