@@ -235,3 +235,17 @@ def test_the_parses_of_long_histories_start_a_child_without_dagster(module):
                              "if m.split('.')[0] in ('dagster', 'dagster_duckdb', 'assets', 'checks')))"],
                             capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_children_that_cannot_be_started_leave_every_file_to_this_process(con, monkeypatch, caplog):
+    listed = _mixed(con)
+    here = _outcomes(con, listed, 0)
+
+    class Unstartable(parse_processes.AnsweringChild):
+        def __init__(self, *args, **kwargs) -> None:
+            raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(parse_processes, "AnsweringChild", Unstartable)
+    with caplog.at_level(logging.WARNING):
+        assert _outcomes(con, listed, 2) == here
+    assert "A process to parse pay files in could not be started" in caplog.text

@@ -12,6 +12,7 @@ each is the one the run's own process would have made; a batch a child cannot do
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import traceback
 from collections import deque
@@ -30,6 +31,7 @@ ELSEWHERE_FROM_BYTES = 48 * 1024 * 1024  # less than this to parse is done in th
 BATCH = 5  # files a child is sent at a time
 AHEAD = 4  # batches a child may have waiting: bounds the parses held, and keeps the child busy meanwhile
 MOST_PROCESSES = 4
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,21 @@ def parsed_in_batches(parse: Callable[[SourceFile], Any], store: Path, source: s
                       processes: int = 0) -> Iterator[list[tuple[Any, Any]]]:
     """Each file and what became of it (``parse_one``), in batches, in the files' order; in ``processes``
     children (0: in this process). A file parsed elsewhere comes back without its bytes, as its ListedFile."""
-    if processes == 0:
+    children: list[AnsweringChild] = []
+    try:
+        for _ in range(processes):
+            children.append(AnsweringChild("tracker.parse_processes", (*_by_name(parse), str(store), source),
+                                           f"parsing {source} files"))
+    except OSError as failed:  # the run parses every file itself, as it always could
+        log.warning(f"A process to parse {source} files in could not be started: {failed}")
+        for child in children:
+            child.close()
+        children = []
+    if not children:
         for start in range(0, len(files), BATCH):
             yield [parse_one(parse, store, source, file) for file in files[start:start + BATCH]]
         return
-    module, name = _by_name(parse)
-    children = [AnsweringChild("tracker.parse_processes", (module, name, str(store), source), f"parsing {source} files")
-                for _ in range(processes)]
+    processes = len(children)
     try:
         batches = [files[start:start + BATCH] for start in range(0, len(files), BATCH)]
         sent: deque[tuple[list[ListedFile], AnsweringChild | None]] = deque()
