@@ -11,3 +11,11 @@ def parse_or_surprise(file: SourceFile) -> object:
     if "surprise" in file.name:
         raise ZeroDivisionError("a bug in the parser")
     return parse_pay_file(file)
+
+
+def parse_slowly(file: SourceFile) -> object:
+    """Pay's parse, a quarter of a second a file: a run can be killed while its children parse."""
+    import time
+
+    time.sleep(0.25)
+    return parse_pay_file(file)

@@ -249,3 +249,60 @@ def test_children_that_cannot_be_started_leave_every_file_to_this_process(con, m
     with caplog.at_level(logging.WARNING):
         assert _outcomes(con, listed, 2) == here
     assert "A process to parse pay files in could not be started" in caplog.text
+
+
+KILLED_RUN = """
+import sys
+import duckdb
+import tracker.parse_processes as parse_processes
+from tests.parse_helpers import parse_slowly
+from tracker.raw_store import store_of
+from tracker.warehouse import listed_files
+
+started = []
+class Recorded(parse_processes.AnsweringChild):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        started.append(self.process.pid)
+parse_processes.AnsweringChild = Recorded
+con = duckdb.connect(sys.argv[1], read_only=True)
+listed = sorted(listed_files(con, "pay"), key=lambda f: f.name)
+for batch in parse_processes.parsed_in_batches(parse_slowly, store_of(con), "pay", listed, 2):
+    print(" ".join(map(str, started)), flush=True)
+    sys.stdin.readline()  # waits here, its children parsing, until it is killed
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "zombie" not in status.read()
+    except FileNotFoundError:
+        return False
+
+
+def test_children_end_when_the_run_is_killed_mid_parse(tmp_path):
+    """A run killed by SIGKILL while its children parse leaves no process behind: each ends when its input
+    closes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_schemas(con)
+    _mixed(con)
+    con.close()
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(tmp_path / "warehouse.duckdb")], cwd=root,
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": str(root)})
+    children = [int(pid) for pid in run.stdout.readline().split()]
+    assert len(children) == 2 and all(_alive(pid) for pid in children)  # parsing the next batches
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children)
