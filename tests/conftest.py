@@ -91,6 +91,17 @@ def query(home: Path, sql: str, params=None) -> list[tuple]:
 
 
 @pytest.fixture()
+def con(tmp_path):
+    """A new, empty warehouse file of its own (its raw store beside it), open for writing."""
+    from tracker.warehouse import ensure_schemas
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_schemas(con)
+    yield con
+    con.close()
+
+
+@pytest.fixture()
 def warehouse(built):
     con = duckdb.connect(str(built["home"] / "warehouse.duckdb"), read_only=True)
     yield con

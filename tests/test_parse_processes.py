@@ -30,14 +30,6 @@ SETTINGS = TrackerConfig(data_dir=str(DATA), home_dir="unused", as_of="2026-03-3
 LOG = logging.getLogger("test")
 
 
-@pytest.fixture
-def con(tmp_path):
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    ensure_schemas(con)
-    yield con
-    con.close()
-
-
 def _mixed(con) -> list:
     """Pay files of every kind, kept in the raw store: 23 snapshots, the list of versions, an empty file, one
     that is not JSON, one without its live services, a surprise, and one whose kept bytes have gone."""

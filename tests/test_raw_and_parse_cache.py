@@ -52,14 +52,6 @@ class CountingReader:
         self.reader = FeedReader(parse=parse, assemble=build_pay_tables, cache=cache)
 
 
-@pytest.fixture
-def con(tmp_path):
-    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    ensure_schemas(con)
-    yield con
-    con.close()
-
-
 def _stage(con, counting: CountingReader, as_of: str = SETTINGS.as_of) -> tuple[dict, list]:
     settings = SETTINGS.model_copy(update={"as_of": as_of})
     parsed, problems, _surprised = _parse_listed(con, "pay", counting.reader, settings, LOG, listed_files(con, "pay"))
