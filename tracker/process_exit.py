@@ -40,9 +40,10 @@ def leave(code: int | str | None) -> NoReturn:
 
 
 def answer_on_stdout(serve: Callable[[IO[bytes], IO[bytes]], None]) -> NoReturn:
-    """A child's life (``checks/return_gx_process.py``, ``checks/return_checking_process.py``): ``serve`` reads its
-    requests from standard input and writes its answers to standard output as it was at the start, while anything
-    else printed (a library's warnings) goes to standard error, out of the answers; then it ends."""
+    """A child's life (``checks/return_gx_process.py``, and the children of ``tracker/answering_child.py``):
+    ``serve`` reads its requests from standard input and writes its answers to standard output as it was at the
+    start, while anything else printed (a library's warnings) goes to standard error, out of the answers; then it
+    ends."""
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     serve(sys.stdin.buffer, answers)
