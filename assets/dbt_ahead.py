@@ -123,13 +123,14 @@ def hand_over(path: str, arguments: list[str]) -> int | None:
 
     before = {number: signal.signal(number, forward) for number in (signal.SIGINT, signal.SIGTERM)}
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lines = _Lines(connection)
     try:
         connection.connect(path)
         command = json.dumps({"arguments": arguments, "folder": os.getcwd(), "environment": dict(os.environ)}
                              ).encode()
         socket.send_fds(connection, [HEADER.pack(len(command))], [0, 1, 2])
         connection.sendall(command)
-        taken = _line(connection)  # its process id once it has the command: from here on it is its build
+        taken = lines.next()  # its process id once it has the command: from here on it is its build
     except OSError:
         taken = b""
     if not taken:
@@ -142,7 +143,7 @@ def hand_over(path: str, arguments: list[str]) -> int | None:
     builder.append(int(taken))
     for received in waiting:
         forward(received, None)
-    said = _line(connection)
+    said = lines.next()
     connection.close()
     if not said:
         print(f"dbt's process ({builder[0]}) ended without saying how the build went.", file=sys.stderr)
@@ -150,14 +151,23 @@ def hand_over(path: str, arguments: list[str]) -> int | None:
     return int(said)
 
 
-def _line(connection: socket.socket) -> bytes:
-    read = b""
-    while not read.endswith(b"\n"):
-        chunk = connection.recv(64)  # retried after a signal's handler (PEP 475)
-        if not chunk:
-            return b""
-        read += chunk
-    return read.strip()
+class _Lines:
+    """The lines the process sends, one at a time, however they arrive: a short build's process id and exit code
+    can come in one read (on a busy machine they did, and the two were read as one number)."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.read = b""
+
+    def next(self) -> bytes:
+        """The next whole line, stripped; b"" if the connection ends first."""
+        while b"\n" not in self.read:
+            chunk = self.connection.recv(64)  # retried after a signal's handler (PEP 475)
+            if not chunk:
+                return b""
+            self.read += chunk
+        line, _, self.read = self.read.partition(b"\n")
+        return line.strip()
 
 
 def serve(path: str, listening: int, waits: bool = False) -> None:

@@ -297,3 +297,43 @@ def test_stopped_before_it_started_it_never_starts_and_a_waiting_launcher_runs_d
 def _modules(pid: int) -> str:
     """The files a process has mapped: one that has imported dbt's adapter has mapped DuckDB's library."""
     return Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("sends", [[b"4242\n7\n"], [b"42", b"42\n", b"7", b"\n"], [b"4242\n", b"7\n"]],
+                         ids=["both lines in one write", "each line in pieces", "a line a write"])
+def test_the_process_id_and_exit_code_are_read_however_they_arrive(tmp_path, sends):
+    """On a busy machine a short build's process id and exit code reached the launcher in one read, which took
+    them for one number and ended with a traceback: each line is read on its own, whatever the reads."""
+    import socket
+    import threading
+    import time
+
+    path = str(tmp_path / "dbt.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    got = {}
+
+    def the_process() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            header, fds, _flags, _address = socket.recv_fds(connection, dbt_ahead.HEADER.size, 3)
+            for fd in fds:
+                os.close(fd)
+            size, = dbt_ahead.HEADER.unpack(header)
+            command = b""
+            while len(command) < size:
+                command += connection.recv(size - len(command))
+            got["command"] = json.loads(command)
+            for piece in sends:
+                connection.sendall(piece)
+                time.sleep(0.05)
+
+    serving = threading.Thread(target=the_process)
+    serving.start()
+    try:
+        assert dbt_ahead.hand_over(path, ["build", "--select", "x"]) == 7
+    finally:
+        serving.join(timeout=10)
+        listener.close()
+    assert got["command"]["arguments"] == ["build", "--select", "x"]
