@@ -117,8 +117,7 @@ def code_fingerprint(*modules) -> str:
 CACHE_BATCH = 50  # files parsed and kept together: bounds the memory a full build of a long history takes
 
 
-def _parse_listed(con, source: str, reader: FeedReader, settings: TrackerConfig, log,
-                  listed: list[ListedFile]) -> tuple[Parsed, list, bool]:
+def _parse_listed(con, source: str, reader: FeedReader, log, listed: list[ListedFile]) -> tuple[Parsed, list, bool]:
     """Every listed file's parse, from the cache where it has one; the problems of the files that cannot be read;
     whether any file raised what the parser did not foresee or had its bytes lost from the raw store (perhaps
     passing: the next run tries it again). The files not in the cache are parsed in processes of their own when
@@ -474,7 +473,7 @@ def staging_tables_asset(
             return
         with connect(warehouse) as con:
             forget_inputs(con, source)
-            parsed, problems, surprised = _parse_listed(con, source, reader, settings, context.log, listed)
+            parsed, problems, surprised = _parse_listed(con, source, reader, context.log, listed)
             written = False
             for _ in range(MAX_REBUILDS):
                 try:

@@ -20,13 +20,11 @@ from tracker.parse_processes import Lost, Unexpected, parsed_in_batches, process
 from tracker.parsing import FeedError
 from tracker.pay_snapshots import parse_pay_file
 from tracker.raw_store import kept_path, store_of
-from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE
 from tracker.warehouse import SourceFile, ensure_schemas, listed_files, store_raw_files
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 SNAPSHOTS = sorted((DATA / "pay" / "snapshots").glob("*.json"))
-SETTINGS = TrackerConfig(data_dir=str(DATA), home_dir="unused", as_of="2026-03-31")
 LOG = logging.getLogger("test")
 
 
@@ -193,7 +191,7 @@ def test_staging_keeps_the_same_parses_whichever_process_made_them(tmp_path, mon
         ensure_schemas(con)
         listed = _mixed(con)
         assert processes_worth_starting(reader.parse, store_of(con), "pay", listed) == processes
-        parsed, problems, surprised = _parse_listed(con, "pay", reader, SETTINGS, LOG, listed)
+        parsed, problems, surprised = _parse_listed(con, "pay", reader, LOG, listed)
         made.append(({name: _comparable(result) for name, (_file, result) in parsed.items()},
                      [(p.file_name, p.sha256, p.problem, p.consequence) for p in problems], surprised, _kept(con)))
         con.close()

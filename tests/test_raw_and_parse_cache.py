@@ -54,7 +54,7 @@ class CountingReader:
 
 def _stage(con, counting: CountingReader, as_of: str = SETTINGS.as_of) -> tuple[dict, list]:
     settings = SETTINGS.model_copy(update={"as_of": as_of})
-    parsed, problems, _surprised = _parse_listed(con, "pay", counting.reader, settings, LOG, listed_files(con, "pay"))
+    parsed, problems, _surprised = _parse_listed(con, "pay", counting.reader, LOG, listed_files(con, "pay"))
     _write_and_gate(con, counting.reader.assemble(parsed, settings), [], settings.as_of_date(), parsed)
     return parsed, problems
 
@@ -272,13 +272,13 @@ def test_damaged_bytes_are_set_aside_reported_once_and_kept_again_by_the_next_ru
     damaged = tmp_path / "raw" / "pay" / files[1].sha256
     damaged.write_bytes(bytes(len(files[1].path.read_bytes())))  # the same size, other bytes: only a read can tell
     cache = PayParseCache()
-    parsed, problems, surprised = _parse_listed(con, "pay", CountingReader(cache).reader, SETTINGS, LOG,
+    parsed, problems, surprised = _parse_listed(con, "pay", CountingReader(cache).reader, LOG,
                                                 listed_files(con, "pay"))
     assert [p.file_name for p in problems] == [files[1].name] and surprised  # not remembered as this source's build
     assert not damaged.exists() and [p.name for p in damaged.parent.glob(f".{files[1].sha256}.damaged-*")]
     assert store_raw_files(con, "pay", files, origin="data/pay") == 0
     assert damaged.read_bytes() == files[1].path.read_bytes()
-    parsed, problems, surprised = _parse_listed(con, "pay", CountingReader(cache).reader, SETTINGS, LOG,
+    parsed, problems, surprised = _parse_listed(con, "pay", CountingReader(cache).reader, LOG,
                                                 listed_files(con, "pay"))
     assert problems == [] and not surprised and files[1].name in parsed
 

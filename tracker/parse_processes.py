@@ -81,16 +81,21 @@ def processes_worth_starting(parse: Callable, store: Path, source: str, files: l
 
 
 def _by_name(parse: Callable) -> tuple[str, str] | None:
+    """(module, name) a child finds ``parse`` by, if it can."""
     module, name = getattr(parse, "__module__", None), getattr(parse, "__qualname__", "")
     if not module or module == "__main__" or "<" in name:
         return None
     try:
-        found = importlib.import_module(module)
-        for part in name.split("."):
-            found = getattr(found, part)
+        return (module, name) if _found(module, name) is parse else None
     except (ImportError, AttributeError):
         return None
-    return (module, name) if found is parse else None
+
+
+def _found(module: str, name: str) -> Any:
+    found = importlib.import_module(module)
+    for part in name.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def parsed_in_batches(parse: Callable[[SourceFile], Any], store: Path, source: str, files: list[ListedFile],
@@ -137,9 +142,7 @@ def _answered(parse, store: Path, source: str, batch: list[ListedFile],
 
 def _parse_batch(first: tuple[str, str, str, str], batch: list[ListedFile]) -> list[Any]:
     module, name, store, source = first
-    parse = importlib.import_module(module)
-    for part in name.split("."):
-        parse = getattr(parse, part)
+    parse = _found(module, name)
     return [parse_one(parse, Path(store), source, file)[1] for file in batch]
 
 

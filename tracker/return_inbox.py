@@ -275,13 +275,18 @@ def _is_sidecar(path: Path, listed: Collection[str] = ()) -> bool:
     ``listed``: the names in the folder a moment ago; a file among them was beside it, so is not looked for."""
     if not path.name.endswith(SIDECAR):
         return False
-    file_name = path.name[: -len(SIDECAR)]
-    if file_name in listed or os.path.lexists(path.with_name(file_name)):
+    if _file_beside(path, listed):
         return True
     try:
         return path.lstat().st_mtime > dt.datetime.now(dt.UTC).timestamp() - ORPHAN_SIDECAR_SECONDS
     except FileNotFoundError:
         return True
+
+
+def _file_beside(sidecar: Path, listed: Collection[str] = ()) -> bool:
+    """Whether the sidecar's file is there: among the names ``listed`` a moment ago, else on disk now."""
+    file_name = sidecar.name[: -len(SIDECAR)]
+    return file_name in listed or os.path.lexists(sidecar.with_name(file_name))
 
 
 def _being_written(path: Path) -> bool:
@@ -617,8 +622,7 @@ def left_sidecars(home: Path) -> list[tuple[Path, str | None]]:
         inside = _entries(folder)
         listed = {entry.name for entry in inside}
         for entry in inside:
-            if not entry.name.endswith(SIDECAR) or entry.name[: -len(SIDECAR)] in listed or \
-                    os.path.lexists(entry.with_name(entry.name[: -len(SIDECAR)])):
+            if not entry.name.endswith(SIDECAR) or _file_beside(entry, listed):
                 continue
             try:
                 doc = json.loads(read_regular_file(entry, SIDECAR_LIMIT).decode("utf-8"))
