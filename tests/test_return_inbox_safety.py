@@ -512,3 +512,58 @@ def test_the_inbox_is_listed_without_asking_the_disk_what_the_listing_shows(tmp_
     asked.clear()
     assert left_sidecars(home) == [(orphan, "R-GONE")]
     assert asked == ["gone.csv"]
+
+
+def test_a_sent_file_is_listed_from_its_sidecar_without_a_look_at_the_file(tmp_path, monkeypatch):
+    """The usual entry, a regular file with the tracker's sidecar beside it, is described from the folder's
+    listing and its sidecar alone, and comes to exactly what ``describe`` says of it."""
+    home = tmp_path / "home"
+    sent = [deliver(home, csv_bytes(row(organisation_code=code)), f"q{n}.csv", code, "test", sender="a@b.gov.uk")
+            for n, code in enumerate(["D10", "D10", "D16"])]
+    looked = []
+    real = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, *a, **k: looked.append(Path(path).name) or real(path, *a, **k))
+    listed = pending(home)
+    assert not {s.path.name for s in sent} & set(looked)
+    monkeypatch.setattr(os, "stat", real)
+    assert listed == [describe(s.path) for s in sent]
+
+
+def test_an_entry_beside_a_sidecar_that_is_not_a_sent_file_is_described_in_full(tmp_path):
+    """Beside a sidecar of its name, a link, a folder, a pipe, a hidden file or a file whose sidecar is wrong is
+    listed as ``describe`` says: refused unread, never taken for the file the sidecar describes."""
+    home = tmp_path / "home"
+    good = deliver(home, GOOD, "good.csv", "D10", "test")
+    folder = good.path.parent
+    sidecar = json.loads(Path(f"{good.path}{SIDECAR}").read_text())
+    outside = tmp_path / "outside.csv"
+    outside.write_bytes(GOOD)
+    (folder / "link.csv").symlink_to(outside)
+    (folder / "folder.csv").mkdir()
+    os.mkfifo(folder / "pipe.csv")
+    (folder / ".hidden.csv").write_bytes(GOOD)
+    (folder / "wrong.csv").write_bytes(GOOD)  # the sidecar of another file: its reference does not match
+    for name in ["link.csv", "folder.csv", "pipe.csv", ".hidden.csv", "wrong.csv"]:
+        (folder / f"{name}{SIDECAR}").write_text(json.dumps(sidecar))
+    listed = {f.path.name: f for f in pending(home)}
+    assert set(listed) == {good.path.name, "link.csv", "folder.csv", "pipe.csv", ".hidden.csv", "wrong.csv"}
+    for name, entry in listed.items():
+        assert entry == describe(folder / name)
+        assert (entry.refusal is None) == (name == good.path.name), (name, entry.refusal)
+    assert "link" in listed["link.csv"].refusal and "folder" in listed["folder.csv"].refusal
+    assert "pipe" in listed["pipe.csv"].refusal and "hidden" in listed[".hidden.csv"].refusal
+    assert "does not match" in listed["wrong.csv"].refusal
+
+
+@pytest.mark.parametrize("text", ["plain.csv", "café £5", "", "a" * 119, "a" * 120, "a" * 121, "tab\there",
+                                  "new\nline", "\x1b[31mred", "bad\udcffbyte", "zero\u200bwidth", "rtl\u202egpj.exe",
+                                  "\u00a0nbsp", "emoji \U0001f600"])
+def test_printable_takes_its_short_way_only_where_nothing_changes(text):
+    """A name with nothing to escape and within the limit is returned as it is; anything else as before."""
+    from tracker.return_inbox import printable
+
+    escaped = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    expected = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in escaped)
+    expected = expected if len(expected) <= 120 else expected[:119] + "…"
+    assert printable(text) == expected
+    assert printable(text).isprintable()

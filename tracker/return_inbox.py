@@ -93,6 +93,8 @@ REFUSED_FOLDER = "_refused"  # the archive folder for entries that are not in an
 
 def printable(text: str, limit: int = 120) -> str:
     """A name or value as it can be shown and stored: control characters and undecodable bytes as escapes."""
+    if text.isprintable() and len(text) <= limit:  # most are: nothing to escape (a lone surrogate is not printable)
+        return text
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     shown = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
@@ -245,11 +247,15 @@ def pending(home: Path) -> list[InboxFile]:
         except FileNotFoundError:
             continue
         if stat.S_ISDIR(info.st_mode) and ORGANISATION_FOLDER.match(entry.name):
-            inside = _entries(entry)
+            inside = _scanned(entry)
             listed = {inner.name for inner in inside}  # what was there a moment ago spares a look a file
             for inner in inside:
-                if not (_is_sidecar(inner, listed) or _being_written(inner)):
-                    found.append(_described(inner, root, listed))
+                name = inner.name
+                if name.endswith(SIDECAR) and name[: -len(SIDECAR)] in listed:
+                    continue  # a sidecar, with its file
+                path = Path(inner.path)
+                if not (_is_sidecar(path, listed) or _being_written(path)):
+                    found.append(_listed(inner, path, root, entry.name, listed))
         else:
             found.append(_described(entry, root))
     return sorted((f for f in found if f is not None), key=lambda f: (f.received_at, f.path.name))
@@ -262,9 +268,26 @@ def _described(path: Path, root: Path, listed: Collection[str] = ()) -> InboxFil
         return None
 
 
+def _listed(entry: os.DirEntry, path: Path, root: Path, folder: str, listed: Collection[str]) -> InboxFile | None:
+    """An entry of an organisation's own folder (not a link: ``pending`` looked). The usual one, a regular file
+    by the listing with its sidecar beside it, is described from its sidecar alone: no look at the file itself,
+    whose bytes are read without following a link when it is taken, and refused then if it has become anything
+    else. Anything else is described in full (``describe``)."""
+    if not entry.name.startswith(".") and entry.name + SIDECAR in listed and entry.is_file(follow_symlinks=False):
+        sidecar, problem = _sidecar(path, folder, listed)
+        if sidecar and problem is None:
+            return _sent(path, folder, sidecar)
+    return _described(path, root, listed)
+
+
 def _entries(folder: Path) -> list[Path]:
-    try:  # in name order (the same as the paths' order, in one folder), sorting names rather than paths
-        return [Path(name) for name in sorted(e.path for e in os.scandir(folder))]
+    """The entries of a folder in name order (the same as the paths' order, in one folder)."""
+    return [Path(entry.path) for entry in _scanned(folder)]
+
+
+def _scanned(folder: Path) -> list[os.DirEntry]:
+    try:  # sorting names rather than paths
+        return sorted(os.scandir(folder), key=lambda entry: entry.name)
     except (FileNotFoundError, NotADirectoryError):
         return []
 
@@ -355,6 +378,11 @@ def describe(path: Path, root: Path | None = None, listed: Collection[str] = ())
                    "page.")
     if refusal or not sidecar:
         return InboxFile(path, folder, name, "inbox folder", False, received, provisional, None, refusal)
+    return _sent(path, folder, sidecar)
+
+
+def _sent(path: Path, folder: str, sidecar: dict) -> InboxFile:
+    """An entry sent with the tracker's sidecar, checked (``_sidecar``): who sent it, when and what."""
     return InboxFile(path, folder, printable(sidecar["original_name"]), printable(sidecar["channel"], 80),
                      sidecar["is_illustrative"], sidecar["received_at"], sidecar["reference"], sidecar["sha256"],
                      sender=_printable_or_none(sidecar.get("sender"), 200),
@@ -426,9 +454,12 @@ class ArchivePlaces:
     def __init__(self, home: Path) -> None:
         self.home = home
         self._taken: dict[Path, set[str]] = {}  # archive folder -> the names in it and the names chosen
+        self._folders: dict[str, Path] = {}  # organisation code -> its archive folder
 
     def choose(self, file: InboxFile) -> Path:
-        folder = _archive_folder(self.home, file)
+        folder = self._folders.get(file.organisation_code)
+        if folder is None:
+            folder = self._folders[file.organisation_code] = _archive_folder(self.home, file)
         taken = self._names(folder)
         name = _free_name(file.path.name, taken.__contains__)
         taken.add(name)
