@@ -509,12 +509,14 @@ class _IntakeLookups(_Lookups):
     def __init__(self, con, organisations: Collection[str]) -> None:
         organisations = sorted(set(organisations))
         self.in_force: dict[str, dict[str, _InForce]] = {}  # organisation -> quarter -> return in force
+        # (organisation, sha256) -> the quarters whose return in force the organisation sent in those bytes
+        self.same_bytes: dict[tuple[str, str], dict[str, None]] = {}
         for organisation, quarter, reference, sha, sender, received, version in con.execute(
                 f"SELECT r.organisation_code, r.reporting_quarter, r.submission_ref, s.sha256, s.organisation_code, "
                 f"r.received_at, r.contract_version FROM {RETURNS_TABLE} r JOIN audit.return_submissions s "
                 f"USING (submission_ref) WHERE r.organisation_code IN (SELECT unnest(?::VARCHAR[]))",
                 [organisations]).fetchall():
-            self.in_force.setdefault(organisation, {})[quarter] = _InForce(reference, sha, sender, received, version)
+            self._put(organisation, quarter, _InForce(reference, sha, sender, received, version))
         self.accepted: dict[tuple[str, str], tuple[dt.datetime, str]] = {}  # (sha, sender) -> latest accepted
         for sha, sender, received, reference in con.execute(
                 "SELECT sha256, organisation_code, received_at, submission_ref FROM audit.return_submissions "
@@ -537,9 +539,19 @@ class _IntakeLookups(_Lookups):
         if latest is None or received >= latest[0]:
             self.accepted[(sha, sender)] = (received, reference)
 
+    def _put(self, organisation: str, quarter: str, record: _InForce) -> None:
+        quarters = self.in_force.setdefault(organisation, {})
+        before = quarters.get(quarter)
+        if before is not None and before.sender == organisation:
+            self.same_bytes[(organisation, before.sha)].pop(quarter, None)
+        quarters[quarter] = record
+        if record.sender == organisation:
+            self.same_bytes.setdefault((organisation, record.sha), {})[quarter] = None
+
     def current_with_same_bytes(self, sha: str, organisation: str) -> tuple | None:
-        same = [(r.received_at, r.reference, quarter, r.version) for quarter, r in
-                self.in_force.get(organisation, {}).items() if r.sha == sha and r.sender == organisation]
+        quarters = self.in_force.get(organisation, {})
+        same = [(quarters[quarter].received_at, quarters[quarter].reference, quarter, quarters[quarter].version)
+                for quarter in self.same_bytes.get((organisation, sha), ())]
         if not same:
             return None
         _, reference, quarter, version = max(same, key=lambda found: found[0])
@@ -560,9 +572,8 @@ class _IntakeLookups(_Lookups):
         current = self.in_force.get(organisation, {}).get(quarter)
         if current is not None and current.received_at > file.received_at:
             return
-        self.in_force.setdefault(organisation, {})[quarter] = _InForce(
-            file.reference, judged.arrival.sha, file.organisation_code, file.received_at,
-            judged.submission["contract_version"])
+        self._put(organisation, quarter, _InForce(file.reference, judged.arrival.sha, file.organisation_code,
+                                                  file.received_at, judged.submission["contract_version"]))
         self.changed.add((organisation, quarter))
 
     def now_in_force(self) -> tuple[pd.DataFrame, set[str]]:
