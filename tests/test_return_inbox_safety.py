@@ -567,3 +567,22 @@ def test_printable_takes_its_short_way_only_where_nothing_changes(text):
     expected = expected if len(expected) <= 120 else expected[:119] + "…"
     assert printable(text) == expected
     assert printable(text).isprintable()
+
+
+@pytest.mark.parametrize("size", [0, 1, 65535, 65536, 65537, 3 * 65536 + 7])
+def test_a_file_is_read_whole_and_a_short_read_ends_it(tmp_path, monkeypatch, size):
+    """Every byte, whatever the size against the read's chunk; a file that fits in one chunk takes one read."""
+    from tracker import return_inbox
+
+    content = os.urandom(size)
+    path = tmp_path / "return.csv"
+    path.write_bytes(content)
+    reads = []
+    real = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real(fd, n))
+    assert read_regular_file(path) == content
+    assert read_regular_file(path, size) == content
+    assert len(reads) == 2 * (size // return_inbox.READ_CHUNK + 1)
+    if size:
+        with pytest.raises(return_inbox.InboxFileTooLarge):
+            read_regular_file(path, size - 1)

@@ -146,6 +146,8 @@ def read_regular_file(path: Path, limit: int | None = None) -> bytes:
             if limit is not None and total > limit:  # grew while being read
                 raise InboxFileTooLarge(max(total, os.fstat(fd).st_size), limit)
             chunks.append(chunk)
+            if len(chunk) < READ_CHUNK:  # a regular file reads short only at its end: no need to ask again
+                break
         return b"".join(chunks)
     finally:
         os.close(fd)
