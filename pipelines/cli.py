@@ -22,6 +22,7 @@ from tracker import settings
 from tracker.process_exit import leave
 
 ROOT = Path(__file__).resolve().parent.parent  # where `python -m bench.run` finds the benchmark
+FULL_COLLECTION_EVERY = 100  # middle-generation collections between two full ones, in a run (Python's default: 10)
 
 
 def _prepare_environment(as_of: str | None) -> None:
@@ -55,9 +56,6 @@ def failure_messages(result) -> list[str]:
             first = EXCEPTION_NAME.sub("", text.splitlines()[0] if text else "unknown error")
             messages.append(f"{event.step_key}: {first}")
     return messages
-
-
-FULL_COLLECTION_EVERY = 100  # middle-generation collections between two full ones, in a run (Python's default: 10)
 
 
 def run_pipeline(as_of: str | None = None) -> int:

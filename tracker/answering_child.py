@@ -95,7 +95,7 @@ def serve_batches(requests: IO[bytes], answers: IO[bytes], answer: Callable[[obj
         first = pickle.load(requests)
     except EOFError:
         return
-    answered = 0
+    frozen = False
     while True:
         try:
             batch = pickle.load(requests)
@@ -111,6 +111,6 @@ def serve_batches(requests: IO[bytes], answers: IO[bytes], answer: Callable[[obj
             message = pickle.dumps(RuntimeError(f"the answer could not be pickled: {err!r}"))
         answers.write(message)
         answers.flush()
-        answered += 1
-        if answered == 1:  # what the first batch imported lives as long as the child: no collection need walk it
+        if not frozen:  # what the first batch imported lives as long as the child: no collection need walk it
             gc.freeze()
+            frozen = True
