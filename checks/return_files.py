@@ -14,6 +14,7 @@ are part of what "valid" means for a return.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -40,6 +41,7 @@ from checks.return_contract import (
 MAX_CELLS_READ = 200_000  # far beyond a one-row return; stops a huge sheet being walked
 MAX_COMPRESSION_RATIO = 200
 SHOWN_CHARACTERS = 60  # how much of a value a message repeats
+HEADERS_REMEMBERED = 64  # headers that matched the template, each checked once a process
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a Compound File: how VBA projects and OLE objects are kept
 # Sheets of the template that are never read: they may hold anything, and may be hidden.
 TEMPLATE_ONLY_SHEETS = (GUIDANCE_SHEET, LISTS_SHEET)
@@ -109,8 +111,8 @@ def read_return_file(content: bytes, file_name: str) -> ReturnTable:
                               "from the template.")
     try:
         table = _read_xlsx(content) if extension == ".xlsx" else _read_csv(content)
-        table.header = _check_header(table.header, table.sheet)
-        table.version = header_version(table.header)
+        names, table.version = _checked_header(tuple(table.header), table.sheet)
+        table.header = list(names)
     except ReturnFileError:
         raise
     except Exception as err:  # a reader failing on bytes nobody foresaw: still this file's rejection  # noqa: BLE001
@@ -452,6 +454,14 @@ def _cell_text(value: object) -> str:
     if hasattr(value, "isoformat"):
         return value.isoformat()[:10]
     return str(value)
+
+
+@functools.lru_cache(maxsize=HEADERS_REMEMBERED)
+def _checked_header(header: tuple[str, ...], sheet: str | None) -> tuple[tuple[str, ...], int]:
+    """The header's column names and the version it was made with. Nearly every return has one of a few headers,
+    so each is checked once a process (a header that does not match raises each time: nothing is kept of it)."""
+    names = _check_header(list(header), sheet)
+    return tuple(names), header_version(names)
 
 
 def _check_header(header: list[str], sheet: str | None = None) -> list[str]:

@@ -15,6 +15,7 @@ rules (``checks/return_gx.py``); both engines find the same failures.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import logging
@@ -59,6 +60,9 @@ WHOLE_NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]
 ACCOUNTING_ZERO = "-"
 # A number with decimals (FTE), as typed or as Excel's number formats write it: 412.5, 1,204.25, .5
 NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)$")
+# Short cells (figures, codes, quarters, choices) parsed once a process, however many returns repeat them: how many
+# and how long (a longer cell, a note, is nearly always new, and would only fill the memory).
+CELLS_REMEMBERED, REMEMBERED_CELL_CHARACTERS = 1 << 16, 40
 UNCHECKED = "unchecked"  # the rule of the one problem said when checking itself failed (a bug, logged)
 
 
@@ -335,16 +339,19 @@ def _read(report: ValidationReport, content: bytes, file_name: str) -> _Read | N
         # A return made with an earlier template has none of the later sections' columns: not reported (None).
         record = dict.fromkeys(COLUMN_NAMES) | version_flags(table.version)
         for column in columns_of(table.version):
-            value, problem = _parse_cell(column.name, raw[column.name], row_number)
-            record[column.name] = value
-            if problem:
+            text = raw[column.name]
+            parsed = _understood(column.name, text) if len(text) <= REMEMBERED_CELL_CHARACTERS else None
+            if parsed is None:
+                value, problem = _parse_cell(column.name, text, row_number)
+                parsed = None if problem else (value, _as_text(value))
+            record[column.name] = None if parsed is None else parsed[0]
+            if parsed is None:
                 problems.append(problem)
                 unparsed.add((row_number, column.name))
             else:
                 as_read = cells[positions[column.name]] if positions[column.name] < len(cells) else ""
-                understood = _as_text(value)
-                if as_read != understood:
-                    report.normalisations.append(Normalisation(row_number, column.name, as_read, understood))
+                if as_read != parsed[1]:
+                    report.normalisations.append(Normalisation(row_number, column.name, as_read, parsed[1]))
         records.append(record)
     if len(records) > MAX_DATA_ROWS:
         problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
@@ -400,6 +407,9 @@ def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd
     A rule that involves a cell that could not be read says nothing (the cell's own problem does), and
     neither does one whose failure follows from another already reported.
     """
+    findings = list(findings)
+    if not findings:  # most files: no rule to look up
+        return [], []
     by_key = {rule.key: rule for rule in rules}
     problems, warnings = [], []
     for found in findings:
@@ -409,6 +419,14 @@ def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd
         problem = _problem_for(rule, found.row, raw_rows[found.row], checked)
         (warnings if rule.severity == WARNING else problems).append(problem)
     return problems, warnings
+
+
+@functools.lru_cache(maxsize=CELLS_REMEMBERED)
+def _understood(name: str, text: str) -> tuple[object, str] | None:
+    """A short cell's value and that value written back as text (None when it cannot be parsed): the same figures,
+    codes and quarters recur across thousands of returns, so each is parsed once a process."""
+    value, problem = _parse_cell(name, text, 0)
+    return None if problem else (value, _as_text(value))
 
 
 def _parse_cell(name: str, text: str, row: int) -> tuple[object, Problem | None]:

@@ -118,3 +118,53 @@ def test_a_fault_while_checking_is_the_one_files_alone(monkeypatch, caplog):
 def test_batches_of_any_size(size):
     files = [(csv_bytes(row(notify_services_live=str(n % 40))), f"r{n}.csv", "D10") for n in range(size)]
     assert [r.status for r in validate_returns(files, KNOWN, AS_OF)] == ["accepted"] * size
+
+
+def _forget_cells_and_headers() -> None:
+    from checks import return_files
+
+    validation._understood.cache_clear()
+    return_files._checked_header.cache_clear()
+
+
+def test_cells_and_headers_remembered_from_other_files_change_no_report():
+    """A short cell or a header is parsed once a process: each file still gets the report it gets in a fresh
+    process, its problems and normalisations at its own rows, whatever was remembered from files before it."""
+    files = _files()
+    # the same cells at other rows: a bad figure and a formatted one, on the second and third row
+    files += [(csv_bytes(row(), row(pay_services_live="eight", pay_services_in_scope="1,000,000")), "rows.csv", "D10"),
+              (csv_bytes(row(reporting_quarter="2025-26 Q2"), row(), row(pay_services_live="eight")), "r3.csv", "D10")]
+    fresh = []
+    for content, name, sender in files:
+        _forget_cells_and_headers()
+        fresh.append(validate_return(content, name, KNOWN, AS_OF, submitter=sender))
+    _forget_cells_and_headers()
+    validate_returns(files, KNOWN, AS_OF)  # everything remembered now
+    for remembered, alone in zip(validate_returns(files, KNOWN, AS_OF), fresh, strict=True):
+        _same(remembered, alone)
+    assert validation._understood.cache_info().hits > len(files)
+    eight = [p for r in fresh[-2:] for p in r.problems if p.rule == "whole_number"]
+    assert [(p.row, p.value) for p in eight] == [(3, "eight"), (4, "eight")]
+
+
+def test_a_remembered_header_is_handed_out_as_a_copy():
+    from checks.return_files import read_return_file
+
+    _forget_cells_and_headers()
+    first = read_return_file(csv_bytes(row()), "a.csv")
+    first.header.append("changed by its reader")
+    assert "changed by its reader" not in read_return_file(csv_bytes(row()), "b.csv").header
+
+
+def test_a_long_cell_is_parsed_every_time_and_never_remembered(monkeypatch):
+    """Only short cells are remembered: a long one (a note, a figure of many digits) is parsed on its own."""
+    asked = []
+    remembered = validation._understood
+    monkeypatch.setattr(validation, "_understood", lambda column, text: asked.append(text) or remembered(column, text))
+    long_figure = "1" + "0" * validation.REMEMBERED_CELL_CHARACTERS
+    content = csv_bytes(row(pay_transactions=long_figure, blockers_note="n" * 200))
+    report = validate_return(content, "long.csv", KNOWN, AS_OF, "D10")
+    assert asked and long_figure not in asked and "n" * 200 not in asked
+    assert all(len(text) <= validation.REMEMBERED_CELL_CHARACTERS for text in asked)
+    again = validate_return(content, "long.csv", KNOWN, AS_OF, "D10")
+    assert [p.describe() for p in report.problems] == [p.describe() for p in again.problems]
