@@ -524,9 +524,10 @@ def archive_all(home: Path, entries: list[Archiving]) -> None:
     the entry or its sidecar in the inbox, recorded, and finishes the move to the same place. An entry that cannot
     be moved gets its error, and the others go on.
     """
+    made: set[Path] = set()  # archive folders made (or found) by this call: one mkdir a folder, not a file
     for entry in entries:
         try:
-            entry.archived = _put_in_archive(home, entry.file, entry.content, entry.target)
+            entry.archived = _put_in_archive(home, entry.file, entry.content, entry.target, made)
         except OSError as err:
             entry.error = err
     _flush_archived([entry for entry in entries if entry.error is None])
@@ -565,13 +566,19 @@ def _sync_file_systems(folders: set[Path]) -> bool:
     return all(sync_file_system(folder) for folder in devices.values())
 
 
-def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: Path | None) -> Path:
+def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: Path | None,
+                    made: set[Path]) -> Path:
     if target is None:
         target = archive_target(home, file)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.parent not in made:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        made.add(target.parent)
     if content is not None:
-        if not _holds(target, content):
-            if os.path.lexists(target):  # something else is there: never overwrite it
+        # The usual case first: nothing at the target yet, the inbox entry given its name. Only if that fails is
+        # the target looked at: exactly these bytes, put there by an earlier, killed run, are kept; anything else
+        # there is never overwritten.
+        if not (_linked_holding(file.path, target, content) or _holds(target, content)):
+            if os.path.lexists(target):
                 target = archive_target(home, file)
             if not _linked_holding(file.path, target, content):
                 write_atomically(target, content)
