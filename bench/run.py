@@ -379,7 +379,15 @@ def scaling(seed: int, repeat: int, work: Path) -> dict:
                              "duckdb_script_s": _median([a["duckdb_script_s"] for a in alternatives]),
                              "pandas_s": _median([a["pandas_s"] for a in alternatives])}
             print(f"scaling {label}: {points[label]}", flush=True)
-    return {"axes": {axis: [f"{o}x{w}" for o, w in sizes] for axis, sizes in SCALING.items()}, "points": points}
+    return {"axes": {axis: [f"{o}x{w}" for o, w in sizes] for axis, sizes in SCALING.items()}, "points": points,
+            "repeat": repeat}
+
+
+def seconds_label(repeat: int | None) -> str:
+    """What each point of the plot is: one run's time, or the median of several (unknown for older results)."""
+    if repeat is None:
+        return "seconds"
+    return "seconds (one run)" if repeat == 1 else f"seconds (median of {repeat} runs)"
 
 
 def plot(result: dict, image: Path) -> None:
@@ -402,7 +410,7 @@ def plot(result: dict, image: Path) -> None:
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         fixed = "52 weeks" if axis == "organisations" else "4,000 organisations"
         ax.set_xlabel(f"{axis} (at {fixed})")
-        ax.set_ylabel("seconds (median)")
+        ax.set_ylabel(seconds_label(result.get("repeat")))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend()
     figure.suptitle("Cost of a full build as organisations and history grow (GENERATED data, log-log)")

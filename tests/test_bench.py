@@ -168,3 +168,11 @@ def test_the_scaling_plot_is_written_as_an_image(tmp_path):
     image = tmp_path / "scaling.png"
     plot(result, image)
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("repeat", "label"), [(1, "seconds (one run)"), (3, "seconds (median of 3 runs)"),
+                                               (None, "seconds")])
+def test_the_scaling_plot_says_whether_a_point_is_one_run_or_a_median(repeat, label):
+    from bench.run import seconds_label
+
+    assert seconds_label(repeat) == label
