@@ -339,19 +339,16 @@ def _read(report: ValidationReport, content: bytes, file_name: str) -> _Read | N
         # A return made with an earlier template has none of the later sections' columns: not reported (None).
         record = dict.fromkeys(COLUMN_NAMES) | version_flags(table.version)
         for column in columns_of(table.version):
-            text = raw[column.name]
-            parsed = _understood(column.name, text) if len(text) <= REMEMBERED_CELL_CHARACTERS else None
-            if parsed is None:
-                value, problem = _parse_cell(column.name, text, row_number)
-                parsed = None if problem else (value, _as_text(value))
-            record[column.name] = None if parsed is None else parsed[0]
-            if parsed is None:
+            understood, problem = _cell(column.name, raw[column.name], row_number)
+            if problem:
+                record[column.name] = None
                 problems.append(problem)
                 unparsed.add((row_number, column.name))
             else:
+                record[column.name], as_text = understood
                 as_read = cells[positions[column.name]] if positions[column.name] < len(cells) else ""
-                if as_read != parsed[1]:
-                    report.normalisations.append(Normalisation(row_number, column.name, as_read, parsed[1]))
+                if as_read != as_text:
+                    report.normalisations.append(Normalisation(row_number, column.name, as_read, as_text))
         records.append(record)
     if len(records) > MAX_DATA_ROWS:
         problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
@@ -419,6 +416,15 @@ def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd
         problem = _problem_for(rule, found.row, raw_rows[found.row], checked)
         (warnings if rule.severity == WARNING else problems).append(problem)
     return problems, warnings
+
+
+def _cell(name: str, text: str, row: int) -> tuple[tuple[object, str] | None, Problem | None]:
+    """A cell's value and that value written back as text, or the problem with it at its row; a short cell as
+    understood before, when it was."""
+    if len(text) <= REMEMBERED_CELL_CHARACTERS and (understood := _understood(name, text)) is not None:
+        return understood, None
+    value, problem = _parse_cell(name, text, row)
+    return (None, problem) if problem else ((value, _as_text(value)), None)
 
 
 @functools.lru_cache(maxsize=CELLS_REMEMBERED)

@@ -252,9 +252,8 @@ def pending(home: Path) -> list[InboxFile]:
             inside = _scanned(entry)
             listed = {inner.name for inner in inside}  # what was there a moment ago spares a look a file
             for inner in inside:
-                name = inner.name
-                if name.endswith(SIDECAR) and name[: -len(SIDECAR)] in listed:
-                    continue  # a sidecar, with its file
+                if _beside_in_listing(inner.name, listed):
+                    continue  # a sidecar with its file: known from the names alone
                 path = Path(inner.path)
                 if not (_is_sidecar(path, listed) or _being_written(path)):
                     found.append(_listed(inner, path, root, entry.name, listed))
@@ -310,8 +309,12 @@ def _is_sidecar(path: Path, listed: Collection[str] = ()) -> bool:
 
 def _file_beside(sidecar: Path, listed: Collection[str] = ()) -> bool:
     """Whether the sidecar's file is there: among the names ``listed`` a moment ago, else on disk now."""
-    file_name = sidecar.name[: -len(SIDECAR)]
-    return file_name in listed or os.path.lexists(sidecar.with_name(file_name))
+    return _beside_in_listing(sidecar.name, listed) or os.path.lexists(sidecar.with_name(sidecar.name[: -len(SIDECAR)]))
+
+
+def _beside_in_listing(name: str, listed: Collection[str]) -> bool:
+    """Whether ``name`` is a sidecar's whose file is among the names ``listed`` in its folder."""
+    return name.endswith(SIDECAR) and name[: -len(SIDECAR)] in listed
 
 
 def _being_written(path: Path) -> bool:
