@@ -18,12 +18,12 @@ import pyarrow as pa
 import tracker.parsing
 import tracker.pay_snapshots
 from assets.raw import raw_files_asset
-from assets.staging import FeedReader, Parsed, VersionRows, code_fingerprint, staging_tables_asset, versioned
+from assets.staging import FeedReader, Parsed, VersionsView, code_fingerprint, staging_tables_asset, versioned
 from tracker.parsing import FeedError
 from tracker.pay_snapshots import parse_pay_file
 from tracker.resources import TrackerConfig
 from tracker.versions import VERSIONS_FILE
-from tracker.warehouse import ListedFile, SourceFile, transaction
+from tracker.warehouse import ListedFile, SourceFile, table_columns, table_exists, transaction
 
 SOURCE = "pay"
 
@@ -43,7 +43,8 @@ HEADLINE = {  # what a version's parse keeps beside its counts, and the type it 
     "organisations": "BIGINT", "organisations_listed": "BIGINT", "services_by_organisation_sum": "BIGINT",
     "services_by_sector_sum": "BIGINT",
 }
-PARSED_VERSIONS = "parsed.pay_versions"
+PARSED_VERSIONS = "parsed.pay_versions"  # one row a version: its headline figures, and the number its counts carry
+PARSED_NAMES = "parsed.pay_names"  # every name a version counted, once, with the number its counts carry
 PARSED_COUNTS = {"_by_org": ("parsed.pay_organisation_counts", "organisation_name"),
                  "_by_sector": ("parsed.pay_sector_counts", "sector")}
 
@@ -52,7 +53,9 @@ class PayParseCache:
     """Each snapshot is parsed once: its headline figures and its tens of thousands of counts are kept by sha256.
 
     A new weekly snapshot then costs one file's parse, not the history's; the counts never come back into
-    Python, the staging tables select them in SQL.
+    Python, the staging tables are views over them. A count is kept as three numbers (its version's, its name's,
+    the count): names, kept once in ``parsed.pay_names``, are nearly the same every week, and writing them with every
+    count was most of the time a full build spent keeping Pay's 15.8 million counts at national size.
     """
 
     def __init__(self) -> None:
@@ -63,11 +66,17 @@ class PayParseCache:
 
     def _ensure(self, con) -> None:
         con.execute("CREATE SCHEMA IF NOT EXISTS parsed")
+        if table_exists(con, PARSED_VERSIONS) and "version_id" not in table_columns(con, PARSED_VERSIONS):
+            # kept by an earlier layout (counts named by sha256): parsed again, as changed code always is
+            for table in [PARSED_VERSIONS, *(t for t, _ in PARSED_COUNTS.values())]:
+                con.execute(f"DROP TABLE IF EXISTS {table}")
         headline = ", ".join(f"{column} {kind}" for column, kind in HEADLINE.items())
-        con.execute(f"CREATE TABLE IF NOT EXISTS {PARSED_VERSIONS} (sha256 VARCHAR PRIMARY KEY, parser VARCHAR, "
-                    f"problem VARCHAR, {headline})")
-        for table, name in PARSED_COUNTS.values():
-            con.execute(f"CREATE TABLE IF NOT EXISTS {table} (sha256 VARCHAR, {name} VARCHAR, live_services BIGINT)")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {PARSED_VERSIONS} (sha256 VARCHAR PRIMARY KEY, version_id INTEGER, "
+                    f"parser VARCHAR, problem VARCHAR, {headline})")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {PARSED_NAMES} (name_id INTEGER, name VARCHAR)")
+        for table, _name in PARSED_COUNTS.values():
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} (version_id INTEGER, name_id INTEGER, "
+                        "live_services BIGINT)")
 
     def stored(self, con, files: list[ListedFile]) -> dict[str, Any]:
         self._ensure(con)
@@ -96,20 +105,28 @@ class PayParseCache:
             for sha, r in by_sha.items()])
         with transaction(con):  # a version's figures and its counts are kept together or not at all
             con.register("_parsed_shas", versions[["sha256"]])
-            for table in [PARSED_VERSIONS, *(t for t, _ in PARSED_COUNTS.values())]:
-                con.execute(f"DELETE FROM {table} WHERE sha256 IN (SELECT sha256 FROM _parsed_shas)")
+            replaced = f"SELECT version_id FROM {PARSED_VERSIONS} WHERE sha256 IN (SELECT sha256 FROM _parsed_shas)"
+            for table, _name in PARSED_COUNTS.values():
+                con.execute(f"DELETE FROM {table} WHERE version_id IN ({replaced})")
+            con.execute(f"DELETE FROM {PARSED_VERSIONS} WHERE sha256 IN (SELECT sha256 FROM _parsed_shas)")
             con.unregister("_parsed_shas")
             con.register("_parsed_versions", versions)
-            con.execute(f"INSERT INTO {PARSED_VERSIONS} BY NAME SELECT * FROM _parsed_versions")
+            con.execute(f"INSERT INTO {PARSED_VERSIONS} BY NAME SELECT v.*, (SELECT coalesce(max(version_id), 0) "
+                        f"FROM {PARSED_VERSIONS}) + row_number() OVER (ORDER BY v.sha256) AS version_id "
+                        "FROM _parsed_versions v")
             con.unregister("_parsed_versions")
-            for part, (table, column) in PARSED_COUNTS.items():
+            for part, (table, _column) in PARSED_COUNTS.items():
                 counts = _stacked_counts(by_sha, part)
                 if counts is None:
                     continue
                 con.register("_parsed_counts", counts[0])
                 con.register("_parsed_numbers", counts[1])
-                con.execute(f"INSERT INTO {table} (sha256, {column}, live_services) SELECT v.sha256, c.name, "
-                            "c.live_services FROM _parsed_counts c JOIN _parsed_numbers v USING (version)")
+                con.execute(f"INSERT INTO {PARSED_NAMES} SELECT (SELECT coalesce(max(name_id), 0) FROM {PARSED_NAMES})"
+                            " + row_number() OVER (ORDER BY name), name FROM (SELECT DISTINCT name FROM "
+                            f"_parsed_counts EXCEPT SELECT name FROM {PARSED_NAMES})")
+                con.execute(f"INSERT INTO {table} (version_id, name_id, live_services) SELECT p.version_id, "
+                            f"n.name_id, c.live_services FROM _parsed_counts c JOIN _parsed_numbers v USING (version) "
+                            f"JOIN {PARSED_VERSIONS} p USING (sha256) JOIN {PARSED_NAMES} n USING (name)")
                 con.unregister("_parsed_counts")
                 con.unregister("_parsed_numbers")
 
@@ -128,17 +145,16 @@ def _stacked_counts(by_sha: dict[str, Any], part: str) -> tuple[pa.Table, pa.Tab
     return stacked, numbers
 
 
-def _counts_of(kept: dict[str, dt.date], part: str) -> str:
-    """The counts of the versions kept (sha256 -> date_updated), selected in the warehouse."""
+def _counts_view(part: str) -> str:
+    """The counts of the versions kept, each with its version's date: a view over the parse cache, the versions
+    listed in the table ``{kept}`` names (sha256, version_value)."""
     table, column = PARSED_COUNTS[part]
-    if not kept:
-        return f"SELECT NULL::DATE AS date_updated, NULL::VARCHAR AS {column}, NULL::BIGINT AS live_services LIMIT 0"
-    values = ", ".join(f"('{sha}', DATE '{day.isoformat()}')" for sha, day in kept.items())
-    return (f"SELECT k.date_updated, c.{column}, c.live_services FROM {table} c "
-            f"JOIN (VALUES {values}) AS k(sha256, date_updated) USING (sha256)")
+    return (f"SELECT k.version_value AS date_updated, n.name AS {column}, c.live_services FROM {table} c "
+            f"JOIN {PARSED_VERSIONS} p USING (version_id) JOIN {{kept}} k USING (sha256) "
+            f"JOIN {PARSED_NAMES} n USING (name_id)")
 
 
-def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame | VersionRows]:
+def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame | VersionsView]:
     """Versions in order of publication; for each dateUpdated the version published last is its figure."""
     snapshots, pubs, shown = versioned(parsed, "data/pay/snapshots", settings.as_of_date())
     current: dict = {}
@@ -160,8 +176,8 @@ def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.Da
     kept_versions = {parsed[n][0].sha256: snapshots[n]["date_updated"] for n in kept}
     return {
         "staging.pay_snapshots": pd.DataFrame(rows),
-        "staging.pay_organisation_services": VersionRows(kept_versions, lambda kept: _counts_of(kept, "_by_org")),
-        "staging.pay_sector_services": VersionRows(kept_versions, lambda kept: _counts_of(kept, "_by_sector")),
+        "staging.pay_organisation_services": VersionsView(kept_versions, _counts_view("_by_org")),
+        "staging.pay_sector_services": VersionsView(kept_versions, _counts_view("_by_sector")),
     }
 
 

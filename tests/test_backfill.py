@@ -270,6 +270,27 @@ def test_the_comparison_reports_a_changed_value_a_missing_row_and_an_extra_row(t
     assert len(whole) == 2 and {"only on the left" in d for d in whole} == {True, False}, report
 
 
+def test_pays_per_organisation_view_is_compared_and_the_caches_numbering_is_not(two_copies):
+    """staging.pay_organisation_services is a view over the parse cache: a changed count under it is a difference,
+    while the numbers each build gave its versions and names are not (they differ between any two builds)."""
+    left, right = two_copies
+    comparison = compare_warehouses(left, right)
+    assert "staging.pay_organisation_services" in comparison.compared_whole, comparison.report()
+    _change(right, "UPDATE parsed.pay_versions SET version_id = version_id + 1000")
+    _change(right, "UPDATE parsed.pay_organisation_counts SET version_id = version_id + 1000")
+    _change(right, "UPDATE parsed.pay_sector_counts SET version_id = version_id + 1000")
+    _change(right, "UPDATE parsed.pay_names SET name_id = -name_id")
+    _change(right, "UPDATE parsed.pay_organisation_counts SET name_id = -name_id")
+    _change(right, "UPDATE parsed.pay_sector_counts SET name_id = -name_id")
+    renumbered = compare_warehouses(left, right)
+    assert renumbered.equal, renumbered.report()
+    _change(right, "UPDATE parsed.pay_organisation_counts SET live_services = live_services + 1 WHERE version_id = "
+            "(SELECT min(p.version_id) FROM parsed.pay_versions p "
+            "JOIN meta.staging__pay_organisation_services_versions USING (sha256))")  # one version the view shows
+    changed = compare_warehouses(left, right)
+    assert [d for d in changed.differences if d.startswith("staging.pay_organisation_services")], changed.report()
+
+
 def test_floats_within_the_tolerance_and_load_time_columns_are_not_differences(two_copies):
     left, right = two_copies
     _change(right, "UPDATE marts.metric_series SET value = value * (1 + 1e-12)")

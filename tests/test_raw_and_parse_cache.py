@@ -26,6 +26,7 @@ from tracker.warehouse import (
     load_files,
     raw_files_table,
     store_raw_files,
+    table_columns,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -171,14 +172,20 @@ def test_a_parse_is_kept_whole_or_not_at_all(con, monkeypatch):
     store_raw_files(con, "pay", _files([*SNAPSHOTS[:3], VERSIONS]), origin="data/pay")
     cache = PayParseCache()
     cache._ensure(con)
-    sectors_table, _column = pay.PARSED_COUNTS["_by_sector"]
-    # the sector counts, written after the versions and the organisation counts, cannot be written
-    monkeypatch.setitem(pay.PARSED_COUNTS, "_by_sector", (sectors_table, "no_such_column"))
-    with pytest.raises(duckdb.BinderException):
+    stacked = pay._stacked_counts
+
+    def sectors_cannot_be_written(by_sha, part):  # after the versions, their names and the organisation counts
+        if part == "_by_sector":
+            raise duckdb.IOException("No space left on device")
+        return stacked(by_sha, part)
+
+    monkeypatch.setattr(pay, "_stacked_counts", sectors_cannot_be_written)
+    with pytest.raises(duckdb.IOException):
         _stage(con, CountingReader(cache))
     monkeypatch.undo()
     assert con.execute(f"SELECT count(*) FROM {PARSED_VERSIONS}").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM parsed.pay_organisation_counts").fetchone()[0] == 0
+    assert con.execute(f"SELECT count(*) FROM {pay.PARSED_NAMES}").fetchone()[0] == 0
     again = CountingReader(cache)
     _stage(con, again)
     assert len(again.parsed) == 4
@@ -344,7 +351,7 @@ def test_a_file_changed_or_gone_after_it_was_listed_is_left_for_the_next_run(con
                        [changed.name]).fetchone()[0] == SourceFile(changed, changed.read_bytes()).sha256
 
 
-# --- Pay's per-organisation rows written by difference -----------------------------------------------------------
+# --- Pay's per-organisation rows: a view over the parse cache ----------------------------------------------------
 
 
 def _pay_tables(con) -> dict[str, list[tuple]]:
@@ -363,50 +370,47 @@ def _from_nothing(tmp_path, files: list[Path], as_of: str) -> dict[str, list[tup
     return tables
 
 
-def test_a_new_snapshot_adds_its_rows_and_the_tables_equal_a_build_from_nothing(con, tmp_path, monkeypatch):
-    import assets.staging as staging
+def _counts_kept(con) -> int:
+    return con.execute("SELECT count(*) FROM parsed.pay_organisation_counts").fetchone()[0]
 
+
+def test_a_new_snapshot_adds_only_its_own_counts_and_the_tables_equal_a_build_from_nothing(con, tmp_path):
+    """The per-organisation rows are a view over the parse cache: a new snapshot writes its own counts once, never
+    the history's, and the view shows exactly what a build from nothing shows, whichever versions are kept."""
     store_raw_files(con, "pay", _files([*SNAPSHOTS[:-3], VERSIONS]), origin="data/pay")
     _stage(con, CountingReader(PayParseCache()))
-    inserted = []
-    real_execute = duckdb.DuckDBPyConnection.execute
-
-    class Watching:
-        """The connection, noting every statement that writes the per-organisation rows."""
-
-        def __init__(self, inner):
-            self.inner = inner
-
-        def execute(self, sql, *args):
-            if "pay_organisation_services" in sql and sql.lstrip().startswith(("INSERT", "DELETE", "CREATE")):
-                inserted.append(sql.split(" AS ")[0][:60])
-            return real_execute(self.inner, sql, *args)
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-    monkeypatch.setattr(staging, "_write_version_rows", _watched(staging._write_version_rows, Watching))
     for end, as_of in ((-1, "2026-03-31"), (None, "2026-03-31"), (None, "2025-06-30"), (-2, "2026-03-31")):
         files = [*SNAPSHOTS[:end], VERSIONS] if end else [*SNAPSHOTS, VERSIONS]
         store_raw_files(con, "pay", _files(files), origin="data/pay")
-        inserted.clear()
-        _stage(con, CountingReader(PayParseCache()), as_of)
-        written = list(inserted)
+        before = _counts_kept(con)
+        counting = CountingReader(PayParseCache())
+        _stage(con, counting, as_of)
+        new = [f for f in _files(files) if f.name in counting.parsed and f.name != VERSIONS_FILE]
+        assert _counts_kept(con) - before == sum(len(parse_pay_snapshot(f)["_by_org"]) for f in new), (end, as_of)
         assert _pay_tables(con) == _from_nothing(tmp_path, files, as_of), (end, as_of)
-        assert not any(s.startswith("CREATE OR REPLACE TABLE staging.pay_organisation_services") for s in written)
-        assert any(s.startswith(("INSERT", "DELETE")) for s in written)  # each step changes the versions kept
-    # other code: built whole again (a changed SELECT must not be patched into a table of the old shape)
-    con.execute("UPDATE meta.staging__pay_organisation_services_versions SET code = 'older code'")
-    inserted.clear()
-    _stage(con, CountingReader(PayParseCache()))
-    assert any(s.startswith("CREATE OR REPLACE TABLE staging.pay_organisation_services") for s in inserted)
+        views = {v for (v,) in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'staging'")
+                 .fetchall()}
+        assert {"pay_organisation_services", "pay_sector_services"} <= views
+    # a name counted by many versions is kept once
+    assert con.execute(f"SELECT count(*) = count(DISTINCT name) FROM {pay.PARSED_NAMES}").fetchone()[0]
 
 
-def _watched(write, wrapper):
-    def watched(con, name, frame):
-        return write(wrapper(con), name, frame)
-
-    return watched
+def test_a_warehouse_of_the_earlier_layout_is_brought_to_views_and_parsed_again(con, tmp_path):
+    """Pay's counts named by sha256 and copied into a staging table (the layout before): the parse cache is made
+    again in its new shape and the staging tables replaced by views, which show what a build from nothing shows."""
+    files = [*SNAPSHOTS[:6], VERSIONS]
+    store_raw_files(con, "pay", _files(files), origin="data/pay")
+    con.execute("CREATE SCHEMA IF NOT EXISTS parsed")
+    con.execute(f"CREATE TABLE {PARSED_VERSIONS} (sha256 VARCHAR PRIMARY KEY, parser VARCHAR, problem VARCHAR)")
+    con.execute("CREATE TABLE parsed.pay_organisation_counts (sha256 VARCHAR, organisation_name VARCHAR, "
+                "live_services BIGINT)")
+    con.execute("CREATE TABLE staging.pay_organisation_services AS SELECT DATE '2020-01-01' AS date_updated, "
+                "'an old row' AS organisation_name, 1::BIGINT AS live_services")
+    counting = CountingReader(PayParseCache())
+    _stage(con, counting)
+    assert len(counting.parsed) == len(files)
+    assert _pay_tables(con) == _from_nothing(tmp_path, files, SETTINGS.as_of)
+    assert "version_id" in table_columns(con, PARSED_VERSIONS)
 
 
 def test_a_full_build_holds_of_each_snapshot_what_a_warm_run_holds(con):

@@ -75,6 +75,8 @@ LOAD_TIME_COLUMNS: tuple[str, ...] = (
 )
 
 DEFAULT_SCHEMAS = ("marts", "staging")
+# Views are compared like tables, but not one that only sets tables compared here one under the other.
+VIEWS_OF_COMPARED_TABLES = ("raw.source_files",)  # raw.<source>_files and raw.return_files
 REQUIRED_SCHEMAS = ("marts",)  # every table here must declare its key
 FLOAT_TYPES = ("DOUBLE", "FLOAT", "REAL")
 # Floats are equal when |left - right| <= ABSOLUTE_TOLERANCE + RELATIVE_TOLERANCE * |right|: summing the same
@@ -154,12 +156,14 @@ def _quote(name: str) -> str:
 
 def _relations(con, db: str, schemas: tuple[str, ...]) -> set[str]:
     placeholders = ", ".join("?" for _ in schemas)
-    # Tables only: a view stores nothing (it is computed from tables compared here), and a view whose SQL names its
-    # own database ("warehouse") cannot be read from a file ATTACHed under another name.
+    # Views too: Pay's per-organisation rows are a view over the parse cache (assets/staging.py, VersionsView),
+    # whose own tables (numbered as each build numbered them) are not compared. (A view whose SQL named its own
+    # database, "warehouse", could not be read from a file ATTACHed under another name: none does.)
     rows = con.execute(
         f"SELECT schema_name || '.' || table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name IN "
-        f"({placeholders})", [db, *schemas]).fetchall()
-    return {r for (r,) in rows}
+        f"({placeholders}) UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE NOT internal "
+        f"AND database_name = ? AND schema_name IN ({placeholders})", [db, *schemas, db, *schemas]).fetchall()
+    return {r for (r,) in rows} - set(VIEWS_OF_COMPARED_TABLES)
 
 
 def _constraint_keys(con, db: str) -> dict[str, DeclaredKey]:

@@ -42,11 +42,14 @@ def raw_files_table(source: str) -> str:
     return f"raw.{source}_files"
 
 
-def table_exists(con, table: str) -> bool:
-    """Whether ``schema.table`` is in the warehouse."""
+def table_exists(con, table: str, views: bool = True) -> bool:
+    """Whether ``schema.table`` is in the warehouse: a table, or a view unless not ``views`` (a staging table
+    can be a view over a parse cache, ``VersionsView``)."""
     schema, name = table.split(".")
-    return con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
-                       [schema, name]).fetchall()[0][0] > 0
+    kinds = ["BASE TABLE", "VIEW"] if views else ["BASE TABLE"]
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
+                       "AND list_contains(?, table_type)",
+                       [schema, name, kinds]).fetchall()[0][0] > 0
 
 
 def ensure_schemas(con) -> None:
