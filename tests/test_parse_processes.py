@@ -5,6 +5,7 @@ surprises; a child that has gone changes nothing; and the children are started o
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 import tracker.parse_processes as parse_processes
 from assets.pay import PARSED_COUNTS, PARSED_VERSIONS, PayParseCache, build_pay_tables
 from assets.staging import FeedReader, _parse_listed
-from tests.parse_helpers import parse_or_surprise
+from tests.parse_helpers import SLOW_AFTER_FIRST_BATCH, parse_or_surprise, parse_or_surprise_slow_after_first_batch
 from tracker.parse_processes import Lost, Unexpected, parsed_in_batches, processes_worth_starting
 from tracker.parsing import FeedError
 from tracker.pay_snapshots import parse_pay_file
@@ -102,12 +103,14 @@ def test_files_parsed_in_other_processes_come_to_what_this_process_makes(con, re
 
 
 
-def test_children_that_have_gone_leave_their_files_to_this_process(con, recorded, caplog):
+def test_children_that_have_gone_leave_their_files_to_this_process(con, recorded, caplog, monkeypatch):
     listed = _mixed(con)
     here = _outcomes(con, listed, 0)
     outcomes = []
+    monkeypatch.setenv(SLOW_AFTER_FIRST_BATCH, str(os.getpid()))
     with caplog.at_level(logging.WARNING):
-        for number, batch in enumerate(parsed_in_batches(parse_or_surprise, store_of(con), "pay", listed, 2)):
+        for number, batch in enumerate(parsed_in_batches(parse_or_surprise_slow_after_first_batch, store_of(con),
+                                                         "pay", listed, 2)):
             outcomes += [(file.name, file.sha256, _comparable(outcome)) for file, outcome in batch]
             if number == 0:  # the first batch answered; then both children are killed mid-run
                 for child in recorded.started:

@@ -1,10 +1,22 @@
 """Turning the platforms' published text into numbers and dates."""
 
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
 
-from tracker.parsing import FeedError, date_from_file_name, parse_long_date, parse_quantity
+from tracker.parsing import (
+    MOST_COUNTED,
+    FeedError,
+    date_from_file_name,
+    parse_long_date,
+    parse_quantity,
+    read_json_feed,
+    require_int,
+)
+from tracker.pay_snapshots import parse_pay_snapshot
+from tracker.warehouse import SourceFile
 
 
 @pytest.mark.parametrize(
@@ -40,3 +52,69 @@ def test_dates():
     assert date_from_file_name("performance.json") is None
     with pytest.raises(FeedError, match="dateUpdated"):
         parse_long_date("Thirteenth of April", "f", "dateUpdated")
+
+
+# --- JSON read by orjson, as json would read it ---------------------------------------------------------------
+
+SAME_AS_JSON = [
+    b'{"a": 1, "a": 2}',  # a repeated key: the last one, as json
+    b'[1.0000000000000002, 0.1, 5e-324, 1e-400, -0.0, 1E2]',
+    b'{"\\u00e9\\ud83d\\ude00": "\\u0000 a\\/b", "x": [true, false, null]}',
+    b'18446744073709551615',  # the largest whole number orjson reads exactly
+    b' \t\n{"n": -9223372036854775808}\r\n',
+    '\ufeff{"dateUpdated": "1 May 2026"}'.encode(),  # a byte-order mark: refused by orjson, read by json
+    b'{"v": NaN, "w": Infinity, "x": -Infinity}',  # not JSON, but json reads it: refused by orjson, read as before
+    b'[1e400, -1e400]',  # beyond a double: json gives infinities
+    b'"\\ud800"',  # a lone surrogate
+    ("[" * 900 + "]" * 900).encode(),  # nested deep, as deep as both read
+]
+
+
+@pytest.mark.parametrize("content", SAME_AS_JSON, ids=range(len(SAME_AS_JSON)))
+def test_a_json_document_is_read_exactly_as_json_reads_it(content):
+    read = read_json_feed(SourceFile(Path("2026-05-01_abc.json"), content))
+    expected = json.loads(content.decode("utf-8-sig"))
+    assert repr(read) == repr(expected)  # repr: NaN is not equal to itself, and -0.0 == 0.0
+
+
+@pytest.mark.parametrize("content", [b'{"a": 1,}', b"\xff\xfe{}", b'{"a": "\x01"}', b"[1, 2", b"nul"])
+def test_a_document_that_is_not_json_is_refused_as_before_in_jsons_words(content):
+    with pytest.raises(FeedError) as err:
+        read_json_feed(SourceFile(Path("2026-05-01_abc.json"), content))
+    try:
+        json.loads(content.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as expected:
+        assert str(err.value) == str(FeedError("2026-05-01_abc.json", f"the file is not valid JSON ({expected})."))
+    else:
+        pytest.fail("json reads it")
+
+
+@pytest.mark.parametrize("depth", [1100, 100_000])
+def test_a_document_nested_too_deeply_is_refused_in_words(depth):
+    with pytest.raises(FeedError) as err:
+        read_json_feed(SourceFile(Path("2026-05-01_abc.json"), ("[" * depth + "]" * depth).encode()))
+    assert "nests lists or objects too deeply" in str(err.value) and "2026-05-01_abc.json" in str(err.value)
+
+
+@pytest.mark.parametrize("value", [MOST_COUNTED, str(MOST_COUNTED), float(2**53)])
+def test_the_largest_count_the_warehouse_holds_is_read(value):
+    assert require_int(value, "f.json", "numberOfServices") == int(value)
+
+
+@pytest.mark.parametrize("value", [MOST_COUNTED + 1, 10**20, "99,999,999,999,999,999,999", 1e19])
+def test_a_count_too_large_for_the_warehouse_is_refused_in_words(value):
+    with pytest.raises(FeedError) as err:
+        require_int(value, "f.json", "numberOfServices")
+    assert "'numberOfServices' is a number too large to be a count" in str(err.value)
+
+
+@pytest.mark.parametrize("count", ["99999999999999999999", "9223372036854775808", "-99999999999999999999"])
+def test_a_snapshot_with_a_count_beyond_64_bits_is_refused_in_words_not_a_surprise(count):
+    """Read by orjson, a whole number beyond 64 bits is a float; by json it was an int that broke the warehouse's
+    insert: either way the file is refused, in words, naming the organisation."""
+    content = ('{"dateUpdated": "1 May 2026", "numberOfServices": 3, "serviceCountByOrganisation": '
+               f'{{"Ashford Borough Council": 2, "Big Numbers Ltd": {count}}}}}').encode()
+    with pytest.raises(FeedError) as err:
+        parse_pay_snapshot(SourceFile(Path("2026-05-01_abc.json"), content))
+    assert "Big Numbers Ltd" in str(err.value)
+    assert "too large to be a count" in str(err.value) or "cannot be negative" in str(err.value)

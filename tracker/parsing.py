@@ -9,6 +9,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+import orjson
 import pandas as pd
 import yaml
 
@@ -101,6 +102,9 @@ def date_from_file_name(file_name: str) -> dt.date | None:
 _WHOLE = re.compile(r"^\s*(?P<number>\d{1,3}(?:,\d{3})+|\d+)(?:\.0+)?\s*$", re.ASCII)  # 0-9 only
 
 
+MOST_COUNTED = 2**63 - 1  # the largest count the warehouse can hold (BIGINT)
+
+
 def require_int(value: object, file_name: str, key: str) -> int:
     """A count as the feeds write it: 549870, "549870", "549,870" or 549870.0 (a whole number)."""
     if isinstance(value, float) and value.is_integer():
@@ -111,6 +115,8 @@ def require_int(value: object, file_name: str, key: str) -> int:
         raise FeedError(file_name, f"'{key}' is {value!r}, expected a whole number such as 1,603.")
     if value < 0:
         raise FeedError(file_name, f"'{key}' is {value}, but a count cannot be negative.")
+    if value > MOST_COUNTED:  # said without the number: JSON's reader gives one this large only roughly
+        raise FeedError(file_name, f"'{key}' is a number too large to be a count (more than {MOST_COUNTED:,}).")
     return value
 
 
@@ -153,13 +159,26 @@ def read_csv_rows(file, columns: tuple[str, ...] | list[str], what: str) -> list
 
 
 def read_json_feed(file) -> object:
-    """A published JSON document; fails, naming the file, if it is empty or not JSON."""
+    """A published JSON document; fails, naming the file, if it is empty or not JSON.
+
+    Read by orjson, about twice as fast as Python's json on the gigabyte of Pay snapshots a national history holds;
+    a document orjson refuses (a byte-order mark, NaN, a lone surrogate, nesting deeper than 1,024) is read by json
+    as before, so what is read, and what a refusal says, is unchanged. The two differ only on whole numbers beyond
+    64 bits, which orjson gives as floats: no count is that large (``require_int``).
+    """
     if not file.content.strip():
         raise FeedError(file.name, "the file is empty (0 bytes of JSON).")
+    try:
+        return orjson.loads(file.content)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(file.content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise FeedError(file.name, f"the file is not valid JSON ({err}).") from None
+    except RecursionError:
+        raise FeedError(file.name, "the file nests lists or objects too deeply to be read (more than a "
+                        "thousand levels); the platforms' files nest a few.") from None
 
 
 def read_yaml_feed(file) -> object:

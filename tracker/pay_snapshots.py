@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from tracker.parsing import FeedError, parse_long_date, parse_quantity, read_json_feed, require_int, require_keys
+from tracker.parsing import (
+    MOST_COUNTED,
+    FeedError,
+    parse_long_date,
+    parse_quantity,
+    read_json_feed,
+    require_int,
+    require_keys,
+)
 from tracker.versions import VERSIONS_FILE, parse_versions
 from tracker.warehouse import SourceFile
 
@@ -28,7 +36,8 @@ def _counts(data: dict, key: str, file_name: str) -> dict[str, int]:
     if not isinstance(mapping, dict):
         raise FeedError(file_name, f"'{key}' is not a list of names with counts.")
     # keys as published: names differing only by spaces are two rows of the file, not one
-    if all(type(n) is int and n >= 0 for n in mapping.values()):  # the usual case, tens of thousands at a time
+    # the usual case, tens of thousands at a time
+    if all(type(n) is int and 0 <= n <= MOST_COUNTED for n in mapping.values()):
         return mapping
     return {str(name): require_int(n, file_name, f"{key}[{name!r}]") for name, n in mapping.items()}
 
