@@ -118,3 +118,47 @@ def test_a_snapshot_with_a_count_beyond_64_bits_is_refused_in_words_not_a_surpri
         parse_pay_snapshot(SourceFile(Path("2026-05-01_abc.json"), content))
     assert "Big Numbers Ltd" in str(err.value)
     assert "too large to be a count" in str(err.value) or "cannot be negative" in str(err.value)
+
+
+# --- a version of the API catalogue, row by row ---------------------------------------------------------------
+
+CATALOGUE = (
+    "dateAdded,dateUpdated,url,name,description,provider,endDate\n"
+    "2020-01-02,2020-02-03, https://a.example ,  Alpha   API ,desc,hmrc,\n"
+    "2020-01-03,,https://b.example,Beta,desc, with comma,dvla,2024-05-06\n"  # an unquoted comma: one field more
+    '2020-01-04,,https://c.example,Gamma,"quoted\nline break",dwp,\n'  # quoted: one row
+    ",,,,,,\n"  # blank: not a row
+    "2020-01-05,,https://d.example,,desc,ons,\n"  # no name: malformed, not an API
+    "2020-01-06,2020-13-45,,Epsilon,desc,Cabinet-Office,2021-02-30\n"  # a date's form, no such day
+    "2020-01-08,,https://f.example,Zeta,desc starts\n here,ons,\n"  # an unquoted line break: two fragments
+)
+
+
+def test_a_catalogue_version_is_read_row_by_row_with_its_malformed_rows_counted():
+    from tracker.api_catalogue import parse_catalogue_version
+
+    parsed = parse_catalogue_version(SourceFile(Path("2020-01-09_abc.csv"), CATALOGUE.encode()))
+    day = dt.date
+    assert parsed["apis"] == [
+        {"row": 2, "date_added": day(2020, 1, 2), "date_updated": day(2020, 2, 3), "end_date": None,
+         "api_name": "Alpha API", "url": "https://a.example", "provider": "hmrc", "well_formed": True},
+        {"row": 3, "date_added": day(2020, 1, 3), "date_updated": None, "end_date": None,  # shifted: 'dvla'
+         "api_name": "Beta", "url": "https://b.example", "provider": "dvla", "well_formed": False},
+        {"row": 4, "date_added": day(2020, 1, 4), "date_updated": None, "end_date": None,
+         "api_name": "Gamma", "url": "https://c.example", "provider": "dwp", "well_formed": True},
+        {"row": 7, "date_added": day(2020, 1, 6), "date_updated": None, "end_date": None,
+         "api_name": "Epsilon", "url": None, "provider": "Cabinet-Office", "well_formed": True},
+        {"row": 8, "date_added": day(2020, 1, 8), "date_updated": None, "end_date": None,
+         "api_name": "Zeta", "url": "https://f.example", "provider": "", "well_formed": False},
+    ]
+    assert parsed["malformed_rows"] == 4  # Beta's, the nameless row, and Zeta's two fragments
+
+
+def test_a_catalogue_without_its_optional_columns_reads_them_as_blank():
+    from tracker.api_catalogue import parse_catalogue_version
+
+    parsed = parse_catalogue_version(SourceFile(Path("2018-01-09_abc.csv"),
+                                                b"dateAdded,url,name,provider\n2018-01-02,,Alpha,hmrc\n"))
+    assert parsed == {"apis": [{"row": 2, "date_added": dt.date(2018, 1, 2), "date_updated": None, "end_date": None,
+                                "api_name": "Alpha", "url": None, "provider": "hmrc", "well_formed": True}],
+                      "malformed_rows": 0}
