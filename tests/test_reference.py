@@ -466,3 +466,28 @@ def test_non_numeric_targets_are_100_percent_of_a_population():
     for target in doc["targets"]:
         if target["metric"] in worded:
             assert target["target_value"] == 100 and target["unit"] == "percent" and target["population"]
+
+
+@pytest.mark.parametrize("frame", [
+    pd.DataFrame({"slug": ["a", "b"], "count": [1, 2], "share": [0.5, float("nan")], "flag": [True, False],
+                  "code": [None, "X1"], "parents": [["p", "q"], []]}),
+    pd.DataFrame({"slug": pd.Series([], dtype=object), "count": pd.Series([], dtype="int64")}),
+    pd.DataFrame({"day": pd.to_datetime(["2026-01-31", None]), "n": pd.array([1, None], dtype="Int64")}),
+])
+def test_a_frames_records_are_what_to_dict_gives(frame):
+    from tracker.organisation_register import records
+
+    made, expected = records(frame), frame.to_dict("records")
+    assert repr(made) == repr(expected)  # repr: NaN and NaT are not equal to themselves
+    assert [list(map(type, r.values())) for r in made] == [list(map(type, r.values())) for r in expected]
+
+
+def test_the_register_reads_an_api_file_with_a_byte_order_mark(tmp_path):
+    from tracker.organisation_register import parse_api_organisations
+    from tracker.warehouse import SourceFile
+
+    document = ('{"results": [{"title": "Cabinet Office", "format": "Ministerial department", "analytics_identifier":'
+                ' "D2", "details": {"slug": "cabinet-office", "govuk_status": "live"}}]}')
+    plain = parse_api_organisations(SourceFile(tmp_path / "a.json", document.encode()))
+    marked = parse_api_organisations(SourceFile(tmp_path / "a.json", ("\ufeff" + document).encode()))
+    assert plain.equals(marked) and plain["slug"].tolist() == ["cabinet-office"]

@@ -358,7 +358,8 @@ def map_department_names(
     several departments, or a name the register does not know is not mapped, with the reason.
     """
     by_slug = organisations.set_index("organisation_slug")
-    successors = {r["slug"]: [s for s in r["successor_slugs"] if s] for r in api.to_dict("records")}
+    successors = {slug: [s for s in after if s]
+                  for slug, after in zip(api["slug"].tolist(), api["successor_slugs"].tolist(), strict=True)}
     by_key: dict[str, dict[str, set[str]]] = {}
     for r in identifiers.itertuples(index=False):
         by_key.setdefault(r.identifier, {}).setdefault(r.kind, set()).add(r.organisation_slug)
