@@ -36,8 +36,10 @@ the materialisation's metadata.
 
 # No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
 import datetime as dt
+import functools
 import itertools
 import json
+import os
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -393,7 +395,8 @@ def _judge_arrival(arrival: _Arrival, settings: TrackerConfig, judge: ReturnJudg
         "organisation_code": file.organisation_code, "channel": file.channel,
         "is_illustrative": file.is_illustrative, "received_at": file.received_at, "processed_at": now,
         "return_organisation_code": None, "reporting_quarter": None, "problem_count": 0, "warning_count": 0,
-        "warnings": "[]", "duplicate_of": None, "archived_as": _shown_path(settings.home, target), "gx_result": None,
+        "warnings": "[]", "duplicate_of": None, "archived_as": _shown_path(settings.home_dir, target),
+        "gx_result": None,
         "normalisations": "[]",
         # who sent it, from the sidecar (NULL for a file dropped into the inbox by hand)
         "sender": file.sender, "on_behalf_reason": file.on_behalf_reason,
@@ -422,9 +425,10 @@ def _judge_arrival(arrival: _Arrival, settings: TrackerConfig, judge: ReturnJudg
             "status": report.status, "return_organisation_code": code, "reporting_quarter": quarter,
             "contract_version": report.version,
             "problem_count": len(report.problems), "warning_count": len(report.warnings),
-            "warnings": json.dumps([w.describe() for w in report.warnings]),
+            "warnings": json.dumps([w.describe() for w in report.warnings]) if report.warnings else "[]",
             # each value read leniently, as read and as understood (410,000.00 -> 410000; 2025/26 Q3 -> 2025-26 Q3)
-            "normalisations": json.dumps([n.record() for n in report.normalisations]),
+            "normalisations": json.dumps([n.record() for n in report.normalisations]) if report.normalisations
+            else "[]",
             "summary": report.problems[0].describe() if report.problems else
             f"Accepted: {code} {quarter}" + (f", with {len(report.warnings)} warning(s)." if report.warnings else "."),
         }
@@ -791,8 +795,16 @@ def _archived(con, settings: TrackerConfig, moves: list[tuple[Archiving, str | N
                         [shown, move.file.reference])
 
 
-def _shown_path(home: Path, path: Path) -> str:
-    return printable(str(path.relative_to(home)), 400)
+def _shown_path(home: Path | str, path: Path) -> str:
+    """Where the archive holds a file, as its record says: from the tracker's home, made printable."""
+    text, under = str(path), _home_prefix(str(home))
+    # the usual path (the archive is in the home) cut from its text: relative_to took a tenth of judging a chunk
+    return printable(text[len(under):] if text.startswith(under) else str(path.relative_to(home)), 400)
+
+
+@functools.lru_cache(maxsize=8)
+def _home_prefix(home: str) -> str:
+    return os.path.join(str(Path(home)), "")
 
 
 def _recorded_path(home: Path, archived_as: str | None) -> Path | None:

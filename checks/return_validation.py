@@ -186,8 +186,14 @@ class ValidationReport:
         """(organisation code, quarter) of the first row, as understood (normalised), when readable."""
         first = next(iter(self.raw_rows.values()), {})
         code = (first.get("organisation_code") or "").strip().upper() or None
-        quarter = Quarter.parse(normalise_quarter(first.get("reporting_quarter") or ""))
-        return code, quarter.label if quarter else None
+        return code, _quarter_label(first.get("reporting_quarter") or "")
+
+
+@functools.lru_cache(maxsize=4096)  # forty quarters, spelt a few ways, in 60,000 returns
+def _quarter_label(text: str) -> str | None:
+    """The quarter ``text`` names, as the contract writes it, or None."""
+    quarter = Quarter.parse(normalise_quarter(text))
+    return quarter.label if quarter else None
 
 
 def validate_return(

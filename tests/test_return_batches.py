@@ -8,6 +8,7 @@ kept and findings, whatever else is in the batch and in whatever order.
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -168,3 +169,22 @@ def test_a_long_cell_is_parsed_every_time_and_never_remembered(monkeypatch):
     assert all(len(text) <= validation.REMEMBERED_CELL_CHARACTERS for text in asked)
     again = validate_return(content, "long.csv", KNOWN, AS_OF, "D10")
     assert [p.describe() for p in report.problems] == [p.describe() for p in again.problems]
+
+
+@pytest.mark.parametrize("home", ["/srv/tracker", "/srv/tracker/", "relative/home", "./relative/home", "/"])
+def test_an_archived_path_is_shown_from_the_home_as_relative_to_gives_it(home):
+    from assets.returns import _shown_path
+
+    target = Path(home) / "returns" / "archive" / "D16" / "2026-01-31_abc.csv"
+    assert _shown_path(home, target) == _shown_path(Path(home), target) == str(target.relative_to(home))
+    with pytest.raises(ValueError):  # outside the home: said, as before, not cut at the wrong place
+        _shown_path(home, Path("/elsewhere/returns/archive/x.csv") if home != "/" else Path("relative/x.csv"))
+
+
+@pytest.mark.parametrize("spelling", ["2025-26 Q3", "2025/26 Q3", " 2025-26  q3 ", "Q3 2025-26", "2025-27 Q3", ""])
+def test_a_remembered_quarter_is_the_quarter_the_spelling_names(spelling):
+    from checks.return_contract import Quarter, normalise_quarter
+    from checks.return_validation import _quarter_label
+
+    quarter = Quarter.parse(normalise_quarter(spelling))
+    assert _quarter_label(spelling) == _quarter_label(spelling) == (quarter.label if quarter else None)
