@@ -491,3 +491,29 @@ def test_the_register_reads_an_api_file_with_a_byte_order_mark(tmp_path):
     plain = parse_api_organisations(SourceFile(tmp_path / "a.json", document.encode()))
     marked = parse_api_organisations(SourceFile(tmp_path / "a.json", ("\ufeff" + document).encode()))
     assert plain.equals(marked) and plain["slug"].tolist() == ["cabinet-office"]
+
+
+def _normalised_step_by_step(name: str) -> str:
+    """The matching key's rule written out one step at a time, as it first was: the key must stay this."""
+    import re
+    import unicodedata
+
+    text = str(name).translate(str.maketrans({"\u2019": "'", "\u2018": "'", "\u2013": "-", "\u2014": "-"}))
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    text = text.lower().replace("&", " and ").replace("'", " ").replace("`", " ")
+    text = re.sub(r"[^a-z0-9]+", " ", text)
+    text = re.sub(r"\b(?:her|his) majesty s\b", "hm", text)
+    text = re.sub(r"^the ", "", text.strip())
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def test_a_names_key_is_the_rule_written_out_step_by_step():
+    import random
+
+    rng = random.Random(17)
+    alphabet = "abcXYZ &'`-–—’‘.,()éÉçñøß ﬁ①Ⅷ  \t\n\u00a0\u200bthe The THE her majesty's Her Majesty’s his majestys 09"
+    names = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30))) for _ in range(20_000)]
+    names += ["".join(chr(rng.randint(0, 0x2FFF)) for _ in range(rng.randint(0, 12))) for _ in range(5_000)]
+    names += ["the the", "the", " the x", "The  Her Majesty's  Treasury", "thé x", "ｔｈｅ x", "x the", "", "&",
+              "the&x", "Ministry of Justice – MoJ", "HM Revenue & Customs", "Department for Education (DfE)"]
+    assert [normalise(n) for n in names] == [_normalised_step_by_step(n) for n in names]
