@@ -162,3 +162,24 @@ def test_a_catalogue_without_its_optional_columns_reads_them_as_blank():
     assert parsed == {"apis": [{"row": 2, "date_added": dt.date(2018, 1, 2), "date_updated": None, "end_date": None,
                                 "api_name": "Alpha", "url": None, "provider": "hmrc", "well_formed": True}],
                       "malformed_rows": 0}
+
+
+@pytest.mark.parametrize(("count", "read"), [
+    (True, None), (False, None), (2.0, 2), (2.5, None), ("1,603", 1603), (-1, None), (None, None), ([1], None),
+    (MOST_COUNTED, MOST_COUNTED), (0, 0),
+])
+def test_an_organisations_count_among_whole_numbers_is_read_as_require_int_reads_it(count, read):
+    """The usual snapshot's counts are all whole numbers, checked at once; one count of another kind among them is
+    read, or refused naming its organisation, exactly as ``require_int`` reads it alone."""
+    counts = {f"Body {n}": n for n in range(1, 200)} | {"Odd One": count}
+    content = json.dumps({"dateUpdated": "1 May 2026", "numberOfServices": 3,
+                          "serviceCountByOrganisation": counts}).encode()
+    file = SourceFile(Path("2026-05-01_abc.json"), content)
+    if read is None:
+        with pytest.raises(FeedError) as err:
+            parse_pay_snapshot(file)
+        assert "Odd One" in str(err.value)
+    else:
+        parsed = parse_pay_snapshot(file)["_by_org"].to_pydict()
+        assert dict(zip(parsed["name"], parsed["live_services"], strict=True))["Odd One"] == read
+        assert type(parsed["live_services"][-1]) is int

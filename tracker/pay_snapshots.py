@@ -36,8 +36,9 @@ def _counts(data: dict, key: str, file_name: str) -> dict[str, int]:
     if not isinstance(mapping, dict):
         raise FeedError(file_name, f"'{key}' is not a list of names with counts.")
     # keys as published: names differing only by spaces are two rows of the file, not one
-    # the usual case, tens of thousands at a time
-    if all(type(n) is int and 0 <= n <= MOST_COUNTED for n in mapping.values()):
+    counts = mapping.values()
+    # the usual case, tens of thousands at a time: every count a whole number (not a bool) in range, checked in C
+    if not counts or (set(map(type, counts)) == {int} and min(counts) >= 0 and max(counts) <= MOST_COUNTED):
         return mapping
     return {str(name): require_int(n, file_name, f"{key}[{name!r}]") for name, n in mapping.items()}
 
