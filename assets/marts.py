@@ -124,7 +124,9 @@ def dbt_launcher(home: Path | None = None) -> Path:
 # dbt builds two nodes at once in a warehouse this large: one node's SQL, which DuckDB runs outside Python's lock, is
 # then long enough to overlap dbt's own work on the other (national size: the build 12.4-13.0 -> 10.0-10.8 s). In a
 # smaller one the SQL is short and the two threads only take turns with Python's lock (small: 6.9-7.7 -> 7.3-8.1 s).
-TWO_THREADS_FROM_BYTES = 256 * 2**20
+# A national warehouse is about 250 MB when a full build reaches the marts (it was over 256 MB while Pay's counts
+# were stored twice), a medium one 64 MB after its marts.
+TWO_THREADS_FROM_BYTES = 128 * 2**20
 
 
 # dbt's debug log file and its JSON artifacts (the manifest, written twice, run_results.json and the graph) cost a
