@@ -55,6 +55,19 @@ DUCKDB_TARGET = "warehouse"  # the DuckDB file: the only warehouse a Dagster run
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse, which a run in a new home starts from (its own target folder)
+
+
+def _written_since(parse: Path, stamp: Path) -> bool:
+    """Whether dbt's parse was written after the stamp that vouches for it: by a dbt started by hand in a home's
+    folder of links (whose ``target`` is the project's), with another warehouse path or target, which makes every
+    new home's first build parse the whole project again (about 2 s)."""
+    try:
+        return parse.stat().st_mtime_ns > stamp.stat().st_mtime_ns
+    except FileNotFoundError:
+        return True
+
+
 def _project_fingerprint(project_dir: Path, profile_warehouse: str) -> str:
     digest = hashlib.sha256(profile_warehouse.encode() + b"\0")  # the profile's path is part of what dbt parsed
     for entry in PROJECT_FILES:
@@ -160,7 +173,8 @@ def prepared_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         profile_warehouse = warehouse_path_for_dbt(warehouse_path())
         fingerprint = _project_fingerprint(project_dir, profile_warehouse)
-        if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint and \
+                not _written_since(target / PARTIAL_PARSE, stamp):
             return manifest
         # Parsed with the profile's warehouse path as a run gives it (the same relative path in every home), so
         # that a run can use dbt's partial parse of this manifest (dbt parses everything again when it differs).

@@ -151,6 +151,29 @@ def test_a_changed_model_is_picked_up_without_a_manual_step(tmp_path):
     assert "a comment that changes nothing" in nodes["model.adoption_tracker.pay_monthly"]["raw_code"]
 
 
+def test_a_parse_written_over_by_a_dbt_started_by_hand_is_made_again(tmp_path):
+    """A dbt started by hand in a home's folder of links writes its parse into the project's (another warehouse
+    path, another profile): the next load parses the project again, so a new home's first build does not parse it
+    all again."""
+    import os
+    import shutil
+
+    from assets.marts import DBT_PROJECT_DIR, PARTIAL_PARSE, prepared_manifest
+
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    manifest = prepared_manifest(project)
+    parse, stamp = project / "target" / PARTIAL_PARSE, project / "target" / "project.sha256"
+    parsed_at = manifest.stat().st_mtime_ns
+    parse.write_bytes(b"another profile's parse")
+    later = stamp.stat().st_mtime_ns + 1_000_000_000
+    os.utime(parse, ns=(later, later))
+    assert prepared_manifest(project).stat().st_mtime_ns > parsed_at  # parsed again
+    assert parse.read_bytes() != b"another profile's parse" and stamp.stat().st_mtime_ns >= parse.stat().st_mtime_ns
+    again = manifest.stat().st_mtime_ns
+    assert prepared_manifest(project).stat().st_mtime_ns == again  # and then kept
+
+
 def _rebuild_marts(built, tmp_path, damage: str, instance: dg.DagsterInstance | None = None):
     """The marts rebuilt on a copy of the session's warehouse after one SQL statement damages it."""
     import shutil
