@@ -46,10 +46,8 @@ def table_exists(con, table: str, views: bool = True) -> bool:
     """Whether ``schema.table`` is in the warehouse: a table, or a view unless not ``views`` (a staging table
     can be a view over a parse cache, ``VersionsView``)."""
     schema, name = table.split(".")
-    kinds = ["BASE TABLE", "VIEW"] if views else ["BASE TABLE"]
     return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
-                       "AND list_contains(?, table_type)",
-                       [schema, name, kinds]).fetchall()[0][0] > 0
+                       "AND (table_type = 'BASE TABLE' OR ?)", [schema, name, views]).fetchall()[0][0] > 0
 
 
 def ensure_schemas(con) -> None:
