@@ -234,7 +234,11 @@ def test_league_table_key_measures_show_at_1280_pixels(server, home, page):
     there, and so is the column after them, so none of them is cut off at the right."""
     open_page(page, server["url"] + "/departments", expected_figures(home)["/departments"])
     settle(page)
-    headings = page.locator('[data-testid="stDataFrame"]').first.locator("th").all_inner_texts()
+    # the grid lists its columns in its accessible table once drawn, which on a busy machine can come after the
+    # script has settled
+    cells = page.locator('[data-testid="stDataFrame"]').first.locator("th")
+    cells.first.wait_for(state="attached", timeout=30_000)
+    headings = cells.all_inner_texts()
     key = ["Department", "Platforms (of 4)", "Pay services", "One Login", "APIs", "Adoption rate", "Own return",
            "To chase"]
     assert headings[:len(key)] == key and len(headings) > len(key), headings
