@@ -607,6 +607,7 @@ def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge
     One set of lookups serves every chunk, made again only after a chunk had to be taken file by file."""
     chunks = [files[start:start + size] for start in range(0, len(files), size)]
     places = ArchivePlaces(settings.home)
+    made: set[Path] = set()  # the archive folders made, for every chunk's archiving (``archive_all``)
     lookups = None
     read = _read_chunk(chunks[0], judge) if chunks else []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="return-archiving") as archiving:
@@ -626,7 +627,7 @@ def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge
                 continue
             taken, moves = recorded
             moving = (n * size, chunk, taken, moves,
-                      archiving.submit(archive_all, settings.home, [move for move, _ in moves]))
+                      archiving.submit(archive_all, settings.home, [move for move, _ in moves], made))
         if moving is not None:
             yield _moved(con, settings, moving, log)
 

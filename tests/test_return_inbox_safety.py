@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import json
 import os
+from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
 import pytest
@@ -586,3 +587,43 @@ def test_a_file_is_read_whole_and_a_short_read_ends_it(tmp_path, monkeypatch, si
     if size:
         with pytest.raises(return_inbox.InboxFileTooLarge):
             read_regular_file(path, size - 1)
+
+
+def test_archive_folders_are_made_once_across_calls_and_again_if_removed_meanwhile(tmp_path, monkeypatch):
+    """An intake archives chunk after chunk with one set of folders made: one mkdir a folder, not one a chunk; and
+    a folder removed between two chunks is made again, the entry archived all the same."""
+    import shutil
+    from pathlib import Path
+
+    made_calls = []
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        made_calls.append(self.name)
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    made: set[Path] = set()
+    first = [Archiving(_inbox_entry(tmp_path, name=f"a{i}.csv"), GOOD) for i in range(3)]
+    archive_all(tmp_path, first, made)
+    second = [Archiving(_inbox_entry(tmp_path, name=f"b{i}.csv"), GOOD) for i in range(3)]
+    made_calls.clear()
+    archive_all(tmp_path, second, made)
+    assert made_calls == [] and all(m.error is None and m.archived.read_bytes() == GOOD for m in first + second)
+    shutil.rmtree(first[0].archived.parent)  # someone removes the organisation's archive folder
+    third = Archiving(_inbox_entry(tmp_path, name="c.csv"), GOOD)
+    archive_all(tmp_path, [third], made)
+    assert third.error is None and third.archived.read_bytes() == GOOD and not os.path.lexists(third.file.path)
+    assert os.path.lexists(f"{third.archived}{SIDECAR}")
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_an_entry_whose_sidecar_has_gone_is_archived_without_error(tmp_path, sent):
+    """A sidecar read when the entry was listed is moved without asking first: gone meanwhile (a run killed after
+    moving it), the entry is archived all the same. An entry dropped in by hand has none to move."""
+    entry = _inbox_entry(tmp_path)
+    if sent:
+        entry = dataclass_replace(entry, sha256="0" * 64)
+    os.unlink(f"{entry.path}{SIDECAR}")
+    assert archive(tmp_path, entry, GOOD).read_bytes() == GOOD
+    assert not os.listdir(entry.path.parent)

@@ -509,7 +509,7 @@ class Archiving:
     error: OSError | None = None
 
 
-def archive_all(home: Path, entries: list[Archiving]) -> None:
+def archive_all(home: Path, entries: list[Archiving], made: set[Path] | None = None) -> None:
     """Move processed entries (and their sidecars) out of the inbox; never overwrites an archived file.
 
     With ``content``, exactly those bytes are archived and the inbox file removed: the entry given the archive's
@@ -526,8 +526,11 @@ def archive_all(home: Path, entries: list[Archiving]) -> None:
     flushed (three flushes a file were most of the time archiving took): if a crash undoes them, the next run finds
     the entry or its sidecar in the inbox, recorded, and finishes the move to the same place. An entry that cannot
     be moved gets its error, and the others go on.
+
+    ``made``: the archive folders already made (or found), kept by the caller across its calls, and added to: one
+    mkdir a folder for a whole intake, not one a folder each chunk (a national intake's 40,000 took 2 s).
     """
-    made: set[Path] = set()  # archive folders made (or found) by this call: one mkdir a folder, not a file
+    made = set() if made is None else made
     for entry in entries:
         try:
             entry.archived = _put_in_archive(home, entry.file, entry.content, entry.target, made)
@@ -581,6 +584,7 @@ def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: 
         # the target looked at: exactly these bytes, put there by an earlier, killed run, are kept; anything else
         # there is never overwritten.
         if not (_linked_holding(file.path, target, content) or _holds(target, content)):
+            target.parent.mkdir(parents=True, exist_ok=True)  # made earlier in the intake, and removed since
             if os.path.lexists(target):
                 target = archive_target(home, file)
             if not _linked_holding(file.path, target, content):
@@ -599,9 +603,12 @@ def _leave_inbox(file: InboxFile, target: Path, read: bool) -> None:
             os.unlink(file.path)
         except FileNotFoundError:
             pass
-    sidecar = file.path.with_name(file.path.name + SIDECAR)
-    if os.path.lexists(sidecar) and not os.path.lexists(target.with_name(target.name + SIDECAR)):
-        os.replace(sidecar, target.with_name(target.name + SIDECAR))
+    sidecar, beside = file.path.with_name(file.path.name + SIDECAR), target.with_name(target.name + SIDECAR)
+    # A sidecar read when the entry was listed is moved without asking first whether it is there (it is, but for
+    # a run killed after moving it); one never read is looked for (an entry dropped in by hand has none).
+    if (file.sha256 is not None or os.path.lexists(sidecar)) and not os.path.lexists(beside):
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(sidecar, beside)
 
 
 def _linked_holding(entry: Path, target: Path, content: bytes) -> bool:
