@@ -36,6 +36,7 @@ class AnsweringChild:
                                     stderr=subprocess.DEVNULL)
         self.answers: queue.Queue = queue.Queue()
         self.waiting = 0  # batches sent and not yet answered
+        self._waiting_lock = threading.Lock()  # one thread may send while another takes answers
         self.gone = False
         threading.Thread(target=self._read_answers, name=f"{module}-answers", daemon=True).start()
         self._send(first)
@@ -44,20 +45,23 @@ class AnsweringChild:
         """The batch sent (True), or nothing sent because the process has gone (False)."""
         if self.gone or not self._send(batch):
             return False
-        self.waiting += 1
+        with self._waiting_lock:
+            self.waiting += 1
         return True
 
     def answer(self) -> object | None:
         """The answer to the oldest batch not yet answered; None if the process failed on it or has gone (the
         caller then does that batch itself)."""
-        if self.waiting == 0:
-            return None
-        self.waiting -= 1
+        with self._waiting_lock:
+            if self.waiting == 0:
+                return None
+            self.waiting -= 1
         answer = self.answers.get()  # the reading thread puts GONE last, whenever the process ends
         if answer is GONE:
             if not self.gone:
                 log.warning(f"The process {self.work} has ended: the run does that work itself.")
-            self.gone, self.waiting = True, 0
+            with self._waiting_lock:
+                self.gone, self.waiting = True, 0
             return None
         if isinstance(answer, BaseException):
             log.warning(f"{self.work.capitalize()} in a process of its own failed on a batch ({answer!r}): the run "
