@@ -602,21 +602,18 @@ def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge
     so a fault stays one file's.
 
     Three things overlap: each chunk is read, and handed to the judge to check (``check_later``; with a process
-    of its own, on the other core), in a thread while the one before is judged and recorded; and a recorded chunk
-    is archived in another thread while the next is judged and recorded. Both are mostly file system calls and
-    waits on the checking process, which let the run's own thread go on.
+    of its own, on the other core), while the one before is judged and recorded; and a recorded chunk is archived
+    in a thread (file system calls, which let the run's own thread go on) while the next is judged and recorded.
     One set of lookups serves every chunk, made again only after a chunk had to be taken file by file."""
     chunks = [files[start:start + size] for start in range(0, len(files), size)]
     places = ArchivePlaces(settings.home)
     made: set[Path] = set()  # the archive folders made, for every chunk's archiving (``archive_all``)
     lookups = None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="return-reading") as reading, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="return-archiving") as archiving:
-        read = reading.submit(_read_chunk, chunks[0], judge) if chunks else None
+    read = _read_chunk(chunks[0], judge) if chunks else []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="return-archiving") as archiving:
         moving = None  # the chunk being archived: (its first file's index, the chunk, outcomes, moves, the job)
         for n, chunk in enumerate(chunks):
-            arrivals = read.result()
-            read = reading.submit(_read_chunk, chunks[n + 1], judge) if n + 1 < len(chunks) else None
+            arrivals, read = read, _read_chunk(chunks[n + 1], judge) if n + 1 < len(chunks) else []
             if lookups is None:
                 lookups = _IntakeLookups(con, [file.organisation_code for file in files[n * size:]])
             recorded = _record_read(con, settings, arrivals, judge, lookups, places, log)

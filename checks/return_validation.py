@@ -20,7 +20,6 @@ import hashlib
 import itertools
 import logging
 import re
-from collections import deque
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
@@ -255,9 +254,7 @@ class ReturnJudge:
     def __init__(self, known_organisations: Collection[str], as_of: dt.date, elsewhere: bool = False) -> None:
         self.known, self.as_of = frozenset(known_organisations), as_of
         self._ahead: dict[tuple[str, str, str | None], ValidationReport] = {}
-        # batches sent to the other process, oldest first, not yet answered: one thread may send (``check_later``)
-        # while another takes answers (each batch is added once sent, so the oldest here is the oldest sent)
-        self._later: deque[Files] = deque()
+        self._later: list[Files] = []  # batches sent to the other process, oldest first, not yet answered
         self._elsewhere = None
         if elsewhere:
             from checks.return_checking_process import CheckingProcess
@@ -288,7 +285,7 @@ class ReturnJudge:
     def __call__(self, content: bytes, file_name: str, submitter: str | None) -> ValidationReport:
         key = (hashlib.sha256(content).hexdigest(), file_name, submitter)
         while key not in self._ahead and self._later:
-            files = self._later.popleft()
+            files = self._later.pop(0)
             reports = self._elsewhere.answer()
             if reports is None:  # it failed on them, or has gone: checked here
                 self._check_here(files)

@@ -91,30 +91,3 @@ def test_a_file_not_sent_ahead_is_checked_when_asked(elsewhere):
         judge.check_later(files[:2])
         made = [judge(*files[5]), judge(*files[0]), judge(*files[1]), judge(*files[0])]  # the last: asked twice
     _same(made, _alone([files[5], files[0], files[1], files[0]]))
-
-
-def test_batches_sent_from_one_thread_while_another_takes_the_reports_come_back_in_order():
-    """The intake reads and sends each chunk in a thread while the run's thread judges the chunk before: the
-    reports are the ones this process makes, each for its own file, however the two threads interleave."""
-    import threading
-
-    files = _files()
-    expected = [validate_return(content, name, KNOWN, AS_OF, submitter=sender) for content, name, sender in files]
-    batches = [[(content + b"\r\n" * n, name, sender) for content, name, sender in files] for n in range(12)]
-    sent = [threading.Event() for _ in batches]
-    with ReturnJudge(KNOWN, AS_OF, elsewhere=True) as judge:
-        def send_all():
-            for batch, done in zip(batches, sent, strict=True):
-                judge.check_later(batch)
-                done.set()
-
-        sender = threading.Thread(target=send_all)
-        sender.start()
-        made = []
-        for batch, done in zip(batches, sent, strict=True):
-            done.wait(60)
-            made.append([judge(*file) for file in batch])
-        sender.join(60)
-        assert judge._elsewhere is not None and not judge._elsewhere.gone and not judge._ahead  # all from there
-    for reports in made:
-        _same(reports, expected)

@@ -36,7 +36,6 @@ class AnsweringChild:
                                     stderr=subprocess.DEVNULL)
         self.answers: queue.Queue = queue.Queue()
         self.waiting = 0  # batches sent and not yet answered
-        self._waiting_lock = threading.Lock()  # one thread may send while another takes answers
         self.gone = False
         threading.Thread(target=self._read_answers, name=f"{module}-answers", daemon=True).start()
         self._send(first)
@@ -45,23 +44,20 @@ class AnsweringChild:
         """The batch sent (True), or nothing sent because the process has gone (False)."""
         if self.gone or not self._send(batch):
             return False
-        with self._waiting_lock:
-            self.waiting += 1
+        self.waiting += 1
         return True
 
     def answer(self) -> object | None:
         """The answer to the oldest batch not yet answered; None if the process failed on it or has gone (the
         caller then does that batch itself)."""
-        with self._waiting_lock:
-            if self.waiting == 0:
-                return None
-            self.waiting -= 1
+        if self.waiting == 0:
+            return None
+        self.waiting -= 1
         answer = self.answers.get()  # the reading thread puts GONE last, whenever the process ends
         if answer is GONE:
             if not self.gone:
                 log.warning(f"The process {self.work} has ended: the run does that work itself.")
-            with self._waiting_lock:
-                self.gone, self.waiting = True, 0
+            self.gone, self.waiting = True, 0
             return None
         if isinstance(answer, BaseException):
             log.warning(f"{self.work.capitalize()} in a process of its own failed on a batch ({answer!r}): the run "
