@@ -11,6 +11,7 @@ import datetime as dt
 import errno
 import json
 import os
+import shutil
 from dataclasses import replace as dataclass_replace
 from pathlib import Path
 
@@ -592,9 +593,6 @@ def test_a_file_is_read_whole_and_a_short_read_ends_it(tmp_path, monkeypatch, si
 def test_archive_folders_are_made_once_across_calls_and_again_if_removed_meanwhile(tmp_path, monkeypatch):
     """An intake archives chunk after chunk with one set of folders made: one mkdir a folder, not one a chunk; and
     a folder removed between two chunks is made again, the entry archived all the same."""
-    import shutil
-    from pathlib import Path
-
     made_calls = []
     real_mkdir = Path.mkdir
 

@@ -584,7 +584,7 @@ def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: 
         # the target looked at: exactly these bytes, put there by an earlier, killed run, are kept; anything else
         # there is never overwritten.
         if not (_linked_holding(file.path, target, content) or _holds(target, content)):
-            target.parent.mkdir(parents=True, exist_ok=True)  # made earlier in the intake, and removed since
+            target.parent.mkdir(parents=True, exist_ok=True)  # in case it was removed since the intake made it
             if os.path.lexists(target):
                 target = archive_target(home, file)
             if not _linked_holding(file.path, target, content):
