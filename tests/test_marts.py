@@ -9,7 +9,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from assets.marts import DBT_PROJECT_DIR, manifest, mart_tables, models, table_name
+from assets.marts import DBT_PROJECT_DIR, PARTIAL_PARSE, manifest, mart_tables, models, prepared_manifest, table_name
 from pipelines.definitions import defs
 from tracker.settings import dbt_target_dir
 
@@ -138,8 +138,6 @@ def test_the_folder_of_links_is_mended_in_a_copied_or_moved_home(tmp_path):
 def test_a_changed_model_is_picked_up_without_a_manual_step(tmp_path):
     import shutil
 
-    from assets.marts import DBT_PROJECT_DIR, prepared_manifest
-
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
     first = prepared_manifest(project)
@@ -157,8 +155,6 @@ def test_a_parse_written_over_by_a_dbt_started_by_hand_is_made_again(tmp_path):
     all again."""
     import os
     import shutil
-
-    from assets.marts import DBT_PROJECT_DIR, PARTIAL_PARSE, prepared_manifest
 
     project = tmp_path / "dbt"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
