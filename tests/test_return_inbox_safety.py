@@ -625,3 +625,16 @@ def test_an_entry_whose_sidecar_has_gone_is_archived_without_error(tmp_path, sen
     os.unlink(f"{entry.path}{SIDECAR}")
     assert archive(tmp_path, entry, GOOD).read_bytes() == GOOD
     assert not os.listdir(entry.path.parent)
+
+
+def test_an_entry_refused_unread_is_archived_when_its_folder_was_removed_since_the_intake_made_it(tmp_path):
+    """The folders an intake made are not asked after again: an entry moved unread into one removed meanwhile makes
+    it again, as an entry whose bytes were read does."""
+    made: set[Path] = set()
+    first = Archiving(_inbox_entry(tmp_path, name="a.csv"), GOOD)
+    archive_all(tmp_path, [first], made)
+    shutil.rmtree(first.archived.parent)
+    refused = Archiving(_inbox_entry(tmp_path, name="b.csv"))
+    archive_all(tmp_path, [refused], made)
+    assert refused.error is None and refused.archived.read_bytes() == GOOD
+    assert not os.path.lexists(refused.file.path) and os.path.lexists(f"{refused.archived}{SIDECAR}")

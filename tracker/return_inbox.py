@@ -592,7 +592,11 @@ def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: 
     elif os.path.lexists(file.path):
         if os.path.lexists(target):
             target = archive_target(home, file)
-        os.replace(file.path, target)
+        try:
+            os.replace(file.path, target)
+        except FileNotFoundError:  # its folder removed since the intake made it (else the entry has gone: raised)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(file.path, target)
     return target
 
 
@@ -603,12 +607,10 @@ def _leave_inbox(file: InboxFile, target: Path, read: bool) -> None:
             os.unlink(file.path)
         except FileNotFoundError:
             pass
-    sidecar, beside = file.path.with_name(file.path.name + SIDECAR), target.with_name(target.name + SIDECAR)
-    # A sidecar read when the entry was listed is moved without asking first whether it is there (it is, but for
-    # a run killed after moving it); one never read is looked for (an entry dropped in by hand has none).
-    if (file.sha256 is not None or os.path.lexists(sidecar)) and not os.path.lexists(beside):
-        with contextlib.suppress(FileNotFoundError):
-            os.replace(sidecar, beside)
+    beside = target.with_name(target.name + SIDECAR)
+    if not os.path.lexists(beside):  # moved without asking first whether it is there: none (an entry dropped in
+        with contextlib.suppress(FileNotFoundError):  # by hand) or gone (a run killed after moving it) is no error
+            os.replace(file.path.with_name(file.path.name + SIDECAR), beside)
 
 
 def _linked_holding(entry: Path, target: Path, content: bytes) -> bool:
