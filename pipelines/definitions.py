@@ -25,6 +25,7 @@ from assets import (
 )
 from checks import platform_checks, return_checks
 from pipelines.alerting import alert_on_run_failure, alert_on_stale_data
+from pipelines.executor import side_by_side_executor
 from pipelines.progress import progress_logger
 from pipelines.run_health import fail_killed_runs
 from pipelines.schedules import (
@@ -90,6 +91,6 @@ defs = dg.Definitions(
     resources=resources(),
     # One process runs a job's steps in turn: every step writes the one DuckDB file, which allows one writer,
     # and starting a process per step made a return's run take two minutes instead of seconds.
-    executor=dg.in_process_executor,
+    executor=side_by_side_executor,
     loggers={"progress": progress_logger},
 )
