@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from pipelines.executor import STEPS_AT_ONCE, execute_here, side_by_side_executor
@@ -174,3 +175,23 @@ def test_an_interrupt_stops_every_running_step_and_ends_the_run(tmp_path):
     assert (tmp_path / "one.cleaned_up").exists() and (tmp_path / "two.cleaned_up").exists()
     assert not (tmp_path / "never.started").exists()
     assert "run status FAILURE" in out or "run status CANCELED" in out, (out, err)
+
+
+def test_every_schema_a_run_writes_in_is_made_before_its_steps_start(warehouse, tmp_path):
+    """Two steps at once that each make a missing schema conflict (DuckDB: "Catalog write-write conflict"), so the
+    run makes every schema first, when it holds the warehouse open; a step that writes in a new schema must add it
+    to SCHEMAS."""
+    from tracker.resources import TrackerWarehouse
+    from tracker.warehouse import SCHEMAS
+
+    made_by_the_build = {schema for (schema,) in warehouse.execute(
+        "SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database()").fetchall()}
+    assert made_by_the_build - {"main"} <= set(SCHEMAS)
+
+    held = TrackerWarehouse(database=str(tmp_path / "warehouse.duckdb"), lock_home=str(tmp_path))
+    held.keep_open()
+    held.let_go()
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        made_first = {schema for (schema,) in con.execute(
+            "SELECT schema_name FROM information_schema.schemata WHERE catalog_name = current_database()").fetchall()}
+    assert set(SCHEMAS) <= made_first

@@ -95,8 +95,10 @@ class TrackerWarehouse(DuckDBResource):
         run lock is held, so no other process wants the file meanwhile; a step that starts one that does (dbt)
         lets go first (``released``). Each write still commits to the write-ahead log as it did."""
         if self._kept is None:
+            from tracker.warehouse import ensure_schemas
+
             kept = self.get_connection()
-            kept.__enter__()
+            ensure_schemas(kept.__enter__())  # before any step: see SCHEMAS
             self._kept = kept
 
     def _hold(self) -> str | None:
