@@ -89,8 +89,8 @@ defs = dg.Definitions(
     sensors=[return_inbox_sensor, receipt_sender, alert_on_run_failure, alert_on_stale_data, fail_killed_runs],
     schedules=[weekly_refresh, returns_reminders, returns_window_closure, *feed_refresh_schedules],
     resources=resources(),
-    # One process runs a job's steps in turn: every step writes the one DuckDB file, which allows one writer,
-    # and starting a process per step made a return's run take two minutes instead of seconds.
+    # One process runs a job's steps, two at once in threads: every step writes the one DuckDB file, which one
+    # process may write, and starting a process per step made a return's run take two minutes instead of seconds.
     executor=side_by_side_executor,
     loggers={"progress": progress_logger},
 )
