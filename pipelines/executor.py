@@ -3,10 +3,9 @@
 One process, because every step writes the one DuckDB file, which one process at a time may write (its
 connections share one database; their transactions may overlap). Two at a time, because in a national full build
 one at a time left the second core idle for 40% of the run: the returns intake uses 1.55 cores, the register and
-the API catalogue about one. Steps start in Dagster's order, except that a step's ``dagster/priority`` is also that
-of every step it waits for (``urgency``): the way to a long step is cleared first, and the rest fill the other
-core beside it. A step tagged ``RUNS_ALONE_TAG`` (the marts: dbt, another process, opens the file) starts only
-when no other runs, and none starts beside it.
+the API catalogue about one (BENCHMARKS.md). Steps start in Dagster's order. A step tagged ``RUNS_ALONE_TAG`` (the
+marts: dbt, another process, opens the file) starts only when no other runs, and none starts beside it. Every
+schema is made before the steps start (``TrackerWarehouse.keep_open``): two steps making the same one conflict.
 
 An interrupt (Ctrl-C, or the run terminated from Dagster's UI) reaches the run's thread only; it is raised in each
 running step's thread, where it fails the step as it would in Dagster's own in-process executor (its ``with`` and

@@ -98,8 +98,9 @@ class TrackerWarehouse(DuckDBResource):
             from tracker.warehouse import ensure_schemas
 
             kept = self.get_connection()
-            ensure_schemas(kept.__enter__())  # before any step: see SCHEMAS
+            held = kept.__enter__()
             self._kept = kept
+            ensure_schemas(held)  # before any step: see SCHEMAS
 
     def _hold(self) -> str | None:
         """``keep_open``, as a saving only: why the file could not be held (None when it is). Each step then opens
