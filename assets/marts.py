@@ -41,7 +41,6 @@ from assets.raw import OWNERS
 from tracker.durable import write_atomically
 from tracker.resources import TrackerConfig, TrackerWarehouse
 from tracker.settings import dbt_run_dir, dbt_target_dir, warehouse_path
-from tracker.step_tags import RUNS_ALONE_TAG
 from tracker.warehouse import connect
 
 if TYPE_CHECKING:
@@ -305,9 +304,7 @@ def dbt_resource() -> DbtCliResource:
                                  dbt_executable=DBT_EXECUTABLE)
 
 
-# alone: dbt opens the warehouse file in its own process, so no other step of the run may hold it meanwhile
-@dbt_assets(manifest=manifest(), dagster_dbt_translator=TrackerTranslator(), name="marts",
-            op_tags={RUNS_ALONE_TAG: "true"})
+@dbt_assets(manifest=manifest(), dagster_dbt_translator=TrackerTranslator(), name="marts")
 def marts(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: TrackerConfig,
           warehouse: DuckDBResource):
     """One ``dbt build`` per run: the selected models and their tests, in dependency order.

@@ -80,7 +80,6 @@ def _run_job(started: float) -> int:
     from assets import dbt_ahead
     from checks import return_gx_process
     from pipelines.definitions import defs
-    from pipelines.executor import execute_here
     from tracker.dead_runs import PROCESS_TAG, process_identity
     from tracker.run_lock import RunLocked, run_lock
 
@@ -98,8 +97,8 @@ def _run_job(started: float) -> int:
         with run_lock(on_wait=lambda who: print(f"Another run is writing the warehouse ({who or 'holder unknown'}): "
                                                 "waiting for it to finish ...", flush=True)), \
                 dg.DagsterInstance.get() as instance:
-            result = execute_here(
-                job, instance, run_config={"loggers": {"progress": {}}},
+            result = job.execute_in_process(
+                instance=instance, run_config={"loggers": {"progress": {}}}, raise_on_error=False,
                 tags={PROCESS_TAG: process_identity()},  # so a kill of this process is found (tracker/dead_runs.py)
             )
     except RunLocked as locked:

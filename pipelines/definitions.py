@@ -25,7 +25,6 @@ from assets import (
 )
 from checks import platform_checks, return_checks
 from pipelines.alerting import alert_on_run_failure, alert_on_stale_data
-from pipelines.executor import side_by_side_executor
 from pipelines.progress import progress_logger
 from pipelines.run_health import fail_killed_runs
 from pipelines.schedules import (
@@ -89,8 +88,8 @@ defs = dg.Definitions(
     sensors=[return_inbox_sensor, receipt_sender, alert_on_run_failure, alert_on_stale_data, fail_killed_runs],
     schedules=[weekly_refresh, returns_reminders, returns_window_closure, *feed_refresh_schedules],
     resources=resources(),
-    # One process runs a job's steps, two at once in threads: every step writes the one DuckDB file, which one
-    # process may write, and starting a process per step made a return's run take two minutes instead of seconds.
-    executor=side_by_side_executor,
+    # One process runs a job's steps in turn: every step writes the one DuckDB file, which allows one writer,
+    # and starting a process per step made a return's run take two minutes instead of seconds.
+    executor=dg.in_process_executor,
     loggers={"progress": progress_logger},
 )

@@ -95,12 +95,9 @@ class TrackerWarehouse(DuckDBResource):
         run lock is held, so no other process wants the file meanwhile; a step that starts one that does (dbt)
         lets go first (``released``). Each write still commits to the write-ahead log as it did."""
         if self._kept is None:
-            from tracker.warehouse import ensure_schemas
-
             kept = self.get_connection()
-            held = kept.__enter__()
+            kept.__enter__()
             self._kept = kept
-            ensure_schemas(held)  # before any step: see SCHEMAS
 
     def _hold(self) -> str | None:
         """``keep_open``, as a saving only: why the file could not be held (None when it is). Each step then opens

@@ -23,9 +23,7 @@ import pandas as pd
 
 from tracker.raw_store import RawStoreError, is_kept, keep, opened_store, read_kept
 
-# Every schema a step writes in (dbt makes its own). A run makes them all before its steps start: two steps at once
-# (pipelines/executor.py) that each make one missing schema conflict, and one of them fails.
-SCHEMAS = ("raw", "audit", "quarantine", "staging", "marts", "meta", "cache", "parsed")
+SCHEMAS = ("raw", "audit", "quarantine", "staging", "marts")
 
 RAW_FILES_COLUMNS = """(
     source      VARCHAR NOT NULL,
