@@ -9,6 +9,9 @@ record of runs, schedules and sensors:
 - Dagster's run monitoring, which fails a run that never started or that has run
   far longer than any refresh could (tracker/dead_runs.py fails those whose
   process was killed as soon as the next run starts);
+- no capture of a run's standard output and error (``compute_logs``): a run's messages are its event log, and
+  Dagster's capture started a Python helper per run that a terminal's Ctrl-C reached, and that died of it with a
+  traceback (tests/test_cli.py);
 - storage in SQLite files under the home by default (Dagster's own files,
   written through pipelines/instance_storage.py, which keeps them open while in
   use), or in PostgreSQL when TRACKER_DAGSTER_POSTGRES_URL is set: the file names
@@ -37,6 +40,9 @@ run_monitoring:
   start_timeout_seconds: {START_TIMEOUT_SECONDS}
   max_runtime_seconds: {MAX_RUNTIME_SECONDS}
   poll_interval_seconds: 60
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
 """
 _SQLITE = """storage:
   custom:

@@ -84,3 +84,34 @@ def test_the_demo_reports_a_month_after_the_quarter_its_data_ends(tmp_path):
         folder.mkdir(parents=True)
         (folder / f"{last}_abcdef12.json").write_text("{}")
         assert demo_as_of(tmp_path / last) == dt.date.fromisoformat(expected)
+
+
+def test_ctrl_c_during_a_run_says_what_happened_and_prints_no_traceback(tmp_path):
+    """Ctrl-C reaches every process of the terminal's group. Dagster's capture of a run's standard output used to
+    start a Python helper there that died of it with a traceback; the instance now captures nothing (a run's
+    messages are in its event log), so the person sees only the run's own summary."""
+    import signal
+    import time
+
+    process = subprocess.Popen(TRACKER + ["run"], cwd=PROJECT, text=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True,
+                               env={**os.environ, "TRACKER_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"})
+    seen = []
+    try:
+        for line in process.stdout:  # interrupted once the steps are under way
+            seen.append(line)
+            if line.startswith("  done"):
+                break
+        os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C does: the whole group
+        interrupted = time.monotonic()
+        rest, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    output = "".join(seen) + rest
+    assert time.monotonic() - interrupted < 60
+    assert "Traceback" not in output, output
+    assert process.returncode in (1, 130), output
+    assert "The run did not complete" in output or "tracker: stopped." in output, output
+    instance_file = (tmp_path / "home" / "dagster" / "dagster.yaml").read_text(encoding="utf-8")
+    assert "NoOpComputeLogManager" in instance_file
