@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from tests.conftest import PROJECT
 
@@ -90,9 +92,6 @@ def test_ctrl_c_during_a_run_says_what_happened_and_prints_no_traceback(tmp_path
     """Ctrl-C reaches every process of the terminal's group. Dagster's capture of a run's standard output used to
     start a Python helper there that died of it with a traceback; the instance now captures nothing (a run's
     messages are in its event log), so the person sees only the run's own summary."""
-    import signal
-    import time
-
     process = subprocess.Popen(TRACKER + ["run"], cwd=PROJECT, text=True, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, start_new_session=True,
                                env={**os.environ, "TRACKER_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"})
