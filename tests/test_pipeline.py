@@ -167,3 +167,27 @@ def test_catalogue_checks_report_what_the_real_catalogue_gets_wrong(built):
     results = {c.check_name: c for c in built["result"].get_asset_check_evaluations()}
     assert results["api_catalogue_urls_present"].metadata["rows breaking the rule"].value == blank_urls == 11
     assert results["api_catalogue_apis_listed_once"].passed == (listed_twice == 0)
+
+
+def test_a_preview_shows_binary_as_its_size_and_cuts_long_text():
+    """A BLOB comes out of DuckDB as a bytearray, which the preview once printed whole and escaped (ten national
+    return files: a 1.5 MB event in Dagster's storage every run)."""
+    from tracker.warehouse import table_metadata
+
+    con = duckdb.connect(":memory:")
+    con.execute("CREATE TABLE files (name VARCHAR, content BLOB, note VARCHAR)")
+    con.execute("INSERT INTO files VALUES ('a.xlsx', ?, ?), ('b.csv', ?, NULL)",
+                [b"\x00\xff" * 50_000, "n" * 500, b"x"])
+    preview = table_metadata(con, "files")["preview"].value
+    assert "(100,000 bytes)" in preview and "(1 bytes)" in preview
+    assert "n" * 60 + "…" in preview and "n" * 61 not in preview
+    assert len(preview) < 1_000
+
+
+def test_no_materialisation_carries_a_files_bytes_in_its_metadata(built):
+    sizes = {}
+    for event in built["result"].get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        sizes[materialization.asset_key.to_user_string()] = len(repr(materialization.metadata))
+    assert sizes["raw/return_files"] < 20_000
+    assert max(sizes.values()) < 64_000, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
