@@ -179,7 +179,7 @@ def test_a_preview_shows_binary_as_its_size_and_cuts_long_text():
     con.execute("INSERT INTO files VALUES ('a.xlsx', ?, ?), ('b.csv', ?, NULL)",
                 [b"\x00\xff" * 50_000, "n" * 500, b"x"])
     preview = table_metadata(con, "files")["preview"].value
-    assert "(100,000 bytes)" in preview and "(1 bytes)" in preview
+    assert "(100,000 bytes)" in preview and "(1 byte)" in preview
     assert "n" * 60 + "…" in preview and "n" * 61 not in preview
     assert len(preview) < 1_000
 

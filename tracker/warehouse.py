@@ -339,7 +339,7 @@ def _previewed(value: Any) -> Any:
     ``bytearray``, which the preview once printed whole, escaped: ten rows of ``raw.return_files`` made a 1.5 MB
     event, written to Dagster's storage each run (0.5 s to make at national size)."""
     if isinstance(value, bytes | bytearray | memoryview):
-        return f"({len(value):,} bytes)"
+        return f"({len(value):,} byte{'' if len(value) == 1 else 's'})"
     if isinstance(value, str) and len(value) > 60:
         return value[:60] + "…"
     return value
