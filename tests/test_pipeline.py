@@ -10,6 +10,7 @@ import duckdb
 import yaml
 
 from tests.conftest import DATA
+from tracker.warehouse import table_metadata
 
 PAY = DATA / "pay" / "snapshots"
 
@@ -172,8 +173,6 @@ def test_catalogue_checks_report_what_the_real_catalogue_gets_wrong(built):
 def test_a_preview_shows_binary_as_its_size_and_cuts_long_text():
     """A BLOB comes out of DuckDB as a bytearray, which the preview once printed whole and escaped (ten national
     return files: a 1.5 MB event in Dagster's storage every run)."""
-    from tracker.warehouse import table_metadata
-
     con = duckdb.connect(":memory:")
     con.execute("CREATE TABLE files (name VARCHAR, content BLOB, note VARCHAR)")
     con.execute("INSERT INTO files VALUES ('a.xlsx', ?, ?), ('b.csv', ?, NULL)",
