@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import duckdb
@@ -33,6 +34,21 @@ def test_reconciliation_flags_only_the_deliberate_difference(built, warehouse):
     assert (reported, published) == (9, 6)
     check = check_result(built, "returns_reconcile_with_pay")
     assert not check.passed and check.metadata["rows breaking the rule"].value == 1
+
+
+def test_each_return_is_compared_with_the_latest_pay_version_in_the_month_to_its_quarter_end(warehouse):
+    """The version is worked out here in Python from Pay's own dates, not by the model's SQL: the newest dated within
+    31 days up to the quarter's end, else none and the outcome says so."""
+    dates = sorted(d for (d,) in warehouse.execute(
+        "SELECT DISTINCT date_updated FROM staging.pay_organisation_services").fetchall())
+    rows = warehouse.execute("SELECT quarter_end, published_date, published_live, outcome "
+                             "FROM marts.return_reconciliation").fetchall()
+    assert len(rows) == warehouse.execute("SELECT count(*) FROM staging.returns_in_context").fetchone()[0] > 0
+    for quarter_end, published_date, published_live, outcome in rows:
+        near = [d for d in dates if quarter_end - dt.timedelta(days=31) < d <= quarter_end]
+        assert published_date == (near[-1] if near else None), quarter_end
+        assert (published_live is None) == (not near)
+        assert (outcome == "no GOV.UK Pay figure within a month of the quarter end") == (not near)
 
 
 def test_adoption_rolls_agencies_up_to_their_department(warehouse):
