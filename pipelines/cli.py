@@ -166,12 +166,34 @@ def dashboard(port: int = 8501, address: str = "127.0.0.1") -> int:
     if not settings.snapshot_path().exists():
         print(f"Nothing has been published yet under {settings.tracker_home()}. Run `tracker run` first.")
         return 1
+    if not _port_free(address, port):
+        print(f"tracker: port {port} on {address} is in use by another program (perhaps a dashboard already "
+              "running): stop it, or choose another port with --port.", file=sys.stderr)
+        return 1
     print(f"\nThe dashboard is at http://{address}:{port}/ (Ctrl-C to stop). It reads only the published "
           "snapshot, so `tracker run` can publish new figures while it is open.", flush=True)
     command = streamlit_command(port, address)
     # This process becomes the server, so a supervisor's SIGTERM (or Ctrl-C) reaches it, and no orphan is left.
     os.execve(command[0], command, dict(os.environ))
     return 0  # not reached
+
+
+def _port_free(address: str, port: int) -> bool:
+    """Whether the dashboard could listen there now: said before the dashboard is announced, not after."""
+    import socket
+
+    try:
+        with socket.create_server((address, port)):
+            return True
+    except OSError:
+        return False
+
+
+def port_number(text: str) -> int:
+    """--port: a whole number a server can listen on."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a whole number from 1 to 65535")
+    return int(text)
 
 
 DEMO_ARCHIVES = ("pay/snapshots", "forms/snapshots", "data_sharing/catalogue_versions")
@@ -285,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                                           help="end after publishing instead of serving the dashboard")
     serve = commands.add_parser("dashboard", help="serve the dashboard on the published snapshot")
     for sub in (commands.choices["demo"], serve):
-        sub.add_argument("--port", type=int, default=8501, help="port to serve the dashboard on (default: 8501)")
+        sub.add_argument("--port", type=port_number, default=8501,
+                         help="port to serve the dashboard on (default: 8501)")
         sub.add_argument("--address", default="127.0.0.1",
                          help="address to listen on (default: 127.0.0.1; 0.0.0.0 to share on the network)")
     commands.add_parser("status", help="show what is published now")
@@ -316,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call([sys.executable, "-m", "bench.run", *argv[1:]], cwd=ROOT)
     args = parser.parse_args(argv)
     try:
+        settings.as_of()  # every command that reads it would otherwise fail later, and blame something else
         if args.command == "run":
             return run_pipeline(args.as_of)
         if args.command == "demo":
@@ -327,14 +351,25 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("backup", "restore"):
             return _backup_command(args)
         return status()
+    except BrokenPipeError:  # output piped into `head` and the like
+        return 0
     except ValueError as err:
         print(f"tracker: {err}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # output piped into `head` and the like
-        return 0
+    except OSError as err:  # a folder or file the command was given, or TRACKER_HOME, that cannot be used
+        print(f"tracker: {_os_problem(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("tracker: stopped.", file=sys.stderr)
         return 130
+
+
+def _os_problem(err: OSError) -> str:
+    """An operating system's refusal in a sentence: which path, and why (its own words, 'File exists')."""
+    reason = err.strerror or type(err).__name__
+    if err.filename is None:
+        return f"{reason}."
+    return f"cannot use {err.filename}: {reason}." + (" Name a folder." if isinstance(err, FileExistsError) else "")
 
 
 def command_line() -> None:

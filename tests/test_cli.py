@@ -64,6 +64,52 @@ def test_bad_as_of_date_is_a_clear_error(tmp_path):
     assert "tracker:" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_bad_settings_in_the_environment_are_named_in_words(tmp_path):
+    """A setting that cannot be used is refused before anything starts, naming the variable, by every command that
+    reads it: validate used to blame the file, and run failed asset by asset."""
+    sample = str(PROJECT / "data" / "returns" / "samples" / "ILLUSTRATIVE_EA74_2025-26_Q3.csv")
+    for args in (["validate", sample], ["run"], ["status"]):
+        result = run(args, tmp_path / "home", TRACKER_AS_OF="31/01/2026")
+        assert result.returncode == 2, (args, result.stdout + result.stderr)
+        assert "TRACKER_AS_OF is '31/01/2026', which is not a date" in result.stderr, args
+        assert "Traceback" not in result.stdout + result.stderr and "could not check this file" not in result.stdout
+    for wait in ("abc", "-5", "nan"):
+        result = run(["run", "--as-of", "2026-01-31"], tmp_path / "home", TRACKER_RUN_WAIT_SECONDS=wait)
+        assert result.returncode == 2 and f"TRACKER_RUN_WAIT_SECONDS is '{wait}'" in result.stderr, wait
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_paths_and_ports_that_cannot_be_used_are_said_in_words(tmp_path):
+    """What the operating system refuses (a file where a folder is wanted, a folder that cannot be made, a home
+    that cannot be reached) and a port no server can have: one plain line each, never a traceback."""
+    taken = tmp_path / "taken.csv"
+    taken.write_text("x")
+    cases = [
+        (["template", "--out", str(taken)], {}, 1, f"cannot use {taken}: File exists. Name a folder."),
+        (["template", "--out", "/proc/no-such-folder"], {}, 1, "cannot use /proc/no-such-folder"),
+        (["status"], {"TRACKER_HOME": "/proc/no-such-home"}, 1, "cannot use /proc/no-such-home"),
+        (["dashboard", "--port", "99999"], {}, 2, "'99999' is not a port"),
+        (["demo", "--port", "http"], {}, 2, "'http' is not a port"),
+    ]
+    for args, env, code, said in cases:
+        result = run(args, tmp_path / "home", **env)
+        assert result.returncode == code, (args, result.stdout + result.stderr)
+        assert said in result.stderr and "Traceback" not in result.stdout + result.stderr, (args, result.stderr)
+
+
+def test_the_dashboard_says_its_port_is_taken_before_announcing_itself(tmp_path):
+    import socket
+
+    snapshot = tmp_path / "home" / "published" / "tracker.duckdb"  # only its presence is looked at before serving
+    snapshot.parent.mkdir(parents=True)
+    snapshot.write_bytes(b"")
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = run(["dashboard", "--port", str(port)], tmp_path / "home")
+    assert result.returncode == 1 and f"port {port} on 127.0.0.1 is in use" in result.stderr
+    assert "The dashboard is at" not in result.stdout
+
+
 def test_dagster_validates_the_workspace(tmp_path):
     result = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "dagster"), "definitions", "validate", "-w", "workspace.yaml"],

@@ -29,7 +29,17 @@ class RunLocked(RuntimeError):
 
 
 def wait_seconds() -> float:
-    return float(os.environ.get("TRACKER_RUN_WAIT_SECONDS", DEFAULT_WAIT_SECONDS))
+    text = os.environ.get("TRACKER_RUN_WAIT_SECONDS", "").strip()
+    if not text:
+        return DEFAULT_WAIT_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"TRACKER_RUN_WAIT_SECONDS is {text!r}: set it to how many seconds a run waits for "
+                         f"another to finish (a number, 0 or more), or leave it unset for {DEFAULT_WAIT_SECONDS:g}.")
+    return seconds
 
 
 def lock_path(home: Path | None = None) -> Path:

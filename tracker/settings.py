@@ -39,6 +39,7 @@ No Dagster here: the command line and the dashboard read it too.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -59,7 +60,15 @@ DEMO_ACCESS_FILE = "returns/access.example.yaml"  # under the data folder: illus
 
 
 def as_of() -> str:
-    return os.environ.get("TRACKER_AS_OF", "")
+    """The reporting date as set (TRACKER_AS_OF, YYYY-MM-DD), or "" for today; anything else is refused in words."""
+    text = os.environ.get("TRACKER_AS_OF", "").strip()
+    if text:
+        try:
+            dt.date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"TRACKER_AS_OF is {text!r}, which is not a date in the form YYYY-MM-DD: set it to "
+                             "one, or leave it unset to report as of today.") from None
+    return text
 
 
 RETURNS_CHUNK = 2000  # return files checked against the contract as one batch and recorded in one transaction
