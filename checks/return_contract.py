@@ -460,8 +460,9 @@ MESSAGES = {
     "extra_values": "This row has values to the right of the last column ({last_column}). Delete them or move them "
                     "into the right column.",
     # Rules about the whole submission rather than one cell.
-    "one_row": "The file has {rows} rows of figures. A return is one row: one organisation and one quarter. Send "
+    "one_row": "The file has {rows:,} rows of figures. A return is one row: one organisation and one quarter. Send "
                "each quarter in its own file.",
+    "rows_not_checked": "The first {checked} were checked; the other {others:,} were not.",
     "submitter_matches": "The return is for {value}, but it was sent by {submitter}. An organisation can only "
                          "send its own return: ask {value} to send it, or correct the organisation code.",
 }

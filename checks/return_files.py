@@ -37,6 +37,7 @@ from checks.return_contract import (
     columns_of,
     header_version,
 )
+from tracker.return_inbox import too_large
 
 MAX_CELLS_READ = 200_000  # far beyond a one-row return; stops a huge sheet being walked
 MAX_COMPRESSION_RATIO = 200
@@ -106,9 +107,7 @@ def read_return_file(content: bytes, file_name: str) -> ReturnTable:
     if len(content) == 0:
         raise ReturnFileError("The file is empty (0 bytes). Save the return again and send the saved file.")
     if len(content) > MAX_FILE_BYTES:
-        raise ReturnFileError(f"The file is {len(content) / 1_048_576:.1f} MB; the limit is "
-                              f"{MAX_FILE_BYTES // 1_048_576} MB. A return is one row of figures: start again "
-                              "from the template.")
+        raise ReturnFileError(too_large(len(content), MAX_FILE_BYTES))
     try:
         table = _read_xlsx(content) if extension == ".xlsx" else _read_csv(content)
         names, table.version = _checked_header(tuple(table.header), table.sheet)
@@ -474,9 +473,20 @@ def _check_header(header: list[str], sheet: str | None = None) -> list[str]:
     missing = [c.name for c in columns_of(version) if c.name not in names]
     unknown = [shown(n, 40) if n else "(blank)" for n in names if n not in expected]
     repeated = sorted({n for n in names if n and names.count(n) > 1})
-    if not (missing or unknown or repeated):
-        return names
     where = f"Row 1 of the '{shown(sheet)}' sheet (the sheet read)" if sheet is not None else "The header row"
+    if not (missing or unknown or repeated):
+        # Every problem names the column where the template has it, so the columns must be where the template
+        # has them: a moved column would have its problems told in another column's place.
+        template = [c.name for c in columns_of(version)]
+        moved = next((at for at, (name, placed) in enumerate(zip(names, template, strict=True)) if name != placed),
+                     None)
+        if moved is None:
+            return names
+        raise ReturnFileError(
+            f"{where} has the template's columns, but not in the template's order: column {column_letter(moved)} "
+            f"is {names[moved]}, where the template has {template[moved]} (and {names[moved]} in column "
+            f"{column_letter(template.index(names[moved]))}). Put the columns back in the template's order, or "
+            "copy your figures into a fresh template.", sheet)
     partial = {COLUMN_BY_NAME[c].since for c in missing}
     if not (unknown or repeated) and partial == {version} and version > 1:  # part of the newest section only
         section = VERSIONS[version - 1]

@@ -63,6 +63,9 @@ NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(
 # Short cells (figures, codes, quarters, choices) parsed once a process, however many returns repeat them: how many
 # and how long (a longer cell, a note, is nearly always new, and would only fill the memory).
 CELLS_REMEMBERED, REMEMBERED_CELL_CHARACTERS = 1 << 16, 40
+# A return is one row: a file of many is refused whatever its rows hold, so only the first few are checked, for the
+# sender to see what else to put right (a 10,000-row file made 80,000 problems, in the terminal and on a page)
+ROWS_CHECKED = 5
 UNCHECKED = "unchecked"  # the rule of the one problem said when checking itself failed (a bug, logged)
 
 
@@ -336,7 +339,7 @@ def _read(report: ValidationReport, content: bytes, file_name: str) -> _Read | N
     report.warnings.extend(Problem("file", notice, file=file_name) for notice in table.notices)
     positions = {name: i for i, name in enumerate(table.header)}
     records, unparsed, problems = [], set(), []
-    for row_number, cells in table.rows:
+    for row_number, cells in table.rows[:ROWS_CHECKED]:
         raw = {name: (cells[i].strip() if i < len(cells) else "") for name, i in positions.items()}
         report.raw_rows[row_number] = raw
         if any(c.strip() for c in cells[len(positions):]):
@@ -356,9 +359,11 @@ def _read(report: ValidationReport, content: bytes, file_name: str) -> _Read | N
                 if as_read != as_text:
                     report.normalisations.append(Normalisation(row_number, column.name, as_read, as_text))
         records.append(record)
-    if len(records) > MAX_DATA_ROWS:
-        problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(records))))
-    return _Read(records, [n for n, _ in table.rows], problems, unparsed)
+    if len(table.rows) > MAX_DATA_ROWS:
+        cut = len(table.rows) - len(records)
+        problems.append(Problem("one_row", MESSAGES["one_row"].format(rows=len(table.rows)) + (
+            " " + MESSAGES["rows_not_checked"].format(checked=len(records), others=cut) if cut else "")))
+    return _Read(records, [n for n, _ in table.rows[:ROWS_CHECKED]], problems, unparsed)
 
 
 def _judge_together(reports: list[ValidationReport], read: list[_Read], submitters: list[str | None],

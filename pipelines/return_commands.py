@@ -18,7 +18,7 @@ import yaml
 
 from checks.return_contract import MAX_FILE_BYTES
 from tracker import settings
-from tracker.return_inbox import archived_hashes, content_hash, deliver, printable
+from tracker.return_inbox import archived_hashes, content_hash, deliver, printable, too_large
 
 SAMPLES_DIR = Path("returns") / "samples"
 SAMPLES_MANIFEST = "samples.yaml"
@@ -87,8 +87,8 @@ def _read(path: str) -> tuple[bytes, str] | None:
         return None
     if len(content) > MAX_FILE_BYTES:
         size = max(info.st_size, len(content))
-        print(f"{name}: the file is {size / 1_048_576:.1f} MB; the limit is "
-              f"{MAX_FILE_BYTES // 1_048_576} MB. A return is one row of figures: start again from the template.")
+        refusal = too_large(size, MAX_FILE_BYTES)
+        print(f"{name}: {refusal[0].lower()}{refusal[1:]}")
         return None
     return content, name
 

@@ -128,6 +128,23 @@ def test_duplicate_rows_name_the_other_row():
     RULES_TESTED.update(rules)
 
 
+def test_a_file_of_many_rows_is_refused_once_and_only_its_first_rows_are_checked():
+    """A return is one row: a file of 1,000 gets one file-level problem saying so, and the first rows' problems,
+    not one for every cell of every row (10,000 rows made 80,000 problems, printed and shown on a page)."""
+    from checks.return_validation import ROWS_CHECKED
+
+    bad = row(pay_services_live="many", reporting_quarter="2025-26 Q2")
+    report = check(csv_bytes(*[row(reporting_quarter=f"20{10 + i // 4}-{11 + i // 4} Q{1 + i % 4}") for i in
+                                range(3)], *[bad] * 997))
+    rows = {p.rule: p for p in report.problems}["one_row"]
+    assert rows.message.startswith("The file has 1,000 rows of figures. A return is one row")
+    assert rows.message.endswith(f"The first {ROWS_CHECKED} were checked; the other {1000 - ROWS_CHECKED:,} were not.")
+    assert {p.row for p in report.problems if p.row is not None} <= set(range(2, 2 + ROWS_CHECKED))
+    assert any(p.row == 5 and p.column == "pay_services_live" for p in report.problems)  # a checked row's problem
+    assert len(report.problems) < 20 * ROWS_CHECKED
+    RULES_TESTED.update({"one_row", "rows_not_checked"})
+
+
 def test_an_organisation_can_only_send_its_own_return():
     problem = only_problem(csv_bytes(VALID), "submitter_matches", submitter="EA73")
     assert problem.message == ("The return is for D10, but it was sent by EA73. An organisation can only send its "

@@ -10,7 +10,7 @@ import zipfile
 import duckdb
 import pytest
 
-from checks.return_contract import COLUMN_NAMES, MAX_FILE_BYTES
+from checks.return_contract import COLUMN_NAMES, MAX_FILE_BYTES, column_letter, columns_of
 from checks.return_validation import ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED
 from tests.conftest import ingest
 from tests.returns_helpers import VALID, check, csv_bytes, row, xlsx_bytes, zip_parts
@@ -22,6 +22,12 @@ def _with_member(workbook: bytes, name: str, data: bytes) -> bytes:
     members = {m: source.read(m) for m in source.namelist()}
     members[name] = data
     return zip_parts(members)
+
+
+def _moved(name: str, to: int, names: list[str] = COLUMN_NAMES) -> list[str]:
+    """The template's header with one column moved to position ``to`` (0 is column A)."""
+    rest = [n for n in names if n != name]
+    return [*rest[:to], name, *rest[to:]]
 
 
 VALID_CSV = csv_bytes(VALID)
@@ -45,6 +51,20 @@ HOSTILE = [
      REJECTED, "missing column: apis_published"),
     ("extra column", "r.csv", csv_bytes(VALID, header=[*COLUMN_NAMES, "comments"]), REJECTED,
      "column the return does not have: comments"),
+    # every problem is told at the template's column, so a moved column is refused rather than misplaced
+    ("columns out of order", "r.csv", csv_bytes(row(pay_services_live="abc"), header=_moved("pay_services_live", 1)),
+     REJECTED, "not in the template's order: column B is pay_services_live, where the template has "
+               "reporting_quarter (and pay_services_live in column L)"),
+    ("columns out of order, workbook", "r.xlsx", xlsx_bytes(VALID, header=_moved("pay_services_live", 1)),
+     REJECTED, "Row 1 of the 'Return' sheet (the sheet read) has the template's columns, but not in the template's "
+               "order: column B is pay_services_live"),
+    ("earlier template, columns out of order", "r.csv",
+     csv_bytes(VALID, header=_moved("organisation_code", 3, [c.name for c in columns_of(1)])), REJECTED,
+     "column A is reporting_quarter, where the template has organisation_code"),
+    ("two columns swapped at the end", "r.csv", csv_bytes(VALID, header=[*COLUMN_NAMES[:-2], *COLUMN_NAMES[:-3:-1]]),
+     REJECTED, f"column {column_letter(len(COLUMN_NAMES) - 2)} is {COLUMN_NAMES[-1]}"),
+    ("header in capitals, padded", "r.csv",
+     ",".join(f" {c.upper()} " for c in COLUMN_NAMES).encode() + VALID_CSV[VALID_CSV.index(b"\r\n"):], ACCEPTED, ""),
     ("column named twice", "r.csv", csv_bytes(VALID, header=[*COLUMN_NAMES, "pay_services_live"]), REJECTED,
      "named twice: pay_services_live"),
     ("text in a number", "r.csv", csv_bytes(row(pay_services_in_scope="about 20")), REJECTED,
@@ -80,6 +100,8 @@ HOSTILE = [
      REJECTED, "starts with '=', which spreadsheets run as a formula"),
     ("formula cells", "r.xlsx", xlsx_bytes(VALID, formulas={"L2": "=C2+1", "M2": "=SUM(C2:D2)"}), REJECTED,
      "Cells L2, M2 on the 'Return' sheet contain formulas"),
+    ("one byte over the limit", "r.csv", VALID_CSV + b" " * (MAX_FILE_BYTES + 1 - len(VALID_CSV)), REJECTED,
+     f"({MAX_FILE_BYTES + 1:,} bytes); the limit is 2 MB ({MAX_FILE_BYTES:,} bytes)"),
     ("50 MB file", "r.csv", VALID_CSV + b" " * (50 * 1024 * 1024), REJECTED, "the limit is 2 MB"),
     ("zip bomb renamed .xlsx", "r.xlsx",
      zip_parts({"xl/workbook.xml": b"<workbook/>", "xl/big.xml": b"0" * 60_000_000}),

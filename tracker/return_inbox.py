@@ -74,10 +74,15 @@ class InboxEntryRefused(ValueError):
     """An inbox entry that is not a regular file of its own (a link, a device, a folder...): not read."""
 
 
+def too_large(size: int, limit: int) -> str:
+    """Why a file over the size limit is refused, in bytes as well: 2,097,153 bytes is '2.0 MB' like the limit."""
+    return (f"The file is {size / 1_048_576:.1f} MB ({size:,} bytes); the limit is {limit / 1_048_576:g} MB "
+            f"({limit:,} bytes). A return is one row of figures: start again from the template.")
+
+
 class InboxFileTooLarge(InboxEntryRefused):
     def __init__(self, size: int, limit: int):
-        super().__init__(f"The file is {size / 1_048_576:.1f} MB; the limit is {limit // 1_048_576} MB. A return is "
-                         "one row of figures: start again from the template.")
+        super().__init__(too_large(size, limit))
         self.size = size
 
 
