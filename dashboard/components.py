@@ -109,6 +109,17 @@ def plain(text: object) -> str:
     return "".join(_MARKDOWN_SYNTAX.get(c, c) for c in escape(text))
 
 
+def return_heading(sent) -> str:
+    """A return's line on the returns pages: its status, organisation, quarter, file, when it came and its reference,
+    as plain text. A quarter the file did not give readably (a file that could not be read) is said so, never
+    shown as 'None'; an organisation not in the register is shown by its code."""
+    name, quarter = sent["organisation_name"], sent["reporting_quarter"]
+    return (f"{status_tag(sent['status'])} <strong>{plain(sent['organisation_code'] if is_blank(name) else name)}"
+            f"</strong> · {'quarter unreadable' if is_blank(quarter) else plain(quarter)} · "
+            f"{plain(sent['file_name'])} · received {date(sent['received_at'])} · reference "
+            f"{plain(sent['submission_ref'])}")
+
+
 def problem_line(problem) -> str:  # a row of marts.return_problems, or one of return_outcomes.problems
     """'Row 2, column L (pay_services_live): message', as plain text (the message repeats what was sent)."""
     where = ("" if is_blank(problem["row_number"])

@@ -28,6 +28,8 @@ def hostile_home(built, tmp_path_factory):
     shutil.copy(Path(built["home"]) / "warehouse.duckdb", home / "warehouse.duckdb")
     deliver(home, csv_bytes(row(pay_services_live=HOSTILE)), f"{HOSTILE}.csv", "D10", "test",
             now=dt.datetime(2026, 1, 20, 9, 0, tzinfo=dt.UTC))  # before the reporting date the tests use
+    deliver(home, b"PK\x03\x04 not a workbook at all", "unreadable.xlsx", "D10", "test",  # no quarter can be read
+            now=dt.datetime(2026, 1, 21, 9, 0, tzinfo=dt.UTC))
     result = dg.materialize(everything(), selection=ingest_returns_job.selection, resources=make_resources(home))
     assert result.success
     return home
@@ -53,6 +55,23 @@ def test_every_page_that_shows_sender_text_shows_it_as_text(hostile_home, monkey
     assert "<img" not in markup and "onerror=alert" not in markup.replace(plain("onerror=alert"), "")
     assert not re.search(r"\]\(http", markup)  # ...and no Markdown link can form from it
     assert "http://evil" not in markup  # nor an autolinked address
+
+
+@pytest.mark.parametrize("page", ["returns", "your_returns"])
+def test_a_return_whose_quarter_could_not_be_read_says_so(hostile_home, monkeypatch, tmp_path, page):
+    from tests.test_dashboard_pages import signed_in
+
+    monkeypatch.setenv("TRACKER_HOME", str(hostile_home))
+    access = tmp_path / "access.yaml"
+    access.write_text("people:\n  - email: analyst@example.com\n    role: central analyst\n")
+    monkeypatch.setenv("TRACKER_ACCESS_FILE", str(access))
+    at = signed_in(AppTest.from_file(APP, default_timeout=60), "analyst@example.com")
+    at.run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception and not at.error
+    heading = next(m.value for m in at.markdown if "unreadable.xlsx" in m.value)
+    assert "· quarter unreadable · unreadable.xlsx" in heading, heading
+    assert not re.search(r"\b(None|nan|NaN|NaT)\b", heading), heading
 
 
 def test_plain_leaves_nothing_markup_can_read():

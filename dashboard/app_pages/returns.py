@@ -16,11 +16,10 @@ from dashboard.components import (
     illustrative_notice,
     number,
     page_header,
-    plain,
     problem_line,
+    return_heading,
     show_frame,
     source_line,
-    status_tag,
     status_text,
     table,
 )
@@ -99,9 +98,7 @@ else:
     for _, submission in visible.iterrows():
         with st.container(border=True):
             # everything a sender controls (file name, values in messages) is shown as text, never as markup
-            html(f"<p>{status_tag('rejected')} <strong>{plain(submission['organisation_name'])}</strong> · "
-                 f"{plain(submission['reporting_quarter'])} · {plain(submission['file_name'])} · received "
-                 f"{date(submission['received_at'])} · reference {plain(submission['submission_ref'])}</p>")
+            html(f"<p>{return_heading(submission)}</p>")
             mine = problems[problems["submission_ref"] == submission["submission_ref"]]
             html("<ul>" + "".join(f"<li>{problem_line(p)}</li>" for _, p in mine.iterrows()) + "</ul>")
     shown = problems.rename(columns={"value": "value_sent"})[

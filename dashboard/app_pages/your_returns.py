@@ -11,7 +11,6 @@ import streamlit as st
 
 from dashboard import snapshot
 from dashboard.components import (
-    date,
     download_on_demand,
     escape,
     html,
@@ -20,6 +19,7 @@ from dashboard.components import (
     number,
     plain,
     problem_line,
+    return_heading,
     show_frame,
     status_tag,
     status_text,
@@ -37,11 +37,8 @@ OUTCOME_COLUMNS = ["submission_ref", "organisation_name", "reporting_quarter", "
 
 def outcome_card(sent: pd.Series) -> None:
     """One return and what happened to it: what to fix if rejected, else its summary."""
-    name = sent["organisation_code"] if is_blank(sent["organisation_name"]) else sent["organisation_name"]
     with st.container(border=True):
-        html(f"<p>{status_tag(sent['status'])} <strong>{plain(name)}</strong> · "
-             f"{plain(sent['reporting_quarter'] or 'quarter unreadable')} · {plain(sent['file_name'])} · received "
-             f"{date(sent['received_at'])} · reference {plain(sent['submission_ref'])}"
+        html(f"<p>{return_heading(sent)}"
              + (' <strong class="tag tag-orange">ILLUSTRATIVE sample</strong>' if sent["is_illustrative"] else "")
              + "</p>")
         problems = sent["problems"]
