@@ -236,7 +236,7 @@ def _read_xlsx(content: bytes) -> ReturnTable:
         raise ReturnFileError("The workbook is damaged and cannot be opened. Save it again from Excel as "
                               "Excel Workbook (.xlsx).") from None
     try:
-        return _read_book(book)
+        return _read_book(book, content)
     finally:
         try:
             book.close()
@@ -244,7 +244,7 @@ def _read_xlsx(content: bytes) -> ReturnTable:
             pass
 
 
-def _read_book(book) -> ReturnTable:
+def _read_book(book, content: bytes) -> ReturnTable:
     """The template's sheet of an open (read-only) workbook, after checking nothing is hidden or elsewhere."""
     try:
         sheets = list(book.worksheets)
@@ -293,7 +293,7 @@ def _read_book(book) -> ReturnTable:
                               f"the '{title}' sheet and delete the other sheet{'s' if len(elsewhere) > 1 else ''}, "
                               "then save.", sheet.title)
     try:
-        records, formulas = _sheet_values(sheet, budget)
+        records, formulas, invisible = _sheet_values(sheet, budget)
     except ReturnFileError:
         raise
     except Exception as err:  # noqa: BLE001  (read-only openpyxl parses the sheet here, lazily)
@@ -307,6 +307,7 @@ def _read_book(book) -> ReturnTable:
                               "Special > Values, then save.", sheet.title)
     if not records:
         raise ReturnFileError(f"The '{title}' sheet is empty. Fill in the template and save it.", sheet.title)
+    _refuse_what_cannot_be_seen(sheet, content, records, invisible)
     if not any(v.strip() for v in records[0]):
         raise ReturnFileError(f"Row 1 of the '{title}' sheet is empty; it must hold the column names, as "
                               "in the template.", sheet.title)
@@ -342,9 +343,12 @@ def _has_data(sheet, budget: list[int]) -> bool:
     return False
 
 
-def _sheet_values(sheet, budget: list[int]) -> tuple[list[list[str]], list[str]]:
+def _sheet_values(sheet, budget: list[int]) -> tuple[list[list[str]], list[str], list[str]]:
+    """The sheet's cells as text, the cells holding formulas, and the cells whose value is there but not seen (a
+    number format that shows nothing, like ';;;', or white text)."""
     records: list[list[str]] = []
     formulas: list[str] = []
+    invisible: list[str] = []
     for row in sheet.iter_rows():
         values = []
         for cell in row:
@@ -354,9 +358,85 @@ def _sheet_values(sheet, budget: list[int]) -> tuple[list[list[str]], list[str]]
                                       "again from the template.", sheet.title)
             if getattr(cell, "data_type", None) == "f":
                 formulas.append(f"{column_letter(cell.column - 1)}{cell.row}")
-            values.append(_cell_text(cell.value))
+            text = _cell_text(cell.value)
+            if text.strip() and getattr(cell, "has_style", False) and _unseen(cell):
+                invisible.append(f"{column_letter(cell.column - 1)}{cell.row}")
+            values.append(text)
         records.append(values)
-    return records, formulas
+    return records, formulas, invisible
+
+
+WHITE = {"FFFFFFFF", "00FFFFFF"}  # white text, as Excel writes its colour (alpha first)
+
+
+def _unseen(cell) -> bool:
+    """Whether a cell with a value shows nothing: a number format whose sections are all empty (';;;' shows no
+    number and no text), or white text."""
+    try:
+        shows_nothing = not cell.number_format.replace(";", "").strip()
+        colour = getattr(cell.font.color, "rgb", None)
+        return shows_nothing or (isinstance(colour, str) and colour.upper() in WHITE)
+    except Exception:  # noqa: BLE001  (a style that cannot be read hides nothing that the value does not say)
+        return False
+
+
+# Rows and columns Excel has hidden, and cells merged into one, as the sheet's XML says them (openpyxl's read-only
+# sheets do not read these). Read from the bytes, never parsed as XML, so nothing in them is expanded.
+HIDDEN_ROW = re.compile(rb"<(?:\w+:)?row\b(?=[^>]*\bhidden\s*=\s*[\"'](?:1|true)[\"'])[^>]*\br\s*=\s*[\"'](\d+)[\"']")
+HIDDEN_COLUMNS = re.compile(rb"<(?:\w+:)?col\b(?=[^>]*\bhidden\s*=\s*[\"'](?:1|true)[\"'])"
+                            rb"(?=[^>]*\bmin\s*=\s*[\"'](\d+)[\"'])(?=[^>]*\bmax\s*=\s*[\"'](\d+)[\"'])")
+MERGED = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*\bref\s*=\s*[\"']([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?[\"']")
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for c in letters.upper():
+        number = number * 26 + c - 64
+    return number
+
+
+def _refuse_what_cannot_be_seen(sheet, content: bytes, records: list[list[str]], invisible: list[str]) -> None:
+    """A return must show everything it sends: a value in a hidden row or column, or in cells merged into one (whose
+    value Excel shows across cells that are empty), or a value formatted to show nothing, refuses the workbook."""
+    title = shown(sheet.title)
+    with_data = {i + 1 for i, values in enumerate(records) if any(v.strip() for v in values)}
+    columns = max((i + 1 for values in records for i, v in enumerate(values) if v.strip()), default=0)
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            xml = archive.read(sheet._worksheet_path)  # noqa: SLF001  (openpyxl's name for the sheet's part)
+    except Exception as err:  # noqa: BLE001  (what cannot be read cannot be trusted)
+        raise ReturnFileError(f"The '{title}' sheet cannot be read in full ({_kind_of(err)}). Save the workbook "
+                              "again from Excel as Excel Workbook (.xlsx).", sheet.title) from None
+    hidden_rows = sorted({int(r) for r in HIDDEN_ROW.findall(xml)} & with_data)
+    if hidden_rows:
+        shown_rows = ", ".join(map(str, hidden_rows[:5])) + (" and others" if len(hidden_rows) > 5 else "")
+        raise ReturnFileError(f"Row{'s' if len(hidden_rows) > 1 else ''} {shown_rows} of the '{title}' sheet "
+                              f"{'are' if len(hidden_rows) > 1 else 'is'} hidden. A return must show what it sends: "
+                              "unhide the rows (select them, right-click > Unhide), check the figures and save.",
+                              sheet.title)
+    hidden_columns = sorted({c for low, high in HIDDEN_COLUMNS.findall(xml)
+                             for c in range(int(low), min(int(high), columns) + 1)})
+    if hidden_columns:
+        letters = ", ".join(column_letter(c - 1) for c in hidden_columns[:5]) + (
+            " and others" if len(hidden_columns) > 5 else "")
+        raise ReturnFileError(f"Column{'s' if len(hidden_columns) > 1 else ''} {letters} of the '{title}' sheet "
+                              f"{'are' if len(hidden_columns) > 1 else 'is'} hidden. A return must show what it "
+                              "sends: unhide the columns (select them, right-click > Unhide), check the figures and "
+                              "save.", sheet.title)
+    merged = [f"{a.decode().upper()}{r1.decode()}" + (f":{b.decode().upper()}{r2.decode()}" if b else "")
+              for a, r1, b, r2 in MERGED.findall(xml)  # those over a row of the return, from its first columns
+              if with_data & set(range(int(r1), int(r2 or r1) + 1)) and _column_number(a) <= max(columns, 1)]
+    if merged:
+        raise ReturnFileError(f"Cells {', '.join(merged[:5])} of the '{title}' sheet are merged. A return has one "
+                              "value in each cell: unmerge them (Home > Merge & Center), put each figure in its own "
+                              "cell and save.", sheet.title)
+    if invisible:
+        cells = ", ".join(invisible[:5]) + (" and others" if len(invisible) > 5 else "")
+        raise ReturnFileError(f"Cell{'s' if len(invisible) > 1 else ''} {cells} of the '{title}' sheet "
+                              f"{'hold values that are' if len(invisible) > 1 else 'holds a value that is'} not "
+                              "shown (a number format that shows nothing, such as ;;;, or white text). A return must "
+                              "show what it sends: give the cells the General format and a visible colour, check "
+                              "the figures and save.", sheet.title)
 
 
 def _active_content(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> list[str]:

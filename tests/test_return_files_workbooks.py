@@ -388,3 +388,81 @@ def test_words_that_name_active_content_in_a_note_are_only_words():
     note = "Our oleObject, ddeLink, vbaProject.bin and externalLinks are all retired."
     report = check(xlsx_bytes(row(blockers_note=note)), "r.xlsx")
     assert report.status == ACCEPTED, [p.describe() for p in report.problems]
+
+
+def _edited(edit) -> bytes:
+    """The valid workbook, changed by ``edit(sheet)`` in Excel's way (openpyxl writes what Excel writes)."""
+    book = load_workbook(io.BytesIO(VALID_XLSX))
+    edit(book["Return"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _hide_row(sheet):
+    sheet.row_dimensions[2].hidden = True
+
+
+def _hide_column(sheet):
+    sheet.column_dimensions["L"].hidden = True
+
+
+def _merge(sheet):
+    sheet["D2"] = None
+    sheet["E2"] = None
+    sheet.merge_cells("C2:E2")
+
+
+def _show_nothing(sheet):
+    sheet["L2"].number_format = ";;;"
+
+
+def _white(sheet):
+    from openpyxl.styles import Font
+
+    sheet["L2"].font = Font(color="FFFFFFFF")
+
+
+@pytest.mark.parametrize("edit, said", [
+    (_hide_row, "Row 2 of the 'Return' sheet is hidden."),
+    (_hide_column, "Column L of the 'Return' sheet is hidden."),
+    (_merge, "Cells C2:E2 of the 'Return' sheet are merged."),
+    (_show_nothing, "Cell L2 of the 'Return' sheet holds a value that is not shown"),
+    (_white, "Cell L2 of the 'Return' sheet holds a value that is not shown"),
+])
+def test_a_value_the_workbook_does_not_show_refuses_it(edit, said):
+    """What you see is what is read: a figure in a hidden row or column, cells merged over others, or a value formatted
+    to show nothing would be read and counted though nobody checking the workbook could see it."""
+    report = check(_edited(edit), "r.xlsx")
+    assert report.status == REJECTED
+    assert said in report.problems[0].message, report.problems[0].message
+    assert "A return must show what it sends" in report.problems[0].message or "unmerge" in report.problems[0].message
+
+
+def test_hidden_or_merged_cells_away_from_the_return_and_visible_formats_are_fine():
+    def edit(sheet):
+        sheet.column_dimensions["AZ"].hidden = True  # beyond the last column
+        sheet.row_dimensions[9].hidden = True  # below the return
+        sheet.merge_cells("A12:C12")  # empty cells, below it
+        sheet["L2"].number_format = "#,##0"
+        sheet["C2"].number_format = "0;-0;;@"  # a zero shown as nothing: C2 is not zero
+        from openpyxl.styles import Font
+
+        sheet["M2"].font = Font(color="FF000000", bold=True)
+
+    assert check(_edited(edit), "r.xlsx").status == ACCEPTED
+
+
+def test_the_template_filled_in_as_it_is_written_is_accepted(tmp_path):
+    from pipelines.return_commands import template
+
+    template(str(tmp_path))
+    book = load_workbook(tmp_path / "department_return_template.xlsx")
+    sheet = book["Return"]
+    for i, name in enumerate(COLUMN_NAMES, start=1):
+        value = VALID[name]
+        sheet.cell(row=2, column=i, value=int(value) if value.isdigit() else (value or None))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    report = check(buffer.getvalue(), "r.xlsx")
+    assert report.status == ACCEPTED, [p.describe() for p in report.problems]
