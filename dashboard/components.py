@@ -111,13 +111,15 @@ def plain(text: object) -> str:
 
 def return_heading(sent) -> str:
     """A return's line on the returns pages: its status, organisation, quarter, file, when it came and its reference,
-    as plain text. A quarter the file did not give readably (a file that could not be read) is said so, never
-    shown as 'None'; an organisation not in the register is shown by its code."""
-    name, quarter = sent["organisation_name"], sent["reporting_quarter"]
+    as plain text, marked if it is an ILLUSTRATIVE sample. A quarter the file did not give readably (a file that
+    could not be read) is said so, never shown as 'None'; an organisation not in the register is shown by its code."""
+    name, quarter, sample = sent["organisation_name"], sent["reporting_quarter"], sent["is_illustrative"]
     return (f"{status_tag(sent['status'])} <strong>{plain(sent['organisation_code'] if is_blank(name) else name)}"
             f"</strong> · {'quarter unreadable' if is_blank(quarter) else plain(quarter)} · "
             f"{plain(sent['file_name'])} · received {date(sent['received_at'])} · reference "
-            f"{plain(sent['submission_ref'])}")
+            f"{plain(sent['submission_ref'])}"
+            + (' <strong class="tag tag-orange">ILLUSTRATIVE sample</strong>' if not is_blank(sample) and sample
+               else ""))
 
 
 def problem_line(problem) -> str:  # a row of marts.return_problems, or one of return_outcomes.problems
@@ -159,9 +161,15 @@ def source_line(source: str, data_date: object, *, freshness: object = None, day
 
 
 def illustrative_notice(frame: pd.DataFrame, what: str = "These figures come from ILLUSTRATIVE sample returns",
-                        column: str = "is_illustrative") -> bool:
-    """Label the figures as ILLUSTRATIVE if any row of the frame is; says whether it did."""
-    illustrative = bool(frame[column].any())
+                        column: str = "is_illustrative", some: str | None = None) -> bool:
+    """Label the figures as ILLUSTRATIVE if any row of the frame is; says whether it did. Given counts of returns
+    (``returns`` and ``illustrative``, from the snapshot's counts) and ``some``, a mix of samples and real returns
+    is said as such ('{n} of the {total} returns ...'), not as if every one were a sample."""
+    illustrative = bool(frame[column].fillna(False).any())
+    if illustrative and some is not None and {"returns", "illustrative"} <= set(frame.columns):
+        samples, total = int(frame["illustrative"].sum()), int(frame["returns"].sum())
+        if samples < total:
+            what = some.format(n=number(samples), total=number(total))
     if illustrative:
         html(f'<div class="illustrative"><strong>ILLUSTRATIVE:</strong> {escape(what)}, shipped to show how the '
              "tracker works. They are not real departmental figures.</div>")

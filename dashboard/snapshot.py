@@ -441,9 +441,10 @@ def _page(sql: str, params: list, limit: int | None, offset: int) -> pd.DataFram
 
 def _counts(mart: str, where: str, values: list, scope: tuple[str, ...]) -> pd.DataFrame:
     """Returns by status over every row ``where`` chooses: how many, how many the viewer may not see the sent
-    values of, and whether any is an ILLUSTRATIVE sample; most first."""
+    values of, and how many are ILLUSTRATIVE samples (and whether any is); most first."""
     return _query(f"SELECT status, count(*) AS returns, "
                   f"count(*) FILTER (WHERE NOT {SEES.format(code='organisation_code')}) AS not_shown, "
+                  f"count(*) FILTER (WHERE is_illustrative) AS illustrative, "
                   f"bool_or(is_illustrative) AS is_illustrative FROM {mart} WHERE {where} "
                   "GROUP BY status ORDER BY returns DESC, status", *_scope(scope), *values)
 

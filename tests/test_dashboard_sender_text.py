@@ -72,6 +72,15 @@ def test_a_return_whose_quarter_could_not_be_read_says_so(hostile_home, monkeypa
     heading = next(m.value for m in at.markdown if "unreadable.xlsx" in m.value)
     assert "· quarter unreadable · unreadable.xlsx" in heading, heading
     assert not re.search(r"\b(None|nan|NaN|NaT)\b", heading), heading
+    assert "ILLUSTRATIVE" not in heading  # a real return, not a sample
+    if page == "returns":  # samples beside real returns: the notice counts them, and says no more than that
+        notice = next(m.value for m in at.markdown if "ILLUSTRATIVE:" in m.value)
+        assert re.search(r"\d+ of the \d+ returns received are ILLUSTRATIVE samples", notice), notice
+        assert "Every return shown here" not in notice
+        from dashboard.components import plain
+
+        sample = next(m.value for m in at.markdown if plain("ILLUSTRATIVE_D16") in m.value and "rejected" in m.value)
+        assert "ILLUSTRATIVE sample</strong>" in sample, sample
 
 
 def test_plain_leaves_nothing_markup_can_read():

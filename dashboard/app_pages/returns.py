@@ -43,7 +43,8 @@ page_header("Returns", "whose return for the current quarter has arrived, which 
 viewer = current_viewer()
 current = snapshot.returns_status_current_quarter(viewer.scope)
 received = snapshot.return_submission_counts(viewer.scope)  # every return received, by status
-illustrative = illustrative_notice(received, "Every return shown here is an ILLUSTRATIVE sample")
+illustrative_notice(received, "Every return shown here is an ILLUSTRATIVE sample",
+                    some="{n} of the {total} returns received are ILLUSTRATIVE samples, marked as such in each list")
 
 if current.empty:
     st.info("No quarter has ended yet, so no return is due.")
@@ -69,8 +70,11 @@ else:
     table(chasing.assign(status=chasing["status"].map(status_text)), f"chasing-list-{quarter.replace(' ', '-')}.csv",
           download_label="Download the chasing list (CSV)", described_by="marts.returns_status",
           alt=f"Chasing list for {quarter}", pinned=("organisation_name",))
+    # marked only when some return for this quarter is a sample, whatever other quarters hold
+    in_quarter = snapshot.return_submission_counts(viewer.scope, snapshot.ReturnsFilter(quarter=quarter))
     source_line("Departments' returns received by the tracker, against data/returns/schedule.yaml", as_of,
-                illustrative=illustrative)
+                illustrative=bool(current["is_illustrative"].fillna(False).any()
+                                  or in_quarter["is_illustrative"].fillna(False).any()))
     st.markdown("**Every expected organisation this quarter**")
     everyone = current[["organisation_name", "organisation_code", "department_name", "status", "received_at",
                         "submission_ref", "days_late"]]

@@ -38,9 +38,7 @@ OUTCOME_COLUMNS = ["submission_ref", "organisation_name", "reporting_quarter", "
 def outcome_card(sent: pd.Series) -> None:
     """One return and what happened to it: what to fix if rejected, else its summary."""
     with st.container(border=True):
-        html(f"<p>{return_heading(sent)}"
-             + (' <strong class="tag tag-orange">ILLUSTRATIVE sample</strong>' if sent["is_illustrative"] else "")
-             + "</p>")
+        html(f"<p>{return_heading(sent)}</p>")
         problems = sent["problems"]
         if sent["status"] == "rejected" and problems is not None and len(problems):
             html("<p>What to fix:</p><ul>" + "".join(f"<li>{problem_line(p)}</li>" for p in problems) + "</ul>")
