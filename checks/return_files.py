@@ -303,8 +303,9 @@ def _read_book(book, content: bytes) -> ReturnTable:
     if formulas:
         shown_cells = ", ".join(formulas[:5]) + (" and others" if len(formulas) > 5 else "")
         raise ReturnFileError(f"Cell{'s' if len(formulas) > 1 else ''} {shown_cells} on the '{title}' sheet "
-                              "contain formulas. Returns must hold values only: copy the cells and use Paste "
-                              "Special > Values, then save.", sheet.title)
+                              f"{'contain formulas' if len(formulas) > 1 else 'contains a formula'}. Returns must "
+                              "hold values only: copy the cells and use Paste Special > Values, then save.",
+                              sheet.title)
     if not records:
         raise ReturnFileError(f"The '{title}' sheet is empty. Fill in the template and save it.", sheet.title)
     _refuse_what_cannot_be_seen(sheet, content, records, invisible)

@@ -235,6 +235,8 @@ def test_data_quality_page(app, snapshot):
     assert len(tables[("source", "name", "platforms")]) == len(sources)
     assert "GOV.UK Notify domain register" in texts(at)
     assert "ILLUSTRATIVE" in texts(at)  # the quarantine and returns' quality figures come from the samples
+    rejected = snapshot.execute("SELECT count(*) FROM marts.return_submissions WHERE status = 'rejected'").fetchone()[0]
+    assert f"{rejected} rejected {'return is' if rejected == 1 else 'returns are'}** kept in full" in texts(at)
 
 
 def test_missing_snapshot_is_a_plain_message(tmp_path, monkeypatch):

@@ -100,6 +100,8 @@ HOSTILE = [
      REJECTED, "starts with '=', which spreadsheets run as a formula"),
     ("formula cells", "r.xlsx", xlsx_bytes(VALID, formulas={"L2": "=C2+1", "M2": "=SUM(C2:D2)"}), REJECTED,
      "Cells L2, M2 on the 'Return' sheet contain formulas"),
+    ("one formula cell", "r.xlsx", xlsx_bytes(VALID, formulas={"L2": "=C2+1"}), REJECTED,
+     "Cell L2 on the 'Return' sheet contains a formula. Returns must hold values only"),
     ("one byte over the limit", "r.csv", VALID_CSV + b" " * (MAX_FILE_BYTES + 1 - len(VALID_CSV)), REJECTED,
      f"({MAX_FILE_BYTES + 1:,} bytes); the limit is 2 MB ({MAX_FILE_BYTES:,} bytes)"),
     ("50 MB file", "r.csv", VALID_CSV + b" " * (50 * 1024 * 1024), REJECTED, "the limit is 2 MB"),

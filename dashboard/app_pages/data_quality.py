@@ -13,6 +13,7 @@ from dashboard.components import (
     html,
     illustrative_notice,
     is_blank,
+    number,
     page_header,
     percent,
     source_line,
@@ -101,8 +102,10 @@ illustrative_notice(snapshot.return_submission_counts(()), "The returns counted 
                     "part or in whole, from ILLUSTRATIVE sample returns")
 problems = snapshot.quarantine_counts()
 rejected = snapshot.rejected_returns_count()
-st.markdown(f"**{int(rejected)} rejected returns** are kept in full, with **{int(problems['problems'].sum())} "
-            "problems** in quarantine. Nothing is deleted: every file's bytes stay in the raw layer.")
+held = int(problems["problems"].sum())
+st.markdown(f"**{number(int(rejected))} rejected {'return is' if rejected == 1 else 'returns are'}** kept in full, "
+            f"with **{number(held)} {'problem' if held == 1 else 'problems'}** in quarantine. Nothing is deleted: "
+            "every file's bytes stay in the raw layer.")
 table(problems, "quarantine-counts.csv", alt="Problems in quarantine by rule")
 
 st.header("Data quality of returns (Government Data Quality Framework)")
