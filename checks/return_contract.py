@@ -69,6 +69,9 @@ LISTS_SHEET = "Lists"
 FIRST_QUARTER = "2016-17 Q1"
 FIRST_QUARTER_SETTING = "first_quarter"
 QUARTER_PATTERN = re.compile(r"^(\d{4})-(\d{2}) Q([1-4])$")
+# A quarter's label as its rule checks it, in both engines: the form, and the second year following the first
+# (2025-27 is no financial year), which a regular expression can only say by listing the hundred pairs
+QUARTER_LABEL_RULE = r"^[0-9]{2}(?:" + "|".join(f"{y:02d}-{(y + 1) % 100:02d}" for y in range(100)) + r") Q[1-4]$"
 
 
 @dataclass(frozen=True, order=True)

@@ -48,7 +48,7 @@ from checks.return_contract import (
     PAIRED_OPTIONAL,
     PLATFORMS,
     QUARTER,
-    QUARTER_PATTERN,
+    QUARTER_LABEL_RULE,
     RANKED_CHOICES,
     TEXT,
     VERIFY_LAST_QUARTER,
@@ -151,7 +151,7 @@ def _contract_rules(known_organisations: frozenset[str], as_of: dt.date, first: 
         elif c.kind == QUARTER:
             rules += [
                 Rule("quarter_format", REGEX, (c.name,), c.name,
-                     params={"regex": QUARTER_PATTERN.pattern.replace("(", "(?:")}),
+                     params={"regex": QUARTER_LABEL_RULE}),
                 Rule("quarter_open", IN_SET, (c.name,), c.name, params={"value_set": quarters},
                      meta={"first_quarter": first, "latest_quarter": quarters[-1]}),
             ]

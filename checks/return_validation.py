@@ -39,7 +39,6 @@ from checks.return_contract import (
     NUMBER,
     NUMBER_DECIMAL_PLACES,
     QUARTER,
-    QUARTER_PATTERN,
     VERSION_COLUMNS,
     WARNINGS,
     Quarter,
@@ -58,6 +57,8 @@ ACCEPTED, ACCEPTED_WITH_WARNINGS, REJECTED = "accepted", "accepted with warnings
 # zeros (410,000.00), and the accounting format's "-" for zero. Anything else keeps its clear message.
 WHOLE_NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.0+)?$")
 ACCOUNTING_ZERO = "-"
+# A whole number too long for Excel's General format, as a workbook's cell reads (checks/return_files.py): 1E+20
+EXCEL_HUGE_WHOLE_NUMBER = re.compile(r"^[-+]?[0-9](?:\.[0-9]+)?E\+[0-9]+$")
 # A number with decimals (FTE), as typed or as Excel's number formats write it: 412.5, 1,204.25, .5
 NUMBER_AS_FORMATTED = re.compile(r"^([-+]?)((?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]*)?|\.[0-9]+)$")
 # Short cells (figures, codes, quarters, choices) parsed once a process, however many returns repeat them: how many
@@ -455,6 +456,8 @@ def _parse_cell(name: str, text: str, row: int) -> tuple[object, Problem | None]
         if text == ACCOUNTING_ZERO:
             return 0, None
         match = WHOLE_NUMBER_AS_FORMATTED.match(text)
+        if match is None and EXCEL_HUGE_WHOLE_NUMBER.match(text) and 1e15 <= abs(float(text)) < float("inf"):
+            return float(text), None  # a whole number Excel shows as 1E+20: beyond every maximum ("too large")
         if match is None:
             message = MESSAGES["whole_number"].format(value=shown(text), example=column.example)
             return None, Problem("whole_number", message, row, name, text)
@@ -498,7 +501,7 @@ def _involves_unparsed(rule: Rule, row: int, unparsed: Collection[tuple[int, str
 def _follows_from_another(rule: Rule, row: pd.Series) -> bool:
     """Said once: no 'not a quarter you can send' after 'not a quarter', no 'planned too many' after 'live too many'."""
     if rule.rule == "quarter_open":
-        return not QUARTER_PATTERN.match(row["reporting_quarter"] or "")
+        return Quarter.parse(row["reporting_quarter"] or "") is None
     if rule.rule != "at_most" or not rule.meta["minus"]:
         return False
     limit, minus = row[rule.meta["limit"]], row[rule.meta["minus"]]

@@ -466,3 +466,13 @@ def test_the_template_filled_in_as_it_is_written_is_accepted(tmp_path):
     book.save(buffer)
     report = check(buffer.getvalue(), "r.xlsx")
     assert report.status == ACCEPTED, [p.describe() for p in report.problems]
+
+
+def test_a_whole_number_excel_shows_as_1e20_is_too_large_not_unreadable():
+    from checks.return_contract import column_letter
+
+    at = column_letter(COLUMN_NAMES.index("pay_transactions")) + "2"
+    report = check(_edited(lambda sheet: sheet.__setitem__(at, 1e20)), "r.xlsx")
+    assert [p.message for p in report.problems] == ["1E+20 is more than 10,000,000,000, which no organisation has. "
+                                                    "Check the figure."]
+    assert report.problems[0].column == "pay_transactions"

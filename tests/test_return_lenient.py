@@ -75,7 +75,7 @@ def test_normalisations_describe_themselves():
 
 
 @pytest.mark.parametrize(("typed", "words"), [
-    ("2025-27 Q3", "'2025-27 Q3' is not a quarter you can send a return for"),
+    ("2025-27 Q3", "'2025-27 Q3' is not a reporting quarter"),  # 2025-27 is no financial year
     ("2025/2027 Q3", "'2025/2027 Q3' is not a reporting quarter"),
     ("2025-26 Q5", "'2025-26 Q5' is not a reporting quarter"),
     ("Q3", "'Q3' is not a reporting quarter"),
@@ -89,7 +89,7 @@ def test_other_quarters_keep_their_message(typed, words):
     assert words in " ".join(p.message for p in report.problems)
 
 
-@pytest.mark.parametrize("typed", ["410,00", "41,0000", "4,10,000", "410.5", "410,000.50", "1e3", "1E+308", "--",
+@pytest.mark.parametrize("typed", ["410,00", "41,0000", "4,10,000", "410.5", "410,000.50", "1e3", "1E+3", "--",
                                    "- 5", "(5)", "£410", "410 000", "0x10", "\uff11\uff12", "\u0663", "1_000",
                                    "410,000.", ".00", "5-"])
 def test_other_numbers_keep_their_message(typed):
