@@ -420,11 +420,14 @@ def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd
     if not findings:  # most files: no rule to look up
         return [], []
     by_key = {rule.key: rule for rule in rules}
+    unknown_code = {found.row for found in findings if found.rule == "organisation_known"}
     problems, warnings = [], []
     for found in findings:
         rule = by_key[(found.rule, found.column)]
         if _involves_unparsed(rule, found.row, unparsed) or _follows_from_another(rule, checked.loc[found.row]):
             continue
+        if rule.rule == "submitter_matches" and found.row in unknown_code:
+            continue  # 'ask ZZZ999 to send it' after 'ZZZ999 is not a GOV.UK organisation code' says nonsense
         problem = _problem_for(rule, found.row, raw_rows[found.row], checked)
         (warnings if rule.severity == WARNING else problems).append(problem)
     return problems, warnings

@@ -113,6 +113,9 @@ def _validate(path: str, organisation: str | None = None) -> int:
     from checks.return_validation import REJECTED, validate_return
 
     organisations = known_organisations()
+    if organisation and organisation.strip().upper() not in organisations:
+        print(_unknown_sender(organisation, "Nothing was checked."))
+        return 2
     report = validate_return(content, name, organisations, reporting_date(),
                              submitter=organisation.upper() if organisation else None)
     code, quarter = report.key
@@ -133,13 +136,17 @@ def _validate(path: str, organisation: str | None = None) -> int:
     return 1 if report.status == REJECTED else 0
 
 
+def _unknown_sender(organisation: str, outcome: str) -> str:
+    return (f"tracker: '{printable(organisation, 40)}' is not a GOV.UK organisation code the tracker knows (like "
+            f"D10). {outcome}")
+
+
 def submit(path: str, organisation: str) -> int:
     """Put a return in the organisation's inbox folder, as the upload page does; say what happens next."""
     code = organisation.strip().upper()
     organisations = known_organisations()
     if code not in organisations:
-        print(f"tracker: '{organisation}' is not a GOV.UK organisation code the tracker knows (like D10). "
-              "Nothing was submitted.")
+        print(_unknown_sender(organisation, "Nothing was submitted."))
         return 2
     read = _read(path)
     if read is None:

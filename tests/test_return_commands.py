@@ -40,6 +40,17 @@ def test_validate_a_valid_and_an_invalid_return(tmp_path):
     assert "Traceback" not in bad.stdout + bad.stderr
 
 
+def test_validate_for_a_sender_the_tracker_does_not_know_says_so(tmp_path):
+    sample = str(SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q3.xlsx")
+    unknown = tracker("validate", sample, "--organisation", "XYZ", home=tmp_path)
+    assert unknown.returncode == 2
+    said = unknown.stdout
+    assert "'XYZ' is not a GOV.UK organisation code the tracker knows (like D10). Nothing was checked." in said
+    assert "sent by XYZ" not in unknown.stdout
+    known = tracker("validate", sample, "--organisation", "d10", home=tmp_path)
+    assert known.returncode == 0, known.stdout
+
+
 def test_validate_an_empty_file_and_a_missing_one(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")

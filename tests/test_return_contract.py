@@ -62,6 +62,14 @@ def test_each_cell_rule_alone(rule, changes, letter, message):
     assert problem.describe().startswith(f"Row 2, column {letter} ({column}): ")
 
 
+def test_an_unknown_code_is_said_once_not_again_as_another_senders():
+    """'ZZ99 is not a code the tracker knows' is the problem; 'ask ZZ99 to send it' after it would say nonsense."""
+    report = check(csv_bytes(row(organisation_code="ZZ99")), submitter="D10")
+    assert [p.rule for p in report.problems] == ["organisation_known"]
+    assert [p.rule for p in check(csv_bytes(row(organisation_code="EA73")), submitter="D10").problems] == [
+        "submitter_matches"]  # a known code sent by another organisation still says so
+
+
 def test_a_quarter_before_the_history_kept_is_refused():
     problem = only_problem(csv_bytes(row(reporting_quarter="2015-16 Q4")), "quarter_open")
     assert "no earlier than 2016-17 Q1" in problem.message
