@@ -104,3 +104,16 @@ def test_the_receipt_sensor_sends_what_the_page_queued(tmp_path, monkeypatch):
         assert [e.body["reference"] for e in stub.emails()] == ["R-0123456789"]
         again = receipt_sender(context)
         assert "No receipt is due" in again.skip_message and len(stub.emails()) == 1
+
+
+def test_the_send_page_offers_quarters_as_of_the_published_reporting_date(run_page, monkeypatch):
+    """The reporting date every page shows is the snapshot's (2026-01-31 here): the send page offers the quarters
+    open then, and the one due, even when the server was started with another TRACKER_AS_OF (a later `tracker run`
+    published as of another day while the dashboard stayed up)."""
+    monkeypatch.setenv("TRACKER_DEMO_SIGN_IN", "on")
+    monkeypatch.setenv("TRACKER_AS_OF", "2025-06-30")  # the server's own setting, older than the snapshot
+    at = run_page("send_return")
+    at.sidebar.selectbox(key="demo_identity").set_value("dwp.returns@example.com").run()
+    assert not at.exception and not at.error
+    [quarter] = [s for s in at.selectbox if s.label == "Which quarter is it for?"]
+    assert quarter.options[0] == "2025-26 Q4" and quarter.value == "2025-26 Q3"

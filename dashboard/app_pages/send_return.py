@@ -48,7 +48,12 @@ journey = st.session_state.get(STATE)
 if not journey or journey.get("identity") != viewer.identity:  # a new person starts afresh
     journey = st.session_state[STATE] = {"identity": viewer.identity, "step": "choose"}
 names = snapshot.organisation_names()
-as_of = dt.date.fromisoformat(settings.as_of()) if settings.as_of() else dt.date.today()
+# The reporting date every other page shows: the published snapshot's (a later run may have published as of
+# another date than this server was started with); the server's own setting, or today, before anything is published.
+try:
+    as_of = dt.date.fromisoformat(snapshot.snapshot_info().as_of)
+except (snapshot.SnapshotMissing, ValueError):
+    as_of = dt.date.fromisoformat(settings.as_of()) if settings.as_of() else dt.date.today()
 
 
 def go(step: str, **changes) -> None:
