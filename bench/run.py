@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", default=["small"], choices=["small", "medium", "national"])
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure; each figure is their median")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--work", type=Path, default=WORK, help=f"where data, homes and logs go (default {WORK})")
+    parser.add_argument("--work", type=Path, default=WORK,
+                        help=f"where data, homes and logs go (default $TMPDIR/tracker-bench: {WORK})")
     parser.add_argument("--scaling", action="store_true",
                         help="instead: full builds along each axis (organisations, weeks) and the log-log plot")
     parser.add_argument("--plot", type=Path, default=ROOT / "BENCHMARKS-scaling.png",
