@@ -32,6 +32,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
+from assets.staging_shapes import empty as empty_table
 from checks.platform_checks import ERROR, RULES, feed_problems_table
 from tracker.code_version import code_sha256
 from tracker.parse_processes import Lost, Unexpected, parsed_in_batches, processes_worth_starting
@@ -70,6 +71,7 @@ Parsed = dict[str, tuple[SourceFile | ListedFile, Any]]
 ExtraMetadata = Callable[[Frames], Mapping[str, dict]]
 LEFT_OUT = "file left out; the source's other files still count"
 KEPT = "the source keeps its last good figures"
+NEVER_READ = "never read: empty until its files can be read"
 MAX_REBUILDS = 5
 NOTHING_TO_READ = ("no file to read: the folder is empty or none of its files could be read, so the source keeps its "
                    "last good figures.")
@@ -491,6 +493,9 @@ def staging_tables_asset(
             if not written and all(p.consequence != KEPT for p in problems):
                 problems.append(Problem(None, None, f"more than {MAX_REBUILDS} rounds of versions broke its rules",
                                         KEPT))
+            # a source never read has no last good tables to keep: it starts empty, so that its checks, the marts
+            # and the publication go on without it, and says so
+            made = set() if written else {t for t in tables if t not in _tables(con) and empty_table(con, t)}
             _record_problems(con, source, problems)
             build = record_build(con, source, written, context.run_id, None if surprised else inputs)
             present = _tables(con)
@@ -502,7 +507,7 @@ def staging_tables_asset(
         for table in [*tables, problems_table]:
             meta = metadata.get(table, {})
             if table != problems_table:
-                meta = {**meta, "source status": "as published" if written else KEPT}
+                meta = {**meta, "source status": "as published" if written else NEVER_READ if table in made else KEPT}
             yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta)
         yield dg.MaterializeResult(asset_key=build_table(source).split("."), metadata=build)
 

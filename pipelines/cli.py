@@ -131,7 +131,8 @@ def _run_job(started: float) -> int:
     _print_summary()
     if degraded:
         print("\nPublished, but these sources could not be read in full (their other files, or their last good "
-              "figures, were published; the data-quality page names each file):")
+              "figures, were published; a source never read yet is empty until it can be; the data-quality page "
+              "names each file):")
         for check in degraded:
             print(f"  - {check.description}")
         return DEGRADED
