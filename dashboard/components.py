@@ -165,7 +165,7 @@ def illustrative_notice(frame: pd.DataFrame, what: str = "These figures come fro
     """Label the figures as ILLUSTRATIVE if any row of the frame is; says whether it did. Given counts of returns
     (``returns`` and ``illustrative``, from the snapshot's counts) and ``some``, a mix of samples and real returns
     is said as such ('{n} of the {total} returns ...'), not as if every one were a sample."""
-    illustrative = bool(frame[column].fillna(False).any())
+    illustrative = bool(frame[column].eq(True).any())
     if illustrative and some is not None and {"returns", "illustrative"} <= set(frame.columns):
         samples, total = int(frame["illustrative"].sum()), int(frame["returns"].sum())
         if samples < total:

@@ -73,8 +73,8 @@ else:
     # marked only when some return for this quarter is a sample, whatever other quarters hold
     in_quarter = snapshot.return_submission_counts(viewer.scope, snapshot.ReturnsFilter(quarter=quarter))
     source_line("Departments' returns received by the tracker, against data/returns/schedule.yaml", as_of,
-                illustrative=bool(current["is_illustrative"].fillna(False).any()
-                                  or in_quarter["is_illustrative"].fillna(False).any()))
+                illustrative=bool(current["is_illustrative"].eq(True).any()
+                                  or in_quarter["is_illustrative"].eq(True).any()))
     st.markdown("**Every expected organisation this quarter**")
     everyone = current[["organisation_name", "organisation_code", "department_name", "status", "received_at",
                         "submission_ref", "days_late"]]
