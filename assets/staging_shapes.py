@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 SHAPES_FILE = Path(__file__).with_name("staging_shapes.json")
+MODELS_DIR = Path(__file__).parent / "dbt" / "models" / "staging"
 
 
 @functools.cache
@@ -50,20 +51,19 @@ def empty(con, table: str) -> bool:
     return True
 
 
-def source_tables() -> list[str]:
-    """Every table a staging asset writes for a source (their ``tables``), from the definitions."""
-    from pipelines.definitions import defs
-
-    graph = defs.resolve_asset_graph()
-    return sorted(".".join(key.path) for key in graph.get_all_asset_keys()
-                  if key.path[0] == "staging" and graph.get(key).group_name not in ("marts", "returns", "meta"))
+def source_tables(con) -> list[str]:
+    """Every table in the warehouse's staging schema that a Python asset wrote: all but the dbt project's staging
+    models (one file each)."""
+    models = {path.stem for path in MODELS_DIR.glob("*.sql")}
+    names = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'staging'").fetchall()
+    return sorted(f"staging.{name}" for (name,) in names if name not in models)
 
 
 def main(argv: list[str]) -> int:
     import duckdb
 
     with duckdb.connect(argv[0], read_only=True) as con:
-        found = read_shapes(con, source_tables())
+        found = read_shapes(con, source_tables(con))
     SHAPES_FILE.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"Wrote the shapes of {len(found)} tables to {SHAPES_FILE}")
     return 0

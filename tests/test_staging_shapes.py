@@ -16,7 +16,7 @@ from tests.conftest import PROJECT
 
 def test_the_shapes_kept_are_the_shapes_a_run_writes(warehouse):
     """Regenerate with `python -m assets.staging_shapes WAREHOUSE` after changing what a source writes."""
-    assert read_shapes(warehouse, source_tables()) == shapes()
+    assert read_shapes(warehouse, source_tables(warehouse)) == shapes()
     assert {"staging.pay_organisation_services", "staging.api_catalogue_listings"} <= set(shapes())
 
 
