@@ -495,7 +495,10 @@ def staging_tables_asset(
                                         KEPT))
             # a source never read has no last good tables to keep: it starts empty, so that its checks, the marts
             # and the publication go on without it, and says so
-            made = set() if written else {t for t in tables if t not in _tables(con) and empty_table(con, t)}
+            made: set[str] = set()
+            if not written:
+                existing = _tables(con)
+                made = {t for t in tables if t not in existing and empty_table(con, t)}
             _record_problems(con, source, problems)
             build = record_build(con, source, written, context.run_id, None if surprised else inputs)
             present = _tables(con)

@@ -301,8 +301,7 @@ def _read_book(book, content: bytes) -> ReturnTable:
                               "workbook again from Excel as Excel Workbook (.xlsx), or copy the figures into a fresh "
                               "template.", sheet.title) from None
     if formulas:
-        shown_cells = ", ".join(formulas[:5]) + (" and others" if len(formulas) > 5 else "")
-        raise ReturnFileError(f"Cell{'s' if len(formulas) > 1 else ''} {shown_cells} on the '{title}' sheet "
+        raise ReturnFileError(f"Cell{'s' if len(formulas) > 1 else ''} {_first_few(formulas)} on the '{title}' sheet "
                               f"{'contain formulas' if len(formulas) > 1 else 'contains a formula'}. Returns must "
                               "hold values only: copy the cells and use Paste Special > Values, then save.",
                               sheet.title)
@@ -389,16 +388,11 @@ HIDDEN_COLUMNS = re.compile(rb"<(?:\w+:)?col\b(?=[^>]*\bhidden\s*=\s*[\"'](?:1|t
 MERGED = re.compile(rb"<(?:\w+:)?mergeCell\b[^>]*\bref\s*=\s*[\"']([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?[\"']")
 
 
-def _column_number(letters: bytes) -> int:
-    number = 0
-    for c in letters.upper():
-        number = number * 26 + c - 64
-    return number
-
-
 def _refuse_what_cannot_be_seen(sheet, content: bytes, records: list[list[str]], invisible: list[str]) -> None:
     """A return must show everything it sends: a value in a hidden row or column, or in cells merged into one (whose
     value Excel shows across cells that are empty), or a value formatted to show nothing, refuses the workbook."""
+    from openpyxl.utils.cell import column_index_from_string  # openpyxl is already imported for the workbook
+
     title = shown(sheet.title)
     with_data = {i + 1 for i, values in enumerate(records) if any(v.strip() for v in values)}
     columns = max((i + 1 for values in records for i, v in enumerate(values) if v.strip()), default=0)
@@ -410,30 +404,29 @@ def _refuse_what_cannot_be_seen(sheet, content: bytes, records: list[list[str]],
                               "again from Excel as Excel Workbook (.xlsx).", sheet.title) from None
     hidden_rows = sorted({int(r) for r in HIDDEN_ROW.findall(xml)} & with_data)
     if hidden_rows:
-        shown_rows = ", ".join(map(str, hidden_rows[:5])) + (" and others" if len(hidden_rows) > 5 else "")
-        raise ReturnFileError(f"Row{'s' if len(hidden_rows) > 1 else ''} {shown_rows} of the '{title}' sheet "
-                              f"{'are' if len(hidden_rows) > 1 else 'is'} hidden. A return must show what it sends: "
-                              "unhide the rows (select them, right-click > Unhide), check the figures and save.",
+        raise ReturnFileError(f"Row{'s' if len(hidden_rows) > 1 else ''} {_first_few(hidden_rows)} of the "
+                              f"'{title}' sheet {'are' if len(hidden_rows) > 1 else 'is'} hidden. A return must show "
+                              "what it sends: unhide the rows (select them, right-click > Unhide), check the figures "
+                              "and save.",
                               sheet.title)
     hidden_columns = sorted({c for low, high in HIDDEN_COLUMNS.findall(xml)
                              for c in range(int(low), min(int(high), columns) + 1)})
     if hidden_columns:
-        letters = ", ".join(column_letter(c - 1) for c in hidden_columns[:5]) + (
-            " and others" if len(hidden_columns) > 5 else "")
+        letters = _first_few([column_letter(c - 1) for c in hidden_columns])
         raise ReturnFileError(f"Column{'s' if len(hidden_columns) > 1 else ''} {letters} of the '{title}' sheet "
                               f"{'are' if len(hidden_columns) > 1 else 'is'} hidden. A return must show what it "
                               "sends: unhide the columns (select them, right-click > Unhide), check the figures and "
                               "save.", sheet.title)
     merged = [f"{a.decode().upper()}{r1.decode()}" + (f":{b.decode().upper()}{r2.decode()}" if b else "")
               for a, r1, b, r2 in MERGED.findall(xml)  # those over a row of the return, from its first columns
-              if with_data & set(range(int(r1), int(r2 or r1) + 1)) and _column_number(a) <= max(columns, 1)]
+              if with_data & set(range(int(r1), int(r2 or r1) + 1))
+              and column_index_from_string(a.decode()) <= max(columns, 1)]
     if merged:
         raise ReturnFileError(f"Cells {', '.join(merged[:5])} of the '{title}' sheet are merged. A return has one "
                               "value in each cell: unmerge them (Home > Merge & Center), put each figure in its own "
                               "cell and save.", sheet.title)
     if invisible:
-        cells = ", ".join(invisible[:5]) + (" and others" if len(invisible) > 5 else "")
-        raise ReturnFileError(f"Cell{'s' if len(invisible) > 1 else ''} {cells} of the '{title}' sheet "
+        raise ReturnFileError(f"Cell{'s' if len(invisible) > 1 else ''} {_first_few(invisible)} of the '{title}' sheet "
                               f"{'hold values that are' if len(invisible) > 1 else 'holds a value that is'} not "
                               "shown (a number format that shows nothing, such as ;;;, or white text). A return must "
                               "show what it sends: give the cells the General format and a visible colour, check "
@@ -515,6 +508,11 @@ def _content_types(archive: zipfile.ZipFile) -> dict[str, str]:
         elif element == b"Override" and "partname" in values:
             types[values["partname"].lower().lstrip("/")] = values.get("contenttype", "")
     return types
+
+
+def _first_few(items: list, most: int = 5) -> str:
+    """'L2, M2 and others': the first of many cells, rows or columns a message names."""
+    return ", ".join(map(str, items[:most])) + (" and others" if len(items) > most else "")
 
 
 def _listed(items: list[str]) -> str:

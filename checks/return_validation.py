@@ -420,14 +420,15 @@ def problems_for(findings: Iterable[Finding], rules: Iterable[Rule], checked: pd
     if not findings:  # most files: no rule to look up
         return [], []
     by_key = {rule.key: rule for rule in rules}
-    unknown_code = {found.row for found in findings if found.rule == "organisation_known"}
+    found_on: dict[int, set[str]] = {}
+    for found in findings:
+        found_on.setdefault(found.row, set()).add(found.rule)
     problems, warnings = [], []
     for found in findings:
         rule = by_key[(found.rule, found.column)]
-        if _involves_unparsed(rule, found.row, unparsed) or _follows_from_another(rule, checked.loc[found.row]):
+        if _involves_unparsed(rule, found.row, unparsed) or \
+                _follows_from_another(rule, checked.loc[found.row], found_on[found.row]):
             continue
-        if rule.rule == "submitter_matches" and found.row in unknown_code:
-            continue  # 'ask ZZZ999 to send it' after 'ZZZ999 is not a GOV.UK organisation code' says nonsense
         problem = _problem_for(rule, found.row, raw_rows[found.row], checked)
         (warnings if rule.severity == WARNING else problems).append(problem)
     return problems, warnings
@@ -501,8 +502,11 @@ def _involves_unparsed(rule: Rule, row: int, unparsed: Collection[tuple[int, str
     return any((row, column) in unparsed for column in rule.involves)
 
 
-def _follows_from_another(rule: Rule, row: pd.Series) -> bool:
-    """Said once: no 'not a quarter you can send' after 'not a quarter', no 'planned too many' after 'live too many'."""
+def _follows_from_another(rule: Rule, row: pd.Series, found_here: Collection[str]) -> bool:
+    """Said once: no 'not a quarter you can send' after 'not a quarter', no 'planned too many' after 'live too many',
+    no 'ask ZZ99 to send it' after 'ZZ99 is not a code the tracker knows' (``found_here``: the rules the row broke)."""
+    if rule.rule == "submitter_matches":
+        return "organisation_known" in found_here
     if rule.rule == "quarter_open":
         return Quarter.parse(row["reporting_quarter"] or "") is None
     if rule.rule != "at_most" or not rule.meta["minus"]:

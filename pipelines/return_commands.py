@@ -38,11 +38,6 @@ def command_line_sender() -> str:
     return f"{user} (operating-system user, tracker submit)" if user else f"{UNKNOWN_OS_USER} (tracker submit)"
 
 
-def reporting_date() -> dt.date:
-    as_of = settings.as_of()
-    return dt.date.fromisoformat(as_of) if as_of else dt.date.today()
-
-
 def known_organisations() -> dict[str, str]:
     """GOV.UK organisation codes and names: from the published snapshot, or else from the shipped data."""
     snapshot = settings.snapshot_path()
@@ -116,7 +111,7 @@ def _validate(path: str, organisation: str | None = None) -> int:
     if organisation and organisation.strip().upper() not in organisations:
         print(_unknown_sender(organisation, "Nothing was checked."))
         return 2
-    report = validate_return(content, name, organisations, reporting_date(),
+    report = validate_return(content, name, organisations, settings.as_of_date(),
                              submitter=organisation.upper() if organisation else None)
     code, quarter = report.key
     if report.status == REJECTED:
@@ -166,7 +161,7 @@ def template(folder: str) -> int:
     from checks.return_templates import write_templates
 
     organisations = sorted(known_organisations().items())
-    for path in write_templates(Path(folder), organisations, reporting_date()):
+    for path in write_templates(Path(folder), organisations, settings.as_of_date()):
         print(f"Wrote {path}")
     return 0
 

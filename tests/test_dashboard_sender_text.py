@@ -35,20 +35,27 @@ def hostile_home(built, tmp_path_factory):
     return home
 
 
-@pytest.mark.parametrize("page, query", [("returns", {}), ("your_returns", {}), ("department", {"department": "D10"})])
-def test_every_page_that_shows_sender_text_shows_it_as_text(hostile_home, monkeypatch, tmp_path, page, query):
-    from dashboard.components import plain
+def as_analyst(home, monkeypatch, tmp_path, page: str, query: dict | None = None) -> AppTest:
+    """The page as CDDO's analyst sees it (who may see what was sent), rendered without an error."""
     from tests.test_dashboard_pages import signed_in
 
-    monkeypatch.setenv("TRACKER_HOME", str(hostile_home))
+    monkeypatch.setenv("TRACKER_HOME", str(home))
     access = tmp_path / "access.yaml"
     access.write_text("people:\n  - email: analyst@example.com\n    role: central analyst\n")
     monkeypatch.setenv("TRACKER_ACCESS_FILE", str(access))
-    at = signed_in(AppTest.from_file(APP, default_timeout=60), "analyst@example.com")  # who may see what was sent
-    at.query_params.update(query)
+    at = signed_in(AppTest.from_file(APP, default_timeout=60), "analyst@example.com")
+    at.query_params.update(query or {})
     at.run()
     at.switch_page(f"app_pages/{page}.py").run()
     assert not at.exception and not at.error
+    return at
+
+
+@pytest.mark.parametrize("page, query", [("returns", {}), ("your_returns", {}), ("department", {"department": "D10"})])
+def test_every_page_that_shows_sender_text_shows_it_as_text(hostile_home, monkeypatch, tmp_path, page, query):
+    from dashboard.components import plain
+
+    at = as_analyst(hostile_home, monkeypatch, tmp_path, page, query)
     markup = "\n".join(m.value for m in at.markdown)
     shown_in_tables = "\n".join(str(frame.value.to_dict()) for frame in at.dataframe)
     assert plain("<img src=x onerror=alert(1)>") in markup or "<img src=x" in shown_in_tables  # it is there...
@@ -59,16 +66,7 @@ def test_every_page_that_shows_sender_text_shows_it_as_text(hostile_home, monkey
 
 @pytest.mark.parametrize("page", ["returns", "your_returns"])
 def test_a_return_whose_quarter_could_not_be_read_says_so(hostile_home, monkeypatch, tmp_path, page):
-    from tests.test_dashboard_pages import signed_in
-
-    monkeypatch.setenv("TRACKER_HOME", str(hostile_home))
-    access = tmp_path / "access.yaml"
-    access.write_text("people:\n  - email: analyst@example.com\n    role: central analyst\n")
-    monkeypatch.setenv("TRACKER_ACCESS_FILE", str(access))
-    at = signed_in(AppTest.from_file(APP, default_timeout=60), "analyst@example.com")
-    at.run()
-    at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception and not at.error
+    at = as_analyst(hostile_home, monkeypatch, tmp_path, page)
     heading = next(m.value for m in at.markdown if "unreadable.xlsx" in m.value)
     assert "· quarter unreadable · unreadable.xlsx" in heading, heading
     assert not re.search(r"\b(None|nan|NaN|NaT)\b", heading), heading

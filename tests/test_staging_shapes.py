@@ -3,15 +3,11 @@ whose every file is unreadable on a fresh home does not stop its checks, the mar
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import duckdb
 import pytest
 
 from assets.staging_shapes import read_shapes, shapes, source_tables
-from tests.conftest import PROJECT
+from tests.test_cli import run
 
 
 def test_the_shapes_kept_are_the_shapes_a_run_writes(warehouse):
@@ -29,9 +25,7 @@ def test_a_source_never_read_on_a_fresh_home_does_not_stop_the_publication(data_
     for path in (data_copy / folder).iterdir():
         path.write_bytes(b"\x89PNG not this source's format \xff\xfe")
     home = tmp_path / "home"
-    result = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--as-of", "2026-01-31"], cwd=PROJECT,
-                            capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "TRACKER_HOME": str(home), "TRACKER_DATA_DIR": str(data_copy)})
+    result = run(["run", "--as-of", "2026-01-31"], home, TRACKER_DATA_DIR=str(data_copy))
     said = result.stdout + result.stderr
     assert result.returncode == 3, said  # published, a source not read in full
     assert "Published snapshot" in said and "Traceback" not in said

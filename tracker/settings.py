@@ -71,6 +71,12 @@ def as_of() -> str:
     return text
 
 
+def as_of_date() -> dt.date:
+    """The reporting date as set (TRACKER_AS_OF), or today."""
+    text = as_of()
+    return dt.date.fromisoformat(text) if text else dt.date.today()
+
+
 RETURNS_CHUNK = 2000  # return files checked against the contract as one batch and recorded in one transaction
 
 

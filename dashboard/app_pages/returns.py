@@ -70,11 +70,10 @@ else:
     table(chasing.assign(status=chasing["status"].map(status_text)), f"chasing-list-{quarter.replace(' ', '-')}.csv",
           download_label="Download the chasing list (CSV)", described_by="marts.returns_status",
           alt=f"Chasing list for {quarter}", pinned=("organisation_name",))
-    # marked only when some return for this quarter is a sample, whatever other quarters hold
+    # marked only when some return received for this quarter (those in force among them) is a sample
     in_quarter = snapshot.return_submission_counts(viewer.scope, snapshot.ReturnsFilter(quarter=quarter))
     source_line("Departments' returns received by the tracker, against data/returns/schedule.yaml", as_of,
-                illustrative=bool(current["is_illustrative"].eq(True).any()
-                                  or in_quarter["is_illustrative"].eq(True).any()))
+                illustrative=bool(in_quarter["is_illustrative"].eq(True).any()))
     st.markdown("**Every expected organisation this quarter**")
     everyone = current[["organisation_name", "organisation_code", "department_name", "status", "received_at",
                         "submission_ref", "days_late"]]

@@ -53,7 +53,7 @@ names = snapshot.organisation_names()
 try:
     as_of = dt.date.fromisoformat(snapshot.snapshot_info().as_of)
 except (snapshot.SnapshotMissing, ValueError):
-    as_of = dt.date.fromisoformat(settings.as_of()) if settings.as_of() else dt.date.today()
+    as_of = settings.as_of_date()
 
 
 def go(step: str, **changes) -> None:
