@@ -9,21 +9,30 @@ of each figure in a second asset, once the organisation register is built: stagi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS, raw_files_asset
 from assets.staging import (
+    KEPT,
+    LEFT_OUT,
     NOTHING_TO_READ,
     FeedReader,
     Parsed,
+    Problem,
+    _record_problems,
     derived_inputs_sha256,
     forget_inputs,
     kept_if_unchanged,
     record_build,
     staging_tables_asset,
+    unexpected,
 )
+from assets.staging_shapes import empty as empty_table
+from checks.platform_checks import feed_problems_table
 from tracker.organisation_names import load_aliases
 from tracker.organisation_register import parse_api_organisations
 from tracker.parsing import FeedError
@@ -36,6 +45,7 @@ from tracker.skills import (
     SURVEY_COLUMNS,
     SURVEYS_FILE,
     AcsesFile,
+    DepartmentNamesError,
     capacity_tables,
     files_table,
     load_department_names,
@@ -115,52 +125,110 @@ skills_staging = staging_tables_asset(
 )
 
 
-@dg.asset(
-    key=MAPPING_TABLE.split("."),
-    deps=[["staging", "digital_capacity"], ["staging", "organisations"], ["staging", "organisation_identifiers"],
-          ["raw", "organisations_files"]],
-    group_name=GROUP,
-    kinds={"duckdb", "pandas"},
-    owners=OWNERS,
-    description="Each parent-department name the Civil Service Statistics published, per year, mapped by the date "
-    "of the figure: to the department of today (a renamed or merged body under its successor), or kept under its "
-    "old name when it was later split (not divided), or left unmapped with the reason (devolved, an ACSES "
-    "grouping, unknown to the register).",
+MAPPING_PROBLEMS = "skills_mapping"  # quarantine.skills_mapping_feed_problems, shown under skills
+UNMAPPED = ("the department names are left unmapped until it can be read: the figures still count, under the "
+            "names as published")
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            MAPPING_TABLE.split("."),
+            deps=[["staging", "digital_capacity"], ["staging", "organisations"],
+                  ["staging", "organisation_identifiers"], ["raw", "organisations_files"]],
+            group_name=GROUP, kinds={"duckdb", "pandas"}, owners=OWNERS,
+            description="Each parent-department name the Civil Service Statistics published, per year, mapped by "
+            "the date of the figure: to the department of today (a renamed or merged body under its successor), or "
+            "kept under its old name when it was later split (not divided), or left unmapped with the reason "
+            "(devolved, an ACSES grouping, unknown to the register).",
+        ),
+        dg.AssetSpec(
+            feed_problems_table(MAPPING_PROBLEMS).split("."),
+            deps=[["raw", "organisations_files"]],
+            group_name=GROUP, kinds={"duckdb"}, owners=OWNERS,
+            description="What kept the latest run from mapping the Civil Service Statistics' department names "
+            "(the GOV.UK organisations API file, or data/skills/department_names.yaml), and what the tracker did.",
+        ),
+    ],
+    can_subset=False,
 )
-def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResource) -> dg.MaterializeResult:
+def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResource):
+    """One unreadable input of the mapping never stops the publication: an older API file is used, or the last
+    mapping kept, or, on a home that never had one, the names are left unmapped; each is said in the problems."""
+    keys = [MAPPING_TABLE.split("."), feed_problems_table(MAPPING_PROBLEMS).split(".")]
     with connect(warehouse) as con:
         inputs = derived_inputs_sha256(con, MAPPED, ["skills", "organisations"], settings)
-        kept = kept_if_unchanged(context, con, MAPPED, inputs, [MAPPING_TABLE.split(".")], build_asset=False)
+        kept = kept_if_unchanged(context, con, MAPPED, inputs, keys, build_asset=False)
         if kept:
-            return kept[0]
-        names = con.execute("SELECT DISTINCT year, name_as_published FROM staging.digital_capacity").df() \
-            if table_exists(con, "staging.digital_capacity") else pd.DataFrame(columns=["year", "name_as_published"])
-        organisations = con.execute("SELECT * FROM staging.organisations").df()
-        identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
-        api_files = [f for f in listed_files(con, "organisations") if f.name.startswith("govuk_api_organisations")]
-        if not api_files:
-            raise dg.Failure("The GOV.UK organisations API file is not in raw.organisations_files: the department "
-                             "names cannot be mapped. Check data/organisations/.")
+            yield from kept
+            return
+        problems: list[Problem] = []
+        surprised = False
         try:
-            newest, = load_files(con, "organisations", [max(api_files, key=lambda f: f.name)])
-        except RawStoreError as err:
-            raise dg.Failure(f"The department names cannot be mapped: {err}") from None
-        api = parse_api_organisations(newest)
-        mapping = map_department_names(names, organisations, identifiers, api, load_aliases(settings.data),
-                                       load_department_names(settings.data))
-        for column in MAPPING_COLUMNS:
-            if column not in ("year", "as_at", "closed_on"):
-                mapping[column] = mapping[column].astype("string")
-        mapping = mapping.astype({"year": "int64"})
-        mapping["as_at"] = pd.to_datetime(mapping["as_at"]).dt.date
-        mapping["closed_on"] = pd.to_datetime(mapping["closed_on"]).dt.date
+            mapping = _mapping(con, settings, problems)
+        except DepartmentNamesError as err:
+            problems.append(Problem(None, None, str(err), ""))
+            mapping = None
+        except Exception as err:  # noqa: BLE001 - the skills figures still publish, under the names as published
+            context.log.exception("Civil Service Statistics: the department names could not be mapped")
+            problems.append(Problem(None, None, unexpected(type(err).__name__), ""))
+            mapping, surprised = None, True
         forget_inputs(con, MAPPED)
-        replace_tables(con, {MAPPING_TABLE: mapping})
-        record_build(con, MAPPED, True, context.run_id, inputs)
+        if mapping is not None:
+            replace_tables(con, {MAPPING_TABLE: mapping})
+        else:
+            had = table_exists(con, MAPPING_TABLE)
+            if not had:
+                empty_table(con, MAPPING_TABLE)
+            problems = [p if p.consequence else replace(p, consequence=KEPT if had else UNMAPPED) for p in problems]
+        _record_problems(con, MAPPING_PROBLEMS, problems, shown_as=SOURCE)
+        record_build(con, MAPPED, mapping is not None, context.run_id, None if surprised else inputs)
         meta = tables_metadata(con, [MAPPING_TABLE])
-    unmapped = mapping[mapping["department_code"].isna()][["year", "name_as_published", "mapping", "unmapped_reason"]]
-    return dg.MaterializeResult(metadata={
-        **meta,
-        "names mapped to a department of today": int(mapping["department_code"].notna().sum()),
-        "names not mapped": dg.MetadataValue.md(unmapped.to_markdown(index=False)),
-    })
+        problem_meta = tables_metadata(con, [feed_problems_table(MAPPING_PROBLEMS)])
+    for p in problems:
+        context.log.warning(f"Civil Service Statistics department names: {p.file_name or 'the mapping'}: "
+                            f"{p.problem} ({p.consequence}).")
+    if mapping is not None:
+        unmapped = mapping[mapping["department_code"].isna()][["year", "name_as_published", "mapping",
+                                                               "unmapped_reason"]]
+        meta |= {"names mapped to a department of today": int(mapping["department_code"].notna().sum()),
+                 "names not mapped": dg.MetadataValue.md(unmapped.to_markdown(index=False))}
+    yield dg.MaterializeResult(asset_key=keys[0], metadata=meta)
+    yield dg.MaterializeResult(asset_key=keys[1], metadata=problem_meta)
+
+
+def _mapping(con, settings: TrackerConfig, problems: list[Problem]) -> pd.DataFrame | None:
+    """The mapping from the newest GOV.UK organisations API file that can be read (each newer one that cannot is
+    named in ``problems``); None, said in ``problems``, when none can."""
+    names = con.execute("SELECT DISTINCT year, name_as_published FROM staging.digital_capacity").df() \
+        if table_exists(con, "staging.digital_capacity") else pd.DataFrame(columns=["year", "name_as_published"])
+    organisations = con.execute("SELECT * FROM staging.organisations").df()
+    identifiers = con.execute("SELECT * FROM staging.organisation_identifiers").df()
+    curated = load_department_names(settings.data)
+    api = None
+    unread: list[Problem] = []
+    api_files = [f for f in listed_files(con, "organisations") if f.name.startswith("govuk_api_organisations")]
+    for listed in sorted(api_files, key=lambda f: f.name, reverse=True):
+        try:
+            newest, = load_files(con, "organisations", [listed])
+            api = parse_api_organisations(newest)
+            break
+        except RawStoreError as err:
+            unread.append(Problem(listed.name, listed.sha256, str(err), LEFT_OUT))
+        except FeedError as err:
+            unread.append(Problem(listed.name, listed.sha256, err.problem, LEFT_OUT))
+    if api is None:
+        why = "".join(f" ({p.file_name}: {p.problem})" for p in unread[:1])
+        problems.append(Problem(None, None, "no GOV.UK organisations API file in data/organisations/ could be read"
+                                f"{why}, so the department names cannot be mapped: add a readable "
+                                "govuk_api_organisations_<date>.json.", ""))
+        return None
+    problems.extend(unread)  # newer files left out: an older one mapped the names
+    mapping = map_department_names(names, organisations, identifiers, api, load_aliases(settings.data), curated)
+    for column in MAPPING_COLUMNS:
+        if column not in ("year", "as_at", "closed_on"):
+            mapping[column] = mapping[column].astype("string")
+    mapping = mapping.astype({"year": "int64"})
+    mapping["as_at"] = pd.to_datetime(mapping["as_at"]).dt.date
+    mapping["closed_on"] = pd.to_datetime(mapping["closed_on"]).dt.date
+    return mapping

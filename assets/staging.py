@@ -183,12 +183,20 @@ def versioned(parsed: Parsed, folder: str, as_of: dt.date, is_version=lambda nam
 
 
 def whole_source(build: Callable[[list[SourceFile], TrackerConfig], Frames]) -> FeedReader:
-    """For reference sources read as one set of files: any problem keeps the last good tables."""
+    """For reference sources read as one set of files: a file the build cannot read is left out and the set built
+    again without it (a newer register file that is broken leaves the older one in use); any other problem, or
+    a set too short without it, keeps the last good tables."""
 
     def assemble(parsed: Parsed, settings: TrackerConfig) -> Frames:
         if not parsed:
             raise FeedError("the source's folder", NOTHING_TO_READ)
-        return build([f for f, _ in parsed.values()], settings)
+        try:
+            return build([f for f, _ in parsed.values()], settings)
+        except FeedError as err:
+            if err.file_name not in parsed:
+                raise
+            raise _Quarantine([Problem(err.file_name, parsed[err.file_name][0].sha256, err.problem, LEFT_OUT)]) \
+                from None
 
     return FeedReader(parse=lambda f: f, assemble=assemble)
 

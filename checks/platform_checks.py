@@ -231,11 +231,13 @@ FEED_ASSETS = {
     "verify": ("staging", "verify_accounts"),
     "organisations": ("staging", "organisations"),
     "skills": ("staging", "digital_capacity"),
+    "skills_mapping": ("staging", "skills_name_mapping"),  # the skills figures' department names
 }
+FEED_LABELS = {"skills_mapping": "Civil Service Statistics department names"}
 
 
 def feed_readable_check(source: str) -> dg.AssetChecksDefinition:
-    label = SOURCES[source].name
+    label = FEED_LABELS.get(source) or SOURCES[source].name
 
     @dg.asset_check(asset=dg.AssetKey(list(FEED_ASSETS[source])), name=f"{source}_feed_readable", blocking=False,
                     description=f"Every file of the {label} feed was read; a file that was not is named with "

@@ -53,14 +53,17 @@ def test_each_kind_of_rule_names_the_rows_that_break_it(built, warehouse):
     con.execute("INSERT INTO marts.metric_series SELECT * FROM marts.metric_series ORDER BY metric, date LIMIT 3")
     con.execute("UPDATE marts.metric_series SET value = NULL "
                 "WHERE (metric, date) IN (SELECT (metric, date) FROM marts.metric_series ORDER BY date DESC LIMIT 2)")
-    con.execute("UPDATE marts.metric_series SET platform = 'GOV.UK Nothing' "
+    con.execute("UPDATE marts.metric_series SET metric = 'no_such_metric' "
                 "WHERE date = (SELECT max(date) FROM marts.metric_series WHERE metric = 'pay_live_services') "
                 "AND metric = 'pay_live_services'")
     assert broken(con, home, "marts.metric_series") == {
         "key metric, date": 3,  # three key values repeated, each twice
         "not null value": 2,
-        "accepted platform": 1,
+        "reference metric to marts.metric_definitions.metric": 1,
     }
+
+    con.execute("UPDATE marts.metric_definitions SET platform = 'GOV.UK Nothing' WHERE metric = 'pay_organisations'")
+    assert broken(con, home, "marts.metric_definitions") == {"accepted platform": 1}
 
     con.execute("UPDATE marts.pay_monthly SET payments_not_shown = NULL WHERE payments_in_month IS NULL")
     con.execute("UPDATE marts.pay_monthly SET is_partial = true "
@@ -82,7 +85,7 @@ def test_each_kind_of_rule_names_the_rows_that_break_it(built, warehouse):
         "reference department_code to marts.department_scorecard.department_code": 1}
 
     con.execute("UPDATE marts.target_progress SET forecast_basis = 'at current rate' WHERE service_closed")
-    con.execute("UPDATE marts.target_progress SET tracked_by = 'returns_not_yet_a_series' "  # left out by its where
+    con.execute("UPDATE marts.target_progress SET tracked_by = 'returns_not_a_measure' "  # from returns or not
                 "WHERE target_id = (SELECT min(target_id) FROM marts.target_progress WHERE tracked_by IS NOT NULL)")
     con.execute("UPDATE marts.target_progress SET tracked_by = 'no_such_series' "
                 "WHERE target_id = (SELECT max(target_id) FROM marts.target_progress WHERE tracked_by IS NOT NULL)")
@@ -90,8 +93,17 @@ def test_each_kind_of_rule_names_the_rows_that_break_it(built, warehouse):
     assert closed > 0
     assert broken(con, home, "marts.target_progress") == {
         "accepted forecast_basis where service_closed": closed,
-        "reference tracked_by to marts.metric_series.metric where NOT starts_with(tracked_by, 'returns_')": 1,
+        "reference tracked_by to marts.metric_definitions.metric": 2,
     }
+
+    # a reference checked unless its relation is empty: broken while the register has rows, not checked without
+    con.execute("UPDATE marts.returns_status SET organisation_code = 'ZZ999' "
+                "WHERE organisation_code = (SELECT min(organisation_code) FROM marts.returns_status)")
+    rule = "reference organisation_code to staging.organisations.organisation_code"
+    found = broken(con, home, "marts.returns_status")
+    assert found.get(rule, 0) > 0, found
+    con.execute("DELETE FROM staging.organisations")
+    assert rule not in broken(con, home, "marts.returns_status")
 
 
 def test_dbt_counts_every_row_that_breaks_a_rule_as_a_failure(built, warehouse):
@@ -99,6 +111,6 @@ def test_dbt_counts_every_row_that_breaks_a_rule_as_a_failure(built, warehouse):
     home, con = built["home"], warehouse
     test = rules_tests()["marts.metric_series"]
     assert con.execute(sql_as_built(home, test, "run")).fetchall() == [(0, False, False)]
-    con.execute("UPDATE marts.metric_series SET value = NULL, platform = 'GOV.UK Nothing' "
+    con.execute("UPDATE marts.metric_series SET value = NULL, measure = NULL "
                 "WHERE (metric, date) IN (SELECT (metric, date) FROM marts.metric_series ORDER BY date LIMIT 4)")
     assert con.execute(sql_as_built(home, test, "run")).fetchall() == [(8, True, True)]

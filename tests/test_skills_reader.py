@@ -17,6 +17,7 @@ from tracker.parsing import FeedError
 from tracker.skills import (
     DDAT,
     AcsesFile,
+    DepartmentNamesError,
     capacity_tables,
     load_department_names,
     map_department_names,
@@ -232,6 +233,60 @@ def test_a_broken_file_is_quarantined_and_the_others_still_count(data_copy, tmp_
     assert all(p[2].startswith("file left out") for p in problems)
     assert "Traceback" not in " ".join(p[1] for p in problems)
     assert national == [(2021, 13_290.0, 484_880.0), (2022, 20_010.0, None), (2023, None, 519_780.0)]
+
+
+def _mapping_state(home: Path):
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        mapped = con.execute("SELECT count(department_code) FROM staging.skills_name_mapping").fetchone()[0]
+        problems = con.execute("SELECT source, file_name, problem, consequence FROM "
+                               "quarantine.skills_mapping_feed_problems ORDER BY file_name").fetchall()
+    return mapped, problems
+
+
+def test_a_newer_register_file_that_cannot_be_read_leaves_the_register_and_names_on_the_older_one(data_copy, tmp_path):
+    (data_copy / "organisations" / "govuk_api_organisations_2026-09-01.json").write_bytes(b'{"results": ')
+    result, _, _ = _run(data_copy, tmp_path / "home")
+    assert result.success
+    mapped, problems = _mapping_state(tmp_path / "home")
+    assert mapped > 30
+    [(source, file_name, problem, consequence)] = problems
+    assert (source, file_name) == ("skills", "govuk_api_organisations_2026-09-01.json")
+    assert "not the GOV.UK organisations API format" in problem and consequence.startswith("file left out")
+    with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True) as con:  # the register too
+        register = con.execute("SELECT count(*) FROM staging.organisations").fetchone()[0]
+        left_out = con.execute("SELECT file_name, consequence FROM quarantine.organisations_feed_problems").fetchall()
+    assert register > 1000
+    assert [(f, c[:15]) for f, c in left_out] == [("govuk_api_organisations_2026-09-01.json", "file left out; ")]
+
+
+def test_a_department_names_file_broken_later_keeps_the_last_mapping(data_copy, tmp_path):
+    home = tmp_path / "home"
+    assert _run(data_copy, home)[0].success
+    before, problems = _mapping_state(home)
+    assert before > 30 and problems == []
+    (data_copy / "skills" / "department_names.yaml").write_text("closed_on:\n  some-department: soon\n")
+    assert _run(data_copy, home)[0].success
+    after, problems = _mapping_state(home)
+    assert after == before
+    [(_, file_name, problem, consequence)] = problems
+    assert file_name is None and "closed_on for some-department is not a date" in problem
+    assert consequence == "the source keeps its last good figures"
+
+
+@pytest.mark.parametrize("content, said", [
+    (b"\xff\xfe\x00g\x00r", "is not UTF-8 text"),
+    (b"groupings:\n  a: b\n closed_on: [\n", "is not valid YAML at line 3"),
+    (b"- a list\n", "must be sections 'groupings'"),
+    (b"groupings: just words\n", "must be sections 'groupings'"),
+    (b"closed_on:\n  a-slug: 2023-13-45\n", "has a date that does not exist"),
+    (b"closed_on:\n  a-slug: early 2023\n", "closed_on for a-slug is not a date"),
+])
+def test_a_department_names_file_that_cannot_be_used_is_said_in_words(tmp_path, content, said):
+    (tmp_path / "skills").mkdir()
+    (tmp_path / "skills" / "department_names.yaml").write_bytes(content)
+    with pytest.raises(DepartmentNamesError, match="data/skills/department_names.yaml") as raised:
+        load_department_names(tmp_path)
+    assert said in str(raised.value)
 
 
 def test_the_assets_materialise_and_the_marts_build(tmp_path):

@@ -15,6 +15,7 @@ codes when nothing has been published yet, without loading Dagster.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,8 @@ def parse_api_organisations(file: SourceFile) -> pd.DataFrame:
         raise FeedError(file.name, f"not the GOV.UK organisations API format ({err!r}).") from None
     if not results:
         raise FeedError(file.name, "the organisations list is empty.")
+    dated = re.search(r"\d{4}-\d{2}-\d{2}", file.name)  # the day it was taken, from its name: not always June 2026
+    source = "GOV.UK organisations API" + (f" {dated.group()}" if dated else "")
     rows = []
     for i, org in enumerate(results):
         details = org.get("details") or {}
@@ -81,7 +84,7 @@ def parse_api_organisations(file: SourceFile) -> pd.DataFrame:
                 "closed_at": (details.get("closed_at") or "")[:10] or None,
                 "parent_slugs": [_slug_of(p) for p in org.get("parent_organisations") or []],
                 "successor_slugs": [_slug_of(p) for p in org.get("superseding_organisations") or []],
-                "source": "GOV.UK organisations API 2026-06-01",
+                "source": source,
             }
         )
     return pd.DataFrame(rows)

@@ -8,7 +8,9 @@
     not_null    columns filled in on every row; {column, where} only on the rows where the condition holds
     unique      columns no two rows share a non-NULL value of; {column, where} only among those rows
     accepted    {column, values[, where][, quote]}: the column is NULL or one of the values
-    references  {column, to, field[, where]}: the column is NULL or a value of field in the relation to
+    references  {column, to, field[, where][, unless_to_is_empty]}: the column is NULL or a value of field in the
+                relation to; with unless_to_is_empty, nothing is checked while that relation has no rows (a source
+                never read: its own check says so)
 -#}
 {% test rules(model, keys=[], not_null=[], unique=[], accepted=[], references=[]) %}
 {{ config(fail_calc='coalesce(sum(rows_breaking), 0)') }}
@@ -44,9 +46,10 @@
 {%- endfor %}
 {%- for rule in references %}
     {%- set where = ' AND (' ~ rule.where ~ ')' if rule.where else '' %}
+    {%- set where = where ~ (' AND EXISTS (SELECT 1 FROM ' ~ rule.to ~ ')' if rule.unless_to_is_empty else '') %}
     {%- set parent = rule.to.schema ~ '.' ~ rule.to.identifier if rule.to.identifier is defined else rule.to %}
     {%- do checks.append(('reference ' ~ rule.column ~ ' to ' ~ parent ~ '.' ~ rule.field
-        ~ (' where ' ~ rule.where if where else ''),
+        ~ (' where ' ~ rule.where if rule.where else ''),
         'SELECT count(*) FROM ' ~ model ~ ' AS child WHERE child.' ~ rule.column ~ ' IS NOT NULL' ~ where
         ~ ' AND NOT EXISTS (SELECT 1 FROM ' ~ rule.to ~ ' AS parent WHERE parent.' ~ rule.field ~ ' = child.'
         ~ rule.column ~ ')')) %}

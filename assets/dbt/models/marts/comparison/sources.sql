@@ -36,6 +36,7 @@ SELECT s.source, s.name, array_to_string(s.platforms, ', ') AS platforms, s.publ
        f.shipped_as,
        CASE WHEN p.kept_last_good THEN 'kept at last good figures'
             WHEN p.files_left_out > 0 THEN 'files left out'
+            WHEN p.problems IS NOT NULL THEN 'read with problems'
             ELSE 'read in full' END AS feed_status,
        coalesce(p.files_left_out, 0) AS files_left_out, p.problems AS feed_problem_summary,
        {{ as_of() }} AS as_of

@@ -28,35 +28,31 @@ notify AS (
 ),
 series AS (
 SELECT *, false AS is_illustrative FROM (
-SELECT 'GOV.UK Pay' AS platform, 'pay_live_services' AS metric, 'live services' AS measure,
-       date_updated AS date, services::DOUBLE PRECISION AS value FROM pay
-UNION ALL SELECT 'GOV.UK Pay', 'pay_organisations', 'organisations', date_updated, organisations FROM pay WHERE organisations IS NOT NULL
-UNION ALL SELECT 'GOV.UK Pay', 'pay_payments_cumulative', 'payments since launch', date_updated, payments_cumulative FROM pay WHERE payments_cumulative IS NOT NULL
-UNION ALL SELECT 'GOV.UK Pay', 'pay_amount_gbp_cumulative', 'value of payments since launch (£)', date_updated, amount_gbp_cumulative FROM pay WHERE amount_gbp_cumulative IS NOT NULL
-UNION ALL SELECT 'GOV.UK Forms', 'forms_live_forms', 'live forms', snapshot_date, live_forms FROM forms
-UNION ALL SELECT 'GOV.UK Forms', 'forms_organisations', 'organisations', snapshot_date, organisations FROM forms
-UNION ALL SELECT 'GOV.UK Forms', 'forms_submissions_cumulative', 'submissions since launch', snapshot_date, submissions_cumulative FROM forms
-UNION ALL SELECT 'GOV.UK One Login', 'one_login_services_onboarded', 'services onboarded', date, live FROM one_login
-UNION ALL SELECT 'GOV.UK Verify', 'verify_accounts_cumulative', 'accounts created since 2014', period_end,
-       accounts_cumulative FROM {{ source('staging', 'verify_accounts') }}
-UNION ALL SELECT 'GOV.UK Verify', 'verify_accounts_created', 'accounts created in the financial year', period_end,
-       accounts_created FROM {{ source('staging', 'verify_accounts') }}
-UNION ALL SELECT 'GOV.UK Notify', 'notify_agreements_signed', 'organisations that signed the data sharing agreement', date, signed FROM notify
-UNION ALL SELECT 'GOV.UK Notify', 'notify_organisations', 'organisations on the domain register', date, owners FROM notify
-UNION ALL SELECT 'Data sharing', 'apis_published', 'APIs in the API catalogue', date, listed FROM apis
+SELECT 'pay_live_services' AS metric, date_updated AS date, services::DOUBLE PRECISION AS value FROM pay
+UNION ALL SELECT 'pay_organisations', date_updated, organisations FROM pay WHERE organisations IS NOT NULL
+UNION ALL SELECT 'pay_payments_cumulative', date_updated, payments_cumulative FROM pay WHERE payments_cumulative IS NOT NULL
+UNION ALL SELECT 'pay_amount_gbp_cumulative', date_updated, amount_gbp_cumulative FROM pay WHERE amount_gbp_cumulative IS NOT NULL
+UNION ALL SELECT 'forms_live_forms', snapshot_date, live_forms FROM forms
+UNION ALL SELECT 'forms_organisations', snapshot_date, organisations FROM forms
+UNION ALL SELECT 'forms_submissions_cumulative', snapshot_date, submissions_cumulative FROM forms
+UNION ALL SELECT 'one_login_services_onboarded', date, live FROM one_login
+UNION ALL SELECT 'verify_accounts_cumulative', period_end, accounts_cumulative FROM {{ source('staging', 'verify_accounts') }}
+UNION ALL SELECT 'verify_accounts_created', period_end, accounts_created FROM {{ source('staging', 'verify_accounts') }}
+UNION ALL SELECT 'notify_agreements_signed', date, signed FROM notify
+UNION ALL SELECT 'notify_organisations', date, owners FROM notify
+UNION ALL SELECT 'apis_published', date, listed FROM apis
 -- the whole civil service as the Civil Service Statistics publish it nationally, once a year at 31 March
-UNION ALL SELECT 'Civil service skills', 'ddat_profession_share', 'civil servants in the DDaT profession (% of headcount)',
-       as_at, ddat_share_pct FROM {{ ref('digital_capacity_national') }} WHERE ddat_share_pct IS NOT NULL
-UNION ALL SELECT 'Civil service skills', 'ddat_profession_headcount', 'civil servants in the DDaT profession',
-       as_at, ddat_headcount FROM {{ ref('digital_capacity_national') }} WHERE ddat_headcount IS NOT NULL
+UNION ALL SELECT 'ddat_profession_share', as_at, ddat_share_pct FROM {{ ref('digital_capacity_national') }} WHERE ddat_share_pct IS NOT NULL
+UNION ALL SELECT 'ddat_profession_headcount', as_at, ddat_headcount FROM {{ ref('digital_capacity_national') }} WHERE ddat_headcount IS NOT NULL
 ) AS published_series
 -- Measured from departments' returns: the share of expected departments with a One Login plan.
-UNION ALL SELECT 'GOV.UK One Login', 'returns_departments_with_one_login_plan',
-       'expected departments with a One Login adoption plan (% of them, from returns)', quarter_end,
-       departments_with_plan_share * 100, is_illustrative FROM {{ ref('return_department_plans') }}
+UNION ALL SELECT 'returns_departments_with_one_login_plan', quarter_end, departments_with_plan_share * 100, is_illustrative
+FROM {{ ref('return_department_plans') }}
 )
-SELECT s.platform, s.metric, s.measure, s.date, s.value, s.is_illustrative, c.note AS definition_note
+-- platform and measure in words come from the one list of measures (metric_definitions)
+SELECT d.platform, s.metric, d.measure, s.date, s.value, s.is_illustrative, c.note AS definition_note
 FROM series s
+LEFT JOIN {{ ref('metric_definitions') }} d USING (metric)  -- a metric not in the list fails not_null on platform
 LEFT JOIN {{ source('staging', 'source_definition_changes') }} c
   ON c.metric = s.metric AND s.date >= c.valid_from AND s.date < c.valid_until
 WHERE s.date <= {{ as_of() }}
