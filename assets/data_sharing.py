@@ -104,6 +104,8 @@ def build_catalogue_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str,
          "date_updated": a["date_updated"], "end_date": a["end_date"], "first_listed_on": first_listed[key]}
         for key, a in latest.items()
     ])
+    if "end_date" in current:  # a date whether or not any API has one yet (none has, so far)
+        current["end_date"] = current["end_date"].astype("date32[pyarrow]")
     return {
         "staging.api_catalogue": current,
         "staging.api_catalogue_versions": pd.DataFrame(version_rows),

@@ -52,6 +52,7 @@ import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
+from assets.staging_shapes import empty as empty_table
 from checks.contract_passes import RETURNS_TABLE
 from checks.return_contract import (
     COLUMN_NAMES,
@@ -190,8 +191,12 @@ def return_schedule(context, settings: TrackerConfig, warehouse: DuckDBResource)
             "staging.reporting_quarters": reporting_quarters(settings.as_of_date(), schedule["deadline_days"]),
             "staging.return_expected_submitters": pd.DataFrame({"organisation_code": schedule["expected"]}),
         }
+        written = list(tables)
+        if tables["staging.reporting_quarters"].empty:  # a reporting date before the first quarter kept
+            empty_table(con, "staging.reporting_quarters")
+            del tables["staging.reporting_quarters"]
         replace_tables(con, tables)
-        for table in tables:
+        for table in written:
             yield dg.MaterializeResult(asset_key=table.split("."), metadata=table_metadata(con, table))
 
 

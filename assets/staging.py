@@ -32,6 +32,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
+from assets.staging_shapes import as_declared
 from assets.staging_shapes import empty as empty_table
 from checks.platform_checks import ERROR, RULES, feed_problems_table
 from tracker.code_version import code_sha256
@@ -352,7 +353,7 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
                 continue
             view = "_frame_" + name.replace(".", "_")
             con.register(view, frame)
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {view}")
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS {as_declared(con, view, name)}")
             con.unregister(view)
         for rule in rules:
             params = {"as_of": as_of} if "$as_of" in rule.sql else None

@@ -47,8 +47,22 @@ def empty(con, table: str) -> bool:
         return False
     columns = ", ".join(f'CAST(NULL AS {kind}) AS "{name}"' for name, kind in shape["columns"])
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
-    con.execute(f"CREATE {'VIEW' if shape['kind'] == 'view' else 'TABLE'} {table} AS SELECT {columns} WHERE false")
+    con.execute(f"CREATE OR REPLACE {'VIEW' if shape['kind'] == 'view' else 'TABLE'} {table} AS SELECT {columns} "
+                "WHERE false")
     return True
+
+
+def as_declared(con, relation: str, table: str) -> str:
+    """A SELECT of ``relation`` to be written as ``table``, each column whose type the data leave unknown (empty, or
+    every value missing: DuckDB's "NULL" type) given the type the shapes declare, so that the marts' typed SQL reads
+    an empty table as it reads a full one."""
+    declared = {name: kind for name, kind in (shapes().get(table) or {}).get("columns", [])}
+    unknown = [name for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+               if kind.strip('"') == "NULL" and declared.get(name, "NULL").strip('"') != "NULL"]
+    if not unknown:
+        return f"SELECT * FROM {relation}"
+    cast = ", ".join(f'CAST("{name}" AS {declared[name]}) AS "{name}"' for name in unknown)
+    return f"SELECT * REPLACE ({cast}) FROM {relation}"
 
 
 def source_tables(con) -> list[str]:

@@ -29,7 +29,7 @@ from dashboard.formatting import (  # noqa: F401  (the pages import these from h
     timestamp,
 )
 from dashboard.labels import column
-from dashboard.snapshot import column_descriptions, platform_headlines
+from dashboard.snapshot import column_descriptions, platform_headlines, snapshot_info, sources
 
 # status word -> (symbol, GOV.UK colour class). Colour is never the only signal: the symbol and word are shown too.
 STATUS_STYLE = {
@@ -275,16 +275,34 @@ def measure_card(row: pd.Series) -> None:
                 days_old=row["days_old"], illustrative=bool(row["is_illustrative"]))
 
 
-def platform_overview(platform: str, headline_metric: str) -> dict:
+def platform_overview(platform: str, headline_metric: str) -> dict | None:
     """A platform page's opening: a notice if its source is no longer published, then a card per measure.
-    Returns the headline measure's source, freshness and age, for the page's charts."""
+    Returns the headline measure's source, freshness and age, for the page's charts; None, having said why, when
+    the platform has no figure by the reporting date (its source never read, or not yet publishing then)."""
     measures = platform_headlines(platform)
+    if headline_metric not in set(measures["metric"]):
+        st.info(no_figures_notice(platform))
+        return None
     headline_row = measures.set_index("metric").loc[headline_metric]
     if headline_row["freshness"] == "no longer published":
         stale_notice(f"{platform} is no longer published: these are its last figures, to "
                      f"{date(headline_row['latest_date'])}. {headline_row['closed_note']}")
     measure_cards(measures)
     return trust_of(measures, headline_metric)
+
+
+def no_figures_notice(platform: str) -> str:
+    """Why a platform shows no figure: its source's own problem when the latest run could not read it."""
+    info = snapshot_info()
+    said = f"No {platform} figures were published by the reporting date, {date(info.as_of)}"
+    listed = sources()
+    listed = listed[listed["platforms"].fillna("").str.split(", ").map(lambda names: platform in names)]
+    unread = listed[listed["feed_status"] != "read in full"]
+    if not unread.empty:
+        row = unread.iloc[0]
+        return (f"{said}: the latest run could not read {row['name']} ({row['feed_problem_summary'] or 'no file'}). "
+                "The data-quality page lists each file and what to do.")
+    return f"{said}: the source's first figure is later than that."
 
 
 def trust_of(measures: pd.DataFrame, metric: str) -> dict:

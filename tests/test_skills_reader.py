@@ -9,7 +9,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets import organisations, skills
+from assets import declarations, organisations, skills
 from tests.conftest import DATA, build_models, make_resources
 from tracker.organisation_names import load_aliases
 from tracker.organisation_register import organisation_tables, parse_api_organisations
@@ -207,8 +207,9 @@ def test_hostile_files_give_a_plain_problem():
 
 def _run(data: Path, home: Path):
     result = dg.materialize(
-        [organisations.organisations_files, organisations.organisations, skills.skills_files, skills.skills_staging,
-         skills.skills_name_mapping], resources=make_resources(home, data=data), raise_on_error=False)
+        [declarations.declarations, organisations.organisations_files, organisations.organisations,
+         skills.skills_files, skills.skills_staging, skills.skills_name_mapping],
+        resources=make_resources(home, data=data), raise_on_error=False)
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         problems = con.execute("SELECT file_name, problem, consequence FROM quarantine.skills_feed_problems "

@@ -119,12 +119,15 @@ table(coverage, "matching-coverage.csv", alt="How well each platform's organisat
 st.caption("'Outside GOV.UK' are bodies that are not on the GOV.UK register (councils, police, NHS trusts): they "
            "count towards the platform but not towards any department.")
 trend = snapshot.organisation_match_trend("GOV.UK Pay")
-chart_block(f"{percent(trend['matched_share_excluding_outside'].iloc[-1], 0)} of GOV.UK Pay's services that could "
-            "be matched to a GOV.UK organisation are matched",
-            charts.line(trend, "snapshot_date", "matched_share_excluding_outside", y_title="share matched",
-                        y_kind="share"), trend,
-            "pay-matching-trend.csv", source="GOV.UK Pay performance data, matched by the tracker",
-            data_date=trend["snapshot_date"].max())
+if trend.empty:
+    st.info("No GOV.UK Pay version was published by the reporting date, so none has been matched.")
+else:
+    chart_block(f"{percent(trend['matched_share_excluding_outside'].iloc[-1], 0)} of GOV.UK Pay's services that "
+                "could be matched to a GOV.UK organisation are matched",
+                charts.line(trend, "snapshot_date", "matched_share_excluding_outside", y_title="share matched",
+                            y_kind="share"), trend,
+                "pay-matching-trend.csv", source="GOV.UK Pay performance data, matched by the tracker",
+                data_date=trend["snapshot_date"].max())
 
 st.header("Where every figure comes from")
 lineage = snapshot.figure_sources()

@@ -22,6 +22,8 @@ page_header("Data sharing", "how many APIs public bodies have published for othe
             "how many organisations signed Notify's data sharing agreement, and what departments report?")
 
 trust = platform_overview("Data sharing", "apis_published")
+if trust is None:  # nothing by the reporting date: the notice says why
+    st.stop()
 notify = snapshot.platform_headlines("GOV.UK Notify")
 measure_cards(notify[notify["metric"] == "notify_agreements_signed"])
 

@@ -20,6 +20,8 @@ page_header("GOV.UK Forms", "how many forms are live on GOV.UK Forms and how fas
             "departments' forms are online rather than paper only?")
 
 trust = platform_overview("GOV.UK Forms", "forms_live_forms")
+if trust is None:  # nothing by the reporting date: the notice says why
+    st.stop()
 
 history = snapshot.platform_history("GOV.UK Forms", leave_out_metric="forms_submissions_cumulative")
 live = history[history["measure"] == "live forms"]

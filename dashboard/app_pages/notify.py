@@ -21,6 +21,8 @@ page_header("GOV.UK Notify", "how many organisations signed GOV.UK Notify's data
 TOP_DEPARTMENTS = 15
 
 trust = platform_overview("GOV.UK Notify", "notify_agreements_signed")
+if trust is None:  # nothing by the reporting date: the notice says why
+    st.stop()
 
 history = snapshot.platform_history("GOV.UK Notify")
 signed = history[history["measure"].str.startswith("organisations that signed")]

@@ -21,17 +21,17 @@ page_header("GOV.UK One Login and GOV.UK Verify", "how many services use GOV.UK 
             "before One Login replaced it?")
 
 trust = platform_overview("GOV.UK One Login", "one_login_services_onboarded")
+if trust is not None:  # else the notice says why there is no figure; the plans come from returns
+    onboarded = snapshot.metric_history_to_reporting_date("one_login_services_onboarded")
+    chart_block(f"{number(onboarded['value'].iloc[-1])} services onboarded by {date(onboarded['date'].iloc[-1])}",
+                charts.line(onboarded, "date", "value", y_title="services onboarded"), onboarded,
+                "one-login-services.csv", data_date=onboarded["date"].max(),
+                note="Counted from the relying-party registry, which only starts on 5 February 2025: services "
+                "onboarded earlier all appear on that date. One Login's own and test clients are excluded.", **trust)
 
-onboarded = snapshot.metric_history_to_reporting_date("one_login_services_onboarded")
-chart_block(f"{number(onboarded['value'].iloc[-1])} services onboarded by {date(onboarded['date'].iloc[-1])}",
-            charts.line(onboarded, "date", "value", y_title="services onboarded"), onboarded,
-            "one-login-services.csv", data_date=onboarded["date"].max(),
-            note="Counted from the relying-party registry, which only starts on 5 February 2025: services "
-            "onboarded earlier all appear on that date. One Login's own and test clients are excluded.", **trust)
-
-sections.by_department("GOV.UK One Login", "live services", trust, "one-login")
-sections.by_kind("GOV.UK One Login", "live services", trust, "one-login")
-sections.movers("GOV.UK One Login", "live services", trust, "one-login")
+    sections.by_department("GOV.UK One Login", "live services", trust, "one-login")
+    sections.by_kind("GOV.UK One Login", "live services", trust, "one-login")
+    sections.movers("GOV.UK One Login", "live services", trust, "one-login")
 
 st.subheader("Departments with a One Login adoption plan (from returns)")
 plans = snapshot.one_login_plans()
@@ -48,10 +48,11 @@ sections.reported_by_departments("GOV.UK One Login", "one-login")
 
 st.header("GOV.UK Verify: the history")
 verify_trust = platform_overview("GOV.UK Verify", "verify_accounts_cumulative")
-accounts = snapshot.platform_history("GOV.UK Verify")
-created = accounts[accounts["measure"].str.startswith("accounts created in")]
-best = created.loc[created["value"].idxmax()]
-chart_block(f"Verify accounts created peaked at {number(best['value'])} in the year to {best['date']:%B %Y}",
-            charts.bars(created.assign(year=created["date"].dt.strftime("year to %b %Y")), "year", "value",
-                        value_title="accounts created", sort_descending=False),
-            accounts, "verify-accounts.csv", data_date=accounts["date"].max(), **verify_trust)
+if verify_trust is not None:
+    accounts = snapshot.platform_history("GOV.UK Verify")
+    created = accounts[accounts["measure"].str.startswith("accounts created in")]
+    best = created.loc[created["value"].idxmax()]
+    chart_block(f"Verify accounts created peaked at {number(best['value'])} in the year to {best['date']:%B %Y}",
+                charts.bars(created.assign(year=created["date"].dt.strftime("year to %b %Y")), "year", "value",
+                            value_title="accounts created", sort_descending=False),
+                accounts, "verify-accounts.csv", data_date=accounts["date"].max(), **verify_trust)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import streamlit as st
+
 from dashboard import charts, sections, snapshot
 from dashboard.components import chart_block, number, page_header, platform_overview
 from dashboard.labels import label
@@ -10,6 +12,8 @@ page_header("GOV.UK Pay", "how many services take payments through GOV.UK Pay, h
             "which sectors and departments use it, and which departments moved most in the last year?")
 
 trust = platform_overview("GOV.UK Pay", "pay_live_services")
+if trust is None:  # nothing by the reporting date: the notice says why
+    st.stop()
 
 monthly = snapshot.pay_monthly()
 first, last = monthly.iloc[0], monthly.iloc[-1]

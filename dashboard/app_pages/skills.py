@@ -31,85 +31,92 @@ STATISTICS = "Civil Service Statistics (Cabinet Office), staff in post on 31 Mar
 national = snapshot.digital_capacity_national()
 capacity = snapshot.digital_capacity()
 targets = snapshot.target_progress().set_index("target_id")
-latest = national.iloc[-1]
-ten = targets.loc["digital-data-share-10pc-2030"] if "digital-data-share-10pc-2030" in targets.index else None
+if national.empty or capacity.empty:  # no statistics describe a date on or before the reporting date
+    st.header("Digital share of the civil service")
+    st.info("No Civil Service Statistics describe a date on or before the reporting date, "
+            f"{date(snapshot.snapshot_info().as_of)}.")
+else:
+    latest = national.iloc[-1]
+    ten = targets.loc["digital-data-share-10pc-2030"] if "digital-data-share-10pc-2030" in targets.index else None
 
-st.header("Digital share of the civil service")
-columns = st.columns(3)
-with columns[0]:
-    headline(f"DDaT profession, 31 March {latest['year']}", f"{latest['ddat_share_pct']:.2f}%",
-             help=latest["definition"])
-with columns[1]:
-    headline(f"Civil servants in the DDaT profession, of {number(latest['total_headcount'])} in {latest['year']}",
-             number(latest["ddat_headcount"]))
-with columns[2]:
+    st.header("Digital share of the civil service")
+    columns = st.columns(3)
+    with columns[0]:
+        headline(f"DDaT profession, 31 March {latest['year']}", f"{latest['ddat_share_pct']:.2f}%",
+                 help=latest["definition"])
+    with columns[1]:
+        headline(f"Civil servants in the DDaT profession, of {number(latest['total_headcount'])} in {latest['year']}",
+                 number(latest["ddat_headcount"]))
+    with columns[2]:
+        if ten is not None:
+            headline("Target: digital and data roles by 2030", f"{ten['target']:.0f}%",
+                     help=ten["measure_counts"])
+    source_line(STATISTICS, latest["as_at"])
     if ten is not None:
-        headline("Target: digital and data roles by 2030", f"{ten['target']:.0f}%",
-                 help=ten["measure_counts"])
-source_line(STATISTICS, latest["as_at"])
-if ten is not None:
-    st.warning(f"**The 10% target counts a different thing.** It counts {ten['measure_counts']}. The DDaT "
-               f"profession counts {ten['beside_counts']}. The two are shown side by side and never compared: "
-               f"the tracker does not judge the 10% target on the profession's share. The target's baseline is "
-               f"{ten['baseline']:.0f}% on {date(ten['baseline_date'])} ({ten['baseline_note']}).")
+        st.warning(f"**The 10% target counts a different thing.** It counts {ten['measure_counts']}. The DDaT "
+                   f"profession counts {ten['beside_counts']}. The two are shown side by side and never compared: "
+                   f"the tracker does not judge the 10% target on the profession's share. The target's baseline is "
+                   f"{ten['baseline']:.0f}% on {date(ten['baseline_date'])} ({ten['baseline_note']}).")
 
-low = national[national["low_coverage"]]
-trend = national.assign(as_published=[f"31 March {y}" + (" (low coverage)" if low_flag else "")
-                                      for y, low_flag in zip(national["year"], national["low_coverage"], strict=True)])
-first_share, last_share = trend["ddat_share_pct"].iloc[0], trend["ddat_share_pct"].iloc[-1]
-moved = "grew" if last_share > first_share else "fell" if last_share < first_share else "stayed the same,"
-chart_block(f"The DDaT profession {moved} from {first_share:.2f}% to "
-            f"{last_share:.2f}% of civil servants between {trend['year'].iloc[0]} and "
-            f"{trend['year'].iloc[-1]}",
-            charts.bars(trend, "as_published", "ddat_share_pct", value_title="% of civil servants in post",
-                        value_kind="percent", sort_descending=False),
-            trend.drop(columns=["as_published"]).astype({"year": str}), "ddat-share-national.csv", source=STATISTICS,
-            data_date=trend["as_at"].max(),
-            note=("Low coverage: in " + ", ".join(str(y) for y in low["year"]) + " more than 20% of staff had no "
-                  "recorded profession, so the share understates the profession that year; it is not a fall in "
-                  "capacity. " if not low.empty else "")
-            + "The DDaT profession is the civil servants whose profession of post is Digital, Data and Technology.")
+    low = national[national["low_coverage"]]
+    trend = national.assign(as_published=[
+        f"31 March {y}" + (" (low coverage)" if low_flag else "")
+        for y, low_flag in zip(national["year"], national["low_coverage"], strict=True)])
+    first_share, last_share = trend["ddat_share_pct"].iloc[0], trend["ddat_share_pct"].iloc[-1]
+    moved = "grew" if last_share > first_share else "fell" if last_share < first_share else "stayed the same,"
+    chart_block(f"The DDaT profession {moved} from {first_share:.2f}% to "
+                f"{last_share:.2f}% of civil servants between {trend['year'].iloc[0]} and "
+                f"{trend['year'].iloc[-1]}",
+                charts.bars(trend, "as_published", "ddat_share_pct", value_title="% of civil servants in post",
+                            value_kind="percent", sort_descending=False),
+                trend.drop(columns=["as_published"]).astype({"year": str}), "ddat-share-national.csv",
+                source=STATISTICS,
+                data_date=trend["as_at"].max(),
+                note=("Low coverage: in " + ", ".join(str(y) for y in low["year"]) + " more than 20% of staff had no "
+                      "recorded profession, so the share understates the profession that year; it is not a fall in "
+                      "capacity. " if not low.empty else "")
+                + "The DDaT profession is the civil servants whose profession of post is Digital, Data and Technology.")
 
-st.header("Each department's DDaT share")
-latest_year = int(capacity["year"].max())
-this_year = capacity[(capacity["year"] == latest_year) & capacity["ddat_share_pct"].notna()].copy()
-this_year["department"] = this_year["department_name"].where(this_year["successor_departments"].isna(),
-                                                              this_year["department_name"] + " (split since)")
-top = this_year.iloc[0]
-chart_block(f"{top['department_name']} had the largest DDaT share on 31 March {latest_year}: "
-            f"{top['ddat_share_pct']:.1f}% of its civil servants",
-            charts.bars(this_year, "department", "ddat_share_pct", value_title="% in the DDaT profession",
-                        value_kind="percent"),
-            this_year.drop(columns=["department"]).astype({"year": str}),
-            f"ddat-share-by-department-{latest_year}.csv", source=STATISTICS,
-            data_date=this_year["as_at"].max(),
-            note="Each department as it was on that date. A department that was split afterwards is shown under its "
-            "old name, with its successors named in the table: its staff are not divided between them, because the "
-            "statistics do not say how.")
-split = this_year[this_year["successor_departments"].notna()]
-for note in split["mapping_note"].dropna().drop_duplicates():
-    st.info(note)
-named = this_year[this_year["mapping_note"].notna() & this_year["successor_departments"].isna()]
-if not named.empty:
-    with st.expander(f"How {len(named)} published names were matched to departments"):
-        for _, body in named.iterrows():
-            st.markdown(f"- **{markdown_safe(body['name_as_published'])}**: {markdown_safe(body['mapping_note'])}")
+    st.header("Each department's DDaT share")
+    latest_year = int(capacity["year"].max())
+    this_year = capacity[(capacity["year"] == latest_year) & capacity["ddat_share_pct"].notna()].copy()
+    this_year["department"] = this_year["department_name"].where(this_year["successor_departments"].isna(),
+                                                                  this_year["department_name"] + " (split since)")
+    top = this_year.iloc[0]
+    chart_block(f"{top['department_name']} had the largest DDaT share on 31 March {latest_year}: "
+                f"{top['ddat_share_pct']:.1f}% of its civil servants",
+                charts.bars(this_year, "department", "ddat_share_pct", value_title="% in the DDaT profession",
+                            value_kind="percent"),
+                this_year.drop(columns=["department"]).astype({"year": str}),
+                f"ddat-share-by-department-{latest_year}.csv", source=STATISTICS,
+                data_date=this_year["as_at"].max(),
+                note="Each department as it was on that date. A department that was split afterwards is shown under "
+                "its old name, with its successors named in the table: its staff are not divided between them, "
+                "because the statistics do not say how.")
+    split = this_year[this_year["successor_departments"].notna()]
+    for note in split["mapping_note"].dropna().drop_duplicates():
+        st.info(note)
+    named = this_year[this_year["mapping_note"].notna() & this_year["successor_departments"].isna()]
+    if not named.empty:
+        with st.expander(f"How {len(named)} published names were matched to departments"):
+            for _, body in named.iterrows():
+                st.markdown(f"- **{markdown_safe(body['name_as_published'])}**: {markdown_safe(body['mapping_note'])}")
 
-st.subheader("Trend per department")
-known = capacity[capacity["ddat_share_pct"].notna()].sort_values("as_at")
-trend_table = known.groupby("department_name", as_index=False).agg(
-    first_year=("year", "first"), first_share_pct=("ddat_share_pct", "first"),
-    latest_year=("year", "last"), ddat_share_pct=("ddat_share_pct", "last"))
-trend_table["share_change_points"] = (trend_table["ddat_share_pct"] - trend_table["first_share_pct"]).round(2)
-low_years = capacity[capacity["low_coverage"]].groupby("department_name")["year"].apply(
-    lambda years: ", ".join(str(y) for y in sorted(years)))
-trend_table["low_coverage_years"] = trend_table["department_name"].map(low_years)
-trend_table[["first_year", "latest_year"]] = trend_table[["first_year", "latest_year"]].astype(str)
-table(trend_table.sort_values("ddat_share_pct", ascending=False), "ddat-share-trend.csv",
-      alt="DDaT share per department: earliest and latest year", pinned=("department_name",))
-st.caption("A change across a low-coverage year partly reflects better recording of professions, not only more "
-           "people.")
-source_line(STATISTICS, capacity["as_at"].max())
+    st.subheader("Trend per department")
+    known = capacity[capacity["ddat_share_pct"].notna()].sort_values("as_at")
+    trend_table = known.groupby("department_name", as_index=False).agg(
+        first_year=("year", "first"), first_share_pct=("ddat_share_pct", "first"),
+        latest_year=("year", "last"), ddat_share_pct=("ddat_share_pct", "last"))
+    trend_table["share_change_points"] = (trend_table["ddat_share_pct"] - trend_table["first_share_pct"]).round(2)
+    low_years = capacity[capacity["low_coverage"]].groupby("department_name")["year"].apply(
+        lambda years: ", ".join(str(y) for y in sorted(years)))
+    trend_table["low_coverage_years"] = trend_table["department_name"].map(low_years)
+    trend_table[["first_year", "latest_year"]] = trend_table[["first_year", "latest_year"]].astype(str)
+    table(trend_table.sort_values("ddat_share_pct", ascending=False), "ddat-share-trend.csv",
+          alt="DDaT share per department: earliest and latest year", pinned=("department_name",))
+    st.caption("A change across a low-coverage year partly reflects better recording of professions, not only more "
+               "people.")
+    source_line(STATISTICS, capacity["as_at"].max())
 
 st.header("What the government said, beside what the data says")
 said = snapshot.published_figures()
@@ -145,8 +152,8 @@ st.caption("As worded in the published reports: where a report gave words (\"nea
 st.header("Digital share beside adoption")
 both = snapshot.adoption_and_digital_share()
 both = both[both["ddat_share_pct"].notna() & both["pay_live_services"].notna()]
-pay_date = snapshot.platform_latest_dates().set_index("platform").loc["GOV.UK Pay", "latest_date"]
-if not both.empty:
+pay_date = snapshot.platform_latest_dates().set_index("platform")["latest_date"].get("GOV.UK Pay")
+if not both.empty and pay_date is not None:  # no Pay figure by the reporting date: nothing to set beside
     st.markdown("**This shows association, not cause.** A department with a larger digital share may run more "
                 "services on GOV.UK Pay for many reasons (its size, the services it runs), and the chart cannot say "
                 "that one leads to the other.")

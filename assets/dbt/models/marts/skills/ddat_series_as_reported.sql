@@ -9,4 +9,5 @@ SELECT as_at::DATE AS as_at,
        source_url::VARCHAR AS source_url,
        source_note::VARCHAR AS source_note
 FROM {{ source('staging', 'ddat_series_as_reported') }}
+WHERE as_at::DATE <= {{ as_of() }}  -- only what was reported by the reporting date
 ORDER BY as_at, definition

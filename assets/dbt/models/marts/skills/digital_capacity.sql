@@ -22,4 +22,5 @@ SELECT m.department_code,
         || 'headcount, 31 March ' || c.year || '; Civil Service Statistics')::VARCHAR AS definition
 FROM {{ source('staging', 'digital_capacity') }} c
 LEFT JOIN {{ source('staging', 'skills_name_mapping') }} m USING (year, name_as_published)
+WHERE c.as_at::DATE <= {{ as_of() }}  -- only what the statistics described by the reporting date
 ORDER BY c.year, department_name

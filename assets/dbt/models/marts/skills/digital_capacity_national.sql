@@ -12,4 +12,5 @@ SELECT year::INTEGER AS year,
        ('Civil servants in post whose profession of post is Digital, Data and Technology (DDaT profession), '
         || 'headcount, 31 March ' || year || '; Civil Service Statistics')::VARCHAR AS definition
 FROM {{ source('staging', 'digital_capacity_national') }}
+WHERE as_at::DATE <= {{ as_of() }}  -- only what the statistics described by the reporting date
 ORDER BY year

@@ -9,5 +9,5 @@ SELECT year::INTEGER AS year,
        organisation_name::VARCHAR AS organisation_name,
        successor_departments::VARCHAR AS successor_departments
 FROM {{ source('staging', 'skills_name_mapping') }}
-WHERE department_code IS NULL
+WHERE department_code IS NULL AND as_at::DATE <= {{ as_of() }}
 ORDER BY year, name_as_published
