@@ -113,11 +113,18 @@ def _validate(path: str, organisation: str | None = None) -> int:
         return 2
     report = validate_return(content, name, organisations, settings.as_of_date(),
                              submitter=organisation.upper() if organisation else None)
+    return 1 if _said(report, name, organisations, "Fix each one and check the file again") == REJECTED else 0
+
+
+def _said(report, name: str, organisations: dict[str, str], then: str) -> str:
+    """Print what checking the return found, as `tracker validate` shows it; its status."""
+    from checks.return_validation import REJECTED
+
     code, quarter = report.key
     if report.status == REJECTED:
         count = len(report.problems)
         print(f"{name}: there {'is a problem' if count == 1 else f'are {count} problems'} with this return. "
-              "Fix each one and check the file again:")
+              f"{then}:")
         for problem in report.problems:
             print(f"  - {problem.describe()}")
     else:
@@ -128,7 +135,7 @@ def _validate(path: str, organisation: str | None = None) -> int:
             print(f"  note: {earlier_version_note(report.version)}")
     for warning in report.warnings:
         print(f"  warning: {warning.describe()}")
-    return 1 if report.status == REJECTED else 0
+    return report.status
 
 
 def _unknown_sender(organisation: str, outcome: str) -> str:
@@ -137,7 +144,9 @@ def _unknown_sender(organisation: str, outcome: str) -> str:
 
 
 def submit(path: str, organisation: str) -> int:
-    """Put a return in the organisation's inbox folder, as the upload page does; say what happens next."""
+    """Check a return as the upload page does and, when it can be accepted, put it in the organisation's inbox
+    folder; say what happens next. A return with problems is not sent: the problems are listed, as by
+    `tracker validate`, and nothing is delivered (exit 1)."""
     code = organisation.strip().upper()
     organisations = known_organisations()
     if code not in organisations:
@@ -147,6 +156,16 @@ def submit(path: str, organisation: str) -> int:
     if read is None:
         return 1
     content, name = read
+    from checks.return_validation import REJECTED, validate_return
+
+    try:
+        report = validate_return(content, name, organisations, settings.as_of_date(), submitter=code)
+    except Exception:  # noqa: BLE001  the boundary a department analyst sees: the run will judge it instead
+        print(f"{name}: the tracker could not check it here; it is sent, and the run will check it.")
+        report = None
+    if report is not None and _said(report, name, organisations,
+                                    "Nothing was submitted: fix each one and submit it again") == REJECTED:
+        return 1
     stored = deliver(settings.tracker_home(), content, name, code, channel=SUBMIT_CHANNEL,
                      sender=command_line_sender())
     print(f"Return received for {organisations[code]} ({code}). Your reference is {stored.reference}.")

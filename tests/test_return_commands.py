@@ -72,6 +72,26 @@ def test_submit_puts_the_file_in_the_organisations_inbox(tmp_path):
     assert refused.returncode == 2 and "Nothing was submitted" in refused.stderr + refused.stdout
 
 
+def test_submit_checks_the_return_first_and_sends_nothing_with_problems(tmp_path):
+    """As the upload page does: a return the run would reject is not delivered; its problems are listed now."""
+    sample = (SAMPLES / "ILLUSTRATIVE_D10_2025-26_Q2.csv").read_bytes().decode("utf-8-sig").splitlines()
+    header, row = sample[0], sample[1].split(",")
+    cells = dict(zip(header.split(","), row, strict=True))
+    broken = tmp_path / "broken.csv"
+    broken.write_text(header + "\n" + ",".join("=1+1" if name == "pay_services_live" else value
+                                                for name, value in cells.items()) + "\n", encoding="utf-8")
+    refused = tracker("submit", str(broken), "--organisation", "D10", home=tmp_path)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode == 1, said
+    assert "Nothing was submitted: fix each one and submit it again" in said and "'=1+1'" in said
+    assert not (tmp_path / "returns" / "inbox" / "D10").exists() or not any(
+        (tmp_path / "returns" / "inbox" / "D10").iterdir())
+    another = tracker("submit", str(SAMPLES / "ILLUSTRATIVE_EA73_2025-26_Q2.csv"), "--organisation", "D10",
+                      home=tmp_path)  # another organisation's return, sent as D10: refused as the page refuses it
+    assert another.returncode == 1 and "Nothing was submitted" in another.stdout
+    assert "Traceback" not in said + another.stderr
+
+
 def test_the_shipped_templates_are_the_generated_ones():
     assert (TEMPLATES / CSV_TEMPLATE).read_bytes().decode("utf-8-sig") == csv_template()
     book = openpyxl.load_workbook(TEMPLATES / XLSX_TEMPLATE)
