@@ -355,7 +355,7 @@ def organisation_matching(settings: TrackerConfig, warehouse: DuckDBResource):
     alias_file = (settings.data / ALIAS_FILE).read_bytes()  # read once: the rules hashed are the rules used
 
     def matcher(names: list[str | None]) -> Matcher:
-        return Matcher.from_warehouse(con, parse_aliases(alias_file.decode("utf-8")), names)
+        return Matcher.from_warehouse(con, parse_aliases(alias_file), names)
 
     with connect(warehouse) as con:
         versions = held_versions(con, PAY_SERVICES)

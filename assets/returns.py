@@ -48,7 +48,6 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pandas as pd
-import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
@@ -72,6 +71,7 @@ from checks.return_files import shown
 from checks.return_gx_process import validate_accepted, validate_accepted_later
 from checks.return_gx_results import record_gx_results
 from checks.return_validation import REJECTED, ReturnJudge, ValidationReport
+from tracker.declaration_files import SCHEDULE_FILE, DeclarationError, read_schedule
 from tracker.resources import TrackerConfig
 from tracker.return_inbox import (
     SIDECAR,
@@ -102,7 +102,6 @@ from tracker.warehouse import (
     transaction,
 )
 
-SCHEDULE_FILE = Path("returns") / "schedule.yaml"
 HISTORY_TABLE = "staging.accepted_returns"
 DDL = [
     """CREATE TABLE IF NOT EXISTS raw.return_files (
@@ -153,7 +152,10 @@ TABLES = {
 
 
 def load_schedule(data_dir: Path) -> dict:
-    doc = yaml.safe_load((Path(data_dir) / SCHEDULE_FILE).read_text(encoding="utf-8")) or {}
+    try:
+        doc = read_schedule(data_dir)
+    except DeclarationError as err:
+        raise dg.Failure(description=str(err)) from None
     days, expected = doc.get("deadline_days_after_quarter_end"), doc.get("expected_submitters") or []
     if not isinstance(days, int) or days < 0 or not expected:
         raise dg.Failure(description=f"data/{SCHEDULE_FILE} needs deadline_days_after_quarter_end (a whole number "

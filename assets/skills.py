@@ -33,6 +33,7 @@ from assets.staging import (
 )
 from assets.staging_shapes import empty as empty_table
 from checks.platform_checks import feed_problems_table
+from tracker.declaration_files import DeclarationError
 from tracker.organisation_names import load_aliases
 from tracker.organisation_register import parse_api_organisations
 from tracker.parsing import FeedError
@@ -45,7 +46,6 @@ from tracker.skills import (
     SURVEY_COLUMNS,
     SURVEYS_FILE,
     AcsesFile,
-    DepartmentNamesError,
     capacity_tables,
     files_table,
     load_department_names,
@@ -166,7 +166,7 @@ def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResou
         surprised = False
         try:
             mapping = _mapping(con, settings, problems)
-        except DepartmentNamesError as err:
+        except DeclarationError as err:
             problems.append(Problem(None, None, str(err), ""))
             mapping = None
         except Exception as err:  # noqa: BLE001 - the skills figures still publish, under the names as published

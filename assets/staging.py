@@ -36,6 +36,7 @@ from assets.staging_shapes import as_declared
 from assets.staging_shapes import empty as empty_table
 from checks.platform_checks import ERROR, RULES, feed_problems_table
 from tracker.code_version import code_sha256
+from tracker.declaration_files import DeclarationError
 from tracker.parse_processes import Lost, Unexpected, parsed_in_batches, processes_worth_starting
 from tracker.parsing import FeedError
 from tracker.raw_store import opened_store
@@ -487,6 +488,9 @@ def staging_tables_asset(
                     break
                 except FeedError as err:
                     problems.append(Problem(err.file_name, None, err.problem, KEPT))
+                    break
+                except DeclarationError as err:  # a settings file it is read with (aliases): said as it is
+                    problems.append(Problem(None, None, str(err), KEPT))
                     break
                 except _Quarantine as q:
                     problems.extend(q.problems)

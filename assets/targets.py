@@ -8,14 +8,15 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import yaml
 from dagster_duckdb import DuckDBResource
 
 from assets.raw import OWNERS
+from tracker.declaration_files import DeclarationError, read_declaration, section
 from tracker.resources import TrackerConfig
 from tracker.warehouse import connect, replace_tables, tables_metadata
 
 TARGETS_FILE = "targets.yaml"
+SHOWN = f"data/{TARGETS_FILE}"
 REQUIRED = ["id", "strategy", "platform", "metric", "title", "unit", "deadline", "source_url"]
 JUDGED_IN = re.compile(r"^[a-z_]+\.[a-z_]+$")  # <mart>.<column>, e.g. department_league.pay_and_notify
 FIGURE_REQUIRED = ["id", "subject", "wording", "unit", "as_at", "as_at_precision", "said_by", "source_url"]
@@ -50,12 +51,21 @@ def _measures(target: dict, measures: dict, file_name: str) -> tuple[dict, dict]
     return own, beside
 
 
+def _items(doc: dict, key: str) -> list[dict]:
+    """A list section whose every entry is a set of fields (a target, a published figure)."""
+    items = section(doc, key, SHOWN, list)
+    for i, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise DeclarationError(f"{SHOWN}: entry {i} of {key} must be fields written 'name: value'.")
+    return items
+
+
 def load_published_figures(data_dir: Path) -> pd.DataFrame:
     """What the government said about progress and baselines (published_figures in data/targets.yaml)."""
     path = Path(data_dir) / TARGETS_FILE
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    doc = read_declaration(path, SHOWN)
     rows = []
-    for i, f in enumerate(doc.get("published_figures") or [], start=1):
+    for i, f in enumerate(_items(doc, "published_figures"), start=1):
         missing = [k for k in FIGURE_REQUIRED if not f.get(k)]
         if missing:
             raise TargetsFileError(f"{path.name}: published figure {i} ({f.get('id', 'no id')}) has no "
@@ -81,11 +91,11 @@ def load_published_figures(data_dir: Path) -> pd.DataFrame:
 def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
     """-> one row per target, and the settings (status thresholds, forecast window)."""
     path = Path(data_dir) / TARGETS_FILE
-    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    closed = set(doc.get("closed_platforms") or [])
-    measures = doc.get("measures") or {}
+    doc = read_declaration(path, SHOWN)
+    closed = set(section(doc, "closed_platforms", SHOWN, list))
+    measures = section(doc, "measures", SHOWN)
     rows = []
-    for i, t in enumerate(doc.get("targets") or [], start=1):
+    for i, t in enumerate(_items(doc, "targets"), start=1):
         missing = [k for k in REQUIRED if not t.get(k)]
         if missing:
             raise TargetsFileError(
@@ -143,7 +153,7 @@ def load_targets(data_dir: Path) -> tuple[pd.DataFrame, dict]:
     duplicated = frame["target_id"][frame["target_id"].duplicated()].tolist()
     if duplicated:
         raise TargetsFileError(f"{path.name}: target ids repeat: {', '.join(duplicated)}.")
-    thresholds = doc.get("status_thresholds") or {}
+    thresholds = section(doc, "status_thresholds", SHOWN)
     settings = {
         "on_track": float(thresholds.get("on_track", 0.95)),
         "at_risk": float(thresholds.get("at_risk", 0.80)),
@@ -173,7 +183,9 @@ def targets(settings: TrackerConfig, warehouse: DuckDBResource):
     try:
         frame, rules = load_targets(settings.data)
         figures = load_published_figures(settings.data)
-    except (TargetsFileError, yaml.YAMLError, ValueError) as err:
+    except DeclarationError as err:
+        raise dg.Failure(description=str(err)) from None
+    except (TargetsFileError, TypeError, AttributeError, ValueError) as err:  # a section of another shape
         raise dg.Failure(description=f"data/targets.yaml could not be read: {err}") from None
     with connect(warehouse) as con:
         replace_tables(con, {"staging.targets": frame, "staging.target_rules": pd.DataFrame([rules]),

@@ -143,9 +143,10 @@ def normalise_quarter(text: str) -> str:
 def first_quarter() -> str:
     """The earliest quarter a return may be for: ``first_quarter`` in the data folder's returns/schedule.yaml
     when it is set there, else FIRST_QUARTER."""
+    from tracker.declaration_files import SCHEDULE_FILE  # light: YAML is imported when a file is read
     from tracker.settings import data_dir  # light: the environment and paths only
 
-    path = data_dir() / "returns" / "schedule.yaml"
+    path = data_dir() / SCHEDULE_FILE
     try:
         stamp = path.stat().st_mtime_ns
     except OSError:
@@ -155,11 +156,12 @@ def first_quarter() -> str:
 
 @lru_cache(maxsize=8)
 def _configured_first_quarter(path: str, _stamp: int) -> str:
-    import yaml
+    from pathlib import Path
 
-    with open(path, encoding="utf-8") as handle:
-        doc = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    value = doc.get(FIRST_QUARTER_SETTING) if isinstance(doc, dict) else None
+    from tracker.declaration_files import SCHEDULE_FILE, read_declaration  # the one reader of declarations
+
+    doc = read_declaration(Path(path), f"data/{SCHEDULE_FILE.as_posix()}")
+    value = doc.get(FIRST_QUARTER_SETTING)
     if value is None:
         return FIRST_QUARTER
     quarter = Quarter.parse(str(value))

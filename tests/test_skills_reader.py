@@ -11,13 +11,13 @@ import pytest
 
 from assets import declarations, organisations, skills
 from tests.conftest import DATA, build_models, make_resources
+from tracker.declaration_files import DeclarationError
 from tracker.organisation_names import load_aliases
 from tracker.organisation_register import organisation_tables, parse_api_organisations
 from tracker.parsing import FeedError
 from tracker.skills import (
     DDAT,
     AcsesFile,
-    DepartmentNamesError,
     capacity_tables,
     load_department_names,
     map_department_names,
@@ -277,15 +277,15 @@ def test_a_department_names_file_broken_later_keeps_the_last_mapping(data_copy, 
 @pytest.mark.parametrize("content, said", [
     (b"\xff\xfe\x00g\x00r", "is not UTF-8 text"),
     (b"groupings:\n  a: b\n closed_on: [\n", "is not valid YAML at line 3"),
-    (b"- a list\n", "must be sections 'groupings'"),
-    (b"groupings: just words\n", "must be sections 'groupings'"),
+    (b"- a list\n", "must be sections written 'name: value', not a list"),
+    (b"groupings: just words\n", "groupings must be sections of name: value, not a piece of text"),
     (b"closed_on:\n  a-slug: 2023-13-45\n", "has a date that does not exist"),
     (b"closed_on:\n  a-slug: early 2023\n", "closed_on for a-slug is not a date"),
 ])
 def test_a_department_names_file_that_cannot_be_used_is_said_in_words(tmp_path, content, said):
     (tmp_path / "skills").mkdir()
     (tmp_path / "skills" / "department_names.yaml").write_bytes(content)
-    with pytest.raises(DepartmentNamesError, match="data/skills/department_names.yaml") as raised:
+    with pytest.raises(DeclarationError, match="data/skills/department_names.yaml") as raised:
         load_department_names(tmp_path)
     assert said in str(raised.value)
 

@@ -61,7 +61,7 @@ def test_the_register_and_the_sources_it_feeds_never_read_on_a_fresh_home_do_not
     said = result.stdout + result.stderr
     assert result.returncode == 3, said  # published, sources not read in full
     assert "Published snapshot" in said and "Traceback" not in said
-    assert "data/skills/department_names.yaml must be sections 'groupings'" in said
+    assert "data/skills/department_names.yaml: groupings must be sections of name: value, not a list" in said
     with duckdb.connect(str(home / "published" / "tracker.duckdb"), read_only=True) as con:
         status = dict(con.execute("SELECT source, feed_status FROM marts.sources").fetchall())
         targets = dict(con.execute("SELECT tracked_by, status FROM marts.target_progress WHERE tracked_by IN "

@@ -10,8 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from tracker.declaration_files import read_declaration
 from tracker.settings import data_dir
 
 FEEDS_FILE = "feeds.yaml"
@@ -37,9 +36,7 @@ def url_variable(source: str) -> str:
 def load_feeds(path: Path | None = None) -> dict[str, Feed]:
     """Every configured feed by source key; a malformed entry raises ValueError naming it."""
     path = Path(path) if path is not None else data_dir() / FEEDS_FILE
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(config, dict):
-        raise ValueError(f"{path.name} must map each source to its feed; it holds {type(config).__name__}.")
+    config = read_declaration(path, f"data/{path.name}")  # DeclarationError (a ValueError) says what is wrong
     feeds = {}
     for source, entry in config.items():
         if not isinstance(entry, dict):

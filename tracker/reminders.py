@@ -31,10 +31,10 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from notifications_python_client.errors import InvalidResponse
 
 from tracker.access import SUBMITTER, AccessList
+from tracker.declaration_files import SCHEDULE_FILE, read_schedule
 from tracker.notify_client import (
     API_KEY,
     NOTIFY_URL,
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 
 APPROACHING, OVERDUE = "deadline approaching", "overdue"
 ACCEPTED = frozenset({"received", "received late"})  # marts.returns_status: an accepted return is in force
-SCHEDULE_FILE = Path("returns") / "schedule.yaml"
 LEDGER_NAME = "sent.jsonl"
 # states of a ledger key (its last line)
 CLAIMED, SENT, NOT_SENT, NO_ONE = "claimed", "sent", "not sent", "no one to remind"
@@ -119,8 +118,8 @@ class ReminderOutcome:
 
 
 def reminder_days_before_deadline(data_dir: Path) -> int:
-    """``reminder_days_before_deadline`` from data/returns/schedule.yaml (the one returns configuration file)."""
-    doc = yaml.safe_load((Path(data_dir) / SCHEDULE_FILE).read_text(encoding="utf-8")) or {}
+    """``reminder_days_before_deadline`` from data/returns/schedule.yaml."""
+    doc = read_schedule(data_dir)
     days = doc.get("reminder_days_before_deadline")
     if not isinstance(days, int) or isinstance(days, bool) or days < 0:
         raise ValueError(f"data/{SCHEDULE_FILE} needs reminder_days_before_deadline: a whole number of days.")

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-import yaml
 
+from tracker.declaration_files import DeclarationError, read_declaration, section
 from tracker.organisation_names import OrganisationAliases, name_variants, normalise
 from tracker.parsing import FeedError
 from tracker.warehouse import SourceFile
@@ -319,36 +319,16 @@ class DepartmentNames:
     closed_on: dict[str, dt.date]  # slug -> date of a machinery-of-government change the register has no date for
 
 
-class DepartmentNamesError(ValueError):
-    """data/skills/department_names.yaml cannot be used: what is wrong, in words."""
-
-
 def load_department_names(data_dir: Path) -> DepartmentNames:
-    path = Path(data_dir) / DEPARTMENT_NAMES_FILE
-    where = f"data/{DEPARTMENT_NAMES_FILE}"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except UnicodeDecodeError:
-        raise DepartmentNamesError(f"{where} is not UTF-8 text: save it as UTF-8 YAML.") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise DepartmentNamesError(f"{where} is not valid YAML{at}: correct it.") from None
-    except OSError as err:
-        raise DepartmentNamesError(f"{where} cannot be read ({err.strerror or type(err).__name__}).") from None
-    except ValueError:  # YAML reads 2023-13-45 as a date and fails to make it
-        raise DepartmentNamesError(f"{where} has a date that does not exist: correct it.") from None
-    raw = raw or {}
-    groupings, closed_on = (raw.get("groupings") or {}, raw.get("closed_on") or {}) if isinstance(raw, dict) \
-        else (None, None)
-    if not isinstance(groupings, dict) or not isinstance(closed_on, dict):
-        raise DepartmentNamesError(f"{where} must be sections 'groupings' (a published name: why it is not one "
-                                   "department) and 'closed_on' (an organisation's slug: a date).")
+    """DeclarationError, in words, when the file cannot be used (a missing file: nothing curated)."""
+    where = f"data/{DEPARTMENT_NAMES_FILE.as_posix()}"
+    raw = read_declaration(Path(data_dir) / DEPARTMENT_NAMES_FILE, where, missing_ok=True)
+    groupings, closed_on = section(raw, "groupings", where), section(raw, "closed_on", where)
     try:
         closed = {k: dt.date.fromisoformat(str(v)) for k, v in closed_on.items()}
     except ValueError:
         bad = next(k for k, v in closed_on.items() if not _is_iso_date(v))
-        raise DepartmentNamesError(f"{where}: closed_on for {bad} is not a date such as 2023-02-07.") from None
+        raise DeclarationError(f"{where}: closed_on for {bad} is not a date such as 2023-02-07.") from None
     return DepartmentNames(groupings={normalise(str(k)): str(v) for k, v in groupings.items()}, closed_on=closed)
 
 
