@@ -174,6 +174,8 @@ def _read_csv(content: bytes) -> ReturnTable:
             ) from None
         raise ReturnFileError(f"Line {line:,} of the file cannot be read as CSV (a quotation mark or line break "
                               "is out of place). Save it from Excel as CSV UTF-8 (Comma delimited).") from None
+    if any("\n" in c or "\r" in c for r in records for c in r):  # a cell across lines: was it ever closed?
+        _refuse_an_unclosed_quote(text)
     # Spreadsheet row numbers count blank lines too, as Excel shows them.
     numbered = [(i + 1, r) for i, r in enumerate(records) if any(c.strip() for c in r)]
     if not numbered:
@@ -187,6 +189,24 @@ def _read_csv(content: bytes) -> ReturnTable:
         raise ReturnFileError("The values are separated by tabs, not commas. Save the file from Excel as CSV "
                               "UTF-8 (Comma delimited), or send the .xlsx workbook.")
     return ReturnTable(header, rows, notices)
+
+
+def _refuse_an_unclosed_quote(text: str) -> None:
+    """A cell that opens with a quotation mark and never closes swallows every cell after it, which would be
+    reported as those cells being empty: say where the quotation mark is instead. Only called for a file with a
+    cell across lines (a note Excel wrote on several lines is closed, and passes)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    started = 1
+    try:
+        for _ in reader:
+            started = reader.line_num + 1
+    except csv.Error as err:
+        if "unexpected end of data" not in str(err):
+            return  # other slips the lenient reading has already made sense of
+        raise ReturnFileError(f"Line {started:,} of the file has a quotation mark (\") that is never closed, so every "
+                              "cell after it was read as one. Remove the stray quotation mark, or, if the cell is "
+                              "meant to be quoted, close it and double any quotation mark inside it (\"\"). Saving "
+                              "from Excel as CSV UTF-8 does this for you.") from None
 
 
 def _looks_utf16(content: bytes) -> bool:

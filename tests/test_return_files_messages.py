@@ -41,7 +41,30 @@ def test_an_unclosed_quote_in_the_note():
     content = csv_bytes(VALID).replace(b"D10,", b'"D10,', 1)  # the quote opens and never closes
     report = check(content)
     assert report.status == REJECTED
-    said(report)
+    assert "Line 2 of the file has a quotation mark" in said(report)
+
+
+@pytest.mark.parametrize("field", ["blockers_note", "main_barrier_2", "pay_services_live"])
+def test_a_quote_never_closed_is_named_not_the_cells_it_swallowed(field):
+    """The cells after an unclosed quotation mark are read as one: that is said, not 'is empty' for each."""
+    content = csv_bytes(row(**{field: "PLACEHOLDER"})).replace(b"PLACEHOLDER", b'"a stray quote')
+    report = check(content)
+    assert report.status == REJECTED
+    text = said(report)
+    assert "Line 2 of the file has a quotation mark (\") that is never closed" in text, text
+    assert "is empty" not in text
+
+
+@pytest.mark.parametrize("note, written", [
+    ('several\nlines, "quoted" inside', None),  # quoted as Excel quotes it, quotation marks doubled
+    ('he said "no" twice', None),
+    ('a lone " inside a cell', b'a lone " inside a cell'),  # not quoted at all: the mark is read as it is
+])
+def test_quotation_marks_that_are_closed_or_inside_a_cell_are_read(note, written):
+    content = csv_bytes(row(blockers_note="PLACEHOLDER" if written else note))
+    report = check(content.replace(b"PLACEHOLDER", written) if written else content)
+    assert report.status != REJECTED, said(report)
+    assert report.raw_rows[2]["blockers_note"] == note
 
 
 def test_terminal_escapes_in_a_code_are_shown_as_escapes():
