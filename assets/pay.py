@@ -18,7 +18,17 @@ import pyarrow as pa
 import tracker.parsing
 import tracker.pay_snapshots
 from assets.raw import raw_files_asset
-from assets.staging import FeedReader, Parsed, VersionsView, code_fingerprint, staging_tables_asset, versioned
+from assets.staging import (
+    LEFT_OUT,
+    FeedReader,
+    Parsed,
+    Problem,
+    Quarantine,
+    VersionsView,
+    code_fingerprint,
+    staging_tables_asset,
+    versioned,
+)
 from tracker.parsing import FeedError
 from tracker.pay_snapshots import parse_pay_file
 from tracker.resources import TrackerConfig
@@ -131,6 +141,32 @@ class PayParseCache:
                 con.unregister("_parsed_numbers")
 
 
+def dated_out_of_step(snapshots: dict[str, Any], pubs: dict, shown: list[str]) -> dict[str, str]:
+    """Versions whose dateUpdated cannot be right, with why: after the day the version was published (a figure
+    for a day still to come), or before the date of a version published earlier (a slip of the year would
+    otherwise rewrite history, and its flows turn negative). A version republished for the same date, as Pay
+    corrects one, is in step. Neither happens in the 240 real versions."""
+    said: dict[str, str] = {}
+    latest: dt.date | None = None
+    latest_name = ""
+    for name in shown:  # in order of publication
+        day, published = snapshots[name]["date_updated"], pubs[name].published_on
+        if day > published:
+            said[name] = (f"its dateUpdated, {_long(day)}, is after the day it was published, {_long(published)}: "
+                          "a figure cannot be for a day still to come. Check the year in dateUpdated.")
+        elif latest is not None and day < latest:
+            said[name] = (f"its dateUpdated, {_long(day)}, is earlier than that of {latest_name}, published before "
+                          f"it ({_long(latest)}): it would rewrite figures already published. Check the year in "
+                          "dateUpdated.")
+        else:
+            latest, latest_name = day, name
+    return said
+
+
+def _long(day: dt.date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
 def _stacked_counts(by_sha: dict[str, Any], part: str) -> tuple[pa.Table, pa.Table] | None:
     """The versions' Arrow columns one under the other, each row with its version's number, and the versions by
     number: one insert for a batch of versions, read by DuckDB where the columns lie (one insert a version took
@@ -157,6 +193,9 @@ def _counts_view(part: str) -> str:
 def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.DataFrame | VersionsView]:
     """Versions in order of publication; for each dateUpdated the version published last is its figure."""
     snapshots, pubs, shown = versioned(parsed, "data/pay/snapshots", settings.as_of_date())
+    out_of_step = dated_out_of_step(snapshots, pubs, shown)
+    if out_of_step:  # left out by name; the source is put together again without them
+        raise Quarantine([Problem(name, parsed[name][0].sha256, why, LEFT_OUT) for name, why in out_of_step.items()])
     current: dict = {}
     for name in shown:  # in order of publication, so the last published version of a date wins
         current[snapshots[name]["date_updated"]] = name

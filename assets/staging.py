@@ -197,7 +197,7 @@ def whole_source(build: Callable[[list[SourceFile], TrackerConfig], Frames]) -> 
         except FeedError as err:
             if err.file_name not in parsed:
                 raise
-            raise _Quarantine([Problem(err.file_name, parsed[err.file_name][0].sha256, err.problem, LEFT_OUT)]) \
+            raise Quarantine([Problem(err.file_name, parsed[err.file_name][0].sha256, err.problem, LEFT_OUT)]) \
                 from None
 
     return FeedReader(parse=lambda f: f, assemble=assemble)
@@ -218,7 +218,10 @@ class Problem:
     consequence: str
 
 
-class _Quarantine(Exception):
+class Quarantine(Exception):
+    """Raised while a source is put together: the files named are left out and it is put together again without
+    them (a problem naming no file keeps the last good figures)."""
+
     def __init__(self, problems: list[Problem]):
         self.problems = problems
 
@@ -363,9 +366,9 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
                 continue
             named = rows["file_name"].dropna().unique().tolist() if "file_name" in rows.columns else []
             if named:
-                raise _Quarantine([Problem(n, files[n][0].sha256 if n in files else None,
+                raise Quarantine([Problem(n, files[n][0].sha256 if n in files else None,
                                            f"breaks the rule '{rule.description}'", LEFT_OUT) for n in named])
-            raise _Quarantine([Problem(None, None, f"the new figures break the rule '{rule.description}' "
+            raise Quarantine([Problem(None, None, f"the new figures break the rule '{rule.description}' "
                                        f"({len(rows)} rows)", KEPT)])
     except BaseException:
         con.execute("ROLLBACK")
@@ -492,7 +495,7 @@ def staging_tables_asset(
                 except DeclarationError as err:  # a settings file it is read with (aliases): said as it is
                     problems.append(Problem(None, None, str(err), KEPT))
                     break
-                except _Quarantine as q:
+                except Quarantine as q:
                     problems.extend(q.problems)
                     if any(p.file_name is None for p in q.problems):
                         break

@@ -109,8 +109,10 @@ RULES = [
          f"WHERE abs(services - services_by_organisation_sum) > {PAY_SUM_TOLERANCE}"),
     Rule(("staging", "pay_organisation_services"), "pay_organisation_rows_valid",
          "Every organisation row has a name and a non-negative count of live services.",
-         "SELECT * FROM staging.pay_organisation_services WHERE organisation_name IS NULL "
-         f"OR {blank('organisation_name')} OR live_services IS NULL OR live_services < 0"),
+         # named by its version's file, so that the version is left out by name, not the whole source held back
+         "SELECT s.file_name, o.* FROM staging.pay_organisation_services o JOIN staging.pay_snapshots s "
+         "ON s.date_updated = o.date_updated AND s.is_current_version WHERE o.organisation_name IS NULL "
+         f"OR {blank('o.organisation_name')} OR o.live_services IS NULL OR o.live_services < 0"),
     Rule(("staging", "forms_metrics"), "forms_required_non_negative",
          "Every version has organisations, live forms and submissions, none negative.",
          "SELECT file_name FROM staging.forms_metrics WHERE snapshot_date IS NULL "

@@ -72,6 +72,12 @@ def pay_home(tmp_path, data_copy):
         ("", "the file is empty"),
         ("{not json", "not valid JSON"),
         ("[1, 2]", "is empty or is not a key/value object"),
+        # a slip of the year: a day still to come, or a date that would rewrite figures already published
+        (GOOD | {"dateUpdated": "5 January 2027"}, "is after the day it was published, 5 January 2026"),
+        (GOOD | {"dateUpdated": "5 January 2025"}, "is earlier than that of 2025-12-22_"),
+        # a row the blocking rule refuses names its version, so only that version is left out
+        (GOOD | {"numberOfServices": 4, "serviceCountBySector": {"central": 4},
+                 "serviceCountByOrganisation": {"Companies House": 2, "   ": 2}}, "Every organisation row has a name"),
     ],
 )
 def test_a_bad_pay_file_is_quarantined_alone_and_newer_files_still_count(pay_home, data_copy, content, problem):
