@@ -501,6 +501,9 @@ def staging_tables_asset(
                         break
                     for p in q.problems:
                         parsed.pop(p.file_name, None)
+                except dg.Failure as err:  # said for a person already (an alias naming a body not in the register)
+                    problems.append(Problem(None, None, err.description or unexpected("Failure"), KEPT))
+                    break
                 except Exception as err:  # noqa: BLE001 - the source keeps its last good figures, the run goes on
                     context.log.exception(f"{feed_label}: the files could not be put together")
                     problems.append(Problem(None, None, unexpected(type(err).__name__), KEPT))

@@ -3,6 +3,7 @@ In post only, the dated department mapping, and hostile files that must give a p
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -244,15 +245,27 @@ def _mapping_state(home: Path):
     return mapped, problems
 
 
-def test_a_newer_register_file_that_cannot_be_read_leaves_the_register_and_names_on_the_older_one(data_copy, tmp_path):
-    (data_copy / "organisations" / "govuk_api_organisations_2026-09-01.json").write_bytes(b'{"results": ')
+def _first_page() -> bytes:
+    """What the GOV.UK organisations API gives at its address: 20 organisations, and where the next page is."""
+    whole = json.loads((DATA / "organisations" / "govuk_api_organisations_2026-06-01.json").read_bytes())
+    return json.dumps({"results": whole["results"][:20], "pages": 63, "current_page": 1,
+                       "next_page_url": "https://www.gov.uk/api/organisations?page=2"}).encode()
+
+
+@pytest.mark.parametrize("content, said", [
+    (b'{"results": ', "not the GOV.UK organisations API format"),
+    (_first_page(), "it is one page of 63 of the GOV.UK organisations API (20 organisations)"),
+])
+def test_a_newer_register_file_that_cannot_be_read_leaves_the_register_and_names_on_the_older_one(
+        data_copy, tmp_path, content, said):
+    (data_copy / "organisations" / "govuk_api_organisations_2026-09-01.json").write_bytes(content)
     result, _, _ = _run(data_copy, tmp_path / "home")
     assert result.success
     mapped, problems = _mapping_state(tmp_path / "home")
     assert mapped > 30
     [(source, file_name, problem, consequence)] = problems
     assert (source, file_name) == ("skills", "govuk_api_organisations_2026-09-01.json")
-    assert "not the GOV.UK organisations API format" in problem and consequence.startswith("file left out")
+    assert said in problem and consequence.startswith("file left out")
     with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True) as con:  # the register too
         register = con.execute("SELECT count(*) FROM staging.organisations").fetchone()[0]
         left_out = con.execute("SELECT file_name, consequence FROM quarantine.organisations_feed_problems").fetchall()

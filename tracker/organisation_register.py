@@ -61,9 +61,16 @@ def _slug_of(link: dict) -> str:
 
 def parse_api_organisations(file: SourceFile) -> pd.DataFrame:
     try:
-        results = json_document(file.content)["results"]
+        document = json_document(file.content)
+        results = document["results"]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, RecursionError) as err:
         raise FeedError(file.name, f"not the GOV.UK organisations API format ({err!r}).") from None
+    pages = document.get("pages") if isinstance(document, dict) else None
+    if document.get("next_page_url") or (isinstance(pages, int) and pages > 1):
+        # the API gives 20 organisations a page: one page would make every other body unknown
+        raise FeedError(file.name, f"it is one page{f' of {pages}' if isinstance(pages, int) else ''} of the GOV.UK "
+                        f"organisations API ({len(results)} organisations). Save every page's results in one file "
+                        "(the tracker reads the whole list in one).")
     if not results:
         raise FeedError(file.name, "the organisations list is empty.")
     dated = re.search(r"\d{4}-\d{2}-\d{2}", file.name)  # the day it was taken, from its name: not always June 2026
