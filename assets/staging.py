@@ -180,6 +180,10 @@ def versioned(parsed: Parsed, folder: str, as_of: dt.date, is_version=lambda nam
     versions = {name: p for name, (_f, p) in parsed.items() if name != VERSIONS_FILE and is_version(name)}
     if not versions:
         raise FeedError(folder, NOTHING_TO_READ)
+    undated = [Problem(name, parsed[name][0].sha256, listed[name]["problem"], LEFT_OUT)
+               for name in versions if "problem" in listed.get(name, {})]
+    if undated:  # listed with a time that cannot be read: left out by name, the source put together without them
+        raise Quarantine(undated)
     pubs = publications([parsed[name][0] for name in versions], listed)
     return versions, pubs, visible(pubs, as_of)
 

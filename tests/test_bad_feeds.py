@@ -156,6 +156,24 @@ def test_a_version_breaking_the_sum_rule_is_quarantined_by_name(pay_home, data_c
     assert query(pay_home, "SELECT count(*) FROM staging.pay_snapshots WHERE file_name = ?", file_name) == [(0,)]
 
 
+def test_a_bad_row_in_the_versions_list_leaves_out_its_file_and_the_history_stands(pay_home, data_copy):
+    """One row's time unreadable: that file is left out, naming the row; every other version keeps its published
+    time, so the 10 February 2025 correction still wins (the list dropped whole would date files by name)."""
+    write_pay(data_copy, "2026-01-05_deadbeef.json", GOOD)
+    listed = data_copy / "pay" / "versions.csv"
+    row = "2026-01-05_deadbeef.json,c0ffee,,,c0ffee,05/01/2026 09:30\n"  # a day-first time, not ISO 8601
+    listed.write_text(listed.read_text(encoding="utf-8") + row, encoding="utf-8")
+    result = run(PAY, pay_home, data_copy)
+    assert result.success
+    problems = query(pay_home, "SELECT file_name, problem, consequence FROM quarantine.pay_feed_problems")
+    assert len(problems) == 1, problems
+    (file_name, problem, consequence), = problems
+    assert file_name == "2026-01-05_deadbeef.json" and "gives published_at '05/01/2026 09:30'" in problem
+    assert consequence.startswith("file left out")
+    assert query(pay_home, "SELECT organisations, payments_cumulative FROM staging.pay_snapshots "
+                 "WHERE date_updated = '2025-02-10' AND is_current_version") == [(435, 99_500_000)]
+
+
 def test_versions_published_after_the_reporting_date_are_ignored(pay_home, data_copy):
     write_pay(data_copy, "2026-03-02_1a7e1a7e.json", GOOD | {"dateUpdated": "2 March 2026"})
     assert run(PAY, pay_home, data_copy, as_of="2026-01-31").success

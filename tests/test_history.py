@@ -159,8 +159,10 @@ def test_versions_rules_by_hand():
 def test_a_versions_list_that_cannot_be_read_is_named():
     from tracker.parsing import FeedError
 
-    with pytest.raises(FeedError, match="published_at 'yesterday' is not an ISO 8601"):
-        parse_versions(SourceFile(Path("versions.csv"), b"file,published_at\nx.json,yesterday\n"))
+    listed = parse_versions(SourceFile(Path("versions.csv"),
+                                       b"file,published_at\nx.json,yesterday\ny.json,2025-01-01T09:00:00\n"))
+    assert "(row 2) gives published_at 'yesterday', not an ISO 8601" in listed["x.json"]["problem"]
+    assert listed["y.json"]["published_at"] == dt.datetime(2025, 1, 1, 9, tzinfo=dt.UTC)  # the others stand
     with pytest.raises(FeedError, match="needs the columns file, published_at"):
         parse_versions(SourceFile(Path("versions.csv"), b"name,when\n"))
 

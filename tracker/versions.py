@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from tracker.feed_store import fetched_at_from_name
-from tracker.parsing import FeedError, date_from_file_name, read_csv_rows
+from tracker.parsing import date_from_file_name, read_csv_rows
 from tracker.warehouse import SourceFile
 
 VERSIONS_FILE = "versions.csv"
@@ -44,15 +44,20 @@ class Publication:
 
 
 def parse_versions(file: SourceFile) -> dict[str, dict]:
-    """versions.csv -> {file name: row}; unreadable or incomplete lists are refused whole."""
+    """versions.csv -> {file name: row}; an unreadable or incomplete list is refused whole. A row whose time cannot
+    be read says so in its ``problem`` (its file is left out, naming the row: when it was published is not
+    known), and the other rows stand: one bad row must not re-date the whole history."""
     rows = read_csv_rows(file, REQUIRED_COLUMNS, "the list of versions")
     listed = {}
     for number, row in enumerate(rows, start=2):
         try:
             published = dt.datetime.fromisoformat(row["published_at"].strip())
         except ValueError:
-            raise FeedError(file.name, f"row {number}: published_at {row['published_at']!r} is not an ISO 8601 "
-                            "date and time such as 2025-12-22T10:31:00+00:00.") from None
+            listed[row["file"].strip()] = {"problem": f"its row in {file.name} (row {number}) gives published_at "
+                                           f"{row['published_at']!r}, not an ISO 8601 date and time such as "
+                                           "2025-12-22T10:31:00+00:00: correct the row, and the file counts.",
+                                           "order": number}
+            continue
         if published.tzinfo is None:
             published = published.replace(tzinfo=dt.UTC)
         listed[row["file"].strip()] = {"published_at": published, "order": number,
