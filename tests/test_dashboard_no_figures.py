@@ -61,3 +61,11 @@ def test_nothing_is_shown_from_after_the_reporting_date(before_every_figure):
                                        ("digital_capacity_national", "as_at"), ("ddat_series_as_reported", "as_at"),
                                        ("skills_unmapped_names", "as_at"), ("platform_headlines", "latest_date")]}
     assert dated == dict.fromkeys(dated, 0)
+
+
+def test_a_target_without_a_figure_gives_its_own_reason(before_every_figure, monkeypatch):
+    """One Login's targets are measured from its registry, not from returns: the reason says so."""
+    at = render(before_every_figure, "overview", monkeypatch)
+    said = " ".join(m.value for m in at.markdown)
+    assert "GOV.UK One Login had published no figure for it by the reporting date." in said
+    assert "measured from departments' returns, and none has reported a figure yet" in said  # the returns' one

@@ -58,7 +58,9 @@ for _, target in targets.iterrows():
             reason = (target["status_note"] if not is_blank(target["status_note"]) else
                       "No published figure tracks this target, so the tracker does not invent one."
                       if target["status"] == "not measured" else
-                      "This target is measured from departments' returns, and none has reported a figure yet.")
+                      "This target is measured from departments' returns, and none has reported a figure yet."
+                      if str(target["tracked_by"]).startswith("returns_") else
+                      f"{target['platform']} had published no figure for it by the reporting date.")
             st.markdown(f"**Target:** {amount(target['target'], unit)} by {date(target['deadline'])}. {reason}")
             if not is_blank(target["beside_latest_value"]):
                 st.markdown(f"**Beside it, a different measure ({target['beside_measure_name']}):** "
