@@ -28,9 +28,11 @@ FULL_COLLECTION_EVERY = 100  # middle-generation collections between two full on
 def _prepare_environment(as_of: str | None) -> None:
     if as_of:
         try:
-            dt.date.fromisoformat(as_of)
+            day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise ValueError(f"--as-of {as_of!r} is not a date in the form YYYY-MM-DD.") from None
+        if settings.later_than_today(day):
+            raise ValueError(f"--as-of {as_of} is {settings.later_than_today(day)}")
         os.environ["TRACKER_AS_OF"] = as_of
     from pipelines.instance import write_instance_config
 

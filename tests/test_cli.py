@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -62,6 +63,13 @@ def test_bad_as_of_date_is_a_clear_error(tmp_path):
     result = run(["run", "--as-of", "31/01/2026"], tmp_path / "home")
     assert result.returncode == 2
     assert "tracker:" in result.stderr and "Traceback" not in result.stderr
+    # a day to come: nothing is published for it yet, and forecasts judged then would be for days already past
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    for said, result in ((f"--as-of {tomorrow} is after today", run(["run", "--as-of", tomorrow], tmp_path / "home")),
+                         (f"TRACKER_AS_OF is {tomorrow}, which is after today",
+                          run(["run"], tmp_path / "home", TRACKER_AS_OF=tomorrow))):
+        assert result.returncode == 2 and said in result.stderr, result.stderr
+        assert "choose today or earlier" in result.stderr and not (tmp_path / "home").exists()
 
 
 def test_bad_settings_in_the_environment_are_named_in_words(tmp_path):

@@ -64,11 +64,23 @@ def as_of() -> str:
     text = os.environ.get("TRACKER_AS_OF", "").strip()
     if text:
         try:
-            dt.date.fromisoformat(text)
+            day = dt.date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"TRACKER_AS_OF is {text!r}, which is not a date in the form YYYY-MM-DD: set it to "
                              "one, or leave it unset to report as of today.") from None
+        if later_than_today(day):
+            raise ValueError(f"TRACKER_AS_OF is {text}, which is {later_than_today(day)}") from None
     return text
+
+
+def later_than_today(day: dt.date) -> str:
+    """Why a reporting date after today cannot be used ("" for one that can): no figure is published yet for a day
+    to come, and forecasts judged then would be for dates already past."""
+    today = dt.date.today()
+    if day <= today:
+        return ""
+    return (f"after today ({today.day} {today:%B %Y}): the tracker reports what had been published by a day, so "
+            "choose today or earlier.")
 
 
 def as_of_date() -> dt.date:
