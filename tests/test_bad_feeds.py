@@ -74,6 +74,7 @@ def pay_home(tmp_path, data_copy):
         ("[1, 2]", "is empty or is not a key/value object"),
         # a slip of the year: a day still to come, or a date that would rewrite figures already published
         (GOOD | {"dateUpdated": "5 January 2027"}, "is after the day it was published, 5 January 2026"),
+        (GOOD | {"dateUpdated": "Tuesday 5 January 2026"}, "but 5 January 2026 is a Monday: check which is meant"),
         (GOOD | {"dateUpdated": "5 January 2025"}, "is earlier than that of 2025-12-22_"),
         # a row the blocking rule refuses names its version, so only that version is left out
         (GOOD | {"numberOfServices": 4, "serviceCountBySector": {"central": 4},
@@ -112,6 +113,8 @@ def test_a_bad_pay_file_is_quarantined_alone_and_newer_files_still_count(pay_hom
         ({"totalPaymentAmount": "9.6bn"}, ("amount_gbp_cumulative", 9_600_000_000)),
         ({"dateUpdated": "5th January 2026"}, ("date_updated", "2026-01-05")),
         ({"dateUpdated": "2026-01-05"}, ("date_updated", "2026-01-05")),
+        ({"dateUpdated": "Monday 5 January 2026"}, ("date_updated", "2026-01-05")),  # with the day's name
+        ({"dateUpdated": "Mon, 5th Jan 2026"}, ("date_updated", "2026-01-05")),
         ({"aNewKey": {"anything": 1}}, ("services", 2)),
         ({"numberOfOrganisations": None}, ("organisations", None)),
     ],

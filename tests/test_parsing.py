@@ -54,6 +54,27 @@ def test_dates():
         parse_long_date("Thirteenth of April", "f", "dateUpdated")
 
 
+@pytest.mark.parametrize("text", ["Tuesday 13 April 2021", "Tue, 13 Apr 2021", "Tues 13th April 2021",
+                                  "tuesday 13/04/2021"])
+def test_a_date_with_its_day_s_name_is_read(text):
+    assert parse_long_date(text, "f", "dateUpdated") == dt.date(2021, 4, 13)
+
+
+def test_a_day_s_name_that_is_not_the_date_s_is_refused_in_words():
+    with pytest.raises(FeedError, match="'Monday 13 April 2021', but 13 April 2021 is a Tuesday: check which"):
+        parse_long_date("Monday 13 April 2021", "f", "dateUpdated")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2021-03-04", dt.date(2021, 3, 4)), ("04/03/2021", dt.date(2021, 3, 4)),  # day first, as written in the UK
+    ("4th March 2021", dt.date(2021, 3, 4)), ("", None), ("soon", None), ("2020-13-45", None),
+])
+def test_a_catalogue_date_is_read_in_the_forms_people_write(text, expected):
+    from tracker.api_catalogue import _date
+
+    assert _date(text) == expected
+
+
 # --- JSON read by orjson, as json would read it ---------------------------------------------------------------
 
 SAME_AS_JSON = [

@@ -17,7 +17,7 @@ import re
 
 import pandas as pd
 
-from tracker.parsing import FeedError
+from tracker.parsing import FeedError, parse_long_date
 from tracker.versions import VERSIONS_FILE, parse_versions
 from tracker.warehouse import SourceFile
 
@@ -29,10 +29,16 @@ _PROVIDER_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 
 @functools.lru_cache(maxsize=1 << 14)  # a catalogue's dates repeat: 480,000 read in 40 national versions
 def _date(text: str) -> dt.date | None:
-    """A date as the catalogue writes it (2021-03-04); None for a blank, another form, or no such day."""
+    """A date as the catalogue writes it (2021-03-04), or in a form people write one (04/03/2021, day first as in
+    the UK; 4th March 2021), as the other sources' dates are read; None for a blank, or no such day."""
     text = (text or "").strip()
     if not _DATE.match(text):
-        return None
+        if not text:
+            return None
+        try:
+            return parse_long_date(text, "", "")
+        except FeedError:
+            return None
     try:
         return dt.date.fromisoformat(text)
     except ValueError:  # 2020-13-45: a date's form, no such day

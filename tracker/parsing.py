@@ -73,19 +73,29 @@ def parse_quantity(text: object, file_name: str, key: str) -> float:
     return round(float(match["number"].replace(",", "")) * scale, 2)
 
 
+_WEEKDAY = re.compile(r"^(mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)(day|nesday|rsday|urday)?,?\s+", re.I)
+
+
 def parse_long_date(text: object, file_name: str, key: str) -> dt.date:
-    """'13 April 2021', '13th April 2021', '13 Apr 2021', '2021-04-13' or an ISO date-time -> date."""
+    """'13 April 2021', '13th April 2021', '13 Apr 2021', 'Tuesday 13 April 2021', '13/04/2021', '2021-04-13' or
+    an ISO date-time -> date."""
     if isinstance(text, dt.datetime):
         return text.date()
     if isinstance(text, dt.date):
         return text
     if isinstance(text, str):
         cleaned = re.sub(r"(?<=\d)(st|nd|rd|th)\b", "", " ".join(text.split()), flags=re.I)
+        named = _WEEKDAY.match(cleaned)  # the day's name: read past, and checked against the date
+        cleaned = cleaned[named.end():] if named else cleaned
         for fmt in ("%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%d/%m/%Y", "%B %d, %Y"):
             try:
-                return dt.datetime.strptime(cleaned, fmt).date()
+                day = dt.datetime.strptime(cleaned, fmt).date()
             except ValueError:
                 continue
+            if named and named[1][:3].lower() != f"{day:%a}".lower():
+                raise FeedError(file_name, f"'{key}' is {text!r}, but {day.day} {day:%B %Y} is a {day:%A}: check "
+                                "which is meant.")
+            return day
         try:
             return dt.datetime.fromisoformat(cleaned).date()
         except ValueError:
