@@ -214,7 +214,7 @@ def build_pay_tables(parsed: Parsed, settings: TrackerConfig) -> dict[str, pd.Da
                          else "a later version for the same date was published")})
     kept_versions = {parsed[n][0].sha256: snapshots[n]["date_updated"] for n in kept}
     return {
-        "staging.pay_snapshots": pd.DataFrame(rows).astype({"superseded_by": "string"}) if rows else pd.DataFrame(),
+        "staging.pay_snapshots": pd.DataFrame(rows).astype({"superseded_by": "string"}),  # text, even if none is
         "staging.pay_organisation_services": VersionsView(kept_versions, _counts_view("_by_org")),
         "staging.pay_sector_services": VersionsView(kept_versions, _counts_view("_by_sector")),
     }

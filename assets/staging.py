@@ -371,9 +371,9 @@ def _write_and_gate(con, frames: Frames, rules, as_of: dt.date, files: Parsed) -
             named = rows["file_name"].dropna().unique().tolist() if "file_name" in rows.columns else []
             if named:
                 raise Quarantine([Problem(n, files[n][0].sha256 if n in files else None,
-                                           f"breaks the rule '{rule.description}'", LEFT_OUT) for n in named])
+                                          f"breaks the rule '{rule.description}'", LEFT_OUT) for n in named])
             raise Quarantine([Problem(None, None, f"the new figures break the rule '{rule.description}' "
-                                       f"({len(rows)} rows)", KEPT)])
+                                      f"({len(rows)} rows)", KEPT)])
     except BaseException:
         con.execute("ROLLBACK")
         raise
