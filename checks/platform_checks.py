@@ -173,6 +173,15 @@ RULES = [
          "WHERE platform = 'GOV.UK Pay' AND snapshot_date = (SELECT max(snapshot_date) FROM "
          "staging.organisation_match_coverage WHERE platform = 'GOV.UK Pay') "
          "AND matched_share_excluding_outside < 0.9", WARN),
+    # A newer register can close or drop a body the schedule expects returns from (its figures then move to a
+    # successor, or out of the league table): said, so that the schedule is brought up to date.
+    Rule(("staging", "return_expected_submitters"), "expected_submitters_open_in_register",
+         "Every organisation expected to send returns is in the register and not closed; update "
+         "data/returns/schedule.yaml for any listed here.",
+         "SELECT e.organisation_code, o.name, o.status FROM staging.return_expected_submitters e "
+         "LEFT JOIN staging.organisations o ON o.organisation_code = e.organisation_code "
+         "WHERE EXISTS (SELECT 1 FROM staging.organisations) AND (o.organisation_code IS NULL OR o.status = 'closed')",
+         WARN),
     Rule(("marts", "target_progress"), "every_target_judged",
          "Every target has a row with a status.",
          "SELECT t.target_id FROM staging.targets t LEFT JOIN marts.target_progress p USING (target_id) "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from checks.platform_checks import SAMPLE_ROWS, WARN, Rule, check_from_rule
+from checks.platform_checks import RULES, SAMPLE_ROWS, WARN, Rule, check_from_rule
 from tests.conftest import make_resources
 
 
@@ -26,3 +26,19 @@ def test_every_breaking_row_is_counted_and_the_first_are_shown_in_the_rules_orde
                                 "SELECT figure FROM staging.figures WHERE figure <= 0"))(
         settings=resources["settings"], warehouse=resources["warehouse"])
     assert kept.passed and kept.metadata["rows breaking the rule"].value == 0 and "examples" not in kept.metadata
+
+
+def test_a_body_expected_to_send_returns_that_the_register_closed_or_dropped_is_named(tmp_path):
+    """A newer register closing HMRC, or no longer listing a code, would move its figures without a word."""
+    rule = next(r for r in RULES if r.name == "expected_submitters_open_in_register")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+        con.execute("CREATE SCHEMA staging")
+        con.execute("CREATE TABLE staging.organisations (organisation_code VARCHAR, name VARCHAR, status VARCHAR)")
+        con.execute("CREATE TABLE staging.return_expected_submitters AS "
+                    "SELECT * FROM (VALUES ('D10'), ('D25'), ('D999')) t(organisation_code)")
+        assert con.execute(rule.sql).fetchall() == []  # a register never read: its own check says so
+        con.execute("INSERT INTO staging.organisations VALUES ('D10', 'Department for Education', 'live'), "
+                    "('D25', 'HM Revenue & Customs', 'closed')")
+        named = sorted(con.execute(rule.sql).fetchall())
+    assert named == [("D25", "HM Revenue & Customs", "closed"), ("D999", None, None)]
+    assert rule.severity == WARN
