@@ -9,8 +9,6 @@ of each figure in a second asset, once the organisation register is built: stagi
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -164,23 +162,21 @@ def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResou
             return
         problems: list[Problem] = []
         surprised = False
+        unmade = KEPT if table_exists(con, MAPPING_TABLE) else UNMAPPED  # what a mapping not made leaves
         try:
-            mapping = _mapping(con, settings, problems)
+            mapping = _mapping(con, settings, problems, unmade)
         except DeclarationError as err:
-            problems.append(Problem(None, None, str(err), ""))
+            problems.append(Problem(None, None, str(err), unmade))
             mapping = None
         except Exception as err:  # noqa: BLE001 - the skills figures still publish, under the names as published
             context.log.exception("Civil Service Statistics: the department names could not be mapped")
-            problems.append(Problem(None, None, unexpected(type(err).__name__), ""))
+            problems.append(Problem(None, None, unexpected(type(err).__name__), unmade))
             mapping, surprised = None, True
         forget_inputs(con, MAPPED)
         if mapping is not None:
             replace_tables(con, {MAPPING_TABLE: mapping})
-        else:
-            had = table_exists(con, MAPPING_TABLE)
-            if not had:
-                empty_table(con, MAPPING_TABLE)
-            problems = [p if p.consequence else replace(p, consequence=KEPT if had else UNMAPPED) for p in problems]
+        elif unmade == UNMAPPED:
+            empty_table(con, MAPPING_TABLE)
         _record_problems(con, MAPPING_PROBLEMS, problems, shown_as=SOURCE)
         record_build(con, MAPPED, mapping is not None, context.run_id, None if surprised else inputs)
         meta = tables_metadata(con, [MAPPING_TABLE])
@@ -197,9 +193,9 @@ def skills_name_mapping(context, settings: TrackerConfig, warehouse: DuckDBResou
     yield dg.MaterializeResult(asset_key=keys[1], metadata=problem_meta)
 
 
-def _mapping(con, settings: TrackerConfig, problems: list[Problem]) -> pd.DataFrame | None:
+def _mapping(con, settings: TrackerConfig, problems: list[Problem], unmade: str) -> pd.DataFrame | None:
     """The mapping from the newest GOV.UK organisations API file that can be read (each newer one that cannot is
-    named in ``problems``); None, said in ``problems``, when none can."""
+    named in ``problems``); None, said in ``problems`` with the consequence ``unmade``, when none can."""
     names = con.execute("SELECT DISTINCT year, name_as_published FROM staging.digital_capacity").df() \
         if table_exists(con, "staging.digital_capacity") else pd.DataFrame(columns=["year", "name_as_published"])
     organisations = con.execute("SELECT * FROM staging.organisations").df()
@@ -221,7 +217,7 @@ def _mapping(con, settings: TrackerConfig, problems: list[Problem]) -> pd.DataFr
         why = "".join(f" ({p.file_name}: {p.problem})" for p in unread[:1])
         problems.append(Problem(None, None, "no GOV.UK organisations API file in data/organisations/ could be read"
                                 f"{why}, so the department names cannot be mapped: add a readable "
-                                "govuk_api_organisations_<date>.json.", ""))
+                                "govuk_api_organisations_<date>.json.", unmade))
         return None
     problems.extend(unread)  # newer files left out: an older one mapped the names
     mapping = map_department_names(names, organisations, identifiers, api, load_aliases(settings.data), curated)

@@ -151,22 +151,23 @@ def first_quarter() -> str:
         stamp = path.stat().st_mtime_ns
     except OSError:
         return FIRST_QUARTER
-    return _configured_first_quarter(str(path), stamp)
+    return _configured_first_quarter(str(data_dir()), stamp)
 
 
 @lru_cache(maxsize=8)
-def _configured_first_quarter(path: str, _stamp: int) -> str:
+def _configured_first_quarter(data: str, _stamp: int) -> str:
     from pathlib import Path
 
-    from tracker.declaration_files import SCHEDULE_FILE, read_declaration  # the one reader of declarations
+    from tracker.declaration_files import SCHEDULE_FILE, read_schedule  # the one reader of declarations
 
-    doc = read_declaration(Path(path), f"data/{SCHEDULE_FILE.as_posix()}")
+    doc = read_schedule(Path(data))
     value = doc.get(FIRST_QUARTER_SETTING)
     if value is None:
         return FIRST_QUARTER
     quarter = Quarter.parse(str(value))
     if quarter is None:
-        raise ValueError(f"{path}: {FIRST_QUARTER_SETTING} is {value!r}, not a quarter written like 2016-17 Q1.")
+        raise ValueError(f"{Path(data) / SCHEDULE_FILE}: {FIRST_QUARTER_SETTING} is {value!r}, not a quarter "
+                         "written like 2016-17 Q1.")
     return quarter.label
 
 

@@ -31,8 +31,9 @@ def _prepare_environment(as_of: str | None) -> None:
             day = dt.date.fromisoformat(as_of)
         except ValueError:
             raise ValueError(f"--as-of {as_of!r} is not a date in the form YYYY-MM-DD.") from None
-        if settings.later_than_today(day):
-            raise ValueError(f"--as-of {as_of} is {settings.later_than_today(day)}")
+        too_late = settings.later_than_today(day)
+        if too_late:
+            raise ValueError(f"--as-of {as_of} is {too_late}")
         os.environ["TRACKER_AS_OF"] = as_of
     from pipelines.instance import write_instance_config
 

@@ -65,7 +65,7 @@ def parse_api_organisations(file: SourceFile) -> pd.DataFrame:
         results = document["results"]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, RecursionError) as err:
         raise FeedError(file.name, f"not the GOV.UK organisations API format ({err!r}).") from None
-    pages = document.get("pages") if isinstance(document, dict) else None
+    pages = document.get("pages")  # a document with results is a mapping
     if document.get("next_page_url") or (isinstance(pages, int) and pages > 1):
         # the API gives 20 organisations a page: one page would make every other body unknown
         raise FeedError(file.name, f"it is one page{f' of {pages}' if isinstance(pages, int) else ''} of the GOV.UK "

@@ -68,8 +68,9 @@ def as_of() -> str:
         except ValueError:
             raise ValueError(f"TRACKER_AS_OF is {text!r}, which is not a date in the form YYYY-MM-DD: set it to "
                              "one, or leave it unset to report as of today.") from None
-        if later_than_today(day):
-            raise ValueError(f"TRACKER_AS_OF is {text}, which is {later_than_today(day)}") from None
+        too_late = later_than_today(day)
+        if too_late:
+            raise ValueError(f"TRACKER_AS_OF is {text}, which is {too_late}") from None
     return text
 
 

@@ -324,20 +324,13 @@ def load_department_names(data_dir: Path) -> DepartmentNames:
     where = f"data/{DEPARTMENT_NAMES_FILE.as_posix()}"
     raw = read_declaration(Path(data_dir) / DEPARTMENT_NAMES_FILE, where, missing_ok=True)
     groupings, closed_on = section(raw, "groupings", where), section(raw, "closed_on", where)
-    try:
-        closed = {k: dt.date.fromisoformat(str(v)) for k, v in closed_on.items()}
-    except ValueError:
-        bad = next(k for k, v in closed_on.items() if not _is_iso_date(v))
-        raise DeclarationError(f"{where}: closed_on for {bad} is not a date such as 2023-02-07.") from None
+    closed = {}
+    for slug, value in closed_on.items():
+        try:
+            closed[slug] = dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise DeclarationError(f"{where}: closed_on for {slug} is not a date such as 2023-02-07.") from None
     return DepartmentNames(groupings={normalise(str(k)): str(v) for k, v in groupings.items()}, closed_on=closed)
-
-
-def _is_iso_date(value: object) -> bool:
-    try:
-        dt.date.fromisoformat(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def _long_date(day: dt.date) -> str:

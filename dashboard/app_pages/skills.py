@@ -31,15 +31,14 @@ STATISTICS = "Civil Service Statistics (Cabinet Office), staff in post on 31 Mar
 national = snapshot.digital_capacity_national()
 capacity = snapshot.digital_capacity()
 targets = snapshot.target_progress().set_index("target_id")
+st.header("Digital share of the civil service")
 if national.empty or capacity.empty:  # no statistics describe a date on or before the reporting date
-    st.header("Digital share of the civil service")
     st.info("No Civil Service Statistics describe a date on or before the reporting date, "
             f"{date(snapshot.snapshot_info().as_of)}.")
 else:
     latest = national.iloc[-1]
     ten = targets.loc["digital-data-share-10pc-2030"] if "digital-data-share-10pc-2030" in targets.index else None
 
-    st.header("Digital share of the civil service")
     columns = st.columns(3)
     with columns[0]:
         headline(f"DDaT profession, 31 March {latest['year']}", f"{latest['ddat_share_pct']:.2f}%",
