@@ -129,6 +129,7 @@ class Measured:
     seconds: float
     peak_mb: float
     returncode: int
+    cpu_seconds: float = 0.0  # user and system time of the process and every child it waited for
     held: dict = field(default_factory=dict)  # what the warehouse held after it: Pay snapshots, returns received
 
 
@@ -141,14 +142,14 @@ def _held(home: Path) -> dict:
 
 
 def measured_process(command: list[str], env: dict, log: Path) -> Measured:
-    """Wall time and peak resident memory (the process or any child it waited for) of one command."""
+    """Wall time, peak resident memory and CPU time (the process and any child it waited for) of one command."""
     with open(log, "w") as out:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         _pid, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode)
+    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode, usage.ru_utime + usage.ru_stime)
 
 
 def _env(prepared: Prepared, home: Path, data: Path) -> dict:
@@ -303,8 +304,9 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
             if m.returncode != 0:
                 raise RuntimeError(f"{size}: the {what} failed (exit {m.returncode}); see the logs in {work}")
         builds.append((full, update))
-        print(f"{size} round {round_ + 1}: full build {full.seconds:.1f} s ({full.peak_mb:.0f} MB), "
-              f"incremental {update.seconds:.1f} s ({update.peak_mb:.0f} MB)", flush=True)
+        print(f"{size} round {round_ + 1}: full build {full.seconds:.1f} s ({full.peak_mb:.0f} MB, "
+              f"{full.cpu_seconds:.1f} CPU s), incremental {update.seconds:.1f} s ({update.peak_mb:.0f} MB, "
+              f"{update.cpu_seconds:.1f} CPU s)", flush=True)
     from bench.postgres_marts import measure as marts_on_postgres
 
     # the last round's warehouse is only read: dbt builds in copies, so the figures below measure the same home
@@ -327,6 +329,12 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
         "full_build_peak_mb": round(max(f.peak_mb for f, _ in builds)),
         "incremental_s": _median([u.seconds for _, u in builds]),
         "incremental_peak_mb": round(max(u.peak_mb for _, u in builds)),
+        # CPU time against wall time: how much of the machine a run used, and so what overlap alone could gain
+        "full_build_cpu_s": _median([f.cpu_seconds for f, _ in builds]),
+        "full_build_cores": round(statistics.median(f.cpu_seconds / f.seconds for f, _ in builds), 2),
+        "incremental_cpu_s": _median([u.cpu_seconds for _, u in builds]),
+        "duckdb_script_cpu_s": _median([a["duckdb_script_cpu_s"] for a in alternatives]),
+        "pandas_cpu_s": _median([a["pandas_cpu_s"] for a in alternatives]),
         "each_full_build_s": [round(f.seconds, 2) for f, _ in builds],
         "each_incremental_s": [round(u.seconds, 2) for _, u in builds],
         "history_held": builds[0][0].held,

@@ -39,7 +39,8 @@ def test_the_small_benchmark_reports_every_figure(small_bench):
     result = json.loads((work / "bench-small.json").read_text(encoding="utf-8"))
     for figure in ("full_build_s", "incremental_s", "sensor_tick_s", "validate_warm_s", "validate_cold_s",
                    "dashboard_worst_p95_ms", "snapshot_mb", "full_build_peak_mb", "incremental_peak_mb",
-                   *POSTGRES_FIGURES):
+                   "full_build_cpu_s", "full_build_cores", "incremental_cpu_s", "duckdb_script_cpu_s",
+                   "pandas_cpu_s", *POSTGRES_FIGURES):
         assert result[figure] > 0, figure
     assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]
     from dashboard import snapshot
