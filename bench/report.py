@@ -78,7 +78,8 @@ def sizes_table(results: dict[str, dict]) -> str:
 
 def slowest_queries(result: dict, count: int = 5) -> str:
     queries = sorted(result["dashboard_queries"].items(), key=lambda kv: -kv[1]["p95_ms"])[:count]
-    return ", ".join(f"`{name}` {q['p50_ms']:.0f}/{q['p95_ms']:.0f} ms" for name, q in queries)
+    # rounded as the figures table rounds the slowest p95 (to a tenth, then shown whole), so the two agree
+    return ", ".join(f"`{name}` {round(q['p50_ms'], 1):.0f}/{round(q['p95_ms'], 1):.0f} ms" for name, q in queries)
 
 
 def scaling_table(scaling: dict) -> str:
@@ -103,8 +104,8 @@ def main(work: Path) -> int:
     print(figures_table(results), "\n")
     for size, result in results.items():
         load = ", ".join(f"{x:.1f}" for x in result["machine"]["load_average_at_start"])
-        print(f"- {size}: slowest queries (p50/p95) {slowest_queries(result)}; measured "
-              f"{result['machine']['measured_at']}, load at start {load}")
+        print(f"- {size}: slowest queries (p50/p95) {slowest_queries(result)}; the bench started "
+              f"{result['machine']['measured_at']}, load then {load}")
     if (work / "bench-scaling.json").exists():
         print()
         print(scaling_table(json.loads((work / "bench-scaling.json").read_text(encoding="utf-8"))))

@@ -142,14 +142,26 @@ def _held(home: Path) -> dict:
 
 
 def measured_process(command: list[str], env: dict, log: Path) -> Measured:
-    """Wall time, peak resident memory and CPU time (the process and any child it waited for) of one command."""
-    with open(log, "w") as out:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        _pid, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, usage.ru_maxrss / 1024, process.returncode, usage.ru_utime + usage.ru_stime)
+    """Wall time, peak resident memory and CPU time (the process and any child it waited for) of one command,
+    started by the bench's spawner (``bench/spawner.py``) so that the bench's own memory is not counted as its."""
+    spawner = _spawner()
+    spawner.stdin.write(json.dumps({"command": command, "env": dict(env), "log": str(log), "cwd": str(ROOT)}) + "\n")
+    spawner.stdin.flush()
+    answer = spawner.stdout.readline()
+    if not answer:
+        raise RuntimeError(f"the bench's spawner stopped (exit {spawner.wait()}) while running {command}")
+    return Measured(**json.loads(answer))
+
+
+_spawners: list[subprocess.Popen] = []
+
+
+def _spawner() -> subprocess.Popen:
+    """The one spawner of this process, started when first needed (again if it has stopped)."""
+    if not _spawners or _spawners[0].poll() is not None:
+        _spawners[:] = [subprocess.Popen([sys.executable, "-m", "bench.spawner"], cwd=ROOT, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)]
+    return _spawners[0]
 
 
 def _env(prepared: Prepared, home: Path, data: Path) -> dict:

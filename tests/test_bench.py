@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import inspect
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 
 from bench.postgres_marts import FIGURES as POSTGRES_FIGURES
 from bench.postgres_marts import mart_names
-from bench.run import NEW_RETURNS
+from bench.run import NEW_RETURNS, measured_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,21 @@ def test_the_incremental_update_leaves_the_warehouse_equal_to_a_full_rebuild(sma
         pay = instance.get_latest_materialization_event(dg.AssetKey(["staging", "pay_snapshots"]))
     assert str(kept.asset_materialization.metadata["inputs"].value).startswith("unchanged")
     assert "inputs" not in pay.asset_materialization.metadata
+
+
+def test_a_measured_command_is_not_charged_the_bench_s_own_memory(tmp_path):
+    """The bench holds large frames by the time it measures (pandas' marts): a command it measures is charged only
+    its own peak memory, and its CPU time is its own too."""
+    held = b"\x01" * (400 * 2**20)
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    measured = measured_process([sys.executable, "-c", busy], dict(os.environ), tmp_path / "command.log")
+    assert measured.returncode == 0
+    assert measured.peak_mb < 200, measured.peak_mb
+    assert 0.3 <= measured.cpu_seconds < 5 and measured.seconds >= 0.3
+    assert len(held) == 400 * 2**20
+    failed = measured_process([sys.executable, "-c", "import sys; print('said'); sys.exit(3)"], dict(os.environ),
+                              tmp_path / "failed.log")
+    assert failed.returncode == 3 and (tmp_path / "failed.log").read_text().strip() == "said"
 
 
 def test_without_postgresql_the_bench_says_so_and_reports_na(monkeypatch, tmp_path, capsys):
