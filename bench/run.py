@@ -1,10 +1,11 @@
 """``tracker bench``: the tracker measured on GENERATED data at each size (issue 17), not part of the test run.
 
 For each size it generates the data once (``bench/generate.py``, kept in the work folder by size and seed), then,
-each figure the median of ``--repeat`` runs:
+each time the median of ``--repeat`` runs (a peak memory the highest of them):
 
-- the full build from nothing to a published snapshot (``tracker run`` in a fresh home): wall time and the
-  peak resident memory of the process and its children;
+- the full build from nothing to a published snapshot (``tracker run`` in a fresh home): wall time, and the
+  peak resident memory and CPU time of the process and its children (each command started by
+  ``bench/spawner.py``);
 - an incremental update on top of that history: one new weekly Pay snapshot and 100 new returns, held back
   from the full build and added before a second ``tracker run``;
 - the returns sensor's tick with the history processed (its cursor full) and 100 new files in the inbox;
@@ -22,6 +23,7 @@ The machine (CPU, cores, memory, load at the start, versions) is recorded beside
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
 import json
 import os
@@ -161,7 +163,18 @@ def _spawner() -> subprocess.Popen:
     if not _spawners or _spawners[0].poll() is not None:
         _spawners[:] = [subprocess.Popen([sys.executable, "-m", "bench.spawner"], cwd=ROOT, stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, text=True)]
+        atexit.register(_stop, _spawners[0])
     return _spawners[0]
+
+
+def _stop(spawner: subprocess.Popen) -> None:
+    """Its input closed, the spawner ends; waited for, so that it is not left behind."""
+    spawner.stdin.close()
+    try:
+        spawner.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        spawner.kill()
+        spawner.wait()
 
 
 def _env(prepared: Prepared, home: Path, data: Path) -> dict:

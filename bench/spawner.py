@@ -2,8 +2,9 @@
 
 The kernel counts a child's peak resident memory (``ru_maxrss``) from the moment it is forked, and until it executes
 its command the child is the process it was forked from. Started from the bench itself, which by then held pandas'
-frames of the side-by-side marts, every small full build was charged the bench's own 683 MB. Started from this
-process, a few megabytes, the figure is the command's. One command at a time: a JSON line in, a JSON line out.
+frames of the side-by-side marts, the scaling run's builds after its largest point were each charged the bench's
+own 683 MB. Started from this process, a few megabytes, the figure is the command's. One command at a time: a JSON
+line in, a JSON line out; it ends when the bench closes its input.
 """
 
 from __future__ import annotations
