@@ -29,6 +29,7 @@ from assets.staging import (
     staging_tables_asset,
     versioned,
 )
+from tracker.dates import long_date
 from tracker.parsing import FeedError
 from tracker.pay_snapshots import parse_pay_file
 from tracker.resources import TrackerConfig
@@ -152,19 +153,16 @@ def dated_out_of_step(snapshots: dict[str, Any], pubs: dict, shown: list[str]) -
     for name in shown:  # in order of publication
         day, published = snapshots[name]["date_updated"], pubs[name].published_on
         if day > published:
-            said[name] = (f"its dateUpdated, {_long(day)}, is after the day it was published, {_long(published)}: "
-                          "a figure cannot be for a day still to come. Check the year in dateUpdated.")
+            said[name] = (f"its dateUpdated, {long_date(day)}, is after the day it was published, "
+                          f"{long_date(published)}: a figure cannot be for a day still to come. Check the year in "
+                          "dateUpdated.")
         elif latest is not None and day < latest:
-            said[name] = (f"its dateUpdated, {_long(day)}, is earlier than that of {latest_name}, published before "
-                          f"it ({_long(latest)}): it would rewrite figures already published. Check the year in "
+            said[name] = (f"its dateUpdated, {long_date(day)}, is earlier than that of {latest_name}, published before "
+                          f"it ({long_date(latest)}): it would rewrite figures already published. Check the year in "
                           "dateUpdated.")
         else:
             latest, latest_name = day, name
     return said
-
-
-def _long(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 def _stacked_counts(by_sha: dict[str, Any], part: str) -> tuple[pa.Table, pa.Table] | None:

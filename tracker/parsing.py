@@ -13,6 +13,8 @@ import orjson
 import pandas as pd
 import yaml
 
+from tracker.dates import long_date
+
 if TYPE_CHECKING:
     import dagster as dg
 
@@ -93,7 +95,7 @@ def parse_long_date(text: object, file_name: str, key: str) -> dt.date:
             except ValueError:
                 continue
             if named and named[1][:3].lower() != f"{day:%a}".lower():
-                raise FeedError(file_name, f"'{key}' is {text!r}, but {day.day} {day:%B %Y} is a {day:%A}: check "
+                raise FeedError(file_name, f"'{key}' is {text!r}, but {long_date(day)} is a {day:%A}: check "
                                 "which is meant.")
             return day
         try:

@@ -34,6 +34,7 @@ from pathlib import Path
 from notifications_python_client.errors import InvalidResponse
 
 from tracker.access import SUBMITTER, AccessList
+from tracker.dates import long_date
 from tracker.declaration_files import SCHEDULE_FILE, read_schedule
 from tracker.notify_client import (
     API_KEY,
@@ -277,11 +278,6 @@ def _held(home: Path) -> Iterator[None]:
 
 
 # --- sending ---------------------------------------------------------------------------------------------
-
-
-def long_date(day: dt.date) -> str:
-    """A date as GOV.UK writes it: '30 January 2026'."""
-    return f"{day.day} {day:%B %Y}"
 
 
 def personalisation(reminder: Reminder, settings: ReminderSettings) -> dict[str, str]:

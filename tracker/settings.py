@@ -43,6 +43,8 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from tracker.dates import long_date
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SNAPSHOT_NAME = "tracker.duckdb"
 MANIFEST_NAME = "manifest.json"
@@ -80,7 +82,7 @@ def later_than_today(day: dt.date) -> str:
     today = dt.date.today()
     if day <= today:
         return ""
-    return (f"after today ({today.day} {today:%B %Y}): the tracker reports what had been published by a day, so "
+    return (f"after today ({long_date(today)}): the tracker reports what had been published by a day, so "
             "choose today or earlier.")
 
 

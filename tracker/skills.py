@@ -30,6 +30,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from tracker.dates import long_date
 from tracker.declaration_files import DeclarationError, read_declaration, section
 from tracker.organisation_names import OrganisationAliases, name_variants, normalise
 from tracker.parsing import FeedError
@@ -333,10 +334,6 @@ def load_department_names(data_dir: Path) -> DepartmentNames:
     return DepartmentNames(groupings={normalise(str(k)): str(v) for k, v in groupings.items()}, closed_on=closed)
 
 
-def _long_date(day: dt.date) -> str:
-    return f"{day.day} {day:%B %Y}"
-
-
 MAPPING_COLUMNS = ["year", "as_at", "name_as_published", "organisation_slug", "organisation_name", "match_method",
                    "organisation_status", "closed_status", "closed_on", "department_slug", "department_code",
                    "department_name", "successor_departments", "mapping", "mapping_note", "unmapped_reason"]
@@ -437,13 +434,13 @@ def map_department_names(
             row["closed_status"] = "split"
             names_after = [name_of(s) for s in split]
             when = closed_on(slug)
-            closed = f"closed on {_long_date(when)}" if when else "has since closed"
+            closed = f"closed on {long_date(when)}" if when else "has since closed"
             after_close = when is not None and when < as_at
             listed = ", ".join(names_after[:-1]) + " and " + names_after[-1]
             rows.append(row | {
                 "mapping": "split: not divided", "department_name": name,
                 "successor_departments": "; ".join(names_after),
-                "mapping_note": f"{name} {closed}; its staff on {_long_date(as_at)} are shown under "
+                "mapping_note": f"{name} {closed}; its staff on {long_date(as_at)} are shown under "
                 f"{'its old name' if after_close else 'the department as it then was'}, not divided between "
                 f"{listed}",
                 "unmapped_reason": f"split later between {listed}: one figure cannot be divided between them"})
@@ -457,7 +454,7 @@ def map_department_names(
         note = None
         if len(path) > 1:
             when = closed_on(slug)
-            note = (f"{name_of(slug)} became {name_of(current)}{' on ' + _long_date(when) if when else ''}; the "
+            note = (f"{name_of(slug)} became {name_of(current)}{' on ' + long_date(when) if when else ''}; the "
                     "figure is shown under today's department, with the name it was published under")
         elif normalise(name) != normalise(name_of(department)) and department == slug:
             note = f"Published as {name}; GOV.UK names it {name_of(department)}"
