@@ -63,4 +63,7 @@ organisations = staging_tables_asset(
     },
     reader=whole_source(build_organisation_tables),
     extra_metadata=_department_counts,
+    # First among the steps ready with it: the returns intake starts as soon as the register is in
+    # (assets/returns_ahead.py), and runs beside every step after.
+    op_tags={"dagster/priority": "1"},
 )

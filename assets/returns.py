@@ -32,6 +32,10 @@ validated once more, all together as one frame, by Great Expectations with the
 suite translated from the same rules (``checks/return_gx.py``): what it found
 for each return is kept beside its audit record (``gx_result``) and summed up in
 the materialisation's metadata.
+
+All of this is ``take_inbox``. In a run of the refresh job it starts as soon as
+the organisation register is in, in a thread beside the steps that do not need
+the returns (``assets/returns_ahead.py``), and the step only reports its result.
 """
 
 # No `from __future__ import annotations` here: Dagster must see ReturnInboxConfig as a class, not a string.
@@ -40,7 +44,7 @@ import functools
 import itertools
 import json
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +54,7 @@ import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from assets import returns_ahead
 from assets.raw import OWNERS
 from assets.staging_shapes import empty as empty_table
 from checks.contract_passes import RETURNS_TABLE
@@ -228,35 +233,63 @@ class ReturnInboxConfig(dg.Config):
         for table, text in TABLES.items()
     ],
     can_subset=False,
+    # After every step that does not need the returns: in a run with the hook (assets/returns_ahead.py), the intake
+    # runs beside those steps, and this one only takes its result.
+    op_tags={"dagster/priority": "-1"},
 )
 def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxConfig, settings: TrackerConfig,
                        warehouse: DuckDBResource):
+    ahead = returns_ahead.taken(context.run_id)
+    if ahead is not None:  # the run's hook started the intake when the register was in (assets/returns_ahead.py)
+        intake = ahead.result(context.log)
+    else:
+        intake = take_inbox(warehouse, settings, config.files, context.log)
+    for table, meta in intake.metadata.items():
+        yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | intake.summary)
+
+
+@dataclass
+class Intake:
+    """What taking in the inbox came to: each table's metadata, and the summary every one of them shows."""
+
+    metadata: dict[str, dict]
+    summary: dict
+
+
+def take_inbox(warehouse: DuckDBResource, settings: TrackerConfig, requested: list[str], log,
+               stop: Callable[[], bool] | None = None) -> Intake:
+    """The inbox taken in: ``requested`` files (the sensor names them), or every file waiting.
+
+    ``log`` has ``info``, ``warning`` and ``error``: the step's, or one kept until the step when the intake runs
+    ahead of it. ``stop``: asked before each chunk; once true, the files not yet taken wait for the next run.
+    """
     outcomes: dict[str, int] = {}
     with connect(warehouse) as con:
         ensure_schemas(con)
         for statement in DDL:
             con.execute(statement)
-        finish_interrupted_archiving(con, settings.home, context.log)
-        if config.files:
-            files = [f for f in (inbox_file(settings.home, p) for p in config.files) if f is not None]
-            if len(files) < len(config.files):
-                context.log.info("Some requested files had already been processed and archived: nothing to do for "
-                                 "them.")
+        finish_interrupted_archiving(con, settings.home, log)
+        if requested:
+            files = [f for f in (inbox_file(settings.home, p) for p in requested) if f is not None]
+            if len(files) < len(requested):
+                log.info("Some requested files had already been processed and archived: nothing to do for them.")
         else:
             files = pending(settings.home)
         known = organisation_codes(con)
         if not known and files:
             # a register never read (its source says why) would refuse every sender: the returns wait in the inbox
-            context.log.warning(f"{len(files)} return files wait in the inbox: the organisation register has not "
-                                "been read, so no sender can be checked yet.")
+            log.warning(f"{len(files)} return files wait in the inbox: the organisation register has not been read, "
+                        "so no sender can be checked yet.")
             files = []
         # Many files: the next chunk is checked against the contract in a process of its own, on the other core,
         # while this one is judged, recorded and archived (``ReturnJudge.check_later``).
         size = returns_chunk()
         judge = ReturnJudge(known, settings.as_of_date(), elsewhere=len(files) > size)
 
-        def take(batch: list[InboxFile]) -> None:
-            for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, context.log, size):
+        def take(batch: list[InboxFile]) -> int:
+            done = 0
+            for start, chunk, taken in ingest_in_chunks(con, settings, batch, judge, log, size, stop):
+                done += len(chunk)
                 counts: dict[str, int] = {}
                 named = []  # each file's outcome is in the warehouse; the log names the ones someone may act on
                 # and counts the rest, a chunk in one line (a log line is a write to Dagster's store)
@@ -269,26 +302,29 @@ def department_returns(context: dg.AssetExecutionContext, config: ReturnInboxCon
                     counts[status] = counts.get(status, 0) + 1
                     if not status.startswith("accepted"):
                         named.append(f"{file.reference} {file.original_name} from {file.organisation_code}: {status}")
-                context.log.info(f"Return files {start + 1} to {start + len(chunk)} of {len(batch)}: " + ", ".join(
+                log.info(f"Return files {start + 1} to {start + len(chunk)} of {len(batch)}: " + ", ".join(
                     f"{n} {status}" for status, n in sorted(counts.items())) + "."
                     + "".join(f"\n  {line}" for line in named))
+            if done < len(batch):
+                log.warning(f"The run stopped after {done} of {len(batch)} return files: the other "
+                            f"{len(batch) - done} wait in the inbox for the next run.")
+            return done
 
         with judge:
-            take(files)
-            if config.files:  # also clear copies of files already received (the sensor starts no run for them)
+            taken = take(files)
+            if requested and taken == len(files):  # also clear copies of files already received (the sensor
+                # starts no run for them)
                 stored = {sha for (sha,) in con.execute("SELECT sha256 FROM raw.return_files").fetchall()}
                 copies = [f for f in pending(settings.home) if f.refusal is None and _hash_or_none(f) in stored]
-                take(copies)
-                files += copies
+                taken += take(copies)
         # Every accepted return without a GX result: this run's, and any a killed run recorded but never checked.
         # Read back from the warehouse as one frame, not kept in memory a return at a time (60,000 one-row frames
         # took some 2 GB).
-        gx_summary = validate_accepted_with_gx(con, context, unchecked_accepted(con), known, settings.as_of_date())
+        gx_summary = validate_accepted_with_gx(con, log, unchecked_accepted(con), known, settings.as_of_date())
         metadata = {table: table_metadata(con, table) for table in TABLES}
-    summary = {"files taken from the inbox": len(files), **{f"files {k}": v for k, v in sorted(outcomes.items())},
+    summary = {"files taken from the inbox": taken, **{f"files {k}": v for k, v in sorted(outcomes.items())},
                **gx_summary}
-    for table, meta in metadata.items():
-        yield dg.MaterializeResult(asset_key=table.split("."), metadata=meta | summary)
+    return Intake(metadata, summary)
 
 
 REFUSED_RULE = "not_read"  # the rule of a problem recorded for an inbox entry refused without being read
@@ -606,7 +642,8 @@ Taken = list[tuple[InboxFile, "str | None"]]  # each entry of a chunk, with its 
 
 
 def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge: ReturnJudge, log=None,
-                     size: int = RETURNS_CHUNK) -> Iterator[tuple[int, list[InboxFile], Taken]]:
+                     size: int = RETURNS_CHUNK, stop: Callable[[], bool] | None = None
+                     ) -> Iterator[tuple[int, list[InboxFile], Taken]]:
     """``ingest_file`` for many entries, ``size`` at a time, with the same outcome as taking them one by one in
     order: (index of the chunk's first file, the chunk, its outcomes) once each is recorded and archived.
 
@@ -619,7 +656,9 @@ def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge
     Three things overlap: each chunk is read, and handed to the judge to check (``check_later``; with a process
     of its own, on the other core), while the one before is judged and recorded; and a recorded chunk is archived
     in a thread (file system calls, which let the run's own thread go on) while the next is judged and recorded.
-    One set of lookups serves every chunk, made again only after a chunk had to be taken file by file."""
+    One set of lookups serves every chunk, made again only after a chunk had to be taken file by file.
+
+    ``stop``: asked before each chunk is begun; once true, no more are, and their files wait in the inbox."""
     chunks = [files[start:start + size] for start in range(0, len(files), size)]
     places = ArchivePlaces(settings.home)
     made: set[Path] = set()  # the archive folders made, for every chunk's archiving (``archive_all``)
@@ -628,6 +667,8 @@ def ingest_in_chunks(con, settings: TrackerConfig, files: list[InboxFile], judge
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="return-archiving") as archiving:
         moving = None  # the chunk being archived: (its first file's index, the chunk, outcomes, moves, the job)
         for n, chunk in enumerate(chunks):
+            if stop is not None and stop():  # the chunks not begun wait in the inbox: none is half taken
+                break
             arrivals, read = read, _read_chunk(chunks[n + 1], judge) if n + 1 < len(chunks) else []
             if lookups is None:
                 lookups = _IntakeLookups(con, [file.organisation_code for file in files[n * size:]])
@@ -873,7 +914,7 @@ def unchecked_accepted(con) -> pd.DataFrame:
     return rows.astype(types)
 
 
-def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: pd.DataFrame, known: set[str],
+def validate_accepted_with_gx(con, log, accepted: pd.DataFrame, known: set[str],
                               as_of: dt.date) -> dict:
     """Great Expectations over the run's accepted rows as one frame; each return's result kept beside its record
     (``checks/return_gx_results.py``).
@@ -884,11 +925,11 @@ def validate_accepted_with_gx(con, context: dg.AssetExecutionContext, accepted: 
     if accepted.empty:
         return {}
     if validate_accepted_later(accepted, known, as_of):
-        context.log.info(f"Great Expectations is validating the {len(accepted)} accepted return(s) in its own "
+        log.info(f"Great Expectations is validating the {len(accepted)} accepted return(s) in its own "
                          "process; the contract check records what it finds.")
         return {"great expectations: returns handed to its process": len(accepted)}
     checked = validate_accepted(accepted, known, as_of)
-    return record_gx_results(con, context.log, len(accepted), checked, known, as_of)
+    return record_gx_results(con, log, len(accepted), checked, known, as_of)
 
 
 def _replace_return(con, accepted: pd.DataFrame) -> None:

@@ -441,6 +441,7 @@ def staging_tables_asset(
     reader: FeedReader,
     group: str | None = None,
     extra_metadata: ExtraMetadata | None = None,
+    op_tags: Mapping[str, str] | None = None,
 ) -> dg.AssetsDefinition:
     """One multi-asset writing ``tables`` ({table: description}) in one transaction, one source standing alone."""
     rules = _gate_rules(tables)
@@ -473,6 +474,7 @@ def staging_tables_asset(
             )
         ],
         can_subset=False,
+        op_tags=op_tags,
     )
     def _staging(context, settings: TrackerConfig, warehouse: DuckDBResource):
         keys = [t.split(".") for t in [*tables, problems_table]]

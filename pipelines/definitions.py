@@ -18,6 +18,7 @@ from assets import (
     pay,
     publish,
     returns,
+    returns_ahead,
     returns_windows,
     skills,
     targets,
@@ -56,6 +57,7 @@ refresh_job = dg.define_asset_job(
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups(feeds.GROUP),
     description="Materialise every asset from the platform archives, the feed documents already fetched and the "
     "returns inbox, and publish the snapshot (without fetching anything).",
+    hooks={returns_ahead.start_intake_ahead},  # the returns taken in beside the steps that do not need them
 )
 feed_refresh_schedules = feed_schedules()
 

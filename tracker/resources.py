@@ -8,7 +8,7 @@ on this small class; pipelines/definitions.py fills it in from tracker/settings.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ class TrackerWarehouse(DuckDBResource):
 
     lock_home: str
     _kept: Any = PrivateAttr(default=None)  # the context manager of the connection held open for the run
+    _writers: list = PrivateAttr(default_factory=list)  # finish(): work writing beside the steps (before_letting_go)
 
     def setup_for_execution(self, context) -> None:
         from tracker.run_lock import RunLocked, acquire
@@ -83,10 +84,24 @@ class TrackerWarehouse(DuckDBResource):
     def teardown_after_execution(self, context) -> None:
         from tracker.run_lock import release
 
+        failed = None
+        for finish in self._writers:  # each, whatever the one before did
+            try:
+                finish()
+            except Exception as err:  # noqa: BLE001  raised once the warehouse is let go
+                failed = failed or err
+        self._writers.clear()
         try:
             self.let_go()
         finally:
             release(Path(self.lock_home))
+        if failed is not None:
+            raise failed
+
+    def before_letting_go(self, finish: Callable[[], None]) -> None:
+        """``finish()`` is called when the run ends, before its connection and its lock go: for work writing the
+        warehouse in a thread beside the steps (assets/returns_ahead.py), which must be over by then."""
+        self._writers.append(finish)
 
     def keep_open(self) -> None:
         """Hold one connection for the run, so that every other connection its steps make shares the open database
