@@ -920,8 +920,8 @@ def validate_accepted_with_gx(con, log, accepted: pd.DataFrame, known: set[str],
     (``checks/return_gx_results.py``).
 
     With a process started ahead (``tracker run``) the rows are handed to it and the run goes on: GX validates
-    them on the other core while organisation matching runs, and the blocking contract check, which must pass
-    before any mart is built, records its answer. Otherwise GX validates them here and now."""
+    them on the other core while the steps between run, and the blocking contract check records its answer.
+    Otherwise GX validates them here and now."""
     if accepted.empty:
         return {}
     if validate_accepted_later(accepted, known, as_of):

@@ -4,8 +4,8 @@ Importing GX (with pandas, scipy and altair under it) takes about two seconds, a
 run only needs it once the returns are read. ``tracker run`` starts this process first thing when the inbox
 holds returns (``start_ahead``), so the import happens on the machine's other core while Dagster loads; the
 returns asset then hands it the accepted rows and goes on (``validate_accepted_later``), and the blocking contract
-check, before any mart, takes what GX found as plain data (``take_pending``, ``CheckedReturns``): GX validates
-them on that core while the steps between run. Without a process started ahead (a run from Dagster's UI, a
+check takes what GX found as plain data (``take_pending``, ``CheckedReturns``): GX validates them on that core
+while the steps between run. Without a process started ahead (a run from Dagster's UI, a
 test), or if it has died, GX runs in the asking process (``validate_accepted``), as before: the result is the
 same either way.
 

@@ -10,6 +10,7 @@ ending before its intake step stops the intake between two chunks, leaving the r
 
 from __future__ import annotations
 
+import json
 import time
 
 import dagster as dg
@@ -154,3 +155,51 @@ def test_the_run_lets_go_of_the_warehouse_only_after_the_work_beside_its_steps(t
     assert held_while_finishing == [True, True]
     assert ahead.result(returns_ahead._KeptLog()) == "stopped"  # noqa: SLF001
     assert holder(lock_path(tmp_path)) == ""
+
+
+def test_ctrl_c_while_the_intake_runs_ahead_stops_it_between_chunks_and_loses_nothing(tmp_path):
+    """Ctrl-C reaches the run while its intake is under way beside the other steps: the run ends within a chunk,
+    with no traceback, and every return is either recorded and archived, or still waiting in the inbox, never both
+    and never neither."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    from bench.generate import generate
+    from tests.conftest import PROJECT
+
+    data = tmp_path / "data"
+    manifest = generate(data, "small", 20261203)
+    home = tmp_path / "home"
+    shutil.copytree(data / "inbox", home / "returns" / "inbox")
+    sent = len(pending(home))
+    env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1",
+           "TRACKER_AS_OF": manifest.environment["TRACKER_AS_OF"], "TRACKER_RETURNS_CHUNK": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=PROJECT, text=True, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    seen = []
+    try:
+        for line in process.stdout:  # the intake starts once the register is in; interrupted at the next step
+            seen.append(line)
+            after = [s for s in seen[next((i for i, s in enumerate(seen) if "done    organisations" in s),
+                                          len(seen)):] if s.startswith("  done")]
+            if len(after) >= 3:  # the register's step, then two more
+                break
+        os.killpg(process.pid, signal.SIGINT)
+        interrupted = time.monotonic()
+        rest, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    output = "".join(seen) + rest
+    assert time.monotonic() - interrupted < 60
+    assert "Traceback" not in output, output
+    assert process.returncode in (1, 130), output
+    waiting = {file.reference for file in pending(home)}
+    recorded = {ref for (ref,) in query(home, "SELECT submission_ref FROM audit.return_submissions")}
+    assert len(waiting) + len(recorded) == sent and not waiting & recorded
+    assert recorded and waiting  # stopped part-way: some taken, the rest left for the next run
+    archived = {json.loads(p.read_text())["reference"] for p in (home / "returns" / "archive").rglob("*.json")}
+    assert archived == recorded
