@@ -92,6 +92,10 @@ def scaling_table(scaling: dict) -> str:
     return "\n".join(lines)
 
 
+def _each(values: list[float], form: str = "{:.2f}x") -> str:
+    return ", ".join(form.format(v) for v in values)
+
+
 def main(work: Path) -> int:
     results = {s: json.loads((work / f"bench-{s}.json").read_text(encoding="utf-8"))
                for s in SIZES if (work / f"bench-{s}.json").exists()}
@@ -106,6 +110,11 @@ def main(work: Path) -> int:
         load = ", ".join(f"{x:.1f}" for x in result["machine"]["load_average_at_start"])
         print(f"- {size}: slowest queries (p50/p95) {slowest_queries(result)}; the bench started "
               f"{result['machine']['measured_at']}, load then {load}")
+        if "each_full_build_over_duckdb_script" in result:  # a result from before the rounds were paired has none
+            print(f"- {size}, each round: full build {_each(result['each_full_build_s'], '{:.1f} s')}; over the "
+                  f"DuckDB script run straight after it {_each(result['each_full_build_over_duckdb_script'])}, "
+                  f"over pandas {_each(result['each_full_build_over_pandas'])}; incremental "
+                  f"{_each(result['each_incremental_s'], '{:.1f} s')}")
     if (work / "bench-scaling.json").exists():
         print()
         print(scaling_table(json.loads((work / "bench-scaling.json").read_text(encoding="utf-8"))))

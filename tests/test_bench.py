@@ -44,6 +44,10 @@ def test_the_small_benchmark_reports_every_figure(small_bench):
                    "pandas_cpu_s", *POSTGRES_FIGURES):
         assert result[figure] > 0, figure
     assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]
+    # the ratio is the median of each round's build over the script run straight after it
+    paired = result["each_full_build_over_duckdb_script"]
+    assert len(paired) == len(result["each_full_build_s"]) == len(result["each_full_build_over_pandas"])
+    assert abs(result["full_build_over_duckdb_script"] - sorted(paired)[len(paired) // 2]) <= 0.06
     from dashboard import snapshot
 
     functions = {name for name, f in inspect.getmembers(snapshot, inspect.isfunction)
