@@ -28,7 +28,6 @@ import dagster as dg
 
 from tracker.resources import TrackerWarehouse
 
-INTAKE_STEP = "department_returns"  # the step that takes the result (assets/returns.py)
 _started: dict[str, IntakeAhead] = {}  # run id -> the intake started ahead in this process, until its step takes it
 _lock = threading.Lock()
 
@@ -126,10 +125,11 @@ def _ready(context: dg.HookContext) -> bool:
     the run has materialised every asset the step reads. A run that will never want one is not asked again."""
     from assets.returns import department_returns
 
+    step = department_returns.node_def.name
     run = context.instance.get_run_by_id(context.run_id)
     plan = context.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-    config = ((run.run_config or {}).get("ops") or {}).get(INTAKE_STEP) or {}
-    if INTAKE_STEP not in plan.step_keys_to_execute or (config.get("config") or {}).get("files") \
+    config = ((run.run_config or {}).get("ops") or {}).get(step) or {}
+    if step not in plan.step_keys_to_execute or (config.get("config") or {}).get("files") \
             or not isinstance(context.resources.warehouse, TrackerWarehouse):
         _considered.add(context.run_id)
         return False

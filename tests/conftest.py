@@ -139,3 +139,30 @@ def postgres():
     server = start()
     yield server
     server.stop()
+
+
+def interrupted_run(env: dict, until) -> tuple[str, int, float]:
+    """``tracker run`` in a session of its own, sent SIGINT to its whole group (as a terminal's Ctrl-C does) once
+    ``until(lines printed so far)`` is true: (everything it printed, its exit code, seconds from the interrupt to
+    its end)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=PROJECT, text=True, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    seen = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if until(seen):
+                break
+        os.killpg(process.pid, signal.SIGINT)
+        interrupted = time.monotonic()
+        rest, _ = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return "".join(seen) + rest, process.returncode, time.monotonic() - interrupted

@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 from tests.conftest import PROJECT
 
@@ -146,25 +144,14 @@ def test_ctrl_c_during_a_run_says_what_happened_and_prints_no_traceback(tmp_path
     """Ctrl-C reaches every process of the terminal's group. Dagster's capture of a run's standard output used to
     start a Python helper there that died of it with a traceback; the instance now captures nothing (a run's
     messages are in its event log), so the person sees only the run's own summary."""
-    process = subprocess.Popen(TRACKER + ["run"], cwd=PROJECT, text=True, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, start_new_session=True,
-                               env={**os.environ, "TRACKER_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"})
-    seen = []
-    try:
-        for line in process.stdout:  # interrupted once the steps are under way
-            seen.append(line)
-            if line.startswith("  done"):
-                break
-        os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C does: the whole group
-        interrupted = time.monotonic()
-        rest, _ = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    output = "".join(seen) + rest
-    assert time.monotonic() - interrupted < 60
+    from tests.conftest import interrupted_run
+
+    output, returncode, took = interrupted_run(  # interrupted once the steps are under way
+        {**os.environ, "TRACKER_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"},
+        lambda seen: seen[-1].startswith("  done"))
+    assert took < 60
     assert "Traceback" not in output, output
-    assert process.returncode in (1, 130), output
+    assert returncode in (1, 130), output
     assert "The run did not complete" in output or "tracker: stopped." in output, output
     instance_file = (tmp_path / "home" / "dagster" / "dagster.yaml").read_text(encoding="utf-8")
     assert "NoOpComputeLogManager" in instance_file

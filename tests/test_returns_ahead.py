@@ -163,12 +163,9 @@ def test_ctrl_c_while_the_intake_runs_ahead_stops_it_between_chunks_and_loses_no
     and never neither."""
     import os
     import shutil
-    import signal
-    import subprocess
-    import sys
 
     from bench.generate import generate
-    from tests.conftest import PROJECT
+    from tests.conftest import interrupted_run
 
     data = tmp_path / "data"
     manifest = generate(data, "small", 20261203)
@@ -177,26 +174,15 @@ def test_ctrl_c_while_the_intake_runs_ahead_stops_it_between_chunks_and_loses_no
     sent = len(pending(home))
     env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_DATA_DIR": str(data), "PYTHONUNBUFFERED": "1",
            "TRACKER_AS_OF": manifest.environment["TRACKER_AS_OF"], "TRACKER_RETURNS_CHUNK": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=PROJECT, text=True, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    seen = []
-    try:
-        for line in process.stdout:  # the intake starts once the register is in; interrupted at the next step
-            seen.append(line)
-            after = [s for s in seen[next((i for i, s in enumerate(seen) if "done    organisations" in s),
-                                          len(seen)):] if s.startswith("  done")]
-            if len(after) >= 3:  # the register's step, then two more
-                break
-        os.killpg(process.pid, signal.SIGINT)
-        interrupted = time.monotonic()
-        rest, _ = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-    output = "".join(seen) + rest
-    assert time.monotonic() - interrupted < 60
+
+    def register_then_two_more(seen: list[str]) -> bool:  # the intake starts once the register is in
+        at = next((i for i, line in enumerate(seen) if "done    organisations" in line), len(seen))
+        return len([line for line in seen[at:] if line.startswith("  done")]) >= 3
+
+    output, returncode, took = interrupted_run(env, register_then_two_more)
+    assert took < 60
     assert "Traceback" not in output, output
-    assert process.returncode in (1, 130), output
+    assert returncode in (1, 130), output
     waiting = {file.reference for file in pending(home)}
     recorded = {ref for (ref,) in query(home, "SELECT submission_ref FROM audit.return_submissions")}
     assert len(waiting) + len(recorded) == sent and not waiting & recorded
