@@ -94,6 +94,7 @@ def taken(run_id: str) -> IntakeAhead | None:
 
 
 _considered: set[str] = set()  # runs already started, or found not to want one
+_wanted: dict[str, bool] = {}  # run id -> whether its plan takes the whole inbox in the intake step (asked once)
 
 
 @dg.success_hook(required_resource_keys={"warehouse", "settings"})
@@ -125,12 +126,14 @@ def _ready(context: dg.HookContext) -> bool:
     the run has materialised every asset the step reads. A run that will never want one is not asked again."""
     from assets.returns import department_returns
 
-    step = department_returns.node_def.name
-    run = context.instance.get_run_by_id(context.run_id)
-    plan = context.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-    config = ((run.run_config or {}).get("ops") or {}).get(step) or {}
-    if step not in plan.step_keys_to_execute or (config.get("config") or {}).get("files") \
-            or not isinstance(context.resources.warehouse, TrackerWarehouse):
+    if context.run_id not in _wanted:  # the run's plan and config, read once a run, not after every step
+        step = department_returns.node_def.name
+        run = context.instance.get_run_by_id(context.run_id)
+        plan = context.instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+        config = ((run.run_config or {}).get("ops") or {}).get(step) or {}
+        _wanted[context.run_id] = step in plan.step_keys_to_execute and not (config.get("config") or {}).get(
+            "files") and isinstance(context.resources.warehouse, TrackerWarehouse)
+    if not _wanted[context.run_id]:
         _considered.add(context.run_id)
         return False
     inputs = department_returns.dependency_keys - department_returns.keys
