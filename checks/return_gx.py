@@ -123,12 +123,17 @@ def validation_definition(known_organisations: Collection[str], as_of: dt.date) 
 
 
 @cache  # by the codes validated: a run's process sees one or two sets, and never builds a suite twice for one
-def _validation_definition(known_organisations: frozenset[str], as_of: dt.date) -> gx.ValidationDefinition:
+def _validation_definition(known_organisations: frozenset[str], as_of: dt.date,
+                           only: tuple[str, ...] | None = None) -> gx.ValidationDefinition:
+    """``only``: the (rule, column) pairs whose expectations the suite holds, when not all of them."""
     context, batch_definition = _context()
     digest = hashlib.sha256("\n".join(sorted(known_organisations)).encode()).hexdigest()[:12]
     name = f"{SUITE} as of {as_of.isoformat()} for {len(known_organisations)} organisations ({digest})"
-    suite = context.suites.add(gx.ExpectationSuite(
-        name=name, expectations=contract_expectations(known_organisations, as_of)))
+    expectations = contract_expectations(known_organisations, as_of)
+    if only is not None:
+        name += f", only {hashlib.sha256(repr(only).encode()).hexdigest()[:12]}"
+        expectations = [e for e in expectations if (e.meta["rule"], e.meta["column"]) in only]
+    suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
     return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_definition, suite=suite))
 
 
@@ -193,10 +198,18 @@ def known_in_frame(checked: pd.DataFrame, known_organisations: Collection[str]) 
 def run_suite(checked: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date) -> GxRun:
     """Validate a rule frame (``checks/return_rules.rule_frame``) with the contract's suite, its register cut to
     the codes the frame holds (``known_in_frame``)."""
-    definition = validation_definition(known_in_frame(checked, known_organisations), as_of)
+    known = known_in_frame(checked, known_organisations)
+    frame = checked.reset_index(drop=True)
     started = time.perf_counter()
-    result = definition.run(batch_parameters={"dataframe": checked.reset_index(drop=True)},
-                            result_format={"result_format": "COMPLETE"})
+    result = validation_definition(known, as_of).run(batch_parameters={"dataframe": frame},
+                                                     result_format={"result_format": "BOOLEAN_ONLY"})
+    # Which expectations fail first, then only those again for the rows each fails on: a national intake's
+    # 58,000 accepted returns took 4.0 to 4.4 s with every expectation listing its rows, 1.4 s without.
+    failed = tuple(_rule_key(outcome) for outcome in result.results if not outcome.success)
+    if failed:
+        again = {_rule_key(outcome): outcome for outcome in _validation_definition(known, as_of, failed).run(
+            batch_parameters={"dataframe": frame}, result_format={"result_format": "COMPLETE"}).results}
+        result.results = [o if o.success else again.get(_rule_key(o), o) for o in result.results]
     run = GxRun(result, checked.index, time.perf_counter() - started)
     rules = {rule.key: rule for rule in contract_rules(known_organisations, as_of)}
     failures: dict[tuple[str, str], list[int]] = {}
@@ -219,6 +232,11 @@ def run_suite(checked: pd.DataFrame, known_organisations: Collection[str], as_of
     run.findings = [Finding(rule.rule, int(row), rule.column) for key, rule in rules.items()
                     for row in sorted(failures.get(key, []), key=checked.index.get_loc)]
     return run
+
+
+def _rule_key(outcome: ExpectationValidationResult) -> tuple[str, str]:
+    meta = outcome.expectation_config.meta
+    return meta["rule"], meta["column"]
 
 
 def validate_rows(frame: pd.DataFrame, known_organisations: Collection[str], as_of: dt.date

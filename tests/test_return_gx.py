@@ -165,3 +165,30 @@ def test_a_national_register_is_cut_to_the_codes_validated_and_finds_the_same_fa
         native = sorted(f for f in evaluate(contract_rules(register, AS_OF), checked) if f.rule == "organisation_known")
         assert found == native
         assert [f.row for f in found] == [i for i, c in enumerate(codes, start=2) if c and c not in register]
+
+
+def test_failed_expectations_listed_again_match_one_pass_listing_every_row():
+    """GX is asked first only whether each expectation holds, then for the rows of the ones that failed: each
+    outcome, each failure's rows and counts, and what is kept per row are those of one pass listing everything."""
+    from checks.return_gx import GxRun, known_in_frame, run_suite, validation_definition
+    from tests.test_return_parity import RULES, breaking
+    from tests.test_return_parity import stacked as stacked_cases
+
+    chosen = [RULES[0], next(r for r in RULES if r.severity == WARNING), next(r for r in RULES if len(r.columns) > 1)]
+    cases = [(rule.rule, breaking(rule)) for rule in chosen] + [("clean", frame(typed()))]
+    checked = stacked_cases(cases)
+    run = run_suite(checked, KNOWN, AS_OF)
+    whole = validation_definition(known_in_frame(checked, KNOWN), AS_OF).run(
+        batch_parameters={"dataframe": checked.reset_index(drop=True)}, result_format={"result_format": "COMPLETE"})
+    outcomes = [(dict(o.expectation_config.meta), o.success) for o in run.result.results]
+    assert outcomes == [(dict(o.expectation_config.meta), o.success) for o in whole.results]
+    failed = [o for o in run.result.results if not o.success]
+    assert 3 <= len(failed) < len(outcomes)  # some failed, most held: the second pass is a part of the suite
+    for mine, theirs in zip(run.result.results, whole.results, strict=True):
+        if not mine.success:
+            for key in ("unexpected_count", "unexpected_index_list", "element_count"):
+                assert mine.result[key] == theirs.result[key]
+    assert run.evaluated == whole.statistics["evaluated_expectations"]
+    assert run.failed_lines() == GxRun(whole, checked.index, 0.0).failed_lines()
+    assert sorted(run.failed_rows) == sorted({int(checked.index[i]) for o in whole.results if not o.success
+                                              for i in o.result["unexpected_index_list"]})
