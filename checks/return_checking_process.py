@@ -4,8 +4,10 @@ Taking in tens of thousands of returns, a run spends about a third of its time c
 contract (``validate_returns``) and the rest judging them against the returns already recorded, recording and
 archiving them. A report is a pure function of the file's bytes, its name, its sender, the known organisations
 and the reporting date, so the next batch can be checked here while the run records and archives the one before
-(``ReturnJudge.check_later``), and the report is the one the file would get in the run's own process. If the
-process has gone, or fails on a batch, the run checks those files itself (``tracker/answering_child.py``).
+(``ReturnJudge.check_later``), and the report is the one the file would get in the run's own process, in all
+the run records from it (``ValidationReport.as_recorded``: not every cell of every row as sent, nor the rule
+frame). If the process has gone, or fails on a batch, the run checks those files itself
+(``tracker/answering_child.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _check(first: tuple, files: Files) -> list:
     from checks.return_validation import validate_returns
 
     known_organisations, as_of = first
-    return validate_returns(files, known_organisations, as_of)
+    return [report.as_recorded() for report in validate_returns(files, known_organisations, as_of)]
 
 
 def serve(requests: IO[bytes], answers: IO[bytes]) -> None:

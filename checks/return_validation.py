@@ -185,6 +185,17 @@ class ValidationReport:
             return REJECTED
         return ACCEPTED_WITH_WARNINGS if self.warnings else ACCEPTED
 
+    def as_recorded(self) -> ValidationReport:
+        """The report with only what a run records from it: of the rows as sent, the first (the report's key) and
+        those its problems and warnings name; no rule frame. What the checking process sends back
+        (``checks/return_checking_process.py``): a batch's rule frame and every cell of every row, as text, were
+        most of what the run unpacked, holding Python's lock, while its other steps waited for it."""
+        named = {problem.row for problem in [*self.problems, *self.warnings]}
+        first = next(iter(self.raw_rows), None)
+        return replace(self, raw_rows={row: cells for row, cells in self.raw_rows.items()
+                                                   if row == first or row in named},
+                                   checked_rows=None, _checked=None)
+
     @property
     def key(self) -> tuple[str | None, str | None]:
         """(organisation code, quarter) of the first row, as understood (normalised), when readable."""

@@ -37,7 +37,7 @@ def _same(made: list, expected: list) -> None:
         assert [p.describe() for p in got.problems] == [p.describe() for p in want.problems]
         assert [w.describe() for w in got.warnings] == [w.describe() for w in want.warnings]
         assert [n.record() for n in got.normalisations] == [n.record() for n in want.normalisations]
-        assert got.raw_rows == want.raw_rows
+        assert got.as_recorded().raw_rows == want.as_recorded().raw_rows  # all the run records of the rows
         if want.returns is None:
             assert got.returns is None
         else:
@@ -59,6 +59,24 @@ def test_the_other_process_makes_the_reports_this_one_would():
         assert judge._elsewhere.waiting == 0 and not judge._later
     assert {r.status for r in made} == {"accepted", "accepted with warnings", "rejected"}
     _same(made, _alone(files))
+
+
+def test_the_other_process_sends_back_what_the_run_records_not_every_cell():
+    """Of the rows as sent, the first (the report's key) and those a problem or warning names; no rule frame."""
+    files = [(csv_bytes(row(), row(reporting_quarter="2025-26 Q2"), row(reporting_quarter="2025-26 Q1")),
+              "three-rows.csv", "D10"), (csv_bytes(row(one_login_transactions="")), "warning.csv", "D10"),
+             (csv_bytes(row()), "valid.csv", "D10")]
+    with ReturnJudge(KNOWN, AS_OF, elsewhere=True) as judge:
+        judge.check_later(files)
+        made = [judge(*file) for file in files]
+    alone = _alone(files)
+    assert all(report.checked is None for report in made) and all(r.checked is not None for r in alone)
+    for got, want in zip(made, alone, strict=True):
+        named = {p.row for p in [*want.problems, *want.warnings] if p.row is not None}
+        assert set(got.raw_rows) == {min(want.raw_rows)} | named
+        assert got.raw_rows == {row: want.raw_rows[row] for row in got.raw_rows}  # as sent
+        assert got.key == want.key
+    assert len(made[0].raw_rows) == 1 and len(alone[0].raw_rows) == 3  # its problem is the file's: no row named
 
 
 def test_the_process_ends_when_the_judge_is_left():
