@@ -676,10 +676,13 @@ def left_sidecars(home: Path) -> list[tuple[Path, str | None]]:
     for folder in _entries(inbox_dir(home)):
         if not (folder.is_dir() and not folder.is_symlink() and ORGANISATION_FOLDER.match(folder.name)):
             continue
-        inside = _entries(folder)
+        inside = _scanned(folder)  # names first: a path made for each of a national inbox's entries took 0.6 s
         listed = {entry.name for entry in inside}
-        for entry in inside:
-            if not entry.name.endswith(SIDECAR) or _file_beside(entry, listed):
+        for scanned in inside:
+            if not scanned.name.endswith(SIDECAR) or _beside_in_listing(scanned.name, listed):
+                continue
+            entry = Path(scanned.path)
+            if _file_beside(entry, listed):
                 continue
             try:
                 doc = json.loads(read_regular_file(entry, SIDECAR_LIMIT).decode("utf-8"))
