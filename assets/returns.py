@@ -100,6 +100,7 @@ from tracker.settings import RETURNS_CHUNK, returns_chunk
 from tracker.warehouse import (
     connect,
     ensure_schemas,
+    insert_records,
     insert_rows,
     organisation_codes,
     replace_tables,
@@ -775,9 +776,9 @@ def _record_chunk(con, judged: list[_Judged], lookups: _IntakeLookups) -> None:
             con.execute("INSERT OR IGNORE INTO raw.return_files SELECT sha256, size_bytes, content, file_name, "
                         "organisation_code, received_at FROM _stored")
             con.unregister("_stored")
-        insert_rows(con, "audit.return_submissions", pd.DataFrame([j.submission for j in judged], dtype=object))
+        insert_records(con, "audit.return_submissions", [j.submission for j in judged])
         if problems:
-            insert_rows(con, "quarantine.return_problems", pd.DataFrame(problems, dtype=object))
+            insert_records(con, "quarantine.return_problems", problems)
         if accepted:
             # the returns now in force are all among the chunk's accepted: their rows are stacked once, for both
             rows = stacked(accepted)

@@ -296,6 +296,24 @@ def insert_rows(con, table: str, frame: pd.DataFrame) -> None:
     con.unregister("_rows")
 
 
+def insert_records(con, table: str, records: list[dict]) -> None:
+    """Append records (dicts holding at least the table's columns) to ``table``, matching its columns by name.
+
+    As an Arrow table, which DuckDB reads without Python's lock; a frame of Python objects it reads holding it,
+    while a run's other steps wait (a national intake's submission and problem rows). A column Arrow cannot type
+    (values of more than one kind) goes in as a frame of objects, as before."""
+    import pyarrow as pa
+
+    columns = [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
+    try:
+        rows = pa.Table.from_pylist(records).select(columns)
+    except (pa.ArrowException, KeyError, UnicodeError):
+        rows = pd.DataFrame(records, dtype=object)[columns]
+    con.register("_rows", rows)
+    con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+    con.unregister("_rows")
+
+
 def replace_tables(con, tables: Mapping[str, pd.DataFrame]) -> None:
     """Replace several tables from frames in one transaction."""
     with transaction(con):
