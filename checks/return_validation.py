@@ -192,9 +192,8 @@ class ValidationReport:
         most of what the run unpacked, holding Python's lock, while its other steps waited for it."""
         named = {problem.row for problem in [*self.problems, *self.warnings]}
         first = next(iter(self.raw_rows), None)
-        return replace(self, raw_rows={row: cells for row, cells in self.raw_rows.items()
-                                                   if row == first or row in named},
-                                   checked_rows=None, _checked=None)
+        kept = {row: cells for row, cells in self.raw_rows.items() if row == first or row in named}
+        return replace(self, raw_rows=kept, checked_rows=None, _checked=None)
 
     @property
     def key(self) -> tuple[str | None, str | None]:
