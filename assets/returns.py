@@ -351,14 +351,13 @@ class _Accepted:
     columns: dict  # submission_ref, received_at, is_illustrative
 
     def key(self, columns: dict[int, tuple] | None = None) -> tuple[str, str]:
-        """(organisation, quarter) of the file's row, read where it lies: its own frame, or a row of the batch's
-        as a Series, takes fifteen times as long to make. ``columns`` keeps each frame's two key columns as lists,
-        taken once for all the files of its batch (a cell at a time, a national intake's keys held Python's lock
-        for about a second)."""
+        """(organisation, quarter) of the file's row, read where it lies: its own frame, or the batch's (a row of
+        it as a Series takes fifteen times as long to make). ``columns`` keeps each frame's two key columns as
+        lists, taken once for all the files of its batch (a cell at a time, a national intake's keys held
+        Python's lock for about a second)."""
         rows = self.report.batch_rows
         frame, at = (rows.frame, rows.start) if rows is not None else (self.report.returns, 0)
-        if columns is None:
-            return frame["organisation_code"].iat[at], frame["reporting_quarter"].iat[at]
+        columns = {} if columns is None else columns
         kept = columns.get(id(frame))
         if kept is None or kept[0] is not frame:  # kept beside its frame: an id is another frame's once it has gone
             kept = columns[id(frame)] = (frame, frame["organisation_code"].tolist(),

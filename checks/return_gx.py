@@ -227,7 +227,7 @@ def run_suite(checked: pd.DataFrame, known_organisations: Collection[str], as_of
             label = int(checked.index[int(position if isinstance(position, int) else position["index"])])
             rows.append(label)
             run.failed_rows.setdefault(label, []).append(outcome)
-        failures[(meta["rule"], meta["column"])] = rows
+        failures[_rule_key(outcome)] = rows
     # In the rules' order, rows in the frame's order: the native evaluator's order too.
     run.findings = [Finding(rule.rule, int(row), rule.column) for key, rule in rules.items()
                     for row in sorted(failures.get(key, []), key=checked.index.get_loc)]
