@@ -122,7 +122,7 @@ def _kind(mode: int) -> str | None:
     return "not a regular file"
 
 
-def read_regular_file(path: Path, limit: int | None = None) -> bytes:
+def read_regular_file(path: Path | str, limit: int | None = None) -> bytes:
     """Read a regular file once, never following a link nor waiting on a pipe; at most ``limit`` bytes.
 
     Raises InboxEntryRefused for anything but a regular file, InboxFileTooLarge past the limit (without
@@ -406,10 +406,11 @@ def _printable_or_none(text: str | None, limit: int) -> str | None:
 
 def _sidecar(path: Path, folder: str, listed: Collection[str] = ()) -> tuple[dict, str | None]:
     """The file's sidecar, checked: ({}, None) when there is none; (fields, None); or ({}, what is wrong)."""
-    sidecar_path = path.with_name(path.name + SIDECAR)
-    if sidecar_path.name not in listed and not os.path.lexists(sidecar_path):
+    sidecar_name = path.name + SIDECAR
+    sidecar_path = os.fspath(path) + SIDECAR  # as text: with_name makes and parses a new path, for every file
+    if sidecar_name not in listed and not os.path.lexists(sidecar_path):
         return {}, None
-    what = f"its sidecar {printable(sidecar_path.name)} (who sent it and when)"
+    what = f"its sidecar {printable(sidecar_name)} (who sent it and when)"
     try:
         doc = json.loads(read_regular_file(sidecar_path, SIDECAR_LIMIT).decode("utf-8"))
     except InboxFileTooLarge:
@@ -514,7 +515,7 @@ class Archiving:
     error: OSError | None = None
 
 
-def archive_all(home: Path, entries: list[Archiving], made: set[Path] | None = None) -> None:
+def archive_all(home: Path, entries: list[Archiving], made: set[str] | None = None) -> None:
     """Move processed entries (and their sidecars) out of the inbox; never overwrites an archived file.
 
     With ``content``, exactly those bytes are archived and the inbox file removed: the entry given the archive's
@@ -553,7 +554,7 @@ def _flush_archived(placed: list[Archiving]) -> None:
     """Every archived name, and the bytes under it, on disk: each file system the archive folders are on in one
     call where it can be (a flush a file and a folder was most of the time archiving took), else each file, then
     each folder."""
-    folders = {entry.archived.parent for entry in placed}
+    folders = {_folder_of(entry.archived) for entry in placed}
     if not folders or _sync_file_systems(folders):
         return
     for entry in placed:
@@ -566,24 +567,31 @@ def _flush_archived(placed: list[Archiving]) -> None:
         sync_folder(folder)
 
 
-def _sync_file_systems(folders: set[Path]) -> bool:
+def _folder_of(path: Path) -> str:
+    """The folder a path is in, as text: ``path.parent`` makes and parses a new path, for each of a national
+    intake's 61,000 files, twice."""
+    return os.path.dirname(path) or os.curdir
+
+
+def _sync_file_systems(folders: set[str]) -> bool:
     """One ``syncfs`` for each file system the folders are on; False if a folder or a file system could not be."""
-    devices: dict[int, Path] = {}
+    devices: dict[int, str] = {}
     for folder in folders:
         try:
-            devices.setdefault(folder.stat().st_dev, folder)
+            devices.setdefault(os.stat(folder).st_dev, folder)
         except OSError:
             return False
     return all(sync_file_system(folder) for folder in devices.values())
 
 
 def _put_in_archive(home: Path, file: InboxFile, content: bytes | None, target: Path | None,
-                    made: set[Path]) -> Path:
+                    made: set[str]) -> Path:
     if target is None:
         target = archive_target(home, file)
-    if target.parent not in made:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        made.add(target.parent)
+    folder = _folder_of(target)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
     if content is not None:
         # The usual case first: nothing at the target yet, the inbox entry given its name. Only if that fails is
         # the target looked at: exactly these bytes, put there by an earlier, killed run, are kept; anything else
@@ -612,10 +620,10 @@ def _leave_inbox(file: InboxFile, target: Path, read: bool) -> None:
             os.unlink(file.path)
         except FileNotFoundError:
             pass
-    beside = target.with_name(target.name + SIDECAR)
+    beside = os.fspath(target) + SIDECAR  # the name beside it, as text: with_name made and parsed a new path
     if not os.path.lexists(beside):  # moved without asking first whether it is there: none (an entry dropped in
         with contextlib.suppress(FileNotFoundError):  # by hand) or gone (a run killed after moving it) is no error
-            os.replace(file.path.with_name(file.path.name + SIDECAR), beside)
+            os.replace(os.fspath(file.path) + SIDECAR, beside)
 
 
 def _linked_holding(entry: Path, target: Path, content: bytes) -> bool:
