@@ -18,6 +18,8 @@ FIGURES = [
     ("full_build_peak_mb", "full build: peak memory (MB)", 4096, "{:,.0f}"),
     ("full_build_cpu_s", "full build: CPU time, every process (s)", None, "{:.1f}"),
     ("full_build_cores", "full build: cores in use on average", None, "{:.2f}"),
+    ("full_build_without_returns_s", "full build with an empty inbox: the platforms alone (s)", None, "{:.1f}"),
+    ("full_build_without_returns_cpu_s", "... its CPU time (s)", None, "{:.1f}"),
     ("duckdb_script_s", "one DuckDB script, three marts (s)", None, "{:.2f}"),
     ("duckdb_script_cpu_s", "... its CPU time (s)", None, "{:.2f}"),
     ("pandas_s", "pandas, three marts (s)", None, "{:.2f}"),
@@ -114,7 +116,9 @@ def main(work: Path) -> int:
             print(f"- {size}, each round: full build {_each(result['each_full_build_s'], '{:.1f} s')}; over the "
                   f"DuckDB script run straight after it {_each(result['each_full_build_over_duckdb_script'])}, "
                   f"over pandas {_each(result['each_full_build_over_pandas'])}; incremental "
-                  f"{_each(result['each_incremental_s'], '{:.1f} s')}")
+                  f"{_each(result['each_incremental_s'], '{:.1f} s')}"
+                  + (f"; with an empty inbox {_each(result['each_full_build_without_returns_s'], '{:.1f} s')}"
+                     if "each_full_build_without_returns_s" in result else ""))
     if (work / "bench-scaling.json").exists():
         print()
         print(scaling_table(json.loads((work / "bench-scaling.json").read_text(encoding="utf-8"))))

@@ -209,6 +209,19 @@ def build_and_update(prepared: Prepared, work: Path, round_: int) -> tuple[Measu
     return full, update, home
 
 
+def build_without_returns(prepared: Prepared, work: Path, label: str) -> Measured:
+    """``tracker run`` on the history in a fresh home with nothing in its inbox: the same build less the returns'
+    intake, checks and marts, so that what the returns cost, and what the platforms' sources alone cost, are each
+    a figure of the bench."""
+    home = work / f"home-{label}"
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "returns" / "inbox").mkdir(parents=True)
+    try:
+        return _tracker_run(prepared, home, work / f"full-{label}.log")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)  # nothing else reads it: a national home is some 300 MB
+
+
 def full_rebuild(prepared: Prepared, work: Path, label: str) -> tuple[Measured, Path]:
     """``tracker run`` in a fresh home on everything the incremental update ends with (the history, the newest
     snapshot and every return): what the update must leave the warehouse equal to."""
@@ -324,7 +337,7 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
     from bench.side_by_side import side_by_side
 
     prepared = prepare(size, seed, work)
-    builds, alternatives = [], []
+    builds, alternatives, without_returns = [], [], []
     for round_ in range(repeat):
         full, update, home = build_and_update(prepared, work, round_)
         for what, m in (("full build", full), ("incremental update", update)):
@@ -336,10 +349,15 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
         alternatives.append(side_by_side(prepared.history, prepared.history_inbox))
         if alternatives[-1]["disagreements"]:  # each round's own, as each is now timed apart
             raise RuntimeError(f"{size}: the DuckDB script and pandas disagree: {alternatives[-1]['disagreements']}")
+        without_returns.append(build_without_returns(prepared, work, f"{size}-{round_}-without-returns"))
+        if without_returns[-1].returncode != 0:
+            raise RuntimeError(f"{size}: the build without returns failed (exit {without_returns[-1].returncode}); "
+                               f"see the logs in {work}")
         print(f"{size} round {round_ + 1}: full build {full.seconds:.1f} s ({full.peak_mb:.0f} MB, "
               f"{full.cpu_seconds:.1f} CPU s), incremental {update.seconds:.1f} s ({update.peak_mb:.0f} MB, "
               f"{update.cpu_seconds:.1f} CPU s); DuckDB script {alternatives[-1]['duckdb_script_s']:.1f} s, "
-              f"pandas {alternatives[-1]['pandas_s']:.1f} s", flush=True)
+              f"pandas {alternatives[-1]['pandas_s']:.1f} s; without returns {without_returns[-1].seconds:.1f} s",
+              flush=True)
     from bench.postgres_marts import measure as marts_on_postgres
 
     # the last round's warehouse is only read: dbt builds in copies, so the figures below measure the same home
@@ -361,6 +379,11 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
         "full_build_cpu_s": _median([f.cpu_seconds for f, _ in builds]),
         "full_build_cores": round(statistics.median(f.cpu_seconds / f.seconds for f, _ in builds), 2),
         "incremental_cpu_s": _median([u.cpu_seconds for _, u in builds]),
+        # the same full build with an empty inbox: the platforms' sources alone, and by difference the returns
+        "full_build_without_returns_s": _median([w.seconds for w in without_returns]),
+        "full_build_without_returns_cpu_s": _median([w.cpu_seconds for w in without_returns]),
+        "each_full_build_without_returns_s": [round(w.seconds, 2) for w in without_returns],
+        "without_returns_held": without_returns[0].held,
         "duckdb_script_cpu_s": _median([a["duckdb_script_cpu_s"] for a in alternatives]),
         "pandas_cpu_s": _median([a["pandas_cpu_s"] for a in alternatives]),
         "each_full_build_s": [round(f.seconds, 2) for f, _ in builds],

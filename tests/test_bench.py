@@ -2,7 +2,7 @@
 
 No timing is asserted here (timing goals live in the benchmark's own report, BENCHMARKS.md); this checks the
 benchmark measures what it says: a full build and an incremental update that really took the new snapshot and
-the new returns, the sensor's tick, validation, every dashboard query, the marts built on PostgreSQL beside
+the new returns, the same full build with an empty inbox, the sensor's tick, validation, every dashboard query, the marts built on PostgreSQL beside
 DuckDB, and the machine.
 """
 
@@ -41,7 +41,8 @@ def test_the_small_benchmark_reports_every_figure(small_bench):
     for figure in ("full_build_s", "incremental_s", "sensor_tick_s", "validate_warm_s", "validate_cold_s",
                    "dashboard_worst_p95_ms", "snapshot_mb", "full_build_peak_mb", "incremental_peak_mb",
                    "full_build_cpu_s", "full_build_cores", "incremental_cpu_s", "duckdb_script_cpu_s",
-                   "pandas_cpu_s", *POSTGRES_FIGURES):
+                   "pandas_cpu_s", "full_build_without_returns_s", "full_build_without_returns_cpu_s",
+                   *POSTGRES_FIGURES):
         assert result[figure] > 0, figure
     assert result["machine"]["cores"] >= 1 and result["machine"]["cpu"]
     # the ratio is the median of each round's build over the script run straight after it
@@ -62,7 +63,10 @@ def test_the_small_benchmark_reports_every_figure(small_bench):
     generated = result["generated"]
     assert updated["pay_snapshots"] == generated["pay_snapshots"]
     assert updated["returns_received"] == generated["returns_files"]
-    for log in ("full-small-0.log", "incremental-small-0.log"):
+    # the build with an empty inbox read the same history, and no return
+    assert result["without_returns_held"] == {"pay_snapshots": history["pay_snapshots"], "returns_received": 0}
+    assert len(result["each_full_build_without_returns_s"]) == len(result["each_full_build_s"])
+    for log in ("full-small-0.log", "incremental-small-0.log", "full-small-0-without-returns.log"):
         assert "finished in" in (work / log).read_text(encoding="utf-8")
 
     # the marts were built on PostgreSQL from the full build's warehouse: every model and data test passed there,
