@@ -2,8 +2,8 @@
 
 No timing is asserted here (timing goals live in the benchmark's own report, BENCHMARKS.md); this checks the
 benchmark measures what it says: a full build and an incremental update that really took the new snapshot and
-the new returns, the same full build with an empty inbox, the sensor's tick, validation, every dashboard query, the marts built on PostgreSQL beside
-DuckDB, and the machine.
+the new returns, the same full build with an empty inbox, the sensor's tick, validation, every dashboard query,
+the marts built on PostgreSQL beside DuckDB, and the machine.
 """
 
 from __future__ import annotations
