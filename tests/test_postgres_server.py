@@ -20,8 +20,12 @@ from bench.postgres_server import start
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTER = """
-import sys, time
+import signal, time
 from bench.postgres_server import start
+# SIGTERM ending the process, as in a bench started from a shell: a child inherits an ignored or blocked signal, and
+# under the whole suite one reached here so (the starter outlived SIGTERM in a fresh-ci run)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 server = start()
 print(server.folder, server.port, flush=True)
 time.sleep(600)
@@ -51,7 +55,12 @@ def test_a_server_whose_starter_is_killed_is_stopped_and_its_folder_deleted(how)
         folder, port = Path(folder_text), int(port_text)
         assert folder.is_dir() and _accepts(port), "the server did not start"
         os.kill(starter.pid, how)  # no finally, no stop(): as a CI timeout or kill -9 ends a bench
-        starter.wait(timeout=30)
+        try:
+            starter.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            held = [line for line in Path(f"/proc/{starter.pid}/status").read_text().splitlines()
+                    if line.startswith(("SigBlk", "SigIgn", "SigCgt"))]
+            pytest.fail(f"the starter outlived signal {how}: {held}")
         assert _gone(folder, port), f"the server on port {port} or its folder {folder} outlived its starter"
     finally:
         if starter.poll() is None:
