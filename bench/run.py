@@ -209,6 +209,13 @@ def build_and_update(prepared: Prepared, work: Path, round_: int) -> tuple[Measu
     return full, update, home
 
 
+def _succeeded(measured: Measured, what: str, log: str) -> Measured:
+    """The measured run, or the error that says which failed and where its log is: no figure of a failed run."""
+    if measured.returncode != 0:
+        raise RuntimeError(f"{what} failed (exit {measured.returncode}); see {log}")
+    return measured
+
+
 def build_without_returns(prepared: Prepared, work: Path, label: str) -> Measured:
     """``tracker run`` on the history in a fresh home with nothing in its inbox: the same build less the returns'
     intake, checks and marts, so that what the returns cost, and what the platforms' sources alone cost, are each
@@ -341,18 +348,15 @@ def bench_size(size: str, seed: int, repeat: int, work: Path) -> dict:
     for round_ in range(repeat):
         full, update, home = build_and_update(prepared, work, round_)
         for what, m in (("full build", full), ("incremental update", update)):
-            if m.returncode != 0:
-                raise RuntimeError(f"{size}: the {what} failed (exit {m.returncode}); see the logs in {work}")
+            _succeeded(m, f"{size}: the {what}", f"the logs in {work}")
         builds.append((full, update))
         # The alternatives straight after each round's build, so that a ratio is of two figures of the same
         # minutes: the machine is shared, and the same build's CPU time moved by a third within an hour.
         alternatives.append(side_by_side(prepared.history, prepared.history_inbox))
         if alternatives[-1]["disagreements"]:  # each round's own, as each is now timed apart
             raise RuntimeError(f"{size}: the DuckDB script and pandas disagree: {alternatives[-1]['disagreements']}")
-        without_returns.append(build_without_returns(prepared, work, f"{size}-{round_}-without-returns"))
-        if without_returns[-1].returncode != 0:
-            raise RuntimeError(f"{size}: the build without returns failed (exit {without_returns[-1].returncode}); "
-                               f"see the logs in {work}")
+        without_returns.append(_succeeded(build_without_returns(prepared, work, f"{size}-{round_}-without-returns"),
+                                          f"{size}: the build without returns", f"the logs in {work}"))
         print(f"{size} round {round_ + 1}: full build {full.seconds:.1f} s ({full.peak_mb:.0f} MB, "
               f"{full.cpu_seconds:.1f} CPU s), incremental {update.seconds:.1f} s ({update.peak_mb:.0f} MB, "
               f"{update.cpu_seconds:.1f} CPU s); DuckDB script {alternatives[-1]['duckdb_script_s']:.1f} s, "
@@ -432,9 +436,7 @@ def scaling(seed: int, repeat: int, work: Path) -> dict:
             builds = []
             for round_ in range(repeat):
                 build, _home = full_build(prepared, work, f"{label}-{round_}")
-                if build.returncode != 0:
-                    raise RuntimeError(f"{label}: the full build failed; see {work / f'full-{label}-{round_}.log'}")
-                builds.append(build)
+                builds.append(_succeeded(build, f"{label}: the full build", str(work / f"full-{label}-{round_}.log")))
             alternatives = [side_by_side(prepared.history, prepared.history_inbox) for _ in range(repeat)]
             points[label] = {"organisations": organisations, "weeks": weeks,
                              "organisation_weeks": json.loads((prepared.generated / "generated.json").read_text(

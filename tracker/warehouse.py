@@ -290,8 +290,17 @@ def table_columns(con, table: str) -> set[str]:
 
 def insert_rows(con, table: str, frame: pd.DataFrame) -> None:
     """Append a frame's rows to an existing table, matching its columns by name."""
-    columns = [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
-    con.register("_rows", frame[columns])
+    _append(con, table, frame[_ordered_columns(con, table)])
+
+
+def _ordered_columns(con, table: str) -> list[str]:
+    """The table's columns in its own order: what ``_append`` inserts by position."""
+    return [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def _append(con, table: str, rows) -> None:
+    """Insert rows (a frame or an Arrow table) whose columns are the table's, in its order."""
+    con.register("_rows", rows)
     con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
     con.unregister("_rows")
 
@@ -304,14 +313,12 @@ def insert_records(con, table: str, records: list[dict]) -> None:
     (values of more than one kind) goes in as a frame of objects, as before."""
     import pyarrow as pa
 
-    columns = [c for (c, *_) in con.execute(f"DESCRIBE {table}").fetchall()]
+    columns = _ordered_columns(con, table)
     try:
         rows = pa.Table.from_pylist(records).select(columns)
     except (pa.ArrowException, KeyError, UnicodeError):
         rows = pd.DataFrame(records, dtype=object)[columns]
-    con.register("_rows", rows)
-    con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
-    con.unregister("_rows")
+    _append(con, table, rows)
 
 
 def replace_tables(con, tables: Mapping[str, pd.DataFrame]) -> None:
