@@ -49,6 +49,11 @@ def test_the_small_benchmark_reports_every_figure(small_bench):
     paired = result["each_full_build_over_duckdb_script"]
     assert len(paired) == len(result["each_full_build_s"]) == len(result["each_full_build_over_pandas"])
     assert abs(result["full_build_over_duckdb_script"] - sorted(paired)[len(paired) // 2]) <= 0.06
+    # a build's CPU time shared over every core is the least wall time it could take: never more than it took
+    floors = result["each_full_build_cpu_floor_over_duckdb_script"]
+    assert all(0 < floor <= ratio + 0.01 for floor, ratio in zip(floors, paired, strict=True))
+    assert 0 < result["full_build_cpu_floor_over_duckdb_script"] <= result["full_build_over_duckdb_script"] + 0.06
+    assert 0 < result["full_build_cpu_floor_over_pandas"] <= max(result["each_full_build_over_pandas"]) + 0.01
     from dashboard import snapshot
 
     functions = {name for name, f in inspect.getmembers(snapshot, inspect.isfunction)
