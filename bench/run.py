@@ -373,6 +373,10 @@ def bench_size(size: str, seed: int, repeat: int, work: Path, cores: int) -> dic
     queries = dashboard_queries(prepared, home, max(repeat, 20))
     script_s = _median([a["duckdb_script_s"] for a in alternatives])
     pandas_s = _median([a["pandas_s"] for a in alternatives])
+    # each round's CPU time shared perfectly over every core, over the script and pandas run straight after it: the
+    # least ratio that build could have reached on this machine, however well its steps overlapped
+    floors = [(f.cpu_seconds / cores / a["duckdb_script_s"], f.cpu_seconds / cores / a["pandas_s"])
+              for (f, _), a in zip(builds, alternatives, strict=True)]
     manifest = json.loads((prepared.generated / "generated.json").read_text(encoding="utf-8"))
     result = {
         "size": size, "seed": seed, "repeat": repeat, "generated": manifest["counts"],
@@ -410,14 +414,9 @@ def bench_size(size: str, seed: int, repeat: int, work: Path, cores: int) -> dic
         "full_build_over_duckdb_script": round(statistics.median(
             f.seconds / a["duckdb_script_s"] for (f, _), a in zip(builds, alternatives, strict=True)), 1),
         "pandas_over_duckdb_script": round(pandas_s / script_s, 1),
-        # each round's CPU time shared perfectly over every core, over the alternative run straight after it: the
-        # least ratio that build could have reached on this machine, however well its steps overlapped
-        "each_full_build_cpu_floor_over_duckdb_script": [round(f.cpu_seconds / cores / a["duckdb_script_s"], 2)
-                                                         for (f, _), a in zip(builds, alternatives, strict=True)],
-        "full_build_cpu_floor_over_duckdb_script": round(statistics.median(
-            f.cpu_seconds / cores / a["duckdb_script_s"] for (f, _), a in zip(builds, alternatives, strict=True)), 2),
-        "full_build_cpu_floor_over_pandas": round(statistics.median(
-            f.cpu_seconds / cores / a["pandas_s"] for (f, _), a in zip(builds, alternatives, strict=True)), 2),
+        "each_full_build_cpu_floor_over_duckdb_script": [round(script, 2) for script, _ in floors],
+        "full_build_cpu_floor_over_duckdb_script": round(statistics.median(script for script, _ in floors), 2),
+        "full_build_cpu_floor_over_pandas": round(statistics.median(pandas for _, pandas in floors), 2),
         "side_by_side_rows": alternatives[0]["rows"],
         "snapshot_mb": round((home / "published" / "tracker.duckdb").stat().st_size / 2**20, 1),
     } | engines
