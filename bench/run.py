@@ -373,10 +373,12 @@ def bench_size(size: str, seed: int, repeat: int, work: Path, cores: int) -> dic
     queries = dashboard_queries(prepared, home, max(repeat, 20))
     script_s = _median([a["duckdb_script_s"] for a in alternatives])
     pandas_s = _median([a["pandas_s"] for a in alternatives])
-    # each round's CPU time shared perfectly over every core, over the script and pandas run straight after it: the
-    # least ratio that build could have reached on this machine, however well its steps overlapped
-    floors = [(f.cpu_seconds / cores / a["duckdb_script_s"], f.cpu_seconds / cores / a["pandas_s"])
-              for (f, _), a in zip(builds, alternatives, strict=True)]
+    # each round's build over the script and pandas run straight after it; and its CPU time shared perfectly over
+    # every core, over the same: the least ratio that build could have reached, however well its steps overlapped
+    paired = [(f, a) for (f, _), a in zip(builds, alternatives, strict=True)]
+    over_script, over_pandas = ([f.seconds / a[alt] for f, a in paired] for alt in ("duckdb_script_s", "pandas_s"))
+    floor_script, floor_pandas = ([f.cpu_seconds / cores / a[alt] for f, a in paired]
+                                  for alt in ("duckdb_script_s", "pandas_s"))
     manifest = json.loads((prepared.generated / "generated.json").read_text(encoding="utf-8"))
     result = {
         "size": size, "seed": seed, "repeat": repeat, "generated": manifest["counts"],
@@ -406,17 +408,13 @@ def bench_size(size: str, seed: int, repeat: int, work: Path, cores: int) -> dic
         "dashboard_worst_p95_ms": round(max(q["p95_ms"] for q in queries.values()), 1),
         "duckdb_script_s": script_s,
         "pandas_s": pandas_s,
-        # each round's build over the script measured straight after it, and the median of those
-        "each_full_build_over_duckdb_script": [round(f.seconds / a["duckdb_script_s"], 2)
-                                               for (f, _), a in zip(builds, alternatives, strict=True)],
-        "each_full_build_over_pandas": [round(f.seconds / a["pandas_s"], 2)
-                                        for (f, _), a in zip(builds, alternatives, strict=True)],
-        "full_build_over_duckdb_script": round(statistics.median(
-            f.seconds / a["duckdb_script_s"] for (f, _), a in zip(builds, alternatives, strict=True)), 1),
+        "each_full_build_over_duckdb_script": [round(r, 2) for r in over_script],
+        "each_full_build_over_pandas": [round(r, 2) for r in over_pandas],
+        "full_build_over_duckdb_script": round(statistics.median(over_script), 1),
         "pandas_over_duckdb_script": round(pandas_s / script_s, 1),
-        "each_full_build_cpu_floor_over_duckdb_script": [round(script, 2) for script, _ in floors],
-        "full_build_cpu_floor_over_duckdb_script": round(statistics.median(script for script, _ in floors), 2),
-        "full_build_cpu_floor_over_pandas": round(statistics.median(pandas for _, pandas in floors), 2),
+        "each_full_build_cpu_floor_over_duckdb_script": [round(r, 2) for r in floor_script],
+        "full_build_cpu_floor_over_duckdb_script": round(statistics.median(floor_script), 2),
+        "full_build_cpu_floor_over_pandas": round(statistics.median(floor_pandas), 2),
         "side_by_side_rows": alternatives[0]["rows"],
         "snapshot_mb": round((home / "published" / "tracker.duckdb").stat().st_size / 2**20, 1),
     } | engines
